@@ -1,0 +1,46 @@
+// Typed errors with stable codes. The CLI's one error boundary maps them to exit codes.
+
+export const EXIT = { ok: 0, failed: 1, differences: 1, invalid: 2 } as const;
+
+export class TreescaleError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Expected termination with a given exit code; the message has already been printed or is the message. */
+export class ExitError extends TreescaleError {
+  readonly exitCode: number;
+  constructor(exitCode: number, message = "") {
+    super("EXIT", message);
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad user input: manifests, flags. Exit code 2. */
+export class UsageError extends TreescaleError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("USAGE", message, options);
+  }
+}
+
+export class EngineUnreachableError extends TreescaleError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ENGINE_UNREACHABLE", message, options);
+  }
+}
+
+export class ImageUnavailableError extends TreescaleError {
+  readonly image: string;
+  constructor(image: string, message: string, options?: { cause?: unknown }) {
+    super("IMAGE_UNAVAILABLE", message, options);
+    this.image = image;
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,31 @@
+// What a node's engine reports about the containers TreeScale owns.
+
+export type ContainerRunState =
+  | "created"
+  | "running"
+  | "paused"
+  | "restarting"
+  | "removing"
+  | "exited"
+  | "dead";
+
+export type ObservedContainer = {
+  id: string;
+  name: string;
+  node: string;
+  resource: string;
+  replica: number;
+  /** Hash of the normalized spec the container was created from. */
+  hash: string;
+  /** Short hash per spec field, so a recreate can name the fields that changed. */
+  fieldHashes: Record<string, string>;
+  image: string;
+  state: ContainerRunState;
+  health?: "starting" | "healthy" | "unhealthy";
+  createdAt: string;
+};
+
+export type ObservedState = {
+  node: string;
+  containers: ObservedContainer[];
+};

@@ -1,0 +1,103 @@
+// The normalized desired-state types every manifest language is read into.
+// Units are resolved here (bytes, milliseconds) so planning never parses strings.
+
+export type SourceLocation = { file: string; line: number; column: number };
+
+export const RESTART_POLICIES = ["no", "always", "unless-stopped", "on-failure"] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+
+export type PortMapping = {
+  hostIp?: string;
+  hostPort: number;
+  containerPort: number;
+  protocol: "tcp" | "udp";
+};
+
+export type HealthCheck = {
+  test: string[];
+  intervalMs?: number;
+  timeoutMs?: number;
+  retries?: number;
+  startPeriodMs?: number;
+};
+
+export type Placement = { nodes?: string[]; tags?: string[] };
+
+export type UpdatePolicy = {
+  maxParallel: number;
+  order: "start-first" | "stop-first";
+  failureAction: "pause" | "rollback";
+};
+
+export type ContainerSpec = {
+  name: string;
+  image: string;
+  /** Replicas in total, spread over the matching nodes (ignored in global mode). */
+  replicas: number;
+  mode: "replicated" | "global";
+  command?: string[];
+  entrypoint?: string[];
+  env: Record<string, string>;
+  ports: PortMapping[];
+  volumes: string[];
+  labels: Record<string, string>;
+  restart: RestartPolicy;
+  memoryBytes?: number;
+  cpus?: number;
+  healthcheck?: HealthCheck;
+  placement: Placement;
+  /** false: drift on this resource is reported, never healed. */
+  heal: boolean;
+  update: UpdatePolicy;
+};
+
+export type SshAccess = {
+  host: string;
+  port: number;
+  user?: string;
+  keyFile?: string;
+  password?: string;
+  hostKey?: string;
+};
+
+export type ServerSpec = {
+  name: string;
+  ip: string;
+  servicePort: number;
+  tags: string[];
+  groups: string[];
+  childs: string[];
+  ssh?: SshAccess;
+};
+
+export type BalancerBackend = {
+  /** Containers selected by image reference or by resource name. */
+  image?: string;
+  container?: string;
+  port: number;
+  weight: number;
+};
+
+export type BalancerSpec = {
+  name: string;
+  node?: string;
+  address: string;
+  port: number;
+  protocol: "tcp" | "udp";
+  alg: string;
+  backends: BalancerBackend[];
+};
+
+export type ResourceKind = "servers" | "containers" | "balancers";
+
+export type DesiredState = {
+  servers: Record<string, ServerSpec>;
+  containers: Record<string, ContainerSpec>;
+  balancers: Record<string, BalancerSpec>;
+  /** Where each resource was declared, keyed `kind.name`, for messages that point at a file. */
+  sources: Record<string, SourceLocation>;
+};
+
+export function emptyDesiredState(): DesiredState {
+  return { servers: {}, containers: {}, balancers: {}, sources: {} };
+}
