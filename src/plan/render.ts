@@ -40,27 +40,29 @@ export function planToJson(plan: Plan): object {
   return {
     summary: summarize(plan.actions),
     unchanged: plan.unchanged,
-    actions: plan.actions.map((action) => {
-      const base = {
-        action: action.type,
-        node: action.node,
-        resource: action.resource,
-        replica: action.replica,
-        name: action.name,
-        reason: action.reason,
-      };
-      switch (action.type) {
-        case "create":
-          return { ...base, hash: action.hash };
-        case "recreate":
-          return { ...base, containerId: action.containerId, hash: action.hash, changed: action.changed };
-        case "start":
-          return { ...base, containerId: action.containerId };
-        case "remove":
-          return { ...base, containerId: action.containerId, cause: action.cause };
-      }
-    }),
+    actions: plan.actions.map(actionToJson),
     orphans: plan.orphans,
     unschedulable: plan.unschedulable,
   };
+}
+
+function actionToJson(action: ContainerAction): object {
+  const base = {
+    action: action.type,
+    node: action.node,
+    resource: action.resource,
+    replica: action.replica,
+    name: action.name,
+    reason: action.reason,
+  };
+  switch (action.type) {
+    case "create":
+      return { ...base, hash: action.hash };
+    case "recreate":
+      return { ...base, containerId: action.containerId, hash: action.hash, changed: action.changed };
+    case "start":
+      return { ...base, containerId: action.containerId };
+    case "remove":
+      return { ...base, containerId: action.containerId, cause: action.cause };
+  }
 }
