@@ -1,8 +1,6 @@
 // The Docker driver against the real dockerd, with the locally built busybox image.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
-import { promisify } from "node:util";
 import Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerEngine } from "../../src/drivers/docker.js";
@@ -13,29 +11,10 @@ import { containerName, LABELS } from "../../src/model/labels.js";
 import type { ObservedContainer } from "../../src/model/observed.js";
 import type { ContainerSpec } from "../../src/model/resources.js";
 import { fieldHashes, specHash } from "../../src/model/spec-hash.js";
+import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
 
-const IMAGE = "local/busybox:1";
+const IMAGE = TEST_IMAGE;
 const docker = new Dockerode();
-
-async function ensureTestImage(): Promise<void> {
-  await promisify(execFile)("bash", ["scripts/make-busybox-image.sh", IMAGE]);
-}
-
-function uniqueNodeName(): string {
-  return `it-driver-${randomBytes(4).toString("hex")}`;
-}
-
-async function removeContainersOfNode(node: string): Promise<void> {
-  const owned = await docker.listContainers({ all: true, filters: { label: [`${LABELS.node}=${node}`] } });
-  await Promise.all(
-    owned.map((c) =>
-      docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined),
-    ),
-  );
-}
 
 function spec(name: string, overrides: Partial<ContainerSpec> = {}): ContainerSpec {
   return {
@@ -95,7 +74,7 @@ async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20
 
 describe("DockerEngine against dockerd", () => {
   const engine = new DockerEngine();
-  const node = uniqueNodeName();
+  const node = uniqueNodeName("driver");
   const strangers: string[] = [];
   let port = 0;
   let web = spec("web");
@@ -106,6 +85,7 @@ describe("DockerEngine against dockerd", () => {
   });
 
   afterAll(async () => {
+    // Containers without our node label (the strangers) are not found by node, so go by id.
     await removeContainersOfNode(node);
     await Promise.all(
       strangers.map((id) =>
@@ -175,7 +155,7 @@ describe("DockerEngine against dockerd", () => {
       Labels: { [LABELS.node]: node },
     });
     strangers.push(unlabeled.id, nodeOnly.id);
-    const otherNode = uniqueNodeName();
+    const otherNode = uniqueNodeName("driver-other");
     const theirs = await engine.create(request(otherNode, spec("web")));
     strangers.push(theirs);
 
