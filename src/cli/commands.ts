@@ -1,6 +1,13 @@
 // Every verb of the CLI, one module each.
 import type { Command } from "commander";
+import { registerApply } from "./apply.js";
+import { registerDiff } from "./diff.js";
+import { registerGet } from "./get.js";
+import { registerValidate } from "./validate.js";
 
 export function registerCommands(program: Command): void {
-  void program;
+  registerValidate(program);
+  registerDiff(program);
+  registerApply(program);
+  registerGet(program);
 }

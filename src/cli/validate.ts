@@ -1,0 +1,17 @@
+// `treescale validate -f …`: exit 0 when the manifests are valid, 2 with every error listed.
+import type { Command } from "commander";
+import { loadOrExit } from "./load-manifests.js";
+import { addFileOption, requireFiles } from "./shared-options.js";
+
+export function registerValidate(program: Command): void {
+  addFileOption(program.command("validate").description("check manifests without touching anything")).action(
+    async (options: { file: string[] }) => {
+      const { desired, files } = await loadOrExit(requireFiles(options.file));
+      const count = (record: object) => Object.keys(record).length;
+      process.stdout.write(
+        `${files.length} file${files.length === 1 ? "" : "s"} valid: ${count(desired.containers)} containers, ` +
+          `${count(desired.servers)} servers, ${count(desired.balancers)} balancers.\n`,
+      );
+    },
+  );
+}

@@ -1,0 +1,282 @@
+// The CLI as a user runs it, against the real dockerd.
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireBuild, runCli, scratch } from "../support/cli.js";
+import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
+
+const docker = new Docker();
+const node = uniqueNodeName("e2e");
+let work: Awaited<ReturnType<typeof scratch>>;
+let env: Record<string, string>;
+
+const web = (replicas: number, greeting = "hi") => `
+[containers.web]
+image = "${TEST_IMAGE}"
+replicas = ${replicas}
+command = ["httpd", "-f", "-p", "80", "-h", "/www"]
+env = { GREETING = "${greeting}" }
+labels = { team = "a" }
+restart = "unless-stopped"
+memory = "64m"
+`;
+
+const worker = `
+containers:
+  worker:
+    image: ${TEST_IMAGE}
+    command: ["sh", "-c", "while true; do sleep 1; done"]
+`;
+
+async function containersOf(
+  resource?: string,
+): Promise<Map<string, { id: string; state: string; env: string[] }>> {
+  const filters = [`treescale.node=${node}`, ...(resource ? [`treescale.resource=${resource}`] : [])];
+  const list = await docker.listContainers({ all: true, filters: { label: filters } });
+  const result = new Map<string, { id: string; state: string; env: string[] }>();
+  for (const c of list) {
+    const info = await docker.getContainer(c.Id).inspect();
+    result.set(c.Names[0]!.replace(/^\//, ""), { id: c.Id, state: c.State, env: info.Config.Env ?? [] });
+  }
+  return result;
+}
+
+async function mutationsDuring(task: () => Promise<unknown>): Promise<string[]> {
+  // Fractional seconds: events of the previous test, a few milliseconds earlier, must not count.
+  const since = Date.now() / 1000;
+  await task();
+  const until = Date.now() / 1000 + 0.5;
+  const stream = (await docker.getEvents({
+    since,
+    until,
+    filters: { type: ["container"], label: [`treescale.node=${node}`] },
+  })) as NodeJS.ReadableStream;
+  let text = "";
+  for await (const chunk of stream) text += chunk.toString();
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { Action: string }).Action)
+    .filter((action) => !action.startsWith("exec_") && !action.startsWith("health_status"));
+}
+
+// busybox as PID 1 ignores SIGTERM, so a grace period would only make the suite slower.
+const apply = (...args: string[]) =>
+  runCli(["apply", "--name", node, "--stop-timeout", "0", ...args], { env });
+
+beforeAll(async () => {
+  requireBuild();
+  await ensureTestImage();
+  work = await scratch();
+  env = { TREESCALE_HOME: join(work.dir, "home") };
+  await mkdir(join(work.dir, "app"));
+  await work.write("app/web.toml", web(2));
+  await work.write("app/worker.yaml", worker);
+});
+
+afterAll(async () => {
+  await removeContainersOfNode(node);
+  await work.remove();
+});
+
+describe("treescale apply (embedded node, real Docker)", () => {
+  it("creates every declared container, prints the plan and exits 0", async () => {
+    const result = await apply("-f", join(work.dir, "app"));
+    expect(result.stderr).not.toMatch(/FAILED/);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`+ create   ${node}-web-1`);
+    expect(result.stdout).toContain("Plan: 3 to create, 0 to recreate, 0 to remove.");
+    const containers = await containersOf();
+    expect([...containers.keys()].sort()).toEqual([`${node}-web-1`, `${node}-web-2`, `${node}-worker-1`]);
+    for (const c of containers.values()) expect(c.state).toBe("running");
+  });
+
+  it("re-apply makes zero Docker mutations and keeps container IDs", async () => {
+    const before = await containersOf();
+    let result = { code: -1, stdout: "", stderr: "" };
+    const mutations = await mutationsDuring(async () => {
+      result = await apply("-f", join(work.dir, "app"));
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("No changes.");
+    expect(mutations).toEqual([]);
+    const after = await containersOf();
+    expect([...after.entries()].map(([n, c]) => [n, c.id])).toEqual(
+      [...before.entries()].map(([n, c]) => [n, c.id]),
+    );
+  });
+
+  it("get containers lists them with node and state", async () => {
+    const result = await runCli(["get", "containers", "--name", node, "-o", "json"], { env });
+    expect(result.code).toBe(0);
+    const rows = JSON.parse(result.stdout) as {
+      name: string;
+      node: string;
+      state: string;
+      resource: string;
+    }[];
+    expect(rows.map((r) => [r.name, r.node, r.state])).toEqual([
+      [`${node}-web-1`, node, "running"],
+      [`${node}-web-2`, node, "running"],
+      [`${node}-worker-1`, node, "running"],
+    ]);
+    const table = await runCli(["get", "containers", "--name", node], { env });
+    expect(table.stdout.split("\n")[0]).toMatch(/^NAME\s+RESOURCE\s+NODE\s+IMAGE\s+STATE/);
+  });
+
+  it("a changed env recreates only that resource", async () => {
+    const workersBefore = await containersOf("worker");
+    await work.write("app/web.toml", web(2, "hello"));
+    const result = await apply("-f", join(work.dir, "app"));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/~ recreate\s+\S+-web-1\s+env changed/);
+    expect(result.stdout).toContain("Plan: 0 to create, 2 to recreate, 0 to remove.");
+    const webs = await containersOf("web");
+    for (const c of webs.values()) expect(c.env).toContain("GREETING=hello");
+    expect(await containersOf("worker")).toEqual(workersBefore);
+  });
+
+  it("scales down by removing the highest replicas", async () => {
+    await work.write("app/web.toml", web(1, "hello"));
+    const result = await apply("-f", join(work.dir, "app"));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/- remove\s+\S+-web-2\s+scale down to 1/);
+    expect([...(await containersOf("web")).keys()]).toEqual([`${node}-web-1`]);
+  });
+
+  it("reports a container removed by hand in diff (exit 1) and restores it with apply", async () => {
+    const [name, victim] = [...(await containersOf("worker")).entries()][0]!;
+    await docker.getContainer(victim.id).remove({ force: true });
+    const diff = await runCli(["diff", "--name", node, "-f", join(work.dir, "app")], { env });
+    expect(diff.code).toBe(1);
+    expect(diff.stdout).toMatch(new RegExp(`\\+ create\\s+${name}\\s+missing: removed outside TreeScale`));
+    const result = await apply("-f", join(work.dir, "app"));
+    expect(result.code).toBe(0);
+    expect((await containersOf("worker")).get(name)?.state).toBe("running");
+    const clean = await runCli(["diff", "--name", node, "-f", join(work.dir, "app")], { env });
+    expect(clean.code).toBe(0);
+  });
+
+  it("restarts a container stopped by hand", async () => {
+    const [, target] = [...(await containersOf("web")).entries()][0]!;
+    await docker.getContainer(target.id).stop({ t: 0 });
+    const result = await apply("-f", join(work.dir, "app"));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/> start\s+\S+-web-1\s+container is exited/);
+    expect((await containersOf("web")).get(`${node}-web-1`)).toMatchObject({
+      id: target.id,
+      state: "running",
+    });
+  });
+
+  it("prune removes only what left the manifests, never an unlabeled or foreign container", async () => {
+    const unlabeled = await docker.createContainer({
+      Image: TEST_IMAGE,
+      name: `${node}-handmade`,
+      Cmd: ["sleep", "60"],
+      Labels: { "treescale.node": node },
+    });
+    const foreign = await docker.createContainer({
+      Image: TEST_IMAGE,
+      name: `${node}-foreign-1`,
+      Cmd: ["sleep", "60"],
+      Labels: {
+        "treescale.managed": "true",
+        "treescale.node": node,
+        "treescale.resource": "foreign",
+        "treescale.replica": "1",
+        "treescale.hash": "x",
+      },
+    });
+    try {
+      await rm(join(work.dir, "app/worker.yaml"));
+      const withoutPrune = await apply("-f", join(work.dir, "app"));
+      expect(withoutPrune.code).toBe(0);
+      expect(withoutPrune.stdout).toContain("run with --prune to remove it");
+      expect(await containersOf("worker")).toHaveProperty("size", 1);
+
+      const pruned = await apply("-f", join(work.dir, "app"), "--prune");
+      expect(pruned.code).toBe(0);
+      expect(pruned.stdout).toMatch(/- remove\s+\S+-worker-1\s+left the manifests/);
+      expect(pruned.stdout).toMatch(/! kept\s+\S+-foreign-1/);
+      expect(await containersOf("worker")).toHaveProperty("size", 0);
+      await expect(unlabeled.inspect()).resolves.toBeTruthy();
+      await expect(foreign.inspect()).resolves.toBeTruthy();
+      expect(await containersOf("web")).toHaveProperty("size", 1);
+    } finally {
+      await unlabeled.remove({ force: true });
+      await foreign.remove({ force: true });
+    }
+  });
+
+  it("a bad manifest exits 2 naming file, line and field, and changes nothing", async () => {
+    const before = await containersOf();
+    const bad = await work.write("bad.toml", '[containers.api]\nimage = "x"\nreplicas = "three"\n');
+    const mutations = await mutationsDuring(async () => {
+      const result = await apply("-f", join(work.dir, "app"), "-f", bad);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`${bad}:3:`);
+      expect(result.stderr).toContain("containers.api.replicas");
+      expect(result.stderr).toContain("nothing was changed");
+    });
+    expect(mutations).toEqual([]);
+    expect(await containersOf()).toEqual(before);
+  });
+
+  it("--dry-run prints the plan and changes nothing", async () => {
+    await work.write("app/web.toml", web(3, "hello"));
+    const mutations = await mutationsDuring(async () => {
+      const result = await apply("-f", join(work.dir, "app"), "--dry-run");
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain("Plan: 2 to create");
+    });
+    expect(mutations).toEqual([]);
+  });
+
+  it("-o json reports plan and outcomes for scripts, reading the manifest from stdin", async () => {
+    const result = await runCli(["apply", "--name", node, "-f", "-", "-o", "json"], {
+      env,
+      stdin: web(3, "hello"),
+    });
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as {
+      converged: boolean;
+      outcomes: { ok: boolean; action: string }[];
+    };
+    expect(report.converged).toBe(true);
+    expect(report.outcomes.map((o) => [o.action, o.ok])).toEqual([
+      ["create", true],
+      ["create", true],
+    ]);
+  });
+
+  it("a missing image fails only its own containers, names them, and exits 1", async () => {
+    const file = await work.write(
+      "broken-image.toml",
+      `${web(3, "hello")}\n[containers.ghost]\nimage = "local/does-not-exist:1"\ncommand = ["sleep", "60"]\n`,
+    );
+    const result = await apply("-f", file);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/✗ \S+-ghost-1: create FAILED: .*local\/does-not-exist:1/);
+    expect(await containersOf("web")).toHaveProperty("size", 3);
+  });
+
+  it("Docker unreachable: exit 1 with what was tried and how to fix it", async () => {
+    const result = await runCli(["apply", "--name", node, "-f", join(work.dir, "app")], {
+      env: { ...env, DOCKER_HOST: "unix:///nonexistent/docker.sock" },
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("/nonexistent/docker.sock");
+    expect(result.stderr).toMatch(/dockerd/);
+  });
+
+  it("usage errors exit 2", async () => {
+    expect((await runCli(["apply"], { env })).code).toBe(2);
+    expect((await runCli(["apply", "-f", "x", "-o", "xml"], { env })).code).toBe(2);
+    expect((await runCli(["apply", "-f", "x", "--parallel", "0"], { env })).code).toBe(2);
+    const missing = await runCli(["validate", "-f", join(work.dir, "nope.toml")], { env });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("nope.toml");
+  });
+});
