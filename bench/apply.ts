@@ -37,8 +37,12 @@ export async function run(args: string[]): Promise<void> {
       await cleanup();
       await rm(env.TREESCALE_HOME, { recursive: true, force: true });
       const treescale = ["apply", "--name", "bench", "-f", join(dir, "bench.toml")];
-      results.treescale!.up.push((await timed(() => exec(process.execPath, [CLI, ...treescale], { env }))).ms);
-      results.treescale!.noop.push((await timed(() => exec(process.execPath, [CLI, ...treescale], { env }))).ms);
+      results.treescale!.up.push(
+        (await timed(() => exec(process.execPath, [CLI, ...treescale], { env }))).ms,
+      );
+      results.treescale!.noop.push(
+        (await timed(() => exec(process.execPath, [CLI, ...treescale], { env }))).ms,
+      );
       await expectRunning(COUNT, "treescale");
       await cleanup();
 
@@ -46,7 +50,15 @@ export async function run(args: string[]): Promise<void> {
       results["docker-compose"]!.up.push((await timed(() => exec("docker-compose", compose))).ms);
       results["docker-compose"]!.noop.push((await timed(() => exec("docker-compose", compose))).ms);
       await expectRunning(COUNT, "docker-compose");
-      await exec("docker-compose", ["-p", "tsbench", "-f", join(dir, "docker-compose.yml"), "down", "-t", "0"]);
+      await exec("docker-compose", [
+        "-p",
+        "tsbench",
+        "-f",
+        join(dir, "docker-compose.yml"),
+        "down",
+        "-t",
+        "0",
+      ]);
 
       results["engine floor"]!.up.push((await timed(floor)).ms);
       results["engine floor"]!.noop.push(Number.NaN);
@@ -55,7 +67,15 @@ export async function run(args: string[]): Promise<void> {
     }
   } finally {
     await cleanup();
-    await exec("docker-compose", ["-p", "tsbench", "-f", join(dir, "docker-compose.yml"), "down", "-t", "0"]).catch(() => "");
+    await exec("docker-compose", [
+      "-p",
+      "tsbench",
+      "-f",
+      join(dir, "docker-compose.yml"),
+      "down",
+      "-t",
+      "0",
+    ]).catch(() => "");
     await rm(dir, { recursive: true, force: true });
   }
   const ts = median(results.treescale!.up);
@@ -93,13 +113,21 @@ async function floor(): Promise<void> {
 
 async function expectRunning(count: number, tool: string): Promise<void> {
   const running = await docker.listContainers({ filters: { status: ["running"], ancestor: [IMAGE] } });
-  if (running.length < count) throw new Error(`${tool} left ${running.length} of ${count} containers running`);
+  if (running.length < count)
+    throw new Error(`${tool} left ${running.length} of ${count} containers running`);
 }
 
 async function cleanup(): Promise<void> {
   const labels = ["treescale.node=bench", "treescale.bench=floor"];
   for (const label of labels) {
     const list = await docker.listContainers({ all: true, filters: { label: [label] } });
-    await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    await Promise.all(
+      list.map((c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
   }
 }
