@@ -2,7 +2,10 @@
 import type { Command } from "commander";
 import { registerApply } from "./apply.js";
 import { registerDiff } from "./diff.js";
+import { registerEvents } from "./events.js";
 import { registerGet } from "./get.js";
+import { registerNode } from "./node.js";
+import { registerPublish } from "./publish.js";
 import { registerValidate } from "./validate.js";
 
 export function registerCommands(program: Command): void {
@@ -10,4 +13,7 @@ export function registerCommands(program: Command): void {
   registerDiff(program);
   registerApply(program);
   registerGet(program);
+  registerNode(program);
+  registerEvents(program);
+  registerPublish(program);
 }

@@ -1,0 +1,476 @@
+// The bus client: handshake, declarations, publish/request, events as an async iterable, and reconnect.
+// Writes are queued and flushed once per microtask as one transport write.
+import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "../backoff.js";
+import { createMessage, type Message, type Payload, toBytes } from "../message.js";
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  type Declaration,
+  decodeControl,
+  decodeRoute,
+  encodeControl,
+  encodeRouted,
+  FrameFlag,
+  FrameParser,
+  FrameType,
+  frameFlags,
+  frameType,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  parseError,
+  parseReady,
+  payloadOf,
+  type Target,
+} from "../protocol/index.js";
+import type { TlsClientOptions, Transport, TransportFactory, WebSocketConstructor } from "./transport.js";
+import { connectWebSocket } from "./websocket-transport.js";
+
+export interface ClientOptions {
+  /** tcp://host:port, tls://host:port, ws://host:port/, wss://…, or plain host:port (TCP). */
+  url: string;
+  token?: string | undefined;
+  name?: string;
+  events?: string[];
+  tags?: string[];
+  groups?: string[];
+  channels?: string[];
+  /** Reconnect after a lost connection (default true, with capped jittered backoff). */
+  reconnect?: boolean | BackoffOptions;
+  /** Received messages kept for a slow iterator before the oldest are dropped. */
+  maxQueuedMessages?: number;
+  /** Publishes kept while disconnected, in bytes. */
+  maxBufferedBytes?: number;
+  maxFrameBytes?: number;
+  tls?: TlsClientOptions;
+  /** WebSocket implementation for ws:// URLs outside browsers (for example `ws`'s WebSocket). */
+  webSocket?: WebSocketConstructor;
+  /** Overrides the transport chosen from the URL. */
+  transport?: TransportFactory;
+}
+
+/** An error from the node (ERROR frame) or from the client's own limits. */
+export class BusError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = "BusError";
+  }
+}
+
+interface PendingRequest {
+  replies: Message[];
+  max: number;
+  timer: ReturnType<typeof setTimeout>;
+  finish(error?: BusError): void;
+}
+
+type Outgoing = Uint8Array | (() => Uint8Array);
+
+function transportFor(options: ClientOptions): TransportFactory {
+  if (options.transport) return options.transport;
+  const url = options.url;
+  if (/^wss?:\/\//.test(url)) return () => connectWebSocket(url, options.webSocket);
+  const tls = url.startsWith("tls://") ? (options.tls ?? {}) : options.tls;
+  const match = /^(?:tcp:\/\/|tls:\/\/)?(?:\[([^\]]+)\]|([^:/]+)):(\d+)\/?$/.exec(url);
+  if (!match)
+    throw new BusError(
+      "bad_url",
+      `cannot connect to "${url}": use host:port, tcp://, tls://, ws:// or wss://`,
+    );
+  const host = match[1] ?? match[2] ?? "127.0.0.1";
+  const port = Number(match[3]);
+  return async () => (await import("./tcp-transport.js")).connectSocket(host, port, tls);
+}
+
+export class BusClient implements AsyncIterable<Message> {
+  /** The node this client is connected to (from READY). */
+  node = "";
+  /** Messages dropped because the iterator fell behind. */
+  dropped = 0;
+  private connectionId = 0;
+  private transport: Transport | undefined;
+  private ready = false;
+  private closing = false;
+  private declaration: Declaration;
+  private readonly factory: TransportFactory;
+  private readonly backoff: BackoffOptions | undefined;
+  private queue: Outgoing[] = [];
+  private queuedBytes = 0;
+  private scheduled = false;
+  private heartbeatMs = 1000;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private lastSeen = 0;
+  private lastSent = 0;
+  private nextRequestId = 1;
+  private readonly requests = new Map<number, PendingRequest>();
+  private readonly listeners = new Set<(message: Message) => void>();
+  private readonly inbox: Message[] = [];
+  private readonly waiting: ((result: IteratorResult<Message>) => void)[] = [];
+  private readyWaiters: { resolve(): void; reject(error: Error): void }[] = [];
+  private closedResolve!: (error: BusError | undefined) => void;
+  /** Resolves when the client is closed for good, with the reason when it was not asked to close. */
+  readonly closed: Promise<BusError | undefined> = new Promise((resolve) => {
+    this.closedResolve = resolve;
+  });
+  private readonly flushNow = () => this.flushQueue();
+
+  private constructor(private readonly options: ClientOptions) {
+    this.factory = transportFor(options);
+    this.declaration = {
+      events: options.events ?? [],
+      tags: options.tags ?? [],
+      groups: options.groups ?? [],
+      channels: options.channels ?? [],
+    };
+    this.backoff =
+      options.reconnect === false
+        ? undefined
+        : options.reconnect === true || !options.reconnect
+          ? DEFAULT_BACKOFF
+          : options.reconnect;
+  }
+
+  /** Connects, authenticates and declares; resolves once the node answered READY. */
+  static async connect(options: ClientOptions): Promise<BusClient> {
+    const client = new BusClient(options);
+    await client.open();
+    return client;
+  }
+
+  private async open(): Promise<void> {
+    const transport = await this.factory();
+    this.attach(transport);
+    await this.waitReady();
+  }
+
+  private waitReady(): Promise<void> {
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  private attach(transport: Transport): void {
+    this.transport = transport;
+    this.ready = false;
+    this.lastSeen = Date.now();
+    const parser = new FrameParser({
+      maxFrameBytes: this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      onFrame: (frame) => this.onFrame(frame),
+    });
+    transport.onData((chunk) => {
+      if (this.transport !== transport) return;
+      this.lastSeen = Date.now();
+      try {
+        parser.push(chunk);
+      } catch (error) {
+        const code = error instanceof ProtocolError ? error.code : "protocol_error";
+        this.lostConnection(new BusError(code, (error as Error).message, { cause: error }));
+      }
+    });
+    transport.onClose((error) => {
+      if (this.transport !== transport) return;
+      this.lostConnection(
+        this.fatal ??
+          new BusError("disconnected", error ? error.message : "connection closed", { cause: error }),
+      );
+    });
+    const connect: Record<string, unknown> = { protocol: PROTOCOL_VERSION, kind: "client" };
+    if (this.options.token !== undefined) connect.token = this.options.token;
+    if (this.options.name !== undefined) connect.name = this.options.name;
+    transport.send(
+      concat([encodeControl(FrameType.connect, connect), encodeControl(FrameType.declare, this.declaration)]),
+    );
+  }
+
+  /** An ERROR frame from the node: the connection ends right after it. */
+  private fatal: BusError | undefined;
+
+  private onFrame(frame: Uint8Array): void {
+    const type = frameType(frame);
+    switch (type) {
+      case FrameType.publish:
+      case FrameType.request: {
+        const header = decodeRoute(frame);
+        const data = payloadOf(frame).slice();
+        const reply =
+          type === FrameType.request
+            ? (payload: Payload) =>
+                this.enqueue(
+                  encodeRouted(
+                    FrameType.reply,
+                    {
+                      id: header.id,
+                      event: header.event,
+                      origin: this.node,
+                      node: header.origin,
+                      replyTo: header.replyTo,
+                    },
+                    toBytes(payload),
+                  ),
+                )
+            : undefined;
+        this.deliver(createMessage(type === FrameType.request ? "request" : "publish", header, data, reply));
+        return;
+      }
+      case FrameType.reply: {
+        const header = decodeRoute(frame);
+        const request = this.requests.get(header.id);
+        if (!request) return;
+        if (frameFlags(frame) & FrameFlag.noResponders) {
+          request.finish(
+            new BusError("no_responders", `no subscriber for "${header.event}" matches the target`),
+          );
+          return;
+        }
+        request.replies.push(createMessage("publish", header, payloadOf(frame).slice()));
+        if (request.replies.length >= request.max) request.finish();
+        return;
+      }
+      case FrameType.ready: {
+        const ready = parseReady(decodeControl(frame));
+        this.node = ready.node;
+        this.connectionId = ready.connection;
+        this.heartbeatMs = ready.heartbeatMs;
+        this.ready = true;
+        this.startHeartbeat();
+        this.scheduleFlush();
+        const waiters = this.readyWaiters;
+        this.readyWaiters = [];
+        for (const waiter of waiters) waiter.resolve();
+        return;
+      }
+      case FrameType.error: {
+        const error = parseError(decodeControl(frame));
+        this.fatal = new BusError(error.code, error.message);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private deliver(message: Message): void {
+    for (const listener of this.listeners) listener(message);
+    const waiter = this.waiting.shift();
+    if (waiter) {
+      waiter({ value: message, done: false });
+      return;
+    }
+    if (this.listeners.size > 0 && this.waiting.length === 0 && !this.iterating) return;
+    this.inbox.push(message);
+    if (this.inbox.length > (this.options.maxQueuedMessages ?? 65536)) {
+      this.inbox.shift();
+      this.dropped++;
+    }
+  }
+
+  private iterating = false;
+
+  private startHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const ping = encodeControl(FrameType.ping);
+    this.heartbeat = setInterval(
+      () => {
+        const now = Date.now();
+        if (now - this.lastSeen > 3 * this.heartbeatMs) {
+          this.transport?.close();
+          this.lostConnection(new BusError("heartbeat_timeout", `node silent for ${now - this.lastSeen} ms`));
+        } else if (now - this.lastSent >= this.heartbeatMs && this.transport) {
+          this.lastSent = now;
+          this.transport.send(ping);
+        }
+      },
+      Math.max(5, Math.floor(this.heartbeatMs / 4)),
+    );
+    (this.heartbeat as { unref?: () => void }).unref?.();
+  }
+
+  private lostConnection(error: BusError): void {
+    if (!this.transport) return;
+    const lost = this.transport;
+    this.transport = undefined;
+    this.ready = false;
+    lost.close();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const fatal =
+      error.code === "auth_failed" || error.code === "protocol_error" || error.code === "frame_too_large";
+    const firstConnect = this.readyWaiters.length > 0 && this.node === "";
+    if (this.closing || !this.backoff || fatal || firstConnect) {
+      this.shutdown(this.closing ? undefined : error);
+      return;
+    }
+    this.fatal = undefined;
+    void this.reconnect(0);
+  }
+
+  private async reconnect(attempt: number): Promise<void> {
+    const backoff = this.backoff ?? DEFAULT_BACKOFF;
+    await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, backoff)));
+    if (this.closing) return;
+    try {
+      this.attach(await this.factory());
+    } catch {
+      void this.reconnect(attempt + 1);
+    }
+  }
+
+  private shutdown(error: BusError | undefined): void {
+    this.closing = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const waiter of this.readyWaiters) waiter.reject(error ?? new BusError("closed", "client closed"));
+    this.readyWaiters = [];
+    for (const request of this.requests.values())
+      request.finish(error ?? new BusError("closed", "client closed"));
+    for (const waiter of this.waiting.splice(0)) waiter({ value: undefined, done: true });
+    this.closedResolve(error);
+  }
+
+  // ---- sending ----
+
+  private enqueue(item: Outgoing, bytes = typeof item === "function" ? 64 : item.length): void {
+    if (this.closing) throw new BusError("closed", "the client is closed");
+    if (!this.ready && this.queuedBytes + bytes > (this.options.maxBufferedBytes ?? 8 * 1024 * 1024)) {
+      throw new BusError("buffer_full", "too much buffered while disconnected");
+    }
+    this.queue.push(item);
+    this.queuedBytes += bytes;
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.scheduled || !this.ready) return;
+    this.scheduled = true;
+    queueMicrotask(this.flushNow);
+  }
+
+  private flushQueue(): void {
+    this.scheduled = false;
+    if (!this.ready || !this.transport || this.queue.length === 0) return;
+    const frames = this.queue.map((item) => (typeof item === "function" ? item() : item));
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.lastSent = Date.now();
+    this.transport.send(concat(frames));
+  }
+
+  /** Publishes an event; target fields narrow who receives it (all given fields must match). */
+  publish(event: string, payload?: Payload, target: Target = {}): void {
+    const bytes = toBytes(payload);
+    if (this.ready) {
+      this.enqueue(encodeRouted(FrameType.publish, { event, origin: this.node, ...target }, bytes));
+    } else {
+      this.enqueue(
+        () => encodeRouted(FrameType.publish, { event, origin: this.node, ...target }, bytes),
+        bytes.length,
+      );
+    }
+  }
+
+  /** Sends a request and resolves with the first reply. */
+  async request(event: string, target: Target, payload?: Payload, timeoutMs = 5000): Promise<Message> {
+    const [first] = await this.requestMany(event, target, payload, timeoutMs, 1);
+    if (!first) throw new BusError("request_timeout", `no reply to "${event}" within ${timeoutMs} ms`);
+    return first;
+  }
+
+  /** Sends a request and gathers replies until `max` arrived or the timeout passed. */
+  requestMany(
+    event: string,
+    target: Target,
+    payload?: Payload,
+    timeoutMs = 5000,
+    max = Number.POSITIVE_INFINITY,
+  ): Promise<Message[]> {
+    const id = this.nextRequestId++;
+    const bytes = toBytes(payload);
+    return new Promise((resolve, reject) => {
+      const request: PendingRequest = {
+        replies: [],
+        max,
+        timer: setTimeout(() => request.finish(), timeoutMs),
+        finish: (error) => {
+          clearTimeout(request.timer);
+          this.requests.delete(id);
+          if (error && request.replies.length === 0) reject(error);
+          else resolve(request.replies);
+        },
+      };
+      this.requests.set(id, request);
+      try {
+        this.enqueue(
+          () =>
+            encodeRouted(
+              FrameType.request,
+              { id, event, origin: this.node, replyTo: String(this.connectionId), ...target },
+              bytes,
+            ),
+          bytes.length,
+        );
+      } catch (error) {
+        request.finish(error as BusError);
+      }
+    });
+  }
+
+  /** Replaces this client's events and memberships; resolves when the node confirmed with READY. */
+  async subscribe(declaration: Partial<Declaration>): Promise<void> {
+    this.declaration = { ...this.declaration, ...declaration };
+    const waiting = this.waitReady();
+    this.ready = false;
+    this.transport?.send(encodeControl(FrameType.declare, this.declaration));
+    await waiting;
+  }
+
+  /** Calls `listener` for every message; returns the function that stops it. */
+  onMessage(listener: (message: Message) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    this.iterating = true;
+    return {
+      next: () => {
+        const message = this.inbox.shift();
+        if (message) return Promise.resolve({ value: message, done: false });
+        if (this.closing) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => this.waiting.push(resolve));
+      },
+      return: () => {
+        this.iterating = false;
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  /** Resolves when everything published so far has been handed to the operating system. */
+  async flush(): Promise<void> {
+    this.flushQueue();
+    await this.transport?.drained();
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    await this.flush().catch(() => {});
+    this.closing = true;
+    const transport = this.transport;
+    this.transport = undefined;
+    transport?.close();
+    this.shutdown(undefined);
+  }
+}
+
+function concat(frames: Uint8Array[]): Uint8Array {
+  if (frames.length === 1) return frames[0]!;
+  let total = 0;
+  for (const frame of frames) total += frame.length;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const frame of frames) {
+    out.set(frame, offset);
+    offset += frame.length;
+  }
+  return out;
+}

@@ -1,0 +1,55 @@
+// WebSocket transport: each batch of frames is one binary message; the node parses the stream the same way
+// as TCP, so message boundaries carry no meaning.
+import type { Transport, WebSocketConstructor, WebSocketLike } from "./transport.js";
+
+export function connectWebSocket(url: string, implementation?: WebSocketConstructor): Promise<Transport> {
+  const Impl = implementation ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (!Impl) {
+    return Promise.reject(
+      new Error("no WebSocket implementation: pass options.webSocket (for example ws's WebSocket)"),
+    );
+  }
+  const socket: WebSocketLike = new Impl(url);
+  socket.binaryType = "arraybuffer";
+  return new Promise((resolve, reject) => {
+    let open = false;
+    const dataListeners: ((chunk: Uint8Array) => void)[] = [];
+    const closeListeners: ((error?: Error) => void)[] = [];
+    let failure: Error | undefined;
+    const transport: Transport = {
+      send: (data) => socket.send(data),
+      bufferedBytes: () => socket.bufferedAmount,
+      drained: () =>
+        new Promise((done) => {
+          const poll = () =>
+            socket.bufferedAmount === 0 || socket.readyState !== 1 ? done() : setTimeout(poll, 1);
+          poll();
+        }),
+      close: () => socket.close(1000),
+      onData: (listener) => dataListeners.push(listener),
+      onClose: (listener) => closeListeners.push(listener),
+    };
+    socket.addEventListener("open", () => {
+      open = true;
+      resolve(transport);
+    });
+    socket.addEventListener("message", (event) => {
+      const data = event.data;
+      const chunk =
+        data instanceof ArrayBuffer
+          ? new Uint8Array(data)
+          : data instanceof Uint8Array
+            ? data
+            : new Uint8Array(0);
+      for (const listener of dataListeners) listener(chunk);
+    });
+    socket.addEventListener("error", (event) => {
+      failure = new Error(`WebSocket ${url}: ${event.message ?? "connection error"}`);
+      if (!open) reject(failure);
+    });
+    socket.addEventListener("close", () => {
+      if (!open) reject(failure ?? new Error(`WebSocket ${url} closed before opening`));
+      for (const listener of closeListeners) listener(failure);
+    });
+  });
+}

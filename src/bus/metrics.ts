@@ -1,0 +1,78 @@
+// Counters of one node's bus, rendered as Prometheus text by the HTTP endpoint.
+export class BusMetrics {
+  framesIn = 0;
+  bytesIn = 0;
+  framesOut = 0;
+  bytesOut = 0;
+  /** Routed frames that matched no receiver anywhere. */
+  unrouted = 0;
+  /** Frames refused because the receiver's output buffer was full. */
+  dropped = 0;
+  slowConsumers = 0;
+  authFailures = 0;
+  protocolErrors = 0;
+}
+
+export interface BusGauges {
+  clients: number;
+  childLinks: number;
+  parentLinks: number;
+  subscriptions: number;
+  interestKeys: number;
+  pendingOutputBytes: number;
+}
+
+function line(name: string, help: string, type: "counter" | "gauge", value: number, labels = ""): string {
+  return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name}${labels} ${value}\n`;
+}
+
+export function renderMetrics(node: string, metrics: BusMetrics, gauges: BusGauges): string {
+  const l = `{node="${node.replace(/["\\\n]/g, "_")}"}`;
+  return [
+    line("treescale_bus_connections", "Open client connections", "gauge", gauges.clients, l),
+    line("treescale_bus_child_links", "Connected child nodes", "gauge", gauges.childLinks, l),
+    line("treescale_bus_parent_links", "1 when linked to the parent", "gauge", gauges.parentLinks, l),
+    line(
+      "treescale_bus_subscriptions",
+      "Event subscriptions of local clients",
+      "gauge",
+      gauges.subscriptions,
+      l,
+    ),
+    line("treescale_bus_interest_keys", "Distinct interest keys known", "gauge", gauges.interestKeys, l),
+    line(
+      "treescale_bus_pending_output_bytes",
+      "Bytes queued for output",
+      "gauge",
+      gauges.pendingOutputBytes,
+      l,
+    ),
+    line("treescale_bus_frames_in_total", "Frames received", "counter", metrics.framesIn, l),
+    line("treescale_bus_bytes_in_total", "Bytes received", "counter", metrics.bytesIn, l),
+    line("treescale_bus_frames_out_total", "Frames sent", "counter", metrics.framesOut, l),
+    line("treescale_bus_bytes_out_total", "Bytes sent", "counter", metrics.bytesOut, l),
+    line("treescale_bus_unrouted_total", "Messages that matched no receiver", "counter", metrics.unrouted, l),
+    line(
+      "treescale_bus_dropped_total",
+      "Frames dropped for a full output buffer",
+      "counter",
+      metrics.dropped,
+      l,
+    ),
+    line(
+      "treescale_bus_slow_consumers_total",
+      "Connections closed as slow consumers",
+      "counter",
+      metrics.slowConsumers,
+      l,
+    ),
+    line("treescale_bus_auth_failures_total", "Rejected handshakes", "counter", metrics.authFailures, l),
+    line(
+      "treescale_bus_protocol_errors_total",
+      "Connections closed for bad frames",
+      "counter",
+      metrics.protocolErrors,
+      l,
+    ),
+  ].join("");
+}

@@ -1,0 +1,137 @@
+// Bodies of the control frames (JSON) and their validation: a peer's bad input becomes a ProtocolError,
+// never an exception escaping into the node.
+import { ErrorCode, ProtocolError } from "./frames.js";
+
+export interface ConnectBody {
+  protocol: number;
+  kind: "client" | "node";
+  token?: string;
+  name?: string;
+  nonce?: string;
+}
+export interface ChallengeBody {
+  name: string;
+  nonce: string;
+  proof: string;
+}
+export interface ProofBody {
+  proof: string;
+}
+export interface Declaration {
+  events: string[];
+  tags: string[];
+  groups: string[];
+  channels: string[];
+}
+export interface ReadyBody {
+  node: string;
+  connection: number;
+  heartbeatMs: number;
+  maxFrameBytes: number;
+}
+export interface InterestBody {
+  add: string[];
+  remove: string[];
+}
+export interface ErrorBody {
+  code: string;
+  message: string;
+}
+
+function fail(message: string): never {
+  throw new ProtocolError(ErrorCode.protocolError, message);
+}
+
+function record(body: unknown, what: string): Record<string, unknown> {
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    fail(`${what} body must be an object`);
+  return body as Record<string, unknown>;
+}
+
+function optionalString(value: unknown, field: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") fail(`${field} must be a string`);
+  return value;
+}
+
+function requiredString(value: unknown, field: string): string {
+  if (typeof value !== "string" || value === "") fail(`${field} must be a non-empty string`);
+  return value;
+}
+
+const NAME = /^[^\s]{1,255}$/;
+
+export function names(value: unknown, field: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) fail(`${field} must be an array of names`);
+  for (const item of value) {
+    if (typeof item !== "string" || !NAME.test(item)) fail(`${field} holds an invalid name`);
+  }
+  return [...new Set(value as string[])];
+}
+
+export function parseConnect(body: unknown): ConnectBody {
+  const r = record(body, "CONNECT");
+  if (r.kind !== "client" && r.kind !== "node") fail('CONNECT kind must be "client" or "node"');
+  const out: ConnectBody = { protocol: typeof r.protocol === "number" ? r.protocol : 0, kind: r.kind };
+  const token = optionalString(r.token, "token");
+  const name = optionalString(r.name, "name");
+  const nonce = optionalString(r.nonce, "nonce");
+  if (token !== undefined) out.token = token;
+  if (name !== undefined) out.name = name;
+  if (nonce !== undefined) out.nonce = nonce;
+  return out;
+}
+
+export function parseChallenge(body: unknown): ChallengeBody {
+  const r = record(body, "CHALLENGE");
+  return {
+    name: requiredString(r.name, "name"),
+    nonce: requiredString(r.nonce, "nonce"),
+    proof: requiredString(r.proof, "proof"),
+  };
+}
+
+export function parseProof(body: unknown): ProofBody {
+  return { proof: requiredString(record(body, "PROOF").proof, "proof") };
+}
+
+export function parseDeclaration(body: unknown): Declaration {
+  const r = record(body, "DECLARE");
+  return {
+    events: names(r.events, "events"),
+    tags: names(r.tags, "tags"),
+    groups: names(r.groups, "groups"),
+    channels: names(r.channels, "channels"),
+  };
+}
+
+export function parseReady(body: unknown): ReadyBody {
+  const r = record(body, "READY");
+  return {
+    node: requiredString(r.node, "node"),
+    connection: typeof r.connection === "number" ? r.connection : 0,
+    heartbeatMs: typeof r.heartbeatMs === "number" && r.heartbeatMs > 0 ? r.heartbeatMs : 1000,
+    maxFrameBytes: typeof r.maxFrameBytes === "number" ? r.maxFrameBytes : 0,
+  };
+}
+
+export function parseInterest(body: unknown): InterestBody {
+  const r = record(body, "INTEREST");
+  const list = (value: unknown, field: string): string[] => {
+    if (value === undefined) return [];
+    if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) {
+      fail(`${field} must be an array of strings`);
+    }
+    return value as string[];
+  };
+  return { add: list(r.add, "add"), remove: list(r.remove, "remove") };
+}
+
+export function parseError(body: unknown): ErrorBody {
+  const r = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {};
+  return {
+    code: typeof r.code === "string" ? r.code : "unknown",
+    message: typeof r.message === "string" ? r.message : "",
+  };
+}

@@ -1,0 +1,117 @@
+// The node side of one connection's byte stream: TCP/TLS sockets and WebSockets behind one narrow
+// interface, with writes batched once per microtask into a single socket write.
+import type { Socket } from "node:net";
+import type { WebSocket } from "ws";
+
+export interface Wire {
+  readonly remote: string;
+  /** Writes a batch of frames as one unit. */
+  write(frames: Uint8Array[], bytes: number): void;
+  /** Bytes accepted but not yet handed to the kernel. */
+  pendingBytes(): number;
+  /** Flushes what is written, then closes. */
+  end(): void;
+  destroy(): void;
+  onData(listener: (chunk: Uint8Array) => void): void;
+  onClose(listener: (error?: Error) => void): void;
+  /** For TLS wires: whether the peer presented a certificate signed by our CA. */
+  readonly authorizedPeer: boolean;
+}
+
+/** Frames up to this size per batch are concatenated into one buffer; larger batches use writev. */
+const CONCAT_LIMIT = 256 * 1024;
+
+export class SocketWire implements Wire {
+  readonly remote: string;
+  readonly authorizedPeer: boolean;
+  constructor(private readonly socket: Socket) {
+    this.remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+    this.authorizedPeer = (socket as Socket & { authorized?: boolean }).authorized === true;
+    socket.setNoDelay(true);
+  }
+
+  write(frames: Uint8Array[], bytes: number): void {
+    if (this.socket.destroyed) return;
+    if (frames.length === 1) {
+      this.socket.write(frames[0]!);
+    } else if (bytes <= CONCAT_LIMIT) {
+      this.socket.write(Buffer.concat(frames, bytes));
+    } else {
+      this.socket.cork();
+      for (const frame of frames) this.socket.write(frame);
+      this.socket.uncork();
+    }
+  }
+
+  pendingBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  end(): void {
+    this.socket.end();
+    // A peer that never reads must not keep the socket half-open forever.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  onData(listener: (chunk: Uint8Array) => void): void {
+    this.socket.on("data", listener);
+  }
+
+  onClose(listener: (error?: Error) => void): void {
+    let failure: Error | undefined;
+    this.socket.on("error", (error) => {
+      failure = error;
+    });
+    this.socket.on("close", () => listener(failure));
+  }
+}
+
+export class WebSocketWire implements Wire {
+  readonly authorizedPeer = false;
+  constructor(
+    private readonly socket: WebSocket,
+    readonly remote: string,
+  ) {}
+
+  write(frames: Uint8Array[], bytes: number): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    this.socket.send(frames.length === 1 ? frames[0]! : Buffer.concat(frames, bytes), { binary: true });
+  }
+
+  pendingBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  end(): void {
+    this.socket.close(1000);
+    setTimeout(() => this.socket.terminate(), 2000).unref();
+  }
+
+  destroy(): void {
+    this.socket.terminate();
+  }
+
+  onData(listener: (chunk: Uint8Array) => void): void {
+    this.socket.on("message", (data, isBinary) => {
+      if (!isBinary) {
+        listener(new Uint8Array(0));
+        return;
+      }
+      if (Array.isArray(data)) for (const part of data) listener(part);
+      else if (data instanceof ArrayBuffer) listener(new Uint8Array(data));
+      else listener(data);
+    });
+  }
+
+  onClose(listener: (error?: Error) => void): void {
+    let failure: Error | undefined;
+    this.socket.on("error", (error) => {
+      failure = error;
+    });
+    this.socket.on("close", () => listener(failure));
+  }
+}

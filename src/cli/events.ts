@@ -1,0 +1,103 @@
+// `treescale events`: subscribe to tree events and print them, one JSON object (or text line) per event.
+import type { Command } from "commander";
+import { BusClient, BusError, type Message } from "../bus/client/index.js";
+import { TreescaleError, UsageError } from "../errors.js";
+
+export interface ConnectionFlags {
+  node?: string;
+  token?: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** --node/--token with $TREESCALE_NODE/$TREESCALE_TOKEN as defaults. */
+export function connectionFrom(flags: ConnectionFlags): { url: string; token: string | undefined } {
+  const url = flags.node ?? process.env.TREESCALE_NODE;
+  if (!url)
+    throw new UsageError("--node is required (or set TREESCALE_NODE), for example --node 127.0.0.1:7000");
+  return { url, token: flags.token ?? process.env.TREESCALE_TOKEN };
+}
+
+/** Connection failures the user can fix are reported as such, not as internal errors. */
+export async function connectClient(options: Parameters<typeof BusClient.connect>[0]): Promise<BusClient> {
+  try {
+    return await BusClient.connect(options);
+  } catch (error) {
+    if (error instanceof BusError && error.code === "bad_url") throw new UsageError(error.message);
+    const reason = error instanceof BusError ? `${error.code}: ${error.message}` : (error as Error).message;
+    throw new BusCliError(`cannot connect to ${options.url}: ${reason}`, error);
+  }
+}
+
+export class BusCliError extends TreescaleError {
+  constructor(message: string, cause: unknown) {
+    super("BUS", message, { cause });
+  }
+}
+
+function dataOf(message: Message): unknown {
+  const text = message.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export function formatEvent(message: Message, output: "json" | "text"): string {
+  if (output === "json") {
+    return JSON.stringify({
+      event: message.event,
+      origin: message.origin,
+      target: message.target,
+      kind: message.kind,
+      data: dataOf(message),
+    });
+  }
+  const target = Object.entries(message.target)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(" ");
+  return `${message.event} from=${message.origin}${target ? ` ${target}` : ""} ${message.text()}`;
+}
+
+interface EventsFlags extends ConnectionFlags {
+  event: string[];
+  tag: string[];
+  group: string[];
+  channel: string[];
+  output: string;
+}
+
+export function registerEvents(program: Command): void {
+  program
+    .command("events")
+    .description("print events from the tree as they arrive (JSON lines with -o json)")
+    .option("--node <host:port|url>", "node to connect to (default $TREESCALE_NODE)")
+    .option("--token <token>", "client token (default $TREESCALE_TOKEN)")
+    .option("--event <name>", "event to receive, repeatable (default: every event)", collect, [])
+    .option("--tag <tag>", "join a tag, repeatable", collect, [])
+    .option("--group <group>", "join a group, repeatable", collect, [])
+    .option("--channel <channel>", "join a channel, repeatable", collect, [])
+    .option("-o, --output <format>", "json or text", "text")
+    .action(async (flags: EventsFlags) => {
+      if (flags.output !== "json" && flags.output !== "text")
+        throw new UsageError('-o must be "json" or "text"');
+      const output = flags.output;
+      const client = await connectClient({
+        ...connectionFrom(flags),
+        events: flags.event.length > 0 ? flags.event : ["*"],
+        tags: flags.tag,
+        groups: flags.group,
+        channels: flags.channel,
+      });
+      process.stderr.write(`connected to ${client.node}\n`);
+      const stop = () => void client.close();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+      client.onMessage((message) => process.stdout.write(`${formatEvent(message, output)}\n`));
+      const error = await client.closed;
+      if (error) throw new BusCliError(`connection ended: ${error.code}: ${error.message}`, error);
+    });
+}

@@ -1,0 +1,145 @@
+// `treescale node`: run one node of the tree. Flags map onto TreeNodeOptions; the class does the work.
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { type Logger, loadTokenFile } from "../bus/server/index.js";
+import { UsageError } from "../errors.js";
+import { type HostPort, parseHostPort } from "../node/address.js";
+import { loadSeedNode } from "../node/seed-config.js";
+import { TreeNode, type TreeNodeOptions } from "../node/tree-node.js";
+
+interface NodeFlags {
+  name?: string;
+  config?: string;
+  listen?: string;
+  http?: string;
+  parent?: string;
+  tag: string[];
+  tokens?: string;
+  authHook?: string;
+  authHookTimeout: string;
+  clusterSecret?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  heartbeat: string;
+  maxFrame: string;
+  maxPending: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function positiveInteger(text: string, flag: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
+  return value;
+}
+
+async function readFlagFile(path: string, flag: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    throw new UsageError(`${flag}: cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+const logLine: Logger = (level, message, fields = {}) => {
+  const extra = Object.entries(fields)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${key}=${typeof value === "string" ? JSON.stringify(value) : String(value)}`)
+    .join(" ");
+  process.stderr.write(`${new Date().toISOString()} ${level} ${message}${extra ? ` ${extra}` : ""}\n`);
+};
+
+export async function nodeOptionsFromFlags(flags: NodeFlags): Promise<TreeNodeOptions> {
+  if (!flags.name) throw new UsageError("--name is required (this node's name in the tree)");
+  let listen: HostPort | undefined = flags.listen ? parseHostPort(flags.listen, "--listen") : undefined;
+  let parent: HostPort | undefined = flags.parent ? parseHostPort(flags.parent, "--parent") : undefined;
+  const tags = [...flags.tag];
+  if (flags.config) {
+    const seed = await loadSeedNode(flags.config, flags.name);
+    if (!listen && seed.servicePort !== undefined) listen = { host: "0.0.0.0", port: seed.servicePort };
+    tags.push(...seed.tags);
+    if (!parent && seed.parent) {
+      if (!seed.parent.ip || seed.parent.servicePort === undefined) {
+        throw new UsageError(
+          `${flags.config}: parent server "${seed.parent.name}" needs ip and service_port`,
+        );
+      }
+      parent = { host: seed.parent.ip, port: seed.parent.servicePort };
+    }
+  }
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  if (flags.tlsCa && !flags.tlsCert) throw new UsageError("--tls-ca needs --tls-cert and --tls-key");
+  const options: TreeNodeOptions = {
+    name: flags.name,
+    listen: listen ?? { host: "127.0.0.1", port: 7000 },
+    http: flags.http ? parseHostPort(flags.http, "--http") : undefined,
+    parent,
+    parentTls: flags.parent?.startsWith("tls://") ?? false,
+    tags: [...new Set(tags)],
+    tokens: flags.tokens ? await loadTokenFile(flags.tokens) : undefined,
+    authHook: flags.authHook,
+    authHookTimeoutMs: positiveInteger(flags.authHookTimeout, "--auth-hook-timeout"),
+    clusterSecret: flags.clusterSecret
+      ? Buffer.from((await readFlagFile(flags.clusterSecret, "--cluster-secret")).trim(), "utf8")
+      : undefined,
+    tls:
+      flags.tlsCert && flags.tlsKey
+        ? {
+            cert: await readFlagFile(flags.tlsCert, "--tls-cert"),
+            key: await readFlagFile(flags.tlsKey, "--tls-key"),
+            ca: flags.tlsCa ? await readFlagFile(flags.tlsCa, "--tls-ca") : undefined,
+          }
+        : undefined,
+    heartbeatMs: positiveInteger(flags.heartbeat, "--heartbeat"),
+    maxFrameBytes: positiveInteger(flags.maxFrame, "--max-frame"),
+    maxPendingBytes: positiveInteger(flags.maxPending, "--max-pending"),
+    log: logLine,
+  };
+  if (options.clusterSecret?.length === 0) throw new UsageError("--cluster-secret file is empty");
+  if (flags.authHook && !/^https?:\/\//.test(flags.authHook))
+    throw new UsageError("--auth-hook must be an http(s) URL");
+  return options;
+}
+
+export function registerNode(program: Command): void {
+  program
+    .command("node")
+    .description("run a node of the tree: bus listener, HTTP health/metrics/WebSocket, link to the parent")
+    .option("--name <name>", "this node's name")
+    .option("--config <file>", "seed-format treescale.toml: port, tags and parent of --name")
+    .option("--listen <host:port>", "bus listener for clients and child nodes (default 127.0.0.1:7000)")
+    .option("--http <host:port>", "HTTP: /healthz, /metrics, WebSocket")
+    .option("--parent <host:port>", "parent node to join (tls://host:port for TLS)")
+    .option("--tag <tag>", "tag of this node (repeatable)", collect, [])
+    .option("--tokens <file>", "client tokens, one per line (# comments)")
+    .option("--auth-hook <url>", 'POST {token,node,remote}; accepts on {"status":"success"}')
+    .option("--auth-hook-timeout <ms>", "auth hook timeout", "2000")
+    .option("--cluster-secret <file>", "shared secret proving node links")
+    .option("--tls-cert <file>", "TLS certificate (PEM) for every listener")
+    .option("--tls-key <file>", "TLS key (PEM)")
+    .option("--tls-ca <file>", "CA (PEM): mutual TLS between nodes")
+    .option("--heartbeat <ms>", "heartbeat interval; a link silent for 3 is down", "1000")
+    .option("--max-frame <bytes>", "largest frame accepted", String(8 * 1024 * 1024))
+    .option(
+      "--max-pending <bytes>",
+      "output buffer per connection before slow_consumer",
+      String(64 * 1024 * 1024),
+    )
+    .action(async (flags: NodeFlags) => {
+      const node = new TreeNode(await nodeOptionsFromFlags(flags));
+      await node.start();
+      process.stdout.write(`${JSON.stringify({ event: "listening", ...node.describe() })}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      await node.stop();
+    });
+}

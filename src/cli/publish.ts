@@ -1,0 +1,35 @@
+// `treescale publish EVENT`: send one event into the tree, optionally narrowed to a node, tag, group, channel.
+import type { Command } from "commander";
+import type { Target } from "../bus/client/index.js";
+import { type ConnectionFlags, connectClient, connectionFrom } from "./events.js";
+
+interface PublishFlags extends ConnectionFlags {
+  data?: string;
+  tag?: string;
+  group?: string;
+  channel?: string;
+  toNode?: string;
+}
+
+export function registerPublish(program: Command): void {
+  program
+    .command("publish <event>")
+    .description("publish an event into the tree")
+    .option("--node <host:port|url>", "node to connect to (default $TREESCALE_NODE)")
+    .option("--token <token>", "client token (default $TREESCALE_TOKEN)")
+    .option("--data <text>", "payload (sent as given, usually JSON)", "")
+    .option("--tag <tag>", "only subscribers with this tag")
+    .option("--group <group>", "only subscribers in this group")
+    .option("--channel <channel>", "only subscribers in this channel")
+    .option("--to-node <name>", "only subscribers connected to this node")
+    .action(async (event: string, flags: PublishFlags) => {
+      const client = await connectClient({ ...connectionFrom(flags), reconnect: false });
+      const target: Target = {};
+      if (flags.tag) target.tag = flags.tag;
+      if (flags.group) target.group = flags.group;
+      if (flags.channel) target.channel = flags.channel;
+      if (flags.toNode) target.node = flags.toNode;
+      client.publish(event, flags.data ?? "", target);
+      await client.close();
+    });
+}

@@ -1,0 +1,190 @@
+// The node daemon as a class: the bus listener (TCP or TLS), the HTTP port, and the link to the parent.
+// `treescale node` only maps flags onto TreeNodeOptions; tests and the agent use it in-process.
+
+import type { Server as HttpServer } from "node:http";
+import { createServer as createTcpServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import type { BackoffOptions } from "../bus/backoff.js";
+import type { Message, Payload } from "../bus/message.js";
+import type { Target } from "../bus/protocol/index.js";
+import { BusServer, createAuthenticator, type Logger, ParentLink, SocketWire } from "../bus/server/index.js";
+import { formatHostPort, type HostPort } from "./address.js";
+import { createHttpFrontend } from "./http.js";
+
+export interface TlsFiles {
+  /** PEM contents, not paths. */
+  cert: string;
+  key: string;
+  /** With a CA, child nodes must present a certificate it signed, and the parent is verified against it. */
+  ca?: string | undefined;
+}
+
+export interface TreeNodeOptions {
+  name: string;
+  listen?: HostPort;
+  http?: HostPort | undefined;
+  parent?: HostPort | undefined;
+  /** Dial the parent over TLS (implied when tls.ca is set). */
+  parentTls?: boolean;
+  tags?: string[];
+  tokens?: ReadonlySet<string> | undefined;
+  authHook?: string | undefined;
+  authHookTimeoutMs?: number;
+  clusterSecret?: Uint8Array | undefined;
+  tls?: TlsFiles | undefined;
+  heartbeatMs?: number;
+  maxFrameBytes?: number;
+  maxPendingBytes?: number;
+  backoff?: BackoffOptions;
+  log?: Logger;
+}
+
+export class TreeNode {
+  readonly bus: BusServer;
+  private listener: Server | undefined;
+  private httpServer: HttpServer | undefined;
+  private parentLink: ParentLink | undefined;
+  private readonly sockets = new Set<Socket>();
+  private listenAddress: HostPort | undefined;
+  private httpAddress: HostPort | undefined;
+
+  constructor(private readonly options: TreeNodeOptions) {
+    this.bus = new BusServer({
+      name: options.name,
+      tags: options.tags ?? [],
+      auth: createAuthenticator({
+        node: options.name,
+        tokens: options.tokens,
+        hookUrl: options.authHook,
+        hookTimeoutMs: options.authHookTimeoutMs,
+      }),
+      clusterSecret: options.clusterSecret,
+      requireNodeCertificate: options.tls?.ca !== undefined,
+      ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
+      ...(options.maxFrameBytes !== undefined ? { maxFrameBytes: options.maxFrameBytes } : {}),
+      ...(options.maxPendingBytes !== undefined ? { maxPendingBytes: options.maxPendingBytes } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
+  }
+
+  get name(): string {
+    return this.bus.name;
+  }
+
+  /** The bound bus address (port resolved when 0 was asked for). */
+  get address(): HostPort {
+    if (!this.listenAddress) throw new Error(`node ${this.name} is not started`);
+    return this.listenAddress;
+  }
+
+  get httpListenAddress(): HostPort | undefined {
+    return this.httpAddress;
+  }
+
+  async start(): Promise<void> {
+    const { tls } = this.options;
+    const onSocket = (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on("close", () => this.sockets.delete(socket));
+      socket.on("error", () => {});
+      this.bus.accept(new SocketWire(socket));
+    };
+    this.listener = tls
+      ? createTlsServer(
+          {
+            cert: tls.cert,
+            key: tls.key,
+            ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
+          },
+          onSocket,
+        ).on("tlsClientError", () => {})
+      : createTcpServer(onSocket);
+    this.listenAddress = await listen(this.listener, this.options.listen ?? { host: "127.0.0.1", port: 0 });
+    if (this.options.http) {
+      this.httpServer = createHttpFrontend(this.bus, {
+        tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
+      });
+      this.httpAddress = await listen(this.httpServer, this.options.http);
+    }
+    this.bus.start();
+    if (this.options.parent) {
+      const useTls = this.options.parentTls || tls?.ca !== undefined;
+      this.parentLink = new ParentLink(this.bus, {
+        ...this.options.parent,
+        tls: useTls ? { ca: tls?.ca, cert: tls?.cert, key: tls?.key, servername: undefined } : undefined,
+        ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
+        ...(this.options.log ? { log: this.options.log } : {}),
+      });
+      this.parentLink.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.parentLink?.stop();
+    this.bus.stop();
+    const closing: Promise<void>[] = [];
+    if (this.listener) closing.push(close(this.listener));
+    if (this.httpServer) {
+      this.httpServer.closeAllConnections();
+      closing.push(close(this.httpServer));
+    }
+    // Give error frames a moment to leave, then cut what is left.
+    setTimeout(() => {
+      for (const socket of this.sockets) socket.destroy();
+    }, 50).unref();
+    await Promise.all(closing);
+  }
+
+  describe(): { name: string; listen: string; http?: string } {
+    return {
+      name: this.name,
+      listen: formatHostPort(this.address),
+      ...(this.httpAddress ? { http: formatHostPort(this.httpAddress) } : {}),
+    };
+  }
+
+  publish(event: string, payload?: Payload, target: Target = {}): void {
+    this.bus.publish(event, payload, target);
+  }
+
+  subscribe(
+    event: string,
+    handler: (message: Message) => void,
+    membership?: { tags?: string[]; groups?: string[]; channels?: string[] },
+  ): () => void {
+    return this.bus.subscribe(event, handler, membership);
+  }
+
+  handle(event: string, handler: (request: Message) => Payload | Promise<Payload>): () => void {
+    return this.bus.handle(event, handler);
+  }
+
+  request(event: string, target: Target, payload?: Payload, timeoutMs?: number): Promise<Message> {
+    return this.bus.request(event, target, payload, timeoutMs);
+  }
+
+  requestMany(
+    event: string,
+    target: Target,
+    payload?: Payload,
+    timeoutMs?: number,
+    max?: number,
+  ): Promise<Message[]> {
+    return this.bus.requestMany(event, target, payload, timeoutMs, max);
+  }
+}
+
+function listen(server: Server | HttpServer, at: HostPort): Promise<HostPort> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(at.port, at.host, () => {
+      server.off("error", reject);
+      const bound = server.address();
+      resolve(typeof bound === "object" && bound ? { host: at.host, port: bound.port } : at);
+    });
+  });
+}
+
+function close(server: Server | HttpServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
