@@ -1,0 +1,105 @@
+// Manifests → DesiredState: read files, directories or stdin in any of the three languages,
+// normalize seed documents, validate, merge, and report every problem with its file:line:column.
+import type { DesiredState } from "../model/resources.js";
+import { assemble, type Fragment, type SshPatch } from "./assemble.js";
+import { formatPath, type ManifestIssue, type PathSegment } from "./issues.js";
+import { isPlainObject, parseSource } from "./parse.js";
+import { isSeedDocument, readSeed } from "./seed.js";
+import { readInputs, type SourceText } from "./sources.js";
+
+export { formatIssue, type ManifestIssue } from "./issues.js";
+export { manifestJsonSchema } from "./schema.js";
+export { toManifestDocument } from "./serialize.js";
+
+export type LoadResult = {
+  desired: DesiredState;
+  issues: ManifestIssue[];
+  /** Files read, in order, as named in messages ("<stdin>" for stdin). */
+  files: string[];
+  /** The name this node runs as, from a seed file's `current_node`. */
+  currentNode?: string;
+};
+
+/** Never throws for bad input: every problem is an issue. `desired` is complete only when there are none. */
+export async function loadManifests(
+  inputs: string[],
+  readStdin?: () => Promise<string>,
+): Promise<LoadResult> {
+  const { sources, issues, readMore } = await readInputs(inputs, readStdin);
+  const fragments: Fragment[] = [];
+  const sshPatches: SshPatch[] = [];
+  const currentNodes: { name: string; file: string; where: Fragment["where"] }[] = [];
+
+  for (let index = 0; index < sources.length; index++) {
+    const source = sources[index]!;
+    const parsed = parseSource(source.file, source.text, source.language);
+    issues.push(...parsed.issues);
+    for (const document of parsed.documents) {
+      const identity = (path: readonly PathSegment[]) => ({
+        path: [...path],
+        position: document.locate(path),
+      });
+      if (!isPlainObject(document.data) || !isSeedDocument(document.data)) {
+        fragments.push({ file: source.file, seed: false, data: document.data, where: identity });
+        continue;
+      }
+      const seed = readSeed(document.data, source.path);
+      for (const issue of seed.issues) {
+        const position = document.locate(issue.path);
+        issues.push({ file: source.file, ...position, path: formatPath(issue.path), message: issue.message });
+      }
+      const where = (path: readonly PathSegment[]) => identity(seed.sourcePath(path));
+      fragments.push({ file: source.file, seed: true, data: seed.data, where });
+      for (const patch of seed.ssh) {
+        const patchWhere = (path: readonly PathSegment[]) => identity(patch.sourcePath(path));
+        sshPatches.push({ file: source.file, server: patch.server, data: patch.data, where: patchWhere });
+      }
+      if (seed.currentNode !== undefined)
+        currentNodes.push({ name: seed.currentNode, file: source.file, where: identity });
+      if (seed.tree !== undefined) {
+        const problem = await readMore(seed.tree, source);
+        if (problem !== undefined) {
+          const position = document.locate(["tree"]);
+          issues.push({ file: source.file, ...position, path: "tree", message: problem });
+        }
+      }
+    }
+  }
+
+  const assembled = assemble(fragments, sshPatches);
+  issues.push(...assembled.issues);
+  const result: LoadResult = {
+    desired: assembled.desired,
+    issues: sortIssues(issues, sources),
+    files: sources.map((source) => source.file),
+  };
+  const [first, ...others] = currentNodes;
+  if (first !== undefined) {
+    result.currentNode = first.name;
+    for (const other of others.filter((node) => node.name !== first.name)) {
+      const position = other.where(["current_node"]).position;
+      result.issues.push({
+        file: other.file,
+        ...position,
+        path: "current_node",
+        message: `current_node ${JSON.stringify(other.name)} contradicts ${JSON.stringify(first.name)} in ${first.file}`,
+      });
+    }
+  }
+  return result;
+}
+
+/** Issues grouped by file in reading order, then by position; problems outside any file (line 0) first. */
+function sortIssues(issues: ManifestIssue[], sources: readonly SourceText[]): ManifestIssue[] {
+  const order = new Map(sources.map((source, index) => [source.file, index]));
+  return issues
+    .map((issue, index) => ({ issue, index }))
+    .sort(
+      (a, b) =>
+        (order.get(a.issue.file) ?? -1) - (order.get(b.issue.file) ?? -1) ||
+        a.issue.line - b.issue.line ||
+        a.issue.column - b.issue.column ||
+        a.index - b.index,
+    )
+    .map(({ issue }) => issue);
+}
