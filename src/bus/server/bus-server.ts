@@ -479,7 +479,8 @@ export class BusServer {
     const now = Date.now();
     const ping = encodeControl(FrameType.ping);
     for (const peer of this.peers.values()) {
-      if (peer.state === "closed") continue;
+      // An auth check in flight is bounded by its own (hook) timeout, not by the client's heartbeats.
+      if (peer.state === "closed" || peer.state === "authenticating") continue;
       if (now - peer.lastSeen > 3 * this.heartbeatMs) {
         peer.fail(ErrorCode.heartbeatTimeout, `no frame for ${now - peer.lastSeen} ms (3 heartbeats)`);
         // A stopped process never reads the error: do not wait for its FIN.
