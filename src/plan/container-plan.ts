@@ -25,55 +25,105 @@ const PHASE: Record<ContainerAction["type"], number> = { remove: 0, recreate: 1,
 const RUNNING_STATES = new Set(["running", "restarting"]);
 const BROKEN_STATES = new Set(["dead", "removing"]);
 
+/** A node's share of the desired containers: each resource with the replica indices this node runs. */
+export type NodeSlice = Readonly<Record<string, { spec: ContainerSpec; replicas: readonly number[] }>>;
+
+/** Splits the desired containers into per-node slices by placement. */
+export function sliceFleet(
+  desired: Readonly<Record<string, ContainerSpec>>,
+  nodes: readonly NodeInfo[],
+): { slices: Record<string, NodeSlice>; unschedulable: Plan["unschedulable"] } {
+  const { assignment, unschedulable } = assignReplicas(desired, nodes);
+  const slices: Record<string, Record<string, { spec: ContainerSpec; replicas: number[] }>> = {};
+  for (const node of nodes) {
+    const slice: Record<string, { spec: ContainerSpec; replicas: number[] }> = {};
+    for (const spec of Object.values(desired)) {
+      slice[spec.name] = { spec, replicas: assignment.get(spec.name)?.get(node.name) ?? [] };
+    }
+    slices[node.name] = slice;
+  }
+  return { slices, unschedulable };
+}
+
 export function planContainers(input: PlanInput): Plan {
-  const { assignment, unschedulable } = assignReplicas(input.desired, input.nodes);
+  const { slices, unschedulable } = sliceFleet(input.desired, input.nodes);
+  const plan: Plan = { actions: [], orphans: [], unschedulable, unchanged: 0 };
+  for (const node of input.nodes) {
+    const result = planNode({
+      node: node.name,
+      slice: slices[node.name] ?? {},
+      observed: input.observed.filter((c) => c.node === node.name),
+      inventory: input.inventories[node.name] ?? {},
+      prune: input.prune,
+    });
+    plan.actions.push(...result.actions);
+    plan.orphans.push(...result.orphans);
+    plan.unchanged += result.unchanged;
+  }
+  plan.actions.sort(byPhaseThenName);
+  return plan;
+}
+
+export type NodePlanInput = {
+  node: string;
+  slice: NodeSlice;
+  /** Owned containers of this node. */
+  observed: readonly ObservedContainer[];
+  inventory: Inventory;
+  prune: boolean;
+  /** Plan only this resource (an agent reconciles one key at a time). */
+  only?: string;
+};
+
+/** The plan for one node's slice against that node's containers. */
+export function planNode(input: NodePlanInput): Omit<Plan, "unschedulable"> {
+  const { node, slice, inventory } = input;
   const actions: ContainerAction[] = [];
   const orphans: Orphan[] = [];
   let unchanged = 0;
+  const observed = input.only === undefined ? input.observed : input.observed.filter((c) => c.resource === input.only);
+  const byResource = groupBy(observed, (c) => c.resource);
 
-  for (const node of input.nodes) {
-    const inventory = input.inventories[node.name] ?? {};
-    const observedHere = input.observed.filter((c) => c.node === node.name);
-    const byResource = groupBy(observedHere, (c) => c.resource);
-
-    for (const [resource, containers] of byResource) {
-      if (input.desired[resource]) continue;
-      for (const container of containers) {
-        if (input.prune && inventory[resource]) {
-          actions.push({
-            type: "remove",
-            node: node.name,
-            resource,
-            replica: container.replica,
-            name: container.name,
-            containerId: container.id,
-            cause: "prune",
-            reason: "left the manifests",
-          });
-        } else {
-          orphans.push({
-            node: node.name,
-            resource,
-            name: container.name,
-            containerId: container.id,
-            reason: input.prune
-              ? "not in this node's record of applied resources, so not pruned"
-              : "no longer declared; run with --prune to remove it",
-          });
-        }
+  for (const [resource, containers] of byResource) {
+    if (slice[resource]) continue;
+    for (const container of containers) {
+      if (input.prune && inventory[resource]) {
+        actions.push({
+          type: "remove",
+          node,
+          resource,
+          replica: container.replica,
+          name: container.name,
+          containerId: container.id,
+          cause: "prune",
+          reason: "left the manifests",
+        });
+      } else {
+        orphans.push({
+          node,
+          resource,
+          name: container.name,
+          containerId: container.id,
+          reason: input.prune
+            ? "not in this node's record of applied resources, so not pruned"
+            : "no longer declared; run with --prune to remove it",
+        });
       }
-    }
-
-    for (const spec of Object.values(input.desired)) {
-      const wanted = assignment.get(spec.name)?.get(node.name) ?? [];
-      const result = planResource(node.name, spec, wanted, byResource.get(spec.name) ?? [], inventory);
-      actions.push(...result.actions);
-      unchanged += result.unchanged;
     }
   }
 
-  actions.sort((a, b) => PHASE[a.type] - PHASE[b.type] || a.name.localeCompare(b.name));
-  return { actions, orphans, unschedulable, unchanged };
+  for (const [name, entry] of Object.entries(slice)) {
+    if (input.only !== undefined && name !== input.only) continue;
+    const result = planResource(node, entry.spec, entry.replicas, byResource.get(name) ?? [], inventory);
+    actions.push(...result.actions);
+    unchanged += result.unchanged;
+  }
+  actions.sort(byPhaseThenName);
+  return { actions, orphans, unchanged };
+}
+
+function byPhaseThenName(a: ContainerAction, b: ContainerAction): number {
+  return PHASE[a.type] - PHASE[b.type] || a.name.localeCompare(b.name);
 }
 
 function planResource(
