@@ -1,6 +1,7 @@
 // `npm run bench -- <name>`: each benchmark prints its own figures beside the peer's, measured in the same run.
 const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   apply: () => import("./apply.js"),
+  bus: () => import("./bus.js"),
 };
 
 async function main(): Promise<void> {

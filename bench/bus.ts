@@ -1,0 +1,490 @@
+// `npm run bench -- bus`: TreeScale's bus against Redis pub/sub, NATS and a raw batched-TCP relay, in one
+// run on loopback. Every system gets the same harness: 1 publisher, 4 subscribers, a bounded in-flight
+// window, stock Node clients. TreeScale runs two node processes (publisher on one, subscribers on the other).
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { type AddressInfo, createServer, connect as netConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { connect as natsConnect } from "nats";
+import { createClient } from "redis";
+import { BusClient } from "../src/bus/client/index.js";
+
+const cli = new URL("../src/cli/main.js", import.meta.url).pathname;
+const SUBSCRIBERS = 4;
+
+interface PubSub {
+  name: string;
+  /** Connects subscribers calling onMessage(bytes) and returns publish/flush/close. */
+  open(onMessage: (bytes: number) => void): Promise<{
+    publish(payload: Uint8Array): void;
+    flush(): Promise<void>;
+    close(): Promise<void>;
+  }>;
+}
+
+interface Throughput {
+  msgs: number;
+  mbps: number;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = netConnect({ host: "127.0.0.1", port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+const children: ChildProcess[] = [];
+function start(command: string, args: string[]): ChildProcess {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  return child;
+}
+function stopAll(): void {
+  for (const child of children.splice(0)) {
+    child.kill("SIGCONT");
+    child.kill("SIGKILL");
+  }
+}
+
+async function startTreeNode(
+  dir: string,
+  name: string,
+  extra: string[],
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = start(process.execPath, [
+    cli,
+    "node",
+    "--name",
+    name,
+    "--listen",
+    "127.0.0.1:0",
+    "--cluster-secret",
+    join(dir, "secret"),
+    ...extra,
+  ]);
+  const line = await new Promise<string>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`node ${name} exited ${code}`)));
+    createInterface({ input: child.stdout! }).once("line", resolve);
+  });
+  return { url: (JSON.parse(line) as { listen: string }).listen, child };
+}
+
+/** Publishes `count` messages with at most `window` in flight (per subscriber), timing full delivery. */
+async function measure(system: PubSub, size: number, count: number, window: number): Promise<Throughput> {
+  let received = 0;
+  let wake: (() => void) | undefined;
+  const target = count * SUBSCRIBERS;
+  const session = await system.open(() => {
+    received++;
+    if (wake) {
+      const w = wake;
+      wake = undefined;
+      w();
+    }
+  });
+  const payload = new Uint8Array(size).fill(120);
+  // Warm-up so that connections and JIT are settled.
+  for (let i = 0; i < Math.min(1000, count / 10); i++) session.publish(payload);
+  await session.flush();
+  const warm = Math.min(1000, count / 10) * SUBSCRIBERS;
+  while (received < warm) await new Promise<void>((resolve) => (wake = resolve));
+  received = 0;
+  const started = process.hrtime.bigint();
+  let sent = 0;
+  const batch = Math.max(1, Math.floor(window / 4));
+  while (sent < count) {
+    while (sent - received / SUBSCRIBERS > window) await new Promise<void>((resolve) => (wake = resolve));
+    const n = Math.min(batch, count - sent);
+    for (let i = 0; i < n; i++) session.publish(payload);
+    sent += n;
+    await session.flush();
+  }
+  while (received < target) await new Promise<void>((resolve) => (wake = resolve));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await session.close();
+  return { msgs: target / seconds, mbps: (target * size) / seconds / 1e6 };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
+}
+
+/** Closed-loop round trip: publish → responder → reply → publisher, `rounds` times. */
+async function roundTrip(
+  open: (onReply: () => void) => Promise<{ ping(): void; close(): Promise<void> }>,
+  rounds = 5000,
+): Promise<{ p50: number; p99: number }> {
+  let done: (() => void) | undefined;
+  const session = await open(() => done?.());
+  const samples: number[] = [];
+  for (let i = 0; i < rounds + 500; i++) {
+    const t = process.hrtime.bigint();
+    await new Promise<void>((resolve) => {
+      done = resolve;
+      session.ping();
+    });
+    if (i >= 500) samples.push(Number(process.hrtime.bigint() - t) / 1000);
+  }
+  await session.close();
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
+}
+
+// ---- systems ----
+
+function redisSystem(url: string): PubSub {
+  return {
+    name: "Redis",
+    async open(onMessage) {
+      const publisher = createClient({ url });
+      await publisher.connect();
+      const subscribers = await Promise.all(
+        Array.from({ length: SUBSCRIBERS }, async () => {
+          const subscriber = publisher.duplicate();
+          await subscriber.connect();
+          await subscriber.subscribe("bench", (message: Buffer) => onMessage(message.length), true);
+          return subscriber;
+        }),
+      );
+      let inflight: Promise<unknown>[] = [];
+      return {
+        publish: (payload) =>
+          inflight.push(
+            publisher.publish("bench", Buffer.from(payload.buffer, payload.byteOffset, payload.length)),
+          ),
+        flush: async () => {
+          const all = inflight;
+          inflight = [];
+          await Promise.all(all);
+        },
+        close: async () => {
+          for (const subscriber of subscribers) subscriber.destroy();
+          publisher.destroy();
+        },
+      };
+    },
+  };
+}
+
+function natsSystem(servers: string): PubSub {
+  return {
+    name: "NATS",
+    async open(onMessage) {
+      const publisher = await natsConnect({ servers });
+      const subscribers = await Promise.all(
+        Array.from({ length: SUBSCRIBERS }, async () => {
+          const nc = await natsConnect({ servers });
+          nc.subscribe("bench", { callback: (_error, message) => onMessage(message.data.length) });
+          await nc.flush();
+          return nc;
+        }),
+      );
+      return {
+        publish: (payload) => publisher.publish("bench", payload),
+        flush: () => publisher.flush(),
+        close: async () => {
+          await Promise.all([publisher, ...subscribers].map((nc) => nc.close()));
+        },
+      };
+    },
+  };
+}
+
+function treeSystem(publishUrl: string, subscribeUrl: string): PubSub {
+  return {
+    name: "TreeScale (2 hops)",
+    async open(onMessage) {
+      const subscribers = await Promise.all(
+        Array.from({ length: SUBSCRIBERS }, async () => {
+          const client = await BusClient.connect({ url: subscribeUrl, events: ["bench", "bench.sync"] });
+          client.onMessage((message) => onMessage(message.data.length));
+          return client;
+        }),
+      );
+      const publisher = await BusClient.connect({ url: publishUrl, events: [] });
+      // Wait for the subscribers' interest to reach the publisher's node.
+      let synced = 0;
+      const off = subscribers.map((client) => client.onMessage((m) => m.event === "bench.sync" && synced++));
+      while (synced < SUBSCRIBERS) {
+        publisher.publish("bench.sync");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      for (const stop of off) stop();
+      return {
+        publish: (payload) => publisher.publish("bench", payload),
+        flush: () => publisher.flush(),
+        close: async () => {
+          await Promise.all([publisher, ...subscribers].map((client) => client.close()));
+        },
+      };
+    },
+  };
+}
+
+/** The ceiling: a relay process forwarding raw chunks of length-prefixed frames to every subscriber. */
+const RELAY = `
+const net = require("node:net");
+const subs = [];
+const server = net.createServer((s) => {
+  s.setNoDelay(true);
+  s.once("data", (first) => {
+    if (first[0] === 83) { subs.push(s); s.write("k"); return; }
+    const fan = (chunk) => { for (const sub of subs) sub.write(chunk); };
+    fan(first.subarray(1));
+    s.on("data", fan);
+  });
+  s.on("error", () => {});
+});
+server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+`;
+
+function rawSystem(port: number): PubSub {
+  return {
+    name: "raw TCP relay",
+    async open(onMessage) {
+      const subscribers = await Promise.all(
+        Array.from({ length: SUBSCRIBERS }, async () => {
+          const socket = netConnect({ host: "127.0.0.1", port });
+          socket.setNoDelay(true);
+          await new Promise((resolve) => socket.once("connect", resolve));
+          socket.write("S");
+          await new Promise((resolve) => socket.once("data", resolve));
+          let pending = 0;
+          let header = Buffer.alloc(0);
+          socket.on("data", (chunk: Buffer) => {
+            let offset = 0;
+            while (offset < chunk.length) {
+              if (pending > 0) {
+                const take = Math.min(pending, chunk.length - offset);
+                pending -= take;
+                offset += take;
+                if (pending === 0) onMessage(0);
+                continue;
+              }
+              const need = 4 - header.length;
+              header = Buffer.concat([header, chunk.subarray(offset, offset + need)]);
+              offset += Math.min(need, chunk.length - offset);
+              if (header.length === 4) {
+                pending = header.readUInt32BE(0);
+                header = Buffer.alloc(0);
+                if (pending === 0) onMessage(0);
+              }
+            }
+          });
+          return socket;
+        }),
+      );
+      const publisher = netConnect({ host: "127.0.0.1", port });
+      publisher.setNoDelay(true);
+      await new Promise((resolve) => publisher.once("connect", resolve));
+      publisher.write("P");
+      let queue: Buffer[] = [];
+      return {
+        publish: (payload) => {
+          const prefix = Buffer.alloc(4);
+          prefix.writeUInt32BE(payload.length, 0);
+          queue.push(prefix, Buffer.from(payload.buffer, payload.byteOffset, payload.length));
+        },
+        flush: async () => {
+          const batch = Buffer.concat(queue);
+          queue = [];
+          if (!publisher.write(batch)) await new Promise((resolve) => publisher.once("drain", resolve));
+        },
+        close: async () => {
+          publisher.destroy();
+          for (const socket of subscribers) socket.destroy();
+        },
+      };
+    },
+  };
+}
+
+// ---- run ----
+
+function row(cells: string[], widths: number[]): string {
+  return cells.map((cell, i) => cell.padEnd(widths[i] ?? 10)).join("  ");
+}
+
+export async function run(args: string[]): Promise<void> {
+  const quick = args.includes("--quick");
+  const dir = await mkdtemp(join(tmpdir(), "treescale-bench-bus-"));
+  await writeFile(join(dir, "secret"), "bench-secret\n");
+  try {
+    const redisPort = await freePort();
+    start("/usr/bin/redis-server", [
+      "--port",
+      String(redisPort),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ]);
+    const natsPort = await freePort();
+    start("/usr/sbin/nats-server", ["-a", "127.0.0.1", "-p", String(natsPort)]);
+    const relay = start(process.execPath, ["-e", RELAY]);
+    const relayPort = Number(
+      await new Promise<string>((resolve) => createInterface({ input: relay.stdout! }).once("line", resolve)),
+    );
+    const root = await startTreeNode(dir, "bench-root", []);
+    const leaf = await startTreeNode(dir, "bench-leaf", ["--parent", root.url]);
+    await Promise.all([waitPort(redisPort), waitPort(natsPort)]);
+
+    const systems = [
+      redisSystem(`redis://127.0.0.1:${redisPort}`),
+      natsSystem(`127.0.0.1:${natsPort}`),
+      treeSystem(root.url, leaf.url),
+      rawSystem(relayPort),
+    ];
+    const sizes = [
+      { size: 1024, count: quick ? 20_000 : 100_000, window: 2000 },
+      { size: 64 * 1024, count: quick ? 1000 : 5000, window: 64 },
+    ];
+    const results = new Map<string, Throughput[]>();
+    for (const system of systems) {
+      const list: Throughput[] = [];
+      for (const { size, count, window } of sizes) list.push(await measure(system, size, count, window));
+      results.set(system.name, list);
+    }
+
+    const rtts = new Map<string, { p50: number; p99: number }>();
+    const rounds = quick ? 1000 : 5000;
+    rtts.set(
+      "Redis",
+      await roundTrip(async (onReply) => {
+        const a = createClient({ url: `redis://127.0.0.1:${redisPort}` });
+        await a.connect();
+        const aSub = a.duplicate();
+        const b = a.duplicate();
+        const bSub = a.duplicate();
+        await Promise.all([aSub.connect(), b.connect(), bSub.connect()]);
+        await bSub.subscribe("ping", () => void b.publish("pong", "x"));
+        await aSub.subscribe("pong", onReply);
+        return {
+          ping: () => void a.publish("ping", "x"),
+          close: async () => {
+            for (const c of [a, aSub, b, bSub]) c.destroy();
+          },
+        };
+      }, rounds),
+    );
+    rtts.set(
+      "NATS",
+      await roundTrip(async (onReply) => {
+        const a = await natsConnect({ servers: `127.0.0.1:${natsPort}` });
+        const b = await natsConnect({ servers: `127.0.0.1:${natsPort}` });
+        b.subscribe("ping", { callback: () => b.publish("pong", new Uint8Array(1)) });
+        a.subscribe("pong", { callback: () => onReply() });
+        await Promise.all([a.flush(), b.flush()]);
+        return {
+          ping: () => a.publish("ping", new Uint8Array(1)),
+          close: async () => void (await Promise.all([a.close(), b.close()])),
+        };
+      }, rounds),
+    );
+    const treeRtt = (aUrl: string, bUrl: string) =>
+      roundTrip(async (onReply) => {
+        const b = await BusClient.connect({ url: bUrl, events: ["ping"] });
+        b.onMessage(() => b.publish("pong", "x"));
+        const a = await BusClient.connect({ url: aUrl, events: ["pong"] });
+        a.onMessage(() => onReply());
+        // Let interest propagate both ways.
+        await a.request("ping.probe", {}, "", 50).catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return {
+          ping: () => a.publish("ping", "x"),
+          close: async () => void (await Promise.all([a.close(), b.close()])),
+        };
+      }, rounds);
+    rtts.set("TreeScale (1 node)", await treeRtt(root.url, root.url));
+    rtts.set("TreeScale (2 hops)", await treeRtt(root.url, leaf.url));
+
+    // Failure detection with the default 1 s heartbeat.
+    const detection: Record<string, number> = {};
+    for (const signal of ["SIGKILL", "SIGSTOP"] as const) {
+      const child = await startTreeNode(dir, `victim-${signal}`, [
+        "--parent",
+        root.url,
+        "--listen",
+        "127.0.0.1:0",
+      ]);
+      const watcher = await BusClient.connect({ url: root.url, events: ["node.down", "node.up"] });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const down = new Promise<void>((resolve) =>
+        watcher.onMessage(
+          (m) => m.event === "node.down" && m.text().includes(`victim-${signal}`) && resolve(),
+        ),
+      );
+      const t = process.hrtime.bigint();
+      child.child.kill(signal);
+      await down;
+      detection[signal] = Number(process.hrtime.bigint() - t) / 1e6;
+      await watcher.close();
+      child.child.kill("SIGKILL");
+    }
+
+    const widths = [20, 14, 12, 14, 12, 12, 12];
+    const out: string[] = [];
+    out.push(`throughput: 1 publisher -> ${SUBSCRIBERS} subscribers, loopback (messages delivered/s, MB/s)`);
+    out.push(
+      row(
+        ["system", "1KiB msg/s", "1KiB MB/s", "64KiB msg/s", "64KiB MB/s", "vs NATS 1K", "vs raw 64K"],
+        widths,
+      ),
+    );
+    const nats = results.get("NATS")![0]!;
+    const raw = results.get("raw TCP relay")![1]!;
+    for (const [name, [small, large]] of results) {
+      out.push(
+        row(
+          [
+            name,
+            Math.round(small!.msgs).toLocaleString("en"),
+            small!.mbps.toFixed(0),
+            Math.round(large!.msgs).toLocaleString("en"),
+            large!.mbps.toFixed(0),
+            `${(small!.msgs / nats.msgs).toFixed(2)}x`,
+            `${(large!.mbps / raw.mbps).toFixed(2)}x`,
+          ],
+          widths,
+        ),
+      );
+    }
+    out.push("", "round trip publish -> subscriber -> reply -> publisher, closed loop (µs)");
+    out.push(row(["system", "p50", "p99", "p50 vs NATS"], widths));
+    const natsRtt = rtts.get("NATS")!;
+    for (const [name, { p50, p99 }] of rtts) {
+      out.push(row([name, p50.toFixed(0), p99.toFixed(0), `${(p50 / natsRtt.p50).toFixed(2)}x`], widths));
+    }
+    out.push(
+      "",
+      "failure detection (heartbeat 1000 ms): time until node.down",
+      `kill -9: ${detection.SIGKILL!.toFixed(1)} ms    SIGSTOP: ${detection.SIGSTOP!.toFixed(0)} ms (${(detection.SIGSTOP! / 1000).toFixed(2)} heartbeats)`,
+    );
+    process.stdout.write(`${out.join("\n")}\n`);
+  } finally {
+    stopAll();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
