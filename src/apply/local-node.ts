@@ -30,7 +30,7 @@ export class LocalNode {
   }
 
   async plan(desired: DesiredState, prune: boolean): Promise<PlannedChange> {
-    await this.engine.ping();
+    // The list call doubles as the reachability check: a separate ping would cost a round trip.
     const [observed, lastApplied] = await Promise.all([this.engine.listOwned(this.name), this.#store.read()]);
     const plan = planContainers({
       desired: desired.containers,

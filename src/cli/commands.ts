@@ -1,19 +1,28 @@
-// Every verb of the CLI, one module each.
+// Every verb of the CLI, one module each, and only the verb being run is loaded: a verb's module
+// pulls in what it needs (the bus verbs a server and a client), which `--version`, `validate`
+// and `apply` never should pay for at startup.
 import type { Command } from "commander";
-import { registerApply } from "./apply.js";
-import { registerDiff } from "./diff.js";
-import { registerEvents } from "./events.js";
-import { registerGet } from "./get.js";
-import { registerNode } from "./node.js";
-import { registerPublish } from "./publish.js";
-import { registerValidate } from "./validate.js";
 
-export function registerCommands(program: Command): void {
-  registerValidate(program);
-  registerDiff(program);
-  registerApply(program);
-  registerGet(program);
-  registerNode(program);
-  registerEvents(program);
-  registerPublish(program);
+type Register = (program: Command) => void;
+
+const VERBS: Record<string, () => Promise<Register>> = {
+  validate: async () => (await import("./validate.js")).registerValidate,
+  diff: async () => (await import("./diff.js")).registerDiff,
+  apply: async () => (await import("./apply.js")).registerApply,
+  get: async () => (await import("./get.js")).registerGet,
+  node: async () => (await import("./node.js")).registerNode,
+  events: async () => (await import("./events.js")).registerEvents,
+  publish: async () => (await import("./publish.js")).registerPublish,
+};
+
+/**
+ * Registers the verb named in `args` (the arguments after the program name); every verb when
+ * none is named or the name is unknown, so help and commander's suggestions list them all.
+ */
+export async function registerCommands(program: Command, args: readonly string[]): Promise<void> {
+  const verb = args.find((arg) => !arg.startsWith("-"));
+  if (verb === undefined && args.some((arg) => arg === "-V" || arg === "--version")) return;
+  const load = verb === undefined ? undefined : VERBS[verb];
+  const loaders = load === undefined ? Object.values(VERBS) : [load];
+  for (const register of await Promise.all(loaders.map((loader) => loader()))) register(program);
 }

@@ -1,6 +1,5 @@
 // `treescale get containers`: what the engine runs for TreeScale, as a table, JSON or YAML.
 import type { Command } from "commander";
-import { stringify } from "yaml";
 import { UsageError } from "../errors.js";
 import type { ObservedContainer } from "../model/observed.js";
 import { addNodeNameOption, openLocalNode, outputOption } from "./shared-options.js";
@@ -19,15 +18,14 @@ export function registerGet(program: Command): void {
         throw new UsageError(`unknown kind "${kind}": choose containers`);
       }
       const node = openLocalNode(options.name);
-      await node.engine.ping();
       const containers = (await node.engine.listOwned(node.name)).sort((a, b) =>
         a.name.localeCompare(b.name),
       );
-      process.stdout.write(render(containers, options.output));
+      process.stdout.write(await render(containers, options.output));
     });
 }
 
-function render(containers: ObservedContainer[], format: GetOptions["output"]): string {
+async function render(containers: ObservedContainer[], format: GetOptions["output"]): Promise<string> {
   const rows = containers.map((c) => ({
     name: c.name,
     resource: c.resource,
@@ -40,7 +38,8 @@ function render(containers: ObservedContainer[], format: GetOptions["output"]): 
     created: c.createdAt,
   }));
   if (format === "json") return `${JSON.stringify(rows, null, 2)}\n`;
-  if (format === "yaml") return stringify(rows);
+  // yaml is loaded only when asked for; the table and JSON need none of it.
+  if (format === "yaml") return (await import("yaml")).stringify(rows);
   return table(
     ["NAME", "RESOURCE", "NODE", "IMAGE", "STATE", "HEALTH", "ID"],
     rows.map((r) => [r.name, r.resource, r.node, r.image, r.state, r.health || "-", r.id]),

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The CLI's composition point and its one error boundary: every verb registers itself,
+// The CLI's composition point and its one error boundary: the verb being run registers itself,
 // every expected failure arrives here as a typed error and leaves as an exit code.
 import { Command, CommanderError } from "commander";
 import { ExitError, TreescaleError, UsageError } from "../errors.js";
@@ -11,8 +11,8 @@ async function main(argv: string[]): Promise<number> {
     .version("0.1.0")
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)");
-  registerCommands(program);
   try {
+    await registerCommands(program, argv.slice(2));
     await program.parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (error) {

@@ -1,6 +1,8 @@
-// The ContainerEngine over a Docker Engine (dockerode): thin async calls returning parsed values.
+// The ContainerEngine over a Docker Engine: thin async calls returning parsed values.
+// Reads go through a small node:http client; dockerode, the client for every mutation and pull,
+// is loaded on first use, so a no-op apply never pays for its import.
 // Every failure leaves as a typed error that names the container or image and what the engine said.
-import Dockerode from "dockerode";
+import type Dockerode from "dockerode";
 import { EngineUnreachableError, errorMessage, ImageUnavailableError, UsageError } from "../errors.js";
 import type { ObservedContainer } from "../model/observed.js";
 import {
@@ -9,6 +11,7 @@ import {
   type DockerConnectionOptions,
   describeConnection,
   dockerodeOptions,
+  type ListedContainer,
   ownedFilter,
   parsePullEvent,
   resolveConnection,
@@ -16,6 +19,7 @@ import {
 } from "./docker-mapping.js";
 import type { ContainerEngine, CreateContainerRequest, PullProgress } from "./engine.js";
 import { ContainerNameConflictError, EngineRequestError } from "./engine-errors.js";
+import { EngineHttpClient } from "./engine-http.js";
 
 /** What dockerode and docker-modem attach to their errors. */
 type EngineFailure = { statusCode?: unknown; code?: unknown; json?: unknown };
@@ -74,31 +78,42 @@ function isGone(error: unknown): boolean {
 
 export class DockerEngine implements ContainerEngine {
   readonly connection: DockerConnection;
-  readonly #docker: Dockerode;
+  readonly #reader: EngineHttpClient;
+  #docker: Promise<Dockerode> | undefined;
 
   constructor(options: DockerConnectionOptions = {}) {
     this.connection = resolveConnection(options);
-    try {
-      this.#docker = new Dockerode(dockerodeOptions(this.connection));
-    } catch (error) {
-      // docker-modem reads DOCKER_HOST itself and throws on a malformed one.
-      throw new UsageError(`cannot configure the Docker client: ${errorMessage(error)}`, { cause: error });
-    }
+    this.#reader = new EngineHttpClient(this.connection, process.env.DOCKER_CERT_PATH);
+  }
+
+  /** dockerode on the same connection, imported and built on first use. */
+  #client(): Promise<Dockerode> {
+    this.#docker ??= import("dockerode").then(({ default: Docker }) => {
+      try {
+        return new Docker(dockerodeOptions(this.connection));
+      } catch (error) {
+        // docker-modem reads DOCKER_HOST itself and throws on a malformed one.
+        throw new UsageError(`cannot configure the Docker client: ${errorMessage(error)}`, { cause: error });
+      }
+    });
+    return this.#docker;
   }
 
   async ping(): Promise<void> {
     try {
-      await this.#docker.ping();
+      await this.#reader.get("/_ping");
     } catch (error) {
       throw this.#unreachable(error);
     }
   }
 
+  /** Also the reachability check: an engine that does not answer fails it with EngineUnreachableError. */
   async listOwned(node: string): Promise<ObservedContainer[]> {
     // One list call with the engine filtering by label: no per-container inspect on the hot path.
     try {
-      const entries = await this.#docker.listContainers({ all: true, filters: ownedFilter(node) });
-      return entries.map(toObservedContainer);
+      const entries = await this.#reader.get("/containers/json", { all: "true", filters: ownedFilter(node) });
+      if (!Array.isArray(entries)) throw new Error(`unexpected answer: ${JSON.stringify(entries)}`);
+      return (entries as ListedContainer[]).map(toObservedContainer);
     } catch (error) {
       throw this.#failed(`cannot list the containers of node "${node}"`, error);
     }
@@ -106,7 +121,7 @@ export class DockerEngine implements ContainerEngine {
 
   async hasImage(reference: string): Promise<boolean> {
     try {
-      await this.#docker.getImage(reference).inspect();
+      await this.#reader.get(`/images/${encodeURIComponent(reference)}/json`);
       return true;
     } catch (error) {
       if (statusOf(error) === HTTP.notFound) return false;
@@ -117,9 +132,10 @@ export class DockerEngine implements ContainerEngine {
   async pullImage(reference: string, onProgress: (progress: PullProgress) => void): Promise<void> {
     let pullFailure: string | undefined;
     try {
-      const stream = await this.#docker.pull(reference);
+      const docker = await this.#client();
+      const stream = await docker.pull(reference);
       await new Promise<void>((resolve, reject) => {
-        this.#docker.modem.followProgress(
+        docker.modem.followProgress(
           stream,
           (error: unknown) => (error ? reject(error) : resolve()),
           (event: unknown) => {
@@ -139,7 +155,7 @@ export class DockerEngine implements ContainerEngine {
 
   async create(request: CreateContainerRequest): Promise<string> {
     try {
-      const container = await this.#docker.createContainer(createOptions(request));
+      const container = await (await this.#client()).createContainer(createOptions(request));
       return container.id;
     } catch (error) {
       const said = engineSaid(error);
@@ -165,7 +181,7 @@ export class DockerEngine implements ContainerEngine {
 
   async start(id: string): Promise<void> {
     try {
-      await this.#docker.getContainer(id).start();
+      await (await this.#client()).getContainer(id).start();
     } catch (error) {
       if (statusOf(error) === HTTP.notModified) return;
       throw this.#failed(`cannot start container ${id}`, error);
@@ -173,7 +189,7 @@ export class DockerEngine implements ContainerEngine {
   }
 
   async remove(id: string, stopTimeoutSeconds: number): Promise<void> {
-    const container = this.#docker.getContainer(id);
+    const container = (await this.#client()).getContainer(id);
     try {
       await container.stop({ t: stopTimeoutSeconds });
     } catch (error) {
@@ -193,7 +209,7 @@ export class DockerEngine implements ContainerEngine {
 
   async #forceRemove(id: string): Promise<void> {
     try {
-      await this.#docker.getContainer(id).remove({ force: true });
+      await (await this.#client()).getContainer(id).remove({ force: true });
     } catch (error) {
       if (isGone(error)) return;
       throw this.#failed(`cannot remove container ${id}`, error);

@@ -1,0 +1,90 @@
+// A minimal read-only Engine API client on node:http: the read path (ping, list, inspect)
+// answers a no-op apply without loading dockerode, whose import alone costs more than the calls.
+// Failures carry the same fields docker-modem attaches (code, statusCode, json), so one set of
+// error rules in the driver reads both.
+import { readFileSync } from "node:fs";
+import { request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { join } from "node:path";
+import type { DockerConnection } from "./docker-mapping.js";
+
+/** An HTTP answer of 400 or more, shaped as docker-modem shapes it. */
+export class EngineHttpError extends Error {
+  readonly statusCode: number;
+  readonly json: unknown;
+  constructor(statusCode: number, json: unknown, body: string) {
+    super(`(HTTP code ${statusCode}) ${body.trim()}`);
+    this.name = "EngineHttpError";
+    this.statusCode = statusCode;
+    this.json = json;
+  }
+}
+
+type TlsMaterial = { ca: Buffer; cert: Buffer; key: Buffer };
+
+export class EngineHttpClient {
+  readonly #connection: DockerConnection;
+  readonly #certPath: string | undefined;
+  #tls: TlsMaterial | undefined;
+
+  /** certPath: DOCKER_CERT_PATH as docker-modem reads it (ca.pem, cert.pem, key.pem). */
+  constructor(connection: DockerConnection, certPath: string | undefined) {
+    this.#connection = connection;
+    this.#certPath = certPath;
+  }
+
+  /** GET a path; resolves with the parsed JSON body (or the text when it is not JSON). */
+  get(path: string, query: Record<string, unknown> = {}): Promise<unknown> {
+    const search = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined) search.set(key, typeof value === "string" ? value : JSON.stringify(value));
+    }
+    const suffix = search.size > 0 ? `?${search.toString()}` : "";
+    return new Promise((resolve, reject) => {
+      const req = this.#request({ method: "GET", path: `${path}${suffix}` }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", reject);
+        res.on("end", () => {
+          const body = Buffer.concat(chunks).toString("utf8");
+          const parsed = parseBody(body, res.headers["content-type"]);
+          const status = res.statusCode ?? 0;
+          if (status >= 400) reject(new EngineHttpError(status, parsed, body));
+          else resolve(parsed);
+        });
+      });
+      req.on("error", reject);
+      req.end();
+    });
+  }
+
+  #request(options: RequestOptions, onResponse: (res: IncomingMessage) => void) {
+    const connection = this.#connection;
+    // No keep-alive agent: a CLI run makes a handful of reads, and an idle socket would hold the process open.
+    if (connection.kind === "socket") {
+      return httpRequest({ ...options, socketPath: connection.socketPath, agent: false }, onResponse);
+    }
+    const target = { ...options, host: connection.host, port: connection.port, agent: false };
+    if (connection.protocol === "http") return httpRequest(target, onResponse);
+    return httpsRequest({ ...target, ...this.#tlsMaterial() }, onResponse);
+  }
+
+  #tlsMaterial(): Partial<TlsMaterial> {
+    if (this.#certPath === undefined) return {};
+    this.#tls ??= {
+      ca: readFileSync(join(this.#certPath, "ca.pem")),
+      cert: readFileSync(join(this.#certPath, "cert.pem")),
+      key: readFileSync(join(this.#certPath, "key.pem")),
+    };
+    return this.#tls;
+  }
+}
+
+function parseBody(body: string, contentType: string | undefined): unknown {
+  if (!contentType?.includes("json")) return body;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return body;
+  }
+}
