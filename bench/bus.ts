@@ -358,8 +358,8 @@ export async function run(args: string[]): Promise<void> {
       rawSystem(relayPort),
     ];
     const sizes = [
-      { size: 1024, count: quick ? 20_000 : 100_000, window: 2000 },
-      { size: 64 * 1024, count: quick ? 1000 : 5000, window: 64 },
+      { size: 1024, count: quick ? 50_000 : 200_000, window: 8000 },
+      { size: 64 * 1024, count: quick ? 2000 : 8000, window: 128 },
     ];
     const results = new Map<string, Throughput[]>();
     for (const system of systems) {
