@@ -28,3 +28,23 @@ export interface ContainerEngine {
   /** Stops (grace period in seconds) and removes; a container already gone is not an error. */
   remove(id: string, stopTimeoutSeconds: number): Promise<void>;
 }
+
+/** A change to one of a node's owned containers, as the engine's event stream reports it. */
+export type EngineEvent = {
+  containerId: string;
+  resource: string;
+  action: string /** engine time, ms */;
+  time: number;
+};
+
+export interface EngineEventSource {
+  /**
+   * Streams events about the node's owned containers until the returned function is called.
+   * `onEnd` is called once if the stream breaks or ends; the caller relists and watches again.
+   */
+  watchEvents(
+    node: string,
+    onEvent: (event: EngineEvent) => void,
+    onEnd: (error?: unknown) => void,
+  ): () => void;
+}

@@ -1,0 +1,131 @@
+// Keeps a node's view of its owned containers current, as client-go's informers do: watch the
+// engine's event stream, list, then relist on every burst of events and after any gap in the
+// stream (reconnecting with capped, jittered backoff). Tells its owner which resources changed.
+import type { ContainerEngine, EngineEvent, EngineEventSource } from "../drivers/engine.js";
+import { errorMessage } from "../errors.js";
+import type { ObservedContainer } from "../model/observed.js";
+import type { Clock } from "../util/clock.js";
+
+export type InformerOptions = {
+  node: string;
+  engine: Pick<ContainerEngine, "listOwned">;
+  events: EngineEventSource;
+  clock: Clock;
+  /** Resources whose containers changed, with the engine time of the event that revealed it (ms). */
+  onChange(resources: Set<string>, eventAt: number | undefined): void;
+  onError?(message: string): void;
+  maxBackoffMs?: number;
+};
+
+export class ContainerInformer {
+  readonly #options: InformerOptions;
+  #cache = new Map<string, ObservedContainer>();
+  #stopWatch: (() => void) | undefined;
+  #relisting: Promise<void> | undefined;
+  #relistAgain = false;
+  #pendingEventAt: number | undefined;
+  #attempt = 0;
+  #retryTimer: unknown;
+  #stopped = false;
+  #synced = false;
+
+  constructor(options: InformerOptions) {
+    this.#options = options;
+  }
+
+  /** Resolves after the first successful list. */
+  async start(): Promise<void> {
+    this.#watch();
+    await this.relist();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#stopWatch?.();
+    if (this.#retryTimer !== undefined) this.#options.clock.clearTimeout(this.#retryTimer);
+  }
+
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  containers(): ObservedContainer[] {
+    return [...this.#cache.values()];
+  }
+
+  /** Lists now; concurrent callers share one list, and a call during a list causes one more. */
+  relist(): Promise<void> {
+    if (this.#relisting) {
+      this.#relistAgain = true;
+      return this.#relisting;
+    }
+    this.#relisting = this.#listLoop().finally(() => {
+      this.#relisting = undefined;
+    });
+    return this.#relisting;
+  }
+
+  async #listLoop(): Promise<void> {
+    do {
+      this.#relistAgain = false;
+      const eventAt = this.#pendingEventAt;
+      this.#pendingEventAt = undefined;
+      const fresh = await this.#options.engine.listOwned(this.#options.node);
+      const changed = diffResources(this.#cache, fresh);
+      this.#cache = new Map(fresh.map((c) => [c.id, c]));
+      this.#synced = true;
+      if (changed.size > 0) this.#options.onChange(changed, eventAt);
+    } while (this.#relistAgain && !this.#stopped);
+  }
+
+  #watch(): void {
+    if (this.#stopped) return;
+    this.#stopWatch = this.#options.events.watchEvents(
+      this.#options.node,
+      (event: EngineEvent) => {
+        this.#attempt = 0;
+        this.#pendingEventAt ??= event.time;
+        void this.relist().catch((error: unknown) => this.#options.onError?.(errorMessage(error)));
+      },
+      (error) => this.#gap(error),
+    );
+  }
+
+  /** The stream ended: anything may have happened meanwhile, so relist, then watch again after a backoff. */
+  #gap(error: unknown): void {
+    if (this.#stopped) return;
+    this.#options.onError?.(
+      `docker event stream interrupted: ${error === undefined ? "ended" : errorMessage(error)}`,
+    );
+    this.#attempt += 1;
+    const cap = this.#options.maxBackoffMs ?? 10_000;
+    const delay = Math.min(cap, 100 * 2 ** Math.min(this.#attempt, 10)) * (0.5 + Math.random() / 2);
+    this.#retryTimer = this.#options.clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#watch();
+      void this.relist().catch((e: unknown) => this.#options.onError?.(errorMessage(e)));
+    }, delay);
+  }
+}
+
+function diffResources(
+  before: ReadonlyMap<string, ObservedContainer>,
+  after: readonly ObservedContainer[],
+): Set<string> {
+  const changed = new Set<string>();
+  const seen = new Set<string>();
+  for (const container of after) {
+    seen.add(container.id);
+    const old = before.get(container.id);
+    if (
+      !old ||
+      old.state !== container.state ||
+      old.hash !== container.hash ||
+      old.health !== container.health
+    ) {
+      changed.add(container.resource);
+    }
+  }
+  for (const [id, container] of before) if (!seen.has(id)) changed.add(container.resource);
+  return changed;
+}

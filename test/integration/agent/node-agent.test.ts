@@ -1,0 +1,201 @@
+// The agent in-process against the real dockerd and its real event stream; the bus is a
+// recorder here (the multi-process fleet tests use real nodes).
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type AgentBus, type DriftReport, NodeAgent } from "../../../src/agent/node-agent.js";
+import type { SliceDocument } from "../../../src/agent/slice.js";
+import type { Message, Payload } from "../../../src/bus/message.js";
+import { DockerEngine } from "../../../src/drivers/docker.js";
+import { DockerEventSource } from "../../../src/drivers/docker-events.js";
+import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
+import { spec } from "../../unit/plan/fixtures.js";
+
+const docker = new Docker();
+
+class RecordingBus implements AgentBus {
+  readonly published: { event: string; payload: unknown; at: number }[] = [];
+  readonly handlers = new Map<string, (request: Message) => Payload | Promise<Payload>>();
+  #waiters: (() => void)[] = [];
+  handle(event: string, handler: (request: Message) => Payload | Promise<Payload>): () => void {
+    this.handlers.set(event, handler);
+    return () => this.handlers.delete(event);
+  }
+  publish(event: string, payload?: Payload): void {
+    this.published.push({ event, payload: JSON.parse(String(payload)), at: Date.now() });
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+  async next<T>(
+    event: string,
+    predicate: (payload: T) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<{ payload: T; at: number }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.published.find((p) => p.event === event && predicate(p.payload as T));
+      if (found) return found as { payload: T; at: number };
+      if (Date.now() > deadline) throw new Error(`no ${event} event within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  }
+}
+
+const sleeper = (name: string, replicas: number, heal = true) =>
+  spec(name, { image: TEST_IMAGE, command: ["sleep", "3600"], replicas, heal });
+
+function slice(
+  generation: number,
+  containers: Record<string, { replicas: number; heal?: boolean }>,
+): SliceDocument {
+  return {
+    generation,
+    prune: true,
+    containers: Object.fromEntries(
+      Object.entries(containers).map(([name, c]) => [
+        name,
+        {
+          spec: sleeper(name, c.replicas, c.heal ?? true),
+          replicas: Array.from({ length: c.replicas }, (_, i) => i + 1),
+        },
+      ]),
+    ),
+  };
+}
+
+async function running(node: string, resource: string): Promise<string[]> {
+  const list = await docker.listContainers({
+    filters: { label: [`treescale.node=${node}`, `treescale.resource=${resource}`], status: ["running"] },
+  });
+  return list.map((c) => c.Names[0]!.slice(1)).sort();
+}
+
+async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (ok(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+let home: string;
+const agents: NodeAgent[] = [];
+const nodes: string[] = [];
+
+function startAgent(node: string, bus: RecordingBus, heal = true): Promise<NodeAgent> {
+  const agent = new NodeAgent({
+    name: node,
+    tags: [],
+    home,
+    engine: new DockerEngine(),
+    events: new DockerEventSource(),
+    bus,
+    heal,
+    stopTimeoutSeconds: 0,
+  });
+  agents.push(agent);
+  return agent.start().then(() => agent);
+}
+
+beforeAll(async () => {
+  await ensureTestImage();
+  home = await mkdtemp(join(tmpdir(), "treescale-agent-"));
+});
+
+afterEach(() => {
+  for (const agent of agents.splice(0)) agent.stop();
+});
+
+afterAll(async () => {
+  await Promise.all(nodes.map(removeContainersOfNode));
+  await rm(home, { recursive: true, force: true });
+});
+
+describe("NodeAgent (real dockerd)", () => {
+  it("converges a slice, reports Ready statuses and settles", async () => {
+    const node = uniqueNodeName("agent");
+    nodes.push(node);
+    const bus = new RecordingBus();
+    const agent = await startAgent(node, bus);
+    expect(await agent.applySlice(slice(1, { web: { replicas: 2 } }))).toEqual({
+      accepted: true,
+      generation: 1,
+    });
+    await bus.next<{ settled: boolean }>("agent.status", (p) => p.settled);
+    expect(await running(node, "web")).toEqual([`${node}-web-1`, `${node}-web-2`]);
+    expect(agent.state().statuses).toMatchObject([
+      { resource: "web", condition: "Ready", reason: "Converged", observedGeneration: 1, ready: 2 },
+    ]);
+    expect(await agent.applySlice(slice(0, {}))).toMatchObject({ accepted: false });
+  });
+
+  it("reports docker rm -f as drift and replaces the container within a second", async () => {
+    const node = uniqueNodeName("drift");
+    nodes.push(node);
+    const bus = new RecordingBus();
+    const agent = await startAgent(node, bus);
+    await agent.applySlice(slice(1, { web: { replicas: 1 } }));
+    await bus.next<{ settled: boolean }>("agent.status", (p) => p.settled);
+    const [victim] = await docker.listContainers({ filters: { label: [`treescale.node=${node}`] } });
+    const removedAt = Date.now();
+    await docker.getContainer(victim!.Id).remove({ force: true });
+    const drift = await bus.next<DriftReport>("drift", (p) => p.resource === "web");
+    expect(drift.payload).toMatchObject({
+      node,
+      resource: "web",
+      healing: true,
+      differences: [
+        { action: "create", container: `${node}-web-1`, reason: "missing: removed outside TreeScale" },
+      ],
+    });
+    expect(drift.at - removedAt).toBeLessThan(1000);
+    const replaced = await until(
+      () => running(node, "web"),
+      (names) => names.length === 1,
+      5000,
+    );
+    expect(replaced).toEqual([`${node}-web-1`]);
+    expect(Date.now() - removedAt).toBeLessThan(2000);
+  });
+
+  it("with heal off, reports drift and leaves it alone", async () => {
+    const node = uniqueNodeName("noheal");
+    nodes.push(node);
+    const bus = new RecordingBus();
+    const agent = await startAgent(node, bus);
+    await agent.applySlice(slice(1, { web: { replicas: 1, heal: false } }));
+    await bus.next<{ settled: boolean }>("agent.status", (p) => p.settled);
+    const [victim] = await docker.listContainers({ filters: { label: [`treescale.node=${node}`] } });
+    await docker.getContainer(victim!.Id).stop({ t: 0 });
+    const drift = await bus.next<DriftReport>("drift", (p) => p.resource === "web");
+    expect(drift.payload).toMatchObject({ healing: false, differences: [{ action: "start" }] });
+    await bus.next<{ status: { reason: string } }>(
+      "agent.status",
+      (p) => p.status.reason === "DriftNotHealed",
+    );
+    expect(await running(node, "web")).toEqual([]);
+    expect(agent.state().statuses[0]).toMatchObject({ condition: "Stalled", reason: "DriftNotHealed" });
+  });
+
+  it("a restarted agent converges the slice it kept on disk", async () => {
+    const node = uniqueNodeName("restart");
+    nodes.push(node);
+    const first = await startAgent(node, new RecordingBus());
+    const bus = new RecordingBus();
+    await first.applySlice(slice(3, { web: { replicas: 1 }, api: { replicas: 1 } }));
+    first.stop();
+    await removeContainersOfNode(node);
+    const second = await startAgent(node, bus);
+    await bus.next<{ settled: boolean; generation: number }>(
+      "agent.status",
+      (p) => p.settled && p.generation === 3,
+    );
+    expect(second.state().generation).toBe(3);
+    expect(await running(node, "api")).toEqual([`${node}-api-1`]);
+  });
+});
