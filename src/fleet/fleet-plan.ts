@@ -17,6 +17,8 @@ export type NodePlan = {
   /** Reachable but not declared among the manifests' servers: left alone. */
   undeclared: boolean;
   slice: SliceDocument;
+  /** The slice the node held when planned: what a rollback restores. */
+  previous?: SliceDocument;
   actions: ContainerAction[];
   orphans: Orphan[];
   unchanged: number;
@@ -82,7 +84,7 @@ export function planFleet({ desired, states, prune }: FleetPlanInput): FleetPlan
       inventory: state.inventory,
       prune: effectivePrune,
     });
-    return { node: node.name, reachable: true, undeclared: false, slice, ...plan };
+    return { node: node.name, reachable: true, undeclared: false, slice, previous: state.slice, ...plan };
   });
   for (const state of states) {
     if (nodes.some((n) => n.name === state.node)) continue;
