@@ -23,21 +23,38 @@ export function toBytes(payload: Payload | undefined): Uint8Array {
   return typeof payload === "string" ? utf8(payload) : payload;
 }
 
+class BusMessage implements Message {
+  readonly reply?: (payload: Payload) => void;
+  constructor(
+    readonly kind: Message["kind"],
+    private readonly header: RouteHeader,
+    readonly data: Uint8Array,
+    reply?: (payload: Payload) => void,
+  ) {
+    if (reply) this.reply = reply;
+  }
+  get event(): string {
+    return this.header.event;
+  }
+  get origin(): string {
+    return this.header.origin;
+  }
+  get target(): Target {
+    return targetOf(this.header);
+  }
+  text(): string {
+    return decoder.decode(this.data);
+  }
+  json<T = unknown>(): T {
+    return JSON.parse(decoder.decode(this.data)) as T;
+  }
+}
+
 export function createMessage(
   kind: Message["kind"],
   header: RouteHeader,
   data: Uint8Array,
   reply?: (payload: Payload) => void,
 ): Message {
-  const message: Message = {
-    kind,
-    event: header.event,
-    origin: header.origin,
-    target: targetOf(header),
-    data,
-    text: () => decoder.decode(data),
-    json: <T>() => JSON.parse(decoder.decode(data)) as T,
-    ...(reply ? { reply } : {}),
-  };
-  return message;
+  return new BusMessage(kind, header, data, reply);
 }

@@ -2,6 +2,7 @@
 // request/reply across the tree, WebSocket clients, and resubscription after the parent restarts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
+import type { WebSocketConstructor } from "../../../src/bus/client/index.js";
 import { BusFixture, inbox, type NodeProcess, sync } from "../../support/bus.js";
 
 const fixture = new BusFixture();
@@ -101,7 +102,8 @@ describe("bus tree — routing", () => {
   it("lets a WebSocket client and a TCP client exchange events", async () => {
     const ws = await fixture.client(`ws://127.0.0.1:${root.http}/`, {
       events: ["chat", "sync"],
-      webSocket: WebSocket,
+      // ws's event typings are narrower than the structural WHATWG subset the client needs.
+      webSocket: WebSocket as unknown as WebSocketConstructor,
     });
     const tcp = await fixture.client(leaf, { events: ["chat", "sync"] });
     const wsInbox = inbox(ws);
