@@ -46,6 +46,7 @@ export class TreeNode {
   private parentLink: ParentLink | undefined;
   private readonly sockets = new Set<Socket>();
   private listenAddress: HostPort | undefined;
+  private started = false;
   private httpAddress: HostPort | undefined;
 
   constructor(private readonly options: TreeNodeOptions) {
@@ -107,6 +108,28 @@ export class TreeNode {
       this.httpAddress = await listen(this.httpServer, this.options.http);
     }
     this.bus.start();
+    this.started = true;
+    this.dialParent();
+  }
+
+  /** Name of the parent while linked to it. */
+  get parentName(): string | undefined {
+    return this.bus.parentName;
+  }
+
+  /** Moves this node under another parent (or detaches it with undefined); the subtree follows. */
+  setParent(parent: HostPort | undefined): void {
+    const current = this.options.parent;
+    if (current && parent && current.host === parent.host && current.port === parent.port) return;
+    this.options.parent = parent;
+    this.parentLink?.stop();
+    this.parentLink = undefined;
+    this.bus.dropParent("re-parented");
+    if (this.started) this.dialParent();
+  }
+
+  private dialParent(): void {
+    const { tls } = this.options;
     if (this.options.parent) {
       const useTls = this.options.parentTls || tls?.ca !== undefined;
       this.parentLink = new ParentLink(this.bus, {
@@ -120,6 +143,7 @@ export class TreeNode {
   }
 
   async stop(): Promise<void> {
+    this.started = false;
     this.parentLink?.stop();
     this.bus.stop();
     const closing: Promise<void>[] = [];

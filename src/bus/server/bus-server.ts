@@ -141,6 +141,16 @@ export class BusServer {
     this.nodeEvents.push(listener);
   }
 
+  /** Name of the parent while linked to it. */
+  get parentName(): string | undefined {
+    return this.parent?.state === "ready" ? this.parent.name : undefined;
+  }
+
+  /** Closes the link to the parent (the caller decides whether and where to re-dial). */
+  dropParent(reason: string): void {
+    this.parent?.fail(ErrorCode.shuttingDown, reason);
+  }
+
   get parentConnected(): boolean {
     return this.parent?.state === "ready";
   }
