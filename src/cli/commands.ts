@@ -13,6 +13,7 @@ const VERBS: Record<string, () => Promise<Register>> = {
   node: async () => (await import("./node.js")).registerNode,
   events: async () => (await import("./events.js")).registerEvents,
   publish: async () => (await import("./publish.js")).registerPublish,
+  watch: async () => (await import("./watch.js")).registerWatch,
 };
 
 /**

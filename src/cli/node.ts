@@ -5,7 +5,9 @@ import { type Logger, loadTokenFile } from "../bus/server/index.js";
 import { UsageError } from "../errors.js";
 import { type HostPort, parseHostPort } from "../node/address.js";
 import { loadSeedNode } from "../node/seed-config.js";
-import { TreeNode, type TreeNodeOptions } from "../node/tree-node.js";
+import { NodeDaemon } from "../node/node-daemon.js";
+import type { TreeNodeOptions } from "../node/tree-node.js";
+import { treescaleHome } from "../state/last-applied.js";
 
 interface NodeFlags {
   name?: string;
@@ -24,6 +26,10 @@ interface NodeFlags {
   heartbeat: string;
   maxFrame: string;
   maxPending: string;
+  agent: boolean;
+  heal: boolean;
+  home?: string;
+  resync: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -131,10 +137,20 @@ export function registerNode(program: Command): void {
       "output buffer per connection before slow_consumer",
       String(64 * 1024 * 1024),
     )
+    .option("--no-agent", "run the bus only: no agent converging this machine's containers")
+    .option("--no-heal", "report drift, never heal it")
+    .option("--home <dir>", "where the agent keeps its slice and inventory (default $TREESCALE_HOME or ~/.treescale)")
+    .option("--resync <seconds>", "full resync period of the agent, as a safety net", "60")
     .action(async (flags: NodeFlags) => {
-      const node = new TreeNode(await nodeOptionsFromFlags(flags));
+      const node = new NodeDaemon({
+        ...(await nodeOptionsFromFlags(flags)),
+        agent: flags.agent,
+        heal: flags.heal,
+        home: flags.home ?? treescaleHome(),
+        resyncMs: positiveInteger(flags.resync, "--resync") * 1000,
+      });
       await node.start();
-      process.stdout.write(`${JSON.stringify({ event: "listening", ...node.describe() })}\n`);
+      process.stdout.write(`${JSON.stringify({ event: "listening", ...node.node.describe() })}\n`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once("SIGINT", stop);

@@ -1,0 +1,73 @@
+// `treescale watch -f DIR`: git-ops. Apply at start and on every change (debounced), log each
+// outcome, and — on the embedded node — keep healing drift in between. Exits 0 on SIGINT/SIGTERM.
+import type { Command } from "commander";
+import { UsageError } from "../errors.js";
+import { loadManifests } from "../manifest/index.js";
+import { watchDebounced } from "../watch/debounced-watcher.js";
+import { ApplyLoop } from "../watch/apply-loop.js";
+import { openFleet } from "./fleet-connection.js";
+import { runFleetApply } from "./fleet-apply.js";
+import { addFileOption, addNodeNameOption, requireFiles, wholeNumber } from "./shared-options.js";
+
+type WatchFlags = {
+  file: string[];
+  node?: string;
+  token?: string;
+  name: string;
+  prune: boolean;
+  allowEmpty: boolean;
+  heal: boolean;
+  debounce: number;
+  timeout: number;
+};
+
+export function registerWatch(program: Command): void {
+  const command = program.command("watch").description("re-apply whenever the manifests change (git-ops)");
+  addNodeNameOption(addFileOption(command))
+    .option("--node <host:port|url>", "a node of the tree (default $TREESCALE_NODE; none: the embedded node)")
+    .option("--token <token>", "client token (default $TREESCALE_TOKEN)")
+    .option("--prune", "remove owned containers whose resource left the manifests", false)
+    .option("--allow-empty", "allow --prune to remove everything when no containers are declared", false)
+    .option("--no-heal", "embedded node: report drift, never heal it")
+    .option("--debounce <ms>", "quiet time before applying a burst of changes", wholeNumber("--debounce", 0), 300)
+    .option("--timeout <seconds>", "how long each apply waits for nodes to settle", wholeNumber("--timeout", 1), 120)
+    .action(runWatch);
+}
+
+async function runWatch(flags: WatchFlags): Promise<void> {
+  const files = requireFiles(flags.file);
+  if (files.includes("-")) throw new UsageError("watch needs files or directories to watch, not stdin");
+  const fleet = await openFleet({ name: flags.name, heal: flags.heal, ...pick(flags) });
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const loop = new ApplyLoop({
+    load: () => loadManifests(files),
+    apply: (loaded) =>
+      runFleetApply(fleet.bus, { ...loaded, desired: fleet.view(loaded.desired) }, {
+        prune: flags.prune,
+        allowEmpty: flags.allowEmpty,
+        dryRun: false,
+        output: "text",
+        timeoutMs: flags.timeout * 1000,
+        gatherMs: 2000,
+      }),
+    log,
+  });
+  const watcher = watchDebounced(files, flags.debounce, (changed) => {
+    void loop.trigger(`changed: ${changed.join(", ")}`);
+  });
+  await watcher.ready;
+  log(`watching ${files.join(", ")} (${fleet.embedded ? `embedded node ${flags.name}` : "tree"}); Ctrl-C to stop`);
+  await loop.trigger("start");
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  log("stopping");
+  await watcher.close();
+  await fleet.close();
+}
+
+function pick(flags: WatchFlags): { node?: string; token?: string } {
+  return { ...(flags.node ? { node: flags.node } : {}), ...(flags.token ? { token: flags.token } : {}) };
+}

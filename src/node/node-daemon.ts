@@ -1,0 +1,59 @@
+// The composition point of `treescale node`: the bus node, its agent on the local Docker engine,
+// and the handler that lets the node-link controller move this node under another parent.
+import { REPARENT_EVENT, type ReparentRequest } from "../../controllers/node-link.js";
+import { NodeAgent } from "../agent/node-agent.js";
+import { DockerEngine } from "../drivers/docker.js";
+import { DockerEventSource } from "../drivers/docker-events.js";
+import { TreeNode, type TreeNodeOptions } from "./tree-node.js";
+
+export type NodeDaemonOptions = TreeNodeOptions & {
+  /** Where the agent keeps its slice and inventory ($TREESCALE_HOME). */
+  home: string;
+  /** false: drift is reported, never healed. */
+  heal: boolean;
+  /** Run without an agent (a pure bus node, e.g. on a machine without Docker). */
+  agent: boolean;
+  resyncMs?: number;
+};
+
+export class NodeDaemon {
+  readonly node: TreeNode;
+  readonly agent: NodeAgent | undefined;
+  readonly #stops: (() => void)[] = [];
+
+  constructor(options: NodeDaemonOptions) {
+    this.node = new TreeNode(options);
+    this.agent = options.agent
+      ? new NodeAgent({
+          name: options.name,
+          tags: options.tags ?? [],
+          home: options.home,
+          engine: new DockerEngine(),
+          events: new DockerEventSource(),
+          bus: this.node,
+          heal: options.heal,
+          parent: () => this.node.parentName,
+          ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
+          ...(options.log ? { log: (line: string) => options.log?.("info", line) } : {}),
+        })
+      : undefined;
+  }
+
+  async start(): Promise<void> {
+    await this.node.start();
+    this.#stops.push(
+      this.node.handle(REPARENT_EVENT, (request) => {
+        const { parent, host, port } = request.json<ReparentRequest>();
+        this.node.setParent({ host, port });
+        return JSON.stringify({ accepted: true, parent });
+      }),
+    );
+    await this.agent?.start();
+  }
+
+  async stop(): Promise<void> {
+    for (const stop of this.#stops.splice(0)) stop();
+    this.agent?.stop();
+    await this.node.stop();
+  }
+}
