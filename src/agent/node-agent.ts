@@ -12,7 +12,7 @@ import { type LastApplied, LastAppliedStore } from "../state/last-applied.js";
 import { type Clock, systemClock } from "../util/clock.js";
 import { ContainerInformer } from "./container-informer.js";
 import { EMPTY_SLICE, type SliceDocument, SliceStore } from "./slice.js";
-import type { NodeState, ResourceStatus } from "./status.js";
+import type { ChildLink, NodeState, ResourceStatus } from "./status.js";
 import { type ReconcileResult, TerminalError, WorkQueue } from "./work-queue.js";
 
 /** The part of the bus an agent uses: answer requests, publish events. */
@@ -65,6 +65,7 @@ export type NodeAgentOptions = {
   concurrency?: number;
   stopTimeoutSeconds?: number;
   parent?: () => string | undefined;
+  children?: () => ChildLink[];
   log?: (line: string) => void;
 };
 
@@ -179,6 +180,7 @@ export class NodeAgent {
       node: this.name,
       tags: this.#options.tags,
       ...(parent ? { parent } : {}),
+      children: this.#options.children?.() ?? [],
       generation: this.#slice.generation,
       settled: this.settled(),
       containers: this.#informer.containers(),

@@ -19,11 +19,15 @@ export type ResourceStatus = {
   since: string;
 };
 
+/** A direct child link as its parent sees it: how `get nodes` shows a dead child rather than omitting it. */
+export type ChildLink = { node: string; status: "up" | "down"; since: string; reason?: string };
+
 /** What every agent answers to `agent.state`. */
 export type NodeState = {
   node: string;
   tags: string[];
   parent?: string;
+  children: ChildLink[];
   generation: number;
   /** All resources of the slice reached their state for this generation (Ready or Stalled). */
   settled: boolean;

@@ -2,7 +2,7 @@
 // Exit 0 converged, 1 some actions failed (each named, the rest still done), 2 invalid input.
 import type { Command } from "commander";
 import type { ActionOutcome } from "../../controllers/container.js";
-import { EXIT } from "../errors.js";
+import { EXIT, UsageError } from "../errors.js";
 import { planToJson, renderPlanText } from "../plan/render.js";
 import { loadOrExit } from "./load-manifests.js";
 import { createProgress, describeOutcome } from "./progress.js";
@@ -23,6 +23,10 @@ type ApplyOptions = {
   name: string;
   parallel: number;
   stopTimeout: number;
+  node?: string;
+  token?: string;
+  allowEmpty: boolean;
+  timeout: number;
 };
 
 export function registerApply(program: Command): void {
@@ -38,11 +42,47 @@ export function registerApply(program: Command): void {
       wholeNumber("--stop-timeout", 0),
       10,
     )
+    .option("--node <host:port|url>", "apply to the tree through this node (default $TREESCALE_NODE)")
+    .option("--token <token>", "client token (default $TREESCALE_TOKEN)")
+    .option("--allow-empty", "allow --prune to remove everything when no containers are declared", false)
+    .option(
+      "--timeout <seconds>",
+      "how long to wait for every node to settle",
+      wholeNumber("--timeout", 1),
+      300,
+    )
     .action(runApply);
 }
 
 async function runApply(options: ApplyOptions): Promise<void> {
-  const { desired } = await loadOrExit(requireFiles(options.file));
+  const loaded = await loadOrExit(requireFiles(options.file));
+  if (options.node ?? process.env.TREESCALE_NODE) {
+    // The tree path loads the bus client; the embedded path below never pays for it.
+    const [{ openFleet }, { runFleetApply }] = await Promise.all([
+      import("./fleet-connection.js"),
+      import("./fleet-apply.js"),
+    ]);
+    const fleet = await openFleet({ name: options.name, ...connectionFlags(options) });
+    try {
+      process.exitCode = await runFleetApply(fleet.bus, loaded, {
+        prune: options.prune,
+        allowEmpty: options.allowEmpty,
+        dryRun: options.dryRun,
+        output: options.output,
+        timeoutMs: options.timeout * 1000,
+        gatherMs: 3000,
+      });
+    } finally {
+      await fleet.close();
+    }
+    return;
+  }
+  const { desired } = loaded;
+  if (options.prune && Object.keys(desired.containers).length === 0 && !options.allowEmpty) {
+    throw new UsageError(
+      "refusing to prune everything: the manifests declare no containers; pass --allow-empty if that is what you mean",
+    );
+  }
   const node = openLocalNode(options.name);
   const change = await node.plan(desired, options.prune);
   const { plan } = change;
@@ -99,4 +139,11 @@ function outcomeToJson(outcome: ActionOutcome): object {
   return outcome.ok
     ? { ...base, ok: true, containerId: outcome.containerId }
     : { ...base, ok: false, error: outcome.error };
+}
+
+function connectionFlags(options: ApplyOptions): { node?: string; token?: string } {
+  return {
+    ...(options.node ? { node: options.node } : {}),
+    ...(options.token ? { token: options.token } : {}),
+  };
 }

@@ -2,6 +2,7 @@
 // and the handler that lets the node-link controller move this node under another parent.
 import { REPARENT_EVENT, type ReparentRequest } from "../../controllers/node-link.js";
 import { NodeAgent } from "../agent/node-agent.js";
+import type { ChildLink } from "../agent/status.js";
 import { DockerEngine } from "../drivers/docker.js";
 import { DockerEventSource } from "../drivers/docker-events.js";
 import { TreeNode, type TreeNodeOptions } from "./tree-node.js";
@@ -20,6 +21,7 @@ export class NodeDaemon {
   readonly node: TreeNode;
   readonly agent: NodeAgent | undefined;
   readonly #stops: (() => void)[] = [];
+  readonly #children = new Map<string, ChildLink>();
 
   constructor(options: NodeDaemonOptions) {
     this.node = new TreeNode(options);
@@ -33,6 +35,7 @@ export class NodeDaemon {
           bus: this.node,
           heal: options.heal,
           parent: () => this.node.parentName,
+          children: () => [...this.#children.values()],
           ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
           ...(options.log ? { log: (line: string) => options.log?.("info", line) } : {}),
         })
@@ -40,6 +43,16 @@ export class NodeDaemon {
   }
 
   async start(): Promise<void> {
+    this.node.bus.onNodeEvent((event, detail) => {
+      const name = String(detail.node);
+      const reason = typeof detail.reason === "string" ? detail.reason : undefined;
+      this.#children.set(name, {
+        node: name,
+        status: event,
+        since: new Date().toISOString(),
+        ...(event === "down" && reason ? { reason } : {}),
+      });
+    });
     await this.node.start();
     this.#stops.push(
       this.node.handle(REPARENT_EVENT, (request) => {

@@ -13,6 +13,7 @@ function state(node: string, overrides: Partial<NodeState> = {}): NodeState {
   return {
     node,
     tags: [],
+    children: [],
     generation: 0,
     settled: true,
     containers: [],
