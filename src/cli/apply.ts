@@ -35,6 +35,8 @@ export function registerApply(program: Command): void {
     .option("--dry-run", "print the plan and change nothing", false)
     .option("--prune", "remove owned containers whose resource left the manifests", false)
     .addOption(outputOption(["text", "json"] as const, "text"))
+    // 16 is where Docker's start path saturates (measured with bench/apply.ts, 8..50 in flight);
+    // more in flight only queues inside the engine.
     .option("--parallel <n>", "actions in flight at once", wholeNumber("--parallel", 1), 16)
     .option(
       "--stop-timeout <seconds>",
