@@ -5,7 +5,7 @@ import Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerEngine } from "../../src/drivers/docker.js";
 import type { CreateContainerRequest } from "../../src/drivers/engine.js";
-import { ContainerNameConflictError } from "../../src/drivers/engine-errors.js";
+import { ContainerNameConflictError, EngineRequestError } from "../../src/drivers/engine-errors.js";
 import { EngineUnreachableError, ImageUnavailableError } from "../../src/errors.js";
 import { containerName, LABELS } from "../../src/model/labels.js";
 import type { ObservedContainer } from "../../src/model/observed.js";
@@ -216,6 +216,14 @@ describe("DockerEngine against dockerd", () => {
   it("knows which images it has", async () => {
     expect(await engine.hasImage(IMAGE)).toBe(true);
     expect(await engine.hasImage("local/treescale-missing:0")).toBe(false);
+  });
+
+  it("reports a refused read in the engine's own words, with its status", async () => {
+    const error = await engine.hasImage("Not A Reference").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngineRequestError);
+    expect((error as EngineRequestError).statusCode).toBe(400);
+    expect((error as Error).message).toContain("invalid reference format");
+    expect((error as Error).message).not.toContain("HTTP code");
   });
 
   it("fails a pull of an image no registry supplies with ImageUnavailableError naming it", async () => {
