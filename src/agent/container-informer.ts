@@ -15,6 +15,8 @@ export type InformerOptions = {
   onChange(resources: Set<string>, eventAt: number | undefined): void;
   onError?(message: string): void;
   maxBackoffMs?: number;
+  /** Events arrive in bursts (kill, die, destroy within milliseconds): wait this long, then list once. */
+  coalesceMs?: number;
 };
 
 export class ContainerInformer {
@@ -25,6 +27,7 @@ export class ContainerInformer {
   #relistAgain = false;
   #pendingEventAt: number | undefined;
   #attempt = 0;
+  #coalesceTimer: unknown;
   #retryTimer: unknown;
   #stopped = false;
   #synced = false;
@@ -42,6 +45,7 @@ export class ContainerInformer {
   stop(): void {
     this.#stopped = true;
     this.#stopWatch?.();
+    if (this.#coalesceTimer !== undefined) this.#options.clock.clearTimeout(this.#coalesceTimer);
     if (this.#retryTimer !== undefined) this.#options.clock.clearTimeout(this.#retryTimer);
   }
 
@@ -85,7 +89,11 @@ export class ContainerInformer {
       (event: EngineEvent) => {
         this.#attempt = 0;
         this.#pendingEventAt ??= event.time;
-        void this.relist().catch((error: unknown) => this.#options.onError?.(errorMessage(error)));
+        if (this.#coalesceTimer !== undefined) return;
+        this.#coalesceTimer = this.#options.clock.setTimeout(() => {
+          this.#coalesceTimer = undefined;
+          void this.relist().catch((error: unknown) => this.#options.onError?.(errorMessage(error)));
+        }, this.#options.coalesceMs ?? 15);
       },
       (error) => this.#gap(error),
     );

@@ -1,11 +1,12 @@
 // `treescale apply --node …`: plan for the whole tree, then converge it node by node over the bus.
-import type { LoadResult } from "../manifest/index.js";
-import { EXIT, UsageError } from "../errors.js";
-import type { FleetBus } from "../fleet/fleet-bus.js";
-import { applyFleet, gatherStates, type NodeOutcome } from "../fleet/fleet-apply.js";
-import { planFleet, type FleetPlan } from "../fleet/fleet-plan.js";
+
 import { moveLinks } from "../../controllers/node-link.js";
+import { EXIT, UsageError } from "../errors.js";
+import { applyFleet, gatherStates, type NodeOutcome } from "../fleet/fleet-apply.js";
+import type { FleetBus } from "../fleet/fleet-bus.js";
+import { type FleetPlan, planFleet } from "../fleet/fleet-plan.js";
 import { renderFleetPlanText } from "../fleet/render.js";
+import type { LoadResult } from "../manifest/index.js";
 
 export type FleetApplyFlags = {
   prune: boolean;
@@ -16,7 +17,11 @@ export type FleetApplyFlags = {
   gatherMs: number;
 };
 
-export async function planFromTree(bus: FleetBus, loaded: LoadResult, flags: Pick<FleetApplyFlags, "prune" | "allowEmpty" | "gatherMs">): Promise<FleetPlan> {
+export async function planFromTree(
+  bus: FleetBus,
+  loaded: LoadResult,
+  flags: Pick<FleetApplyFlags, "prune" | "allowEmpty" | "gatherMs">,
+): Promise<FleetPlan> {
   const { desired } = loaded;
   if (flags.prune && Object.keys(desired.containers).length === 0 && !flags.allowEmpty) {
     throw new UsageError(
@@ -29,7 +34,11 @@ export async function planFromTree(bus: FleetBus, loaded: LoadResult, flags: Pic
 }
 
 /** Returns the exit code: 0 every node converged, 1 anything else (each node's outcome printed). */
-export async function runFleetApply(bus: FleetBus, loaded: LoadResult, flags: FleetApplyFlags): Promise<number> {
+export async function runFleetApply(
+  bus: FleetBus,
+  loaded: LoadResult,
+  flags: FleetApplyFlags,
+): Promise<number> {
   const plan = await planFromTree(bus, loaded, flags);
   const json = flags.output === "json";
   if (!json) process.stdout.write(renderFleetPlanText(plan));
@@ -39,17 +48,30 @@ export async function runFleetApply(bus: FleetBus, loaded: LoadResult, flags: Fl
   }
   const progress = (line: string) => process.stderr.write(`${line}\n`);
   const outcomes = await applyFleet({ bus, plan, timeoutMs: flags.timeoutMs, onProgress: progress });
-  const links = await moveLinks({ bus, desired: loaded.desired, changes: plan.links, timeoutMs: flags.timeoutMs, onProgress: progress });
+  const links = await moveLinks({
+    bus,
+    desired: loaded.desired,
+    changes: plan.links,
+    timeoutMs: flags.timeoutMs,
+    onProgress: progress,
+  });
   const converged =
     outcomes.every((o) => o.result === "converged" || o.result === "left-alone") &&
     links.every((l) => l.ok) &&
     plan.unschedulable.length === 0;
   if (json) {
-    process.stdout.write(`${JSON.stringify({ generation: plan.generation, outcomes, links, converged }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ generation: plan.generation, outcomes, links, converged }, null, 2)}\n`,
+    );
   } else {
     process.stdout.write(`\n${outcomes.map(describe).join("\n")}\n`);
-    for (const link of links) process.stdout.write(`link ${link.child} → ${link.to}: ${link.ok ? "moved" : `NOT moved: ${link.message}`}\n`);
-    process.stdout.write(converged ? `Fleet converged at generation ${plan.generation}.\n` : "Fleet NOT converged.\n");
+    for (const link of links)
+      process.stdout.write(
+        `link ${link.child} → ${link.to}: ${link.ok ? "moved" : `NOT moved: ${link.message}`}\n`,
+      );
+    process.stdout.write(
+      converged ? `Fleet converged at generation ${plan.generation}.\n` : "Fleet NOT converged.\n",
+    );
   }
   return converged ? EXIT.ok : EXIT.failed;
 }

@@ -1,9 +1,10 @@
 // Where fleet verbs talk to: a remote node named by --node / $TREESCALE_NODE, or, without one,
 // the embedded node — an in-process node with its agent on this machine's engine.
-import type { DesiredState } from "../model/resources.js";
-import { treescaleHome } from "../state/last-applied.js";
+
 import { clientFleetBus, type FleetBus, nodeFleetBus } from "../fleet/fleet-bus.js";
+import type { DesiredState } from "../model/resources.js";
 import { NodeDaemon } from "../node/node-daemon.js";
+import { treescaleHome } from "../state/last-applied.js";
 import { connectClient } from "./events.js";
 
 export type ConnectionFlags = { node?: string; token?: string; name: string; heal?: boolean };
@@ -19,7 +20,11 @@ export type FleetConnection = {
 export async function openFleet(flags: ConnectionFlags): Promise<FleetConnection> {
   const url = flags.node ?? process.env.TREESCALE_NODE;
   if (url) {
-    const client = await connectClient({ url, token: flags.token ?? process.env.TREESCALE_TOKEN, reconnect: false });
+    const client = await connectClient({
+      url,
+      token: flags.token ?? process.env.TREESCALE_TOKEN,
+      reconnect: false,
+    });
     const bus = clientFleetBus(client);
     return { bus, embedded: false, view: (desired) => desired, close: () => bus.close() };
   }
@@ -42,6 +47,13 @@ export async function openFleet(flags: ConnectionFlags): Promise<FleetConnection
 /** The tree reduced to the embedded node: it keeps its declared tags, other servers are ignored. */
 export function embeddedView(desired: DesiredState, name: string): DesiredState {
   const declared = desired.servers[name];
-  const local = { name, ip: "127.0.0.1", servicePort: 0, tags: declared?.tags ?? [], groups: declared?.groups ?? [], childs: [] };
+  const local = {
+    name,
+    ip: "127.0.0.1",
+    servicePort: 0,
+    tags: declared?.tags ?? [],
+    groups: declared?.groups ?? [],
+    childs: [],
+  };
   return { ...desired, servers: { [name]: local } };
 }

@@ -4,8 +4,8 @@ import type { Command } from "commander";
 import { type Logger, loadTokenFile } from "../bus/server/index.js";
 import { UsageError } from "../errors.js";
 import { type HostPort, parseHostPort } from "../node/address.js";
-import { loadSeedNode } from "../node/seed-config.js";
 import { NodeDaemon } from "../node/node-daemon.js";
+import { loadSeedNode } from "../node/seed-config.js";
 import type { TreeNodeOptions } from "../node/tree-node.js";
 import { treescaleHome } from "../state/last-applied.js";
 
@@ -26,7 +26,7 @@ interface NodeFlags {
   heartbeat: string;
   maxFrame: string;
   maxPending: string;
-  agent: boolean;
+  agent?: boolean;
   heal: boolean;
   home?: string;
   resync: string;
@@ -137,14 +137,19 @@ export function registerNode(program: Command): void {
       "output buffer per connection before slow_consumer",
       String(64 * 1024 * 1024),
     )
+    .option("--agent", "run the agent converging this machine's containers (the default)")
     .option("--no-agent", "run the bus only: no agent converging this machine's containers")
     .option("--no-heal", "report drift, never heal it")
-    .option("--home <dir>", "where the agent keeps its slice and inventory (default $TREESCALE_HOME or ~/.treescale)")
+    .option(
+      "--home <dir>",
+      "where the agent keeps its slice and inventory (default $TREESCALE_HOME or ~/.treescale)",
+    )
     .option("--resync <seconds>", "full resync period of the agent, as a safety net", "60")
     .action(async (flags: NodeFlags) => {
       const node = new NodeDaemon({
         ...(await nodeOptionsFromFlags(flags)),
-        agent: flags.agent,
+        // With both --agent and --no-agent defined, commander leaves the flag unset unless given.
+        agent: flags.agent !== false,
         heal: flags.heal,
         home: flags.home ?? treescaleHome(),
         resyncMs: positiveInteger(flags.resync, "--resync") * 1000,

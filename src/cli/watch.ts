@@ -3,10 +3,10 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import { loadManifests } from "../manifest/index.js";
-import { watchDebounced } from "../watch/debounced-watcher.js";
 import { ApplyLoop } from "../watch/apply-loop.js";
-import { openFleet } from "./fleet-connection.js";
+import { watchDebounced } from "../watch/debounced-watcher.js";
 import { runFleetApply } from "./fleet-apply.js";
+import { openFleet } from "./fleet-connection.js";
 import { addFileOption, addNodeNameOption, requireFiles, wholeNumber } from "./shared-options.js";
 
 type WatchFlags = {
@@ -29,8 +29,18 @@ export function registerWatch(program: Command): void {
     .option("--prune", "remove owned containers whose resource left the manifests", false)
     .option("--allow-empty", "allow --prune to remove everything when no containers are declared", false)
     .option("--no-heal", "embedded node: report drift, never heal it")
-    .option("--debounce <ms>", "quiet time before applying a burst of changes", wholeNumber("--debounce", 0), 300)
-    .option("--timeout <seconds>", "how long each apply waits for nodes to settle", wholeNumber("--timeout", 1), 120)
+    .option(
+      "--debounce <ms>",
+      "quiet time before applying a burst of changes",
+      wholeNumber("--debounce", 0),
+      300,
+    )
+    .option(
+      "--timeout <seconds>",
+      "how long each apply waits for nodes to settle",
+      wholeNumber("--timeout", 1),
+      120,
+    )
     .action(runWatch);
 }
 
@@ -42,21 +52,27 @@ async function runWatch(flags: WatchFlags): Promise<void> {
   const loop = new ApplyLoop({
     load: () => loadManifests(files),
     apply: (loaded) =>
-      runFleetApply(fleet.bus, { ...loaded, desired: fleet.view(loaded.desired) }, {
-        prune: flags.prune,
-        allowEmpty: flags.allowEmpty,
-        dryRun: false,
-        output: "text",
-        timeoutMs: flags.timeout * 1000,
-        gatherMs: 2000,
-      }),
+      runFleetApply(
+        fleet.bus,
+        { ...loaded, desired: fleet.view(loaded.desired) },
+        {
+          prune: flags.prune,
+          allowEmpty: flags.allowEmpty,
+          dryRun: false,
+          output: "text",
+          timeoutMs: flags.timeout * 1000,
+          gatherMs: 2000,
+        },
+      ),
     log,
   });
   const watcher = watchDebounced(files, flags.debounce, (changed) => {
     void loop.trigger(`changed: ${changed.join(", ")}`);
   });
   await watcher.ready;
-  log(`watching ${files.join(", ")} (${fleet.embedded ? `embedded node ${flags.name}` : "tree"}); Ctrl-C to stop`);
+  log(
+    `watching ${files.join(", ")} (${fleet.embedded ? `embedded node ${flags.name}` : "tree"}); Ctrl-C to stop`,
+  );
   await loop.trigger("start");
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

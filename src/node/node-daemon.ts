@@ -57,7 +57,8 @@ export class NodeDaemon {
     this.#stops.push(
       this.node.handle(REPARENT_EVENT, (request) => {
         const { parent, host, port } = request.json<ReparentRequest>();
-        this.node.setParent({ host, port });
+        // The reply travels over the old parent link: let it leave before that link is dropped.
+        setTimeout(() => this.node.setParent({ host, port }), 50).unref();
         return JSON.stringify({ accepted: true, parent });
       }),
     );

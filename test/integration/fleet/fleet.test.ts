@@ -1,0 +1,242 @@
+// The fleet over real node processes on loopback (root + two children), each with its agent
+// on the shared real dockerd, managing only the containers labelled with its own name.
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DriftReport } from "../../../src/agent/node-agent.js";
+import { BusFixture, inbox, type NodeProcess } from "../../support/bus.js";
+import { runCli } from "../../support/cli.js";
+import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
+
+const docker = new Docker();
+const fixture = new BusFixture();
+const prefix = uniqueNodeName("f");
+const names = { root: `${prefix}root`, c1: `${prefix}c1`, c2: `${prefix}c2` };
+const nodes: Partial<Record<keyof typeof names, NodeProcess>> = {};
+let manifests: string;
+
+// sh as PID 1 with a TERM trap stops at once instead of waiting out the grace period.
+const COMMAND = `["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`;
+
+async function start(key: keyof typeof names, port = 0): Promise<NodeProcess> {
+  const args = [
+    "--agent",
+    "--home",
+    join(fixture.dir, key),
+    "--resync",
+    "5",
+    "--tag",
+    key === "root" ? "core" : "web",
+  ];
+  if (key !== "root") args.push("--parent", nodes.root!.url);
+  const node = await fixture.startNode(names[key], args, port);
+  nodes[key] = node;
+  return node;
+}
+
+async function writeFleet(
+  options: { replicas?: number; greeting?: string; childs?: Record<string, string[]> } = {},
+) {
+  const childs = options.childs ?? { root: ["c1", "c2"], c1: [], c2: [] };
+  const servers = (Object.keys(names) as (keyof typeof names)[])
+    .map(
+      (key) => `[servers.${names[key]}]
+ip = "127.0.0.1"
+service_port = ${nodes[key]?.port ?? 1}
+tags = ["${key === "root" ? "core" : "web"}"]
+childs = [${(childs[key] ?? []).map((c) => `"${names[c as keyof typeof names]}"`).join(", ")}]
+`,
+    )
+    .join("\n");
+  await writeFile(join(manifests, "servers.toml"), servers);
+  await writeFile(
+    join(manifests, "web.toml"),
+    `[containers.web]
+image = "${TEST_IMAGE}"
+replicas = ${options.replicas ?? 3}
+command = ${COMMAND}
+env = { GREETING = "${options.greeting ?? "hi"}" }
+placement = { tags = ["web"] }
+`,
+  );
+}
+
+const apply = (...args: string[]) =>
+  runCli([
+    "apply",
+    "--node",
+    nodes.root!.url,
+    "--token",
+    "good-token",
+    "--timeout",
+    "60",
+    "-f",
+    manifests,
+    ...args,
+  ]);
+
+async function containersOf(node: string, state?: string): Promise<string[]> {
+  const list = await docker.listContainers({
+    all: true,
+    filters: { label: [`treescale.node=${node}`], ...(state ? { status: [state] } : {}) },
+  });
+  return list.map((c) => c.Names[0]!.slice(1)).sort();
+}
+
+async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (ok(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+beforeAll(async () => {
+  await ensureTestImage();
+  await fixture.setup();
+  manifests = join(fixture.dir, "fleet");
+  await mkdir(manifests);
+  await start("root");
+  await start("c1");
+  await start("c2");
+  await Promise.all([nodes.c1!.waitForLog(/linked to parent/), nodes.c2!.waitForLog(/linked to parent/)]);
+  await writeFleet();
+}, 60_000);
+
+afterAll(async () => {
+  await fixture.teardown();
+  await Promise.all(Object.values(names).map(removeContainersOfNode));
+});
+
+describe("fleet apply over the tree (real nodes, real dockerd)", () => {
+  it("places replicas on the children by tags and waits until every node settled", async () => {
+    const result = await apply();
+    expect(result.stderr).not.toMatch(/FAILED/);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`+ create   ${names.c1}-web-1`);
+    expect(result.stdout).toContain("Fleet converged at generation 1.");
+    expect(await containersOf(names.c1, "running")).toEqual([`${names.c1}-web-1`, `${names.c1}-web-3`]);
+    expect(await containersOf(names.c2, "running")).toEqual([`${names.c2}-web-2`]);
+    expect(await containersOf(names.root)).toEqual([]);
+  });
+
+  it("get containers and nodes list everything with its node, gathered over the bus", async () => {
+    const containers = await runCli([
+      "get",
+      "containers",
+      "--node",
+      nodes.root!.url,
+      "--token",
+      "good-token",
+      "-o",
+      "json",
+    ]);
+    expect(containers.code).toBe(0);
+    const rows = JSON.parse(containers.stdout) as { name: string; node: string; state: string }[];
+    expect(rows.map((r) => [r.name, r.node, r.state])).toEqual([
+      [`${names.c1}-web-1`, names.c1, "running"],
+      [`${names.c1}-web-3`, names.c1, "running"],
+      [`${names.c2}-web-2`, names.c2, "running"],
+    ]);
+    const nodesTable = await runCli(["get", "nodes", "--node", nodes.root!.url, "--token", "good-token"]);
+    expect(nodesTable.stdout).toMatch(new RegExp(`${names.c1}\\s+Ready\\s+${names.root}\\s+web\\s+2\\s+1`));
+  });
+
+  it("re-apply of the same manifests changes nothing", async () => {
+    const result = await apply();
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("No changes. The fleet matches the manifests.");
+  });
+
+  it("docker rm -f of an owned container: a drift event and a replacement within a second", async () => {
+    const watcher = await fixture.client(nodes.root!, { events: ["drift"] });
+    const drifts = inbox(watcher);
+    const [victim] = await docker.listContainers({ filters: { label: [`treescale.node=${names.c2}`] } });
+    const removedAt = Date.now();
+    await docker.getContainer(victim!.Id).remove({ force: true });
+    const message = await drifts.next(5000);
+    const report = message.json<DriftReport>();
+    expect(report).toMatchObject({ node: names.c2, resource: "web", healing: true });
+    expect(report.differences[0]).toMatchObject({ action: "create", container: `${names.c2}-web-2` });
+    expect(Date.now() - removedAt).toBeLessThan(1000);
+    const replaced = await until(
+      () => containersOf(names.c2, "running"),
+      (list) => list.length === 1,
+      3000,
+    );
+    expect(replaced).toEqual([`${names.c2}-web-2`]);
+    expect(Date.now() - removedAt).toBeLessThan(1500);
+  });
+
+  it("with the root killed, a child still heals its own slice", async () => {
+    const rootPort = nodes.root!.port;
+    await nodes.root!.stop();
+    const [victim] = await docker.listContainers({ filters: { label: [`treescale.node=${names.c1}`] } });
+    await docker.getContainer(victim!.Id).remove({ force: true });
+    const healed = await until(
+      () => containersOf(names.c1, "running"),
+      (list) => list.length === 2,
+      5000,
+    );
+    expect(healed).toEqual([`${names.c1}-web-1`, `${names.c1}-web-3`]);
+    await start("root", rootPort);
+    await until(
+      async () =>
+        (await runCli(["get", "nodes", "--node", nodes.root!.url, "--token", "good-token", "-o", "json"]))
+          .stdout,
+      (out) => out.includes(names.c1) && out.includes(names.c2),
+      15_000,
+    );
+  });
+
+  it("with a child down, apply converges the rest, reports that child, and prunes nothing there", async () => {
+    const c2Port = nodes.c2!.port;
+    await nodes.c2!.stop();
+    await writeFleet({ greeting: "changed" });
+    const result = await apply("--prune");
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`node ${names.c2}: UNREACHABLE`);
+    expect(result.stdout).toContain("prune refused");
+    expect(result.stdout).toMatch(new RegExp(`✗ ${names.c2}: unreachable`));
+    expect(result.stdout).toMatch(new RegExp(`✓ ${names.c1}: converged`));
+    expect(await containersOf(names.c2)).toEqual([`${names.c2}-web-2`]);
+    const env = await docker.getContainer(`${names.c1}-web-1`).inspect();
+    expect(env.Config.Env).toContain("GREETING=changed");
+    const nodesTable = await runCli([
+      "get",
+      "nodes",
+      "--node",
+      nodes.root!.url,
+      "--token",
+      "good-token",
+      "-f",
+      manifests,
+    ]);
+    expect(nodesTable.stdout).toMatch(new RegExp(`${names.c2}\\s+Unreachable`));
+    await start("c2", c2Port);
+    await nodes.c2!.waitForLog(/linked to parent/);
+    const after = await apply();
+    expect(after.code).toBe(0);
+  });
+
+  it("re-parents a child when the servers' childs change", async () => {
+    await writeFleet({ greeting: "changed", childs: { root: ["c1"], c1: ["c2"], c2: [] } });
+    const result = await apply();
+    expect(result.stdout).toContain(`~ link ${names.c2}: ${names.root} → ${names.c1}`);
+    expect(result.code).toBe(0);
+    const links = await runCli([
+      "get",
+      "links",
+      "--node",
+      nodes.root!.url,
+      "--token",
+      "good-token",
+      "-o",
+      "json",
+    ]);
+    const rows = JSON.parse(links.stdout) as { parent: string; child: string }[];
+    expect(rows).toContainEqual(expect.objectContaining({ parent: names.c1, child: names.c2 }));
+  });
+});
