@@ -2,13 +2,14 @@
 // Every action ends in an outcome; one failure never stops the rest, and nothing is
 // removed for a recreate before the new image is known to be available.
 import type { ContainerEngine, PullProgress } from "../src/drivers/engine.js";
-import { errorMessage } from "../src/errors.js";
+import { errorMessage, ImageUnavailableError, TreescaleError } from "../src/errors.js";
 import type { ContainerAction, CreateAction, RecreateAction } from "../src/plan/actions.js";
 import { runLimited } from "../src/util/run-limited.js";
 
 export type ActionOutcome =
   | { action: ContainerAction; ok: true; containerId?: string; ms: number }
-  | { action: ContainerAction; ok: false; error: string; ms: number };
+  /** `code` is the stable code of a TreescaleError (e.g. IMAGE_UNAVAILABLE), so callers can tell a lasting failure. */
+  | { action: ContainerAction; ok: false; error: string; code?: string; ms: number };
 
 export interface ProgressSink {
   started(action: ContainerAction): void;
@@ -42,7 +43,7 @@ export async function executeContainerPlan(
 
 async function runOne(
   action: ContainerAction,
-  imageErrors: ReadonlyMap<string, string>,
+  imageErrors: ReadonlyMap<string, Error>,
   options: ExecuteOptions,
 ): Promise<ActionOutcome> {
   const began = performance.now();
@@ -55,7 +56,8 @@ async function runOne(
         ? { action, ok: true, ms: performance.now() - began }
         : { action, ok: true, containerId, ms: performance.now() - began };
   } catch (error) {
-    outcome = { action, ok: false, error: errorMessage(error), ms: performance.now() - began };
+    const code = error instanceof TreescaleError ? { code: error.code } : {};
+    outcome = { action, ok: false, error: errorMessage(error), ...code, ms: performance.now() - began };
   }
   options.progress.finished(outcome);
   return outcome;
@@ -63,7 +65,7 @@ async function runOne(
 
 async function perform(
   action: ContainerAction,
-  imageErrors: ReadonlyMap<string, string>,
+  imageErrors: ReadonlyMap<string, Error>,
   { engine, generation, stopTimeoutSeconds }: ExecuteOptions,
 ): Promise<string | undefined> {
   switch (action.type) {
@@ -75,16 +77,54 @@ async function perform(
       return action.containerId;
     case "recreate": {
       const imageError = imageErrors.get(action.spec.image);
-      if (imageError) throw new Error(`${imageError} (the existing container was left running)`);
+      if (imageError) {
+        const message = `${imageError.message} (the existing container was left running)`;
+        throw imageError instanceof ImageUnavailableError
+          ? new ImageUnavailableError(imageError.image, message, { cause: imageError })
+          : new Error(message, { cause: imageError });
+      }
+      if (action.spec.update.order === "start-first")
+        return startFirst(action, generation, engine, stopTimeoutSeconds);
       await engine.remove(action.containerId, stopTimeoutSeconds);
       return createAndStart(action, generation, engine);
     }
     case "create": {
       const imageError = imageErrors.get(action.spec.image);
-      if (imageError) throw new Error(imageError);
+      if (imageError) throw imageError;
       return createAndStart(action, generation, engine);
     }
   }
+}
+
+/**
+ * Start-first: the new container runs beside the old one before the old one goes, then takes its
+ * name. If the new one cannot start (a fixed host port, say), it is removed and the old one stays.
+ */
+async function startFirst(
+  action: RecreateAction,
+  generation: number,
+  engine: ContainerEngine,
+  stopTimeoutSeconds: number,
+): Promise<string> {
+  const id = await create(action, generation, engine, `${action.name}-next`);
+  try {
+    await engine.start(id);
+  } catch (error) {
+    await engine.remove(id, 0);
+    const hint =
+      action.spec.ports.length > 0
+        ? ' (a fixed host port cannot be held twice; use order = "stop-first")'
+        : "";
+    throw new Error(
+      `start-first: the new container did not start, the old one keeps running: ${errorMessage(error)}${hint}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  await engine.remove(action.containerId, stopTimeoutSeconds);
+  await engine.rename(id, action.name);
+  return id;
 }
 
 async function createAndStart(
@@ -92,8 +132,19 @@ async function createAndStart(
   generation: number,
   engine: ContainerEngine,
 ): Promise<string> {
-  const id = await engine.create({
-    name: action.name,
+  const id = await create(action, generation, engine, action.name);
+  await engine.start(id);
+  return id;
+}
+
+function create(
+  action: CreateAction | RecreateAction,
+  generation: number,
+  engine: ContainerEngine,
+  name: string,
+): Promise<string> {
+  return engine.create({
+    name,
     node: action.node,
     replica: action.replica,
     spec: action.spec,
@@ -101,26 +152,24 @@ async function createAndStart(
     fieldHashes: action.fieldHashes,
     generation,
   });
-  await engine.start(id);
-  return id;
 }
 
 /** Makes every image the plan needs present, pulling where a registry answers; image → why it is unavailable. */
 async function ensureImages(
   actions: readonly ContainerAction[],
   options: ExecuteOptions,
-): Promise<Map<string, string>> {
+): Promise<Map<string, Error>> {
   const images = new Set<string>();
   for (const action of actions) {
     if (action.type === "create" || action.type === "recreate") images.add(action.spec.image);
   }
-  const errors = new Map<string, string>();
+  const errors = new Map<string, Error>();
   await runLimited([...images], options.concurrency, async (image) => {
     try {
       if (await options.engine.hasImage(image)) return;
       await options.engine.pullImage(image, (progress) => options.progress.pulling(progress));
     } catch (error) {
-      errors.set(image, errorMessage(error));
+      errors.set(image, error instanceof Error ? error : new Error(String(error)));
     }
   });
   return errors;

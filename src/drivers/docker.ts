@@ -188,6 +188,14 @@ export class DockerEngine implements ContainerEngine {
     }
   }
 
+  async rename(id: string, name: string): Promise<void> {
+    try {
+      await (await this.#client()).getContainer(id).rename({ name });
+    } catch (error) {
+      throw this.#failed(`cannot rename container ${id} to "${name}"`, error);
+    }
+  }
+
   async remove(id: string, stopTimeoutSeconds: number): Promise<void> {
     const container = (await this.#client()).getContainer(id);
     try {

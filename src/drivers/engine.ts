@@ -25,6 +25,8 @@ export interface ContainerEngine {
   pullImage(reference: string, onProgress: (progress: PullProgress) => void): Promise<void>;
   create(request: CreateContainerRequest): Promise<string>;
   start(id: string): Promise<void>;
+  /** Renames a container (a start-first recreate moves the new container to the old one's name). */
+  rename(id: string, name: string): Promise<void>;
   /** Stops (grace period in seconds) and removes; a container already gone is not an error. */
   remove(id: string, stopTimeoutSeconds: number): Promise<void>;
 }
