@@ -45,6 +45,11 @@ export function registerWatch(program: Command): void {
 }
 
 async function runWatch(flags: WatchFlags): Promise<void> {
+  // Listen for the signals first: a Ctrl-C during the first apply must also stop cleanly.
+  const stopSignal = new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
   const files = requireFiles(flags.file);
   if (files.includes("-")) throw new UsageError("watch needs files or directories to watch, not stdin");
   const fleet = await openFleet({ name: flags.name, heal: flags.heal, ...pick(flags) });
@@ -73,13 +78,10 @@ async function runWatch(flags: WatchFlags): Promise<void> {
   log(
     `watching ${files.join(", ")} (${fleet.embedded ? `embedded node ${flags.name}` : "tree"}); Ctrl-C to stop`,
   );
-  await loop.trigger("start");
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  void loop.trigger("start");
+  await stopSignal;
   log("stopping");
+  loop.stop();
   await watcher.close();
   await fleet.close();
 }

@@ -14,12 +14,19 @@ export class ApplyLoop {
   #running: Promise<void> | undefined;
   #again: string | undefined;
   #lastGood: LoadResult | undefined;
+  #stopped = false;
 
   constructor(options: ApplyLoopOptions) {
     this.#options = options;
   }
 
+  /** No further applies start; the outcome of one in flight is no longer reported. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
   trigger(reason: string): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
     if (this.#running) {
       this.#again = reason;
       return this.#running;
@@ -32,7 +39,7 @@ export class ApplyLoop {
 
   async #loop(first: string): Promise<void> {
     let reason: string | undefined = first;
-    while (reason !== undefined) {
+    while (reason !== undefined && !this.#stopped) {
       this.#again = undefined;
       await this.#once(reason);
       reason = this.#again;
@@ -54,8 +61,10 @@ export class ApplyLoop {
     this.#lastGood = loaded;
     try {
       const code = await this.#options.apply(loaded);
+      if (this.#stopped) return;
       log(code === 0 ? "applied: converged" : `applied: NOT converged (exit code ${code})`);
     } catch (error) {
+      if (this.#stopped) return;
       log(`apply failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }

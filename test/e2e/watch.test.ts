@@ -1,0 +1,110 @@
+// `treescale watch` as a user runs it, on the embedded node against the real dockerd.
+import { type ChildProcess, spawn } from "node:child_process";
+import { rename } from "node:fs/promises";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI, requireBuild, scratch } from "../support/cli.js";
+import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
+
+const docker = new Docker();
+const node = uniqueNodeName("watch");
+let work: Awaited<ReturnType<typeof scratch>>;
+let watcher: ChildProcess;
+const lines: string[] = [];
+let waiters: (() => void)[] = [];
+
+const manifest = (replicas: number) => `[containers.app]
+image = "${TEST_IMAGE}"
+replicas = ${replicas}
+command = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+`;
+
+async function running(): Promise<string[]> {
+  const list = await docker.listContainers({
+    filters: { label: [`treescale.node=${node}`], status: ["running"] },
+  });
+  return list.map((c) => c.Names[0]!.slice(1)).sort();
+}
+
+/** Waits for the n-th log line (counting from `from`) matching the pattern. */
+async function logLine(pattern: RegExp, from: number, timeoutMs = 20_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const index = lines.findIndex((line, i) => i >= from && pattern.test(line));
+    if (index >= 0) return index;
+    if (Date.now() > deadline) throw new Error(`no log line matching ${pattern}; log:\n${lines.join("\n")}`);
+    await new Promise<void>((resolve) => {
+      waiters.push(resolve);
+      setTimeout(resolve, 100);
+    });
+  }
+}
+
+beforeAll(async () => {
+  requireBuild();
+  await ensureTestImage();
+  work = await scratch();
+  await work.write("app.toml", manifest(1));
+  watcher = spawn(process.execPath, [CLI, "watch", "--name", node, "--debounce", "100", "-f", work.dir], {
+    env: { ...process.env, TREESCALE_HOME: join(work.dir, ".home") },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  for (const stream of [watcher.stdout!, watcher.stderr!]) {
+    createInterface({ input: stream }).on("line", (line) => {
+      lines.push(line);
+      for (const wake of waiters) wake();
+      waiters = [];
+    });
+  }
+});
+
+afterAll(async () => {
+  if (watcher.exitCode === null) watcher.kill("SIGKILL");
+  await removeContainersOfNode(node);
+  await work.remove();
+});
+
+describe("treescale watch (embedded node)", () => {
+  let mark = 0;
+
+  it("applies the manifests at start", async () => {
+    mark = await logLine(/applied: converged/, 0);
+    expect(await running()).toEqual([`${node}-app-1`]);
+  });
+
+  it("re-applies an edited file, including an editor's atomic save (write then rename)", async () => {
+    await work.write(".app.toml.tmp", manifest(2));
+    await rename(join(work.dir, ".app.toml.tmp"), join(work.dir, "app.toml"));
+    mark = await logLine(/applied: converged/, mark + 1);
+    expect(await running()).toEqual([`${node}-app-1`, `${node}-app-2`]);
+  });
+
+  it("ignores a broken file, keeps the last good state, and applies once it is fixed", async () => {
+    await work.write("app.toml", `${manifest(3)}\nreplicas = "oops"\n`);
+    const invalid = await logLine(
+      /manifests invalid .*nothing applied; the last good state stays in force/,
+      mark + 1,
+    );
+    expect(lines.slice(mark, invalid).some((line) => line.includes("app.toml:"))).toBe(true);
+    expect(await running()).toEqual([`${node}-app-1`, `${node}-app-2`]);
+    await work.write("app.toml", manifest(3));
+    mark = await logLine(/applied: converged/, invalid + 1);
+    expect(await running()).toEqual([`${node}-app-1`, `${node}-app-2`, `${node}-app-3`]);
+  });
+
+  it("heals drift between changes", async () => {
+    const [victim] = await docker.listContainers({ filters: { label: [`treescale.node=${node}`] } });
+    await docker.getContainer(victim!.Id).remove({ force: true });
+    const deadline = Date.now() + 5000;
+    while ((await running()).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await running()).toHaveLength(3);
+  });
+
+  it("exits 0 on SIGTERM", async () => {
+    const exited = new Promise<number | null>((resolve) => watcher.once("exit", (code) => resolve(code)));
+    watcher.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
+});
