@@ -2,6 +2,7 @@
 const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   apply: () => import("./apply.js"),
   bus: () => import("./bus.js"),
+  drift: () => import("./drift.js"),
 };
 
 async function main(): Promise<void> {
