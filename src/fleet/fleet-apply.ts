@@ -23,12 +23,32 @@ export type FleetApplyOptions = {
   pollMs?: number;
 };
 
-/** Every node's state; with `expected`, returns as soon as that many answered. */
-export async function gatherStates(bus: FleetBus, timeoutMs: number, expected?: number): Promise<NodeState[]> {
-  const replies = await bus.requestMany(AGENT_EVENTS.state, {}, undefined, timeoutMs, expected);
-  const states = replies.map((reply) => reply.json<NodeState>());
+/**
+ * Every node's state. With `expected` (the declared servers), returns as soon as that many
+ * answered. Without, it listens for a short window, then keeps waiting only while some node that
+ * a parent reports as linked has not answered yet — so a healthy tree answers in one window.
+ */
+export async function gatherStates(
+  bus: FleetBus,
+  timeoutMs: number,
+  expected?: number,
+): Promise<NodeState[]> {
+  const ask = async (windowMs: number, max?: number) =>
+    (await bus.requestMany(AGENT_EVENTS.state, {}, undefined, windowMs, max)).map((reply) =>
+      reply.json<NodeState>(),
+    );
+  let states = await ask(expected === undefined ? Math.min(FIRST_WINDOW_MS, timeoutMs) : timeoutMs, expected);
+  if (expected === undefined) {
+    const known = new Set(
+      states.flatMap((s) => [s.node, ...s.children.filter((c) => c.status === "up").map((c) => c.node)]),
+    );
+    if (known.size > states.length && timeoutMs > FIRST_WINDOW_MS)
+      states = await ask(timeoutMs - FIRST_WINDOW_MS, known.size);
+  }
   return states.sort((a, b) => a.node.localeCompare(b.node));
 }
+
+const FIRST_WINDOW_MS = 300;
 
 export async function applyFleet(options: FleetApplyOptions): Promise<NodeOutcome[]> {
   const { plan, bus } = options;
@@ -42,8 +62,20 @@ export async function applyFleet(options: FleetApplyOptions): Promise<NodeOutcom
   try {
     const outcomes: NodeOutcome[] = [];
     for (const node of plan.nodes) {
-      if (!node.reachable) outcomes.push({ node: node.node, result: "unreachable", message: "not reachable; nothing sent", stalled: [] });
-      if (node.undeclared) outcomes.push({ node: node.node, result: "left-alone", message: "not among the manifests' servers", stalled: [] });
+      if (!node.reachable)
+        outcomes.push({
+          node: node.node,
+          result: "unreachable",
+          message: "not reachable; nothing sent",
+          stalled: [],
+        });
+      if (node.undeclared)
+        outcomes.push({
+          node: node.node,
+          result: "left-alone",
+          message: "not among the manifests' servers",
+          stalled: [],
+        });
     }
     const targets = plan.nodes.filter((n) => n.reachable && !n.undeclared);
     const { immediate, waves, policy } = rollingWaves(targets);
@@ -56,7 +88,12 @@ export async function applyFleet(options: FleetApplyOptions): Promise<NodeOutcom
         outcomes.push(...(await rollBack(options, wave, results)));
       }
       for (const rest of waves.slice(index + 1).flat()) {
-        outcomes.push({ node: rest.node, result: "paused", message: `rolling update stopped after a failure in wave ${index + 1}`, stalled: [] });
+        outcomes.push({
+          node: rest.node,
+          result: "paused",
+          message: `rolling update stopped after a failure in wave ${index + 1}`,
+          stalled: [],
+        });
       }
       break;
     }
@@ -70,8 +107,14 @@ export async function applyFleet(options: FleetApplyOptions): Promise<NodeOutcom
  * Nodes that recreate a resource with an update policy are updated `maxParallel` at a time;
  * all others at once. The strictest policy among the recreated resources decides.
  */
-function rollingWaves(nodes: readonly NodePlan[]): { immediate: NodePlan[]; waves: NodePlan[][]; policy: UpdatePolicy } {
-  const policies = nodes.flatMap((n) => n.actions.filter((a) => a.type === "recreate").map((a) => a.spec.update));
+function rollingWaves(nodes: readonly NodePlan[]): {
+  immediate: NodePlan[];
+  waves: NodePlan[][];
+  policy: UpdatePolicy;
+} {
+  const policies = nodes.flatMap((n) =>
+    n.actions.filter((a) => a.type === "recreate").map((a) => a.spec.update),
+  );
   const policy: UpdatePolicy = {
     maxParallel: Math.max(1, Math.min(...policies.map((p) => p.maxParallel), Number.MAX_SAFE_INTEGER)),
     order: "stop-first",
@@ -80,7 +123,8 @@ function rollingWaves(nodes: readonly NodePlan[]): { immediate: NodePlan[]; wave
   const rolling = nodes.filter((n) => n.actions.some((a) => a.type === "recreate"));
   const immediate = nodes.filter((n) => !rolling.includes(n));
   const waves: NodePlan[][] = [];
-  for (let i = 0; i < rolling.length; i += policy.maxParallel) waves.push(rolling.slice(i, i + policy.maxParallel));
+  for (let i = 0; i < rolling.length; i += policy.maxParallel)
+    waves.push(rolling.slice(i, i + policy.maxParallel));
   return { immediate, waves, policy };
 }
 
@@ -88,12 +132,29 @@ async function runWave(options: FleetApplyOptions, nodes: readonly NodePlan[]): 
   return Promise.all(nodes.map((node) => sendAndWait(options, node.node, node.slice)));
 }
 
-async function sendAndWait(options: FleetApplyOptions, node: string, slice: SliceDocument): Promise<NodeOutcome> {
+async function sendAndWait(
+  options: FleetApplyOptions,
+  node: string,
+  slice: SliceDocument,
+): Promise<NodeOutcome> {
   const { bus, timeoutMs } = options;
-  const [reply] = await bus.requestMany(AGENT_EVENTS.apply, { node }, JSON.stringify(slice), Math.min(timeoutMs, 10_000), 1);
-  if (!reply) return { node, result: "unreachable", message: "did not answer the apply request", stalled: [] };
+  const [reply] = await bus.requestMany(
+    AGENT_EVENTS.apply,
+    { node },
+    JSON.stringify(slice),
+    Math.min(timeoutMs, 10_000),
+    1,
+  );
+  if (!reply)
+    return { node, result: "unreachable", message: "did not answer the apply request", stalled: [] };
   const answer = reply.json<{ accepted: boolean; reason?: string }>();
-  if (!answer.accepted) return { node, result: "failed", message: `refused the slice: ${answer.reason ?? "no reason given"}`, stalled: [] };
+  if (!answer.accepted)
+    return {
+      node,
+      result: "failed",
+      message: `refused the slice: ${answer.reason ?? "no reason given"}`,
+      stalled: [],
+    };
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const [stateReply] = await bus.requestMany(AGENT_EVENTS.state, { node }, undefined, 5000, 1);
@@ -102,17 +163,31 @@ async function sendAndWait(options: FleetApplyOptions, node: string, slice: Slic
       const stalled = state.statuses.filter((s) => s.condition === "Stalled");
       return stalled.length === 0
         ? { node, result: "converged", message: `generation ${slice.generation} ready`, stalled }
-        : { node, result: "failed", message: stalled.map((s) => `${s.resource}: ${s.reason}: ${s.message}`).join("; "), stalled };
+        : {
+            node,
+            result: "failed",
+            message: stalled.map((s) => `${s.resource}: ${s.reason}: ${s.message}`).join("; "),
+            stalled,
+          };
     }
     if (Date.now() > deadline) {
-      return { node, result: "timeout", message: `did not settle generation ${slice.generation} within ${timeoutMs} ms`, stalled: state?.statuses.filter((s) => s.condition !== "Ready") ?? [] };
+      return {
+        node,
+        result: "timeout",
+        message: `did not settle generation ${slice.generation} within ${timeoutMs} ms`,
+        stalled: state?.statuses.filter((s) => s.condition !== "Ready") ?? [],
+      };
     }
     await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 150));
   }
 }
 
 /** Sends the failed wave's nodes their previous slice again, under a newer generation. */
-async function rollBack(options: FleetApplyOptions, wave: readonly NodePlan[], results: readonly NodeOutcome[]): Promise<NodeOutcome[]> {
+async function rollBack(
+  options: FleetApplyOptions,
+  wave: readonly NodePlan[],
+  results: readonly NodeOutcome[],
+): Promise<NodeOutcome[]> {
   const outcomes: NodeOutcome[] = [];
   for (const node of wave) {
     if (!node.previous) continue;
@@ -120,7 +195,11 @@ async function rollBack(options: FleetApplyOptions, wave: readonly NodePlan[], r
     const rollback: SliceDocument = { ...node.previous, generation: options.plan.generation + 1 };
     options.onProgress(`[${node.node}] rolling back: ${failed?.message ?? ""}`);
     const outcome = await sendAndWait(options, node.node, rollback);
-    outcomes.push({ ...outcome, result: outcome.result === "converged" ? "rolled-back" : outcome.result, message: `rolled back after: ${failed?.message ?? "failure"}` });
+    outcomes.push({
+      ...outcome,
+      result: outcome.result === "converged" ? "rolled-back" : outcome.result,
+      message: `rolled back after: ${failed?.message ?? "failure"}`,
+    });
   }
   return outcomes;
 }

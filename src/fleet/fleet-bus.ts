@@ -6,7 +6,13 @@ import type { Target } from "../bus/protocol/frames.js";
 import type { TreeNode } from "../node/tree-node.js";
 
 export interface FleetBus {
-  requestMany(event: string, target: Target, payload: Payload | undefined, timeoutMs: number, max?: number): Promise<Message[]>;
+  requestMany(
+    event: string,
+    target: Target,
+    payload: Payload | undefined,
+    timeoutMs: number,
+    max?: number,
+  ): Promise<Message[]>;
   /** Delivers every message of these events until the returned function is called. */
   listen(events: string[], handler: (message: Message) => void): Promise<() => void>;
   close(): Promise<void>;
@@ -14,7 +20,8 @@ export interface FleetBus {
 
 export function clientFleetBus(client: BusClient): FleetBus {
   return {
-    requestMany: (event, target, payload, timeoutMs, max) => client.requestMany(event, target, payload, timeoutMs, max),
+    requestMany: (event, target, payload, timeoutMs, max) =>
+      client.requestMany(event, target, payload, timeoutMs, max),
     listen: async (events, handler) => {
       await client.subscribe({ events });
       const wanted = new Set(events);
@@ -28,7 +35,8 @@ export function clientFleetBus(client: BusClient): FleetBus {
 
 export function nodeFleetBus(node: TreeNode): FleetBus {
   return {
-    requestMany: (event, target, payload, timeoutMs, max) => node.requestMany(event, target, payload, timeoutMs, max),
+    requestMany: (event, target, payload, timeoutMs, max) =>
+      node.requestMany(event, target, payload, timeoutMs, max),
     listen: async (events, handler) => {
       const stops = events.map((event) => node.subscribe(event, handler));
       return () => {
