@@ -24,20 +24,39 @@ export async function moveLinks(options: {
   return Promise.all(
     moves.map(async (move) => {
       const parent = options.desired.servers[move.to];
-      if (!parent) return { child: move.child, to: move.to, ok: false, message: `server ${move.to} is not declared` };
+      if (!parent)
+        return { child: move.child, to: move.to, ok: false, message: `server ${move.to} is not declared` };
       const request: ReparentRequest = { parent: parent.name, host: parent.ip, port: parent.servicePort };
       options.onProgress(`[${move.child}] moving under ${move.to} (${parent.ip}:${parent.servicePort})`);
-      const [reply] = await options.bus.requestMany(REPARENT_EVENT, { node: move.child }, JSON.stringify(request), 5000, 1);
-      if (!reply) return { child: move.child, to: move.to, ok: false, message: `${move.child} did not answer` };
+      const [reply] = await options.bus.requestMany(
+        REPARENT_EVENT,
+        { node: move.child },
+        JSON.stringify(request),
+        5000,
+        1,
+      );
+      if (!reply)
+        return { child: move.child, to: move.to, ok: false, message: `${move.child} did not answer` };
       const deadline = Date.now() + options.timeoutMs;
       while (Date.now() < deadline) {
-        const [state] = await options.bus.requestMany(AGENT_EVENTS.state, { node: move.child }, undefined, 2000, 1);
+        const [state] = await options.bus.requestMany(
+          AGENT_EVENTS.state,
+          { node: move.child },
+          undefined,
+          2000,
+          1,
+        );
         if (state?.json<NodeState>().parent === move.to) {
           return { child: move.child, to: move.to, ok: true, message: `linked under ${move.to}` };
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      return { child: move.child, to: move.to, ok: false, message: `no link to ${move.to} within ${options.timeoutMs} ms` };
+      return {
+        child: move.child,
+        to: move.to,
+        ok: false,
+        message: `no link to ${move.to} within ${options.timeoutMs} ms`,
+      };
     }),
   );
 }

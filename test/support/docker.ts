@@ -18,7 +18,14 @@ export async function ensureTestImage(tag = TEST_IMAGE): Promise<void> {
 export async function removeContainersOfNode(node: string): Promise<void> {
   const docker = new Docker();
   const list = await docker.listContainers({ all: true, filters: { label: [`treescale.node=${node}`] } });
-  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    list.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
 }
 
 /** A unique node name per test file, so parallel files never share containers. */
