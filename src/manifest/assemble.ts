@@ -1,6 +1,6 @@
 // Validates native-shaped fragments resource by resource, merges them into one DesiredState,
 // and checks what only the whole set can show: duplicates and references between resources.
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import type { BalancerSpec, ContainerSpec, DesiredState, ServerSpec } from "../model/resources.js";
 import { emptyDesiredState } from "../model/resources.js";
 import {
@@ -222,7 +222,7 @@ type ReadIssue = { path: PathSegment[]; message: string };
 /** zod issues in plain words, one per problem: a union reports the branch the value was meant for. */
 export function readZodIssues(
   zodIssues: readonly z.core.$ZodIssue[],
-  schema: z.ZodType,
+  schema: z.core.$ZodType,
   base: PathSegment[] = [],
 ): ReadIssue[] {
   const result: ReadIssue[] = [];
@@ -251,7 +251,7 @@ export function readZodIssues(
 }
 
 /** Field names of the object at a path in a schema, for "did you mean" hints. */
-function fieldsAt(schema: z.ZodType, path: readonly PathSegment[]): string[] {
+function fieldsAt(schema: z.core.$ZodType, path: readonly PathSegment[]): string[] {
   let candidates: z.core.$ZodType[] = [schema];
   for (const segment of path) {
     candidates = candidates.flatMap((candidate) => childSchemas(unwrap(candidate), segment));

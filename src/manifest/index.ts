@@ -1,14 +1,13 @@
 // Manifests → DesiredState: read files, directories or stdin in any of the three languages,
 // normalize seed documents, validate, merge, and report every problem with its file:line:column.
 import type { DesiredState } from "../model/resources.js";
-import { assemble, type Fragment, type SshPatch } from "./assemble.js";
+import type { Fragment, SshPatch } from "./assemble.js";
 import { formatPath, type ManifestIssue, type PathSegment } from "./issues.js";
 import { isPlainObject, parseSource } from "./parse.js";
 import { isSeedDocument, readSeed } from "./seed.js";
 import { readInputs, type SourceText } from "./sources.js";
 
 export { formatIssue, type ManifestIssue } from "./issues.js";
-export { manifestJsonSchema } from "./schema.js";
 export { toManifestDocument } from "./serialize.js";
 
 export type LoadResult = {
@@ -32,7 +31,7 @@ export async function loadManifests(
 
   for (let index = 0; index < sources.length; index++) {
     const source = sources[index]!;
-    const parsed = parseSource(source.file, source.text, source.language);
+    const parsed = await parseSource(source.file, source.text, source.language);
     issues.push(...parsed.issues);
     for (const document of parsed.documents) {
       const identity = (path: readonly PathSegment[]) => ({
@@ -66,6 +65,8 @@ export async function loadManifests(
     }
   }
 
+  // Validation brings in zod and builds the schemas: only now, not when the module is imported.
+  const { assemble } = await import("./assemble.js");
   const assembled = assemble(fragments, sshPatches);
   issues.push(...assembled.issues);
   const result: LoadResult = {

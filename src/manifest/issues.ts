@@ -91,3 +91,18 @@ export function positionAt(starts: readonly number[], offset: number): Position 
   }
   return { line: low + 1, column: offset - starts[low]! + 1 };
 }
+
+/** A parser's complaint about a text, located but with no path: `TOML syntax error: …`. */
+export function syntaxIssue(
+  file: string,
+  line: number,
+  column: number,
+  message: string,
+  language: string,
+): ManifestIssue {
+  return { file, line, column, path: "", message: `${language} syntax error: ${message}` };
+}
+
+export function firstLine(text: string): string {
+  return text.split("\n")[0]!.trim();
+}

@@ -2,8 +2,7 @@
 // and image→port [containers]; console.toml with tree and [ssh.X]) into native-shaped data.
 import { dirname, resolve } from "node:path";
 import { didYouMean, type PathSegment } from "./issues.js";
-import { isPlainObject } from "./parse.js";
-import { RESOURCE_NAME_PATTERN } from "./schema.js";
+import { isPlainObject, RESOURCE_NAME_PATTERN } from "./parse.js";
 
 /** The one balancer a seed file declares is named this. */
 export const SEED_BALANCER_NAME = "default";

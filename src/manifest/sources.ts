@@ -38,7 +38,7 @@ export async function readInputs(
     seen.add(path);
     try {
       const text = await readFile(path, "utf8");
-      sources.push({ file, path, text, language: languageOfFile(file) ?? sniffLanguage(text) });
+      sources.push({ file, path, text, language: languageOfFile(file) ?? (await sniffLanguage(text)) });
       return undefined;
     } catch (error) {
       return describeFsError(error);
@@ -55,7 +55,12 @@ export async function readInputs(
       }
       try {
         const text = await readStdin();
-        sources.push({ file: STDIN_NAME, path: resolve(STDIN_NAME), text, language: sniffLanguage(text) });
+        sources.push({
+          file: STDIN_NAME,
+          path: resolve(STDIN_NAME),
+          text,
+          language: await sniffLanguage(text),
+        });
       } catch (error) {
         problemAt(STDIN_NAME, `cannot read stdin: ${errorMessage(error)}`);
       }

@@ -1,6 +1,6 @@
 // `npm run schema`: writes the published JSON Schema next to the manifests.
 import { writeFile } from "node:fs/promises";
-import { manifestJsonSchema } from "./schema.js";
+import { manifestJsonSchema } from "./json-schema.js";
 
 export const SCHEMA_FILE = "manifests/treescale.schema.json";
 

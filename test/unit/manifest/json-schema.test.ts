@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { manifestJsonSchema } from "../../../src/manifest/index.js";
+import { manifestJsonSchema } from "../../../src/manifest/json-schema.js";
 import { SCHEMA_FILE } from "../../../src/manifest/write-schema.js";
 
 describe("published JSON Schema", () => {

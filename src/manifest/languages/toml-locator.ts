@@ -1,6 +1,6 @@
 // Finds where each key path is declared in a TOML text. smol-toml gives values without positions,
 // so this scanner walks headers, dotted keys, inline tables and arrays just far enough to record them.
-import { lineStarts, type PathSegment, type Position, positionAt } from "./issues.js";
+import { lineStarts, type PathSegment, type Position, positionAt } from "../issues.js";
 
 export type TomlLocator = (path: readonly PathSegment[]) => Position;
 

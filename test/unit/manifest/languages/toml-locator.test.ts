@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createTomlLocator } from "../../../src/manifest/toml-locator.js";
+import { createTomlLocator } from "../../../../src/manifest/languages/toml-locator.js";
 
 const text = `# comment with "quotes" and [brackets]
 title = "x"
