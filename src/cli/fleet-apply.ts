@@ -56,7 +56,7 @@ export async function runFleetApply(
     onProgress: progress,
   });
   const converged =
-    outcomes.every((o) => o.result === "converged" || o.result === "left-alone") &&
+    outcomes.every((o) => o.result === "converged" || o.result === "left-alone" || o.result === "pending") &&
     links.every((l) => l.ok) &&
     plan.unschedulable.length === 0;
   if (json) {
@@ -77,6 +77,11 @@ export async function runFleetApply(
 }
 
 function describe(outcome: NodeOutcome): string {
-  const mark = outcome.result === "converged" ? "✓" : outcome.result === "left-alone" ? "-" : "✗";
+  const mark =
+    outcome.result === "converged"
+      ? "✓"
+      : outcome.result === "left-alone" || outcome.result === "pending"
+        ? "-"
+        : "✗";
   return `${mark} ${outcome.node}: ${outcome.result}: ${outcome.message}`;
 }

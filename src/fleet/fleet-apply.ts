@@ -10,7 +10,15 @@ import type { FleetPlan, NodePlan } from "./fleet-plan.js";
 
 export type NodeOutcome = {
   node: string;
-  result: "converged" | "failed" | "unreachable" | "timeout" | "paused" | "rolled-back" | "left-alone";
+  result:
+    | "converged"
+    | "failed"
+    | "unreachable"
+    | "pending"
+    | "timeout"
+    | "paused"
+    | "rolled-back"
+    | "left-alone";
   message: string;
   stalled: ResourceStatus[];
 };
