@@ -3,6 +3,12 @@
 
 import { clientFleetBus, type FleetBus, nodeFleetBus } from "../fleet/fleet-bus.js";
 import type { DesiredState } from "../model/resources.js";
+import {
+  findEmbeddedEndpoint,
+  forgetEmbeddedEndpoint,
+  newEmbeddedToken,
+  recordEmbeddedEndpoint,
+} from "../node/embedded-endpoint.js";
 import { NodeDaemon } from "../node/node-daemon.js";
 import { treescaleHome } from "../state/last-applied.js";
 import { connectClient } from "./events.js";
@@ -28,19 +34,43 @@ export async function openFleet(flags: ConnectionFlags): Promise<FleetConnection
     const bus = clientFleetBus(client);
     return { bus, embedded: false, view: (desired) => desired, close: () => bus.close() };
   }
+  const home = treescaleHome();
+  const running = await findEmbeddedEndpoint(home, flags.name);
+  if (running) {
+    // Another process (a `watch`, say) runs the embedded node: join it rather than start a rival agent.
+    const client = await connectClient({ url: running.url, token: running.token, reconnect: false });
+    const bus = clientFleetBus(client);
+    return {
+      bus,
+      embedded: true,
+      view: (desired) => embeddedView(desired, flags.name),
+      close: () => bus.close(),
+    };
+  }
+  const token = newEmbeddedToken();
   const daemon = new NodeDaemon({
     name: flags.name,
     listen: { host: "127.0.0.1", port: 0 },
-    home: treescaleHome(),
+    tokens: new Set([token]),
+    home,
     heal: flags.heal ?? true,
     agent: true,
   });
   await daemon.start();
+  await recordEmbeddedEndpoint(home, {
+    node: flags.name,
+    url: daemon.node.describe().listen,
+    token,
+    pid: process.pid,
+  });
   return {
     bus: nodeFleetBus(daemon.node),
     embedded: true,
     view: (desired) => embeddedView(desired, flags.name),
-    close: () => daemon.stop(),
+    close: async () => {
+      await forgetEmbeddedEndpoint(home, flags.name);
+      await daemon.stop();
+    },
   };
 }
 
