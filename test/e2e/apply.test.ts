@@ -4,7 +4,13 @@ import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBuild, runCli, scratch } from "../support/cli.js";
-import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
+import {
+  engineEvents,
+  ensureTestImage,
+  removeContainersOfNode,
+  TEST_IMAGE,
+  uniqueNodeName,
+} from "../support/docker.js";
 
 const docker = new Docker();
 const node = uniqueNodeName("e2e");
@@ -46,18 +52,9 @@ async function mutationsDuring(task: () => Promise<unknown>): Promise<string[]> 
   // Fractional seconds: events of the previous test, a few milliseconds earlier, must not count.
   const since = Date.now() / 1000;
   await task();
-  const until = Date.now() / 1000 + 0.5;
-  const stream = (await docker.getEvents({
-    since,
-    until,
-    filters: { type: ["container"], label: [`treescale.node=${node}`] },
-  })) as NodeJS.ReadableStream;
-  let text = "";
-  for await (const chunk of stream) text += chunk.toString();
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => (JSON.parse(line) as { Action: string }).Action)
+  const events = await engineEvents(node, since, Date.now() / 1000 + 0.5);
+  return events
+    .map((e) => e.action)
     .filter((action) => !action.startsWith("exec_") && !action.startsWith("health_status"));
 }
 

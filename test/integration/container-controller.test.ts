@@ -5,7 +5,13 @@ import { type ActionOutcome, executeContainerPlan, type ProgressSink } from "../
 import { DockerEngine } from "../../src/drivers/docker.js";
 import type { ContainerSpec } from "../../src/model/resources.js";
 import { planContainers } from "../../src/plan/container-plan.js";
-import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
+import {
+  engineEvents,
+  ensureTestImage,
+  removeContainersOfNode,
+  TEST_IMAGE,
+  uniqueNodeName,
+} from "../support/docker.js";
 import { spec } from "../unit/plan/fixtures.js";
 
 const docker = new Docker();
@@ -34,21 +40,6 @@ async function webContainers(): Promise<{ id: string; name: string; state: strin
   return list.map((c) => ({ id: c.Id, name: c.Names[0]!.slice(1), state: c.State }));
 }
 
-async function engineEvents(since: number): Promise<{ id: string; action: string }[]> {
-  const stream = (await docker.getEvents({
-    since,
-    until: Date.now() / 1000 + 0.2,
-    filters: { type: ["container"], label: [`treescale.node=${node}`] },
-  })) as NodeJS.ReadableStream;
-  let text = "";
-  for await (const chunk of stream) text += chunk.toString();
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as { id: string; Action: string })
-    .map((e) => ({ id: e.id, action: e.Action }));
-}
-
 beforeAll(() => ensureTestImage());
 afterAll(() => removeContainersOfNode(node));
 
@@ -64,7 +55,7 @@ describe("container controller (real dockerd)", () => {
     expect(after).toHaveLength(1);
     expect(after[0]).toMatchObject({ name: `${node}-web-1`, state: "running" });
     expect(after[0]!.id).not.toBe(before!.id);
-    const events = await engineEvents(since);
+    const events = await engineEvents(node, since, Date.now() / 1000 + 0.2);
     const newStarted = events.findIndex((e) => e.id === after[0]!.id && e.action === "start");
     const oldStopped = events.findIndex(
       (e) => e.id === before!.id && (e.action === "kill" || e.action === "die"),

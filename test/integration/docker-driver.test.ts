@@ -12,37 +12,23 @@ import type { ObservedContainer } from "../../src/model/observed.js";
 import type { ContainerSpec } from "../../src/model/resources.js";
 import { fieldHashes, specHash } from "../../src/model/spec-hash.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
+import { containerSpec } from "../support/specs.js";
 
 const IMAGE = TEST_IMAGE;
 const docker = new Dockerode();
 
 function spec(name: string, overrides: Partial<ContainerSpec> = {}): ContainerSpec {
-  return {
-    name,
-    image: IMAGE,
-    replicas: 1,
-    mode: "replicated",
-    command: ["sleep", "300"],
-    env: {},
-    ports: [],
-    volumes: [],
-    labels: {},
-    restart: "no",
-    placement: {},
-    heal: true,
-    update: { maxParallel: 1, order: "stop-first", failureAction: "pause" },
-    ...overrides,
-  };
+  return containerSpec(name, { image: IMAGE, command: ["sleep", "300"], ...overrides });
 }
 
-function request(node: string, containerSpec: ContainerSpec, replica = 0): CreateContainerRequest {
+function request(node: string, desired: ContainerSpec, replica = 0): CreateContainerRequest {
   return {
-    name: containerName(node, containerSpec.name, replica),
+    name: containerName(node, desired.name, replica),
     node,
     replica,
-    spec: containerSpec,
-    hash: specHash(containerSpec),
-    fieldHashes: fieldHashes(containerSpec),
+    spec: desired,
+    hash: specHash(desired),
+    fieldHashes: fieldHashes(desired),
     generation: 3,
   };
 }

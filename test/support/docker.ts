@@ -32,3 +32,23 @@ export async function removeContainersOfNode(node: string): Promise<void> {
 export function uniqueNodeName(prefix: string): string {
   return `${prefix}${process.pid.toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
+
+/** The engine's container events for one node label between two times (seconds, fractional allowed). */
+export async function engineEvents(
+  node: string,
+  since: number,
+  until: number,
+): Promise<{ id: string; action: string }[]> {
+  const stream = (await new Docker().getEvents({
+    since,
+    until,
+    filters: { type: ["container"], label: [`treescale.node=${node}`] },
+  })) as NodeJS.ReadableStream;
+  let text = "";
+  for await (const chunk of stream) text += chunk.toString();
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { id: string; Action: string })
+    .map((event) => ({ id: event.id, action: event.Action }));
+}

@@ -11,6 +11,7 @@ import type { Message, Payload } from "../../../src/bus/message.js";
 import { DockerEngine } from "../../../src/drivers/docker.js";
 import { DockerEventSource } from "../../../src/drivers/docker-events.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
+import { pollUntil } from "../../support/poll.js";
 import { spec } from "../../unit/plan/fixtures.js";
 
 const docker = new Docker();
@@ -72,15 +73,6 @@ async function running(node: string, resource: string): Promise<string[]> {
     filters: { label: [`treescale.node=${node}`, `treescale.resource=${resource}`], status: ["running"] },
   });
   return list.map((c) => c.Names[0]!.slice(1)).sort();
-}
-
-async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 let home: string;
@@ -154,7 +146,7 @@ describe("NodeAgent (real dockerd)", () => {
       ],
     });
     expect(drift.at - removedAt).toBeLessThan(1000);
-    const replaced = await until(
+    const replaced = await pollUntil(
       () => running(node, "web"),
       (names) => names.length === 1,
       5000,

@@ -8,6 +8,7 @@ import type { DriftReport } from "../../../src/agent/node-agent.js";
 import { BusFixture, inbox, type NodeProcess } from "../../support/bus.js";
 import { runCli } from "../../support/cli.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
+import { pollUntil } from "../../support/poll.js";
 
 const docker = new Docker();
 const fixture = new BusFixture();
@@ -84,15 +85,6 @@ async function containersOf(node: string, state?: string): Promise<string[]> {
   return list.map((c) => c.Names[0]!.slice(1)).sort();
 }
 
-async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 beforeAll(async () => {
   await ensureTestImage();
   await fixture.setup();
@@ -161,7 +153,7 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
     expect(report).toMatchObject({ node: names.c2, resource: "web", healing: true });
     expect(report.differences[0]).toMatchObject({ action: "create", container: `${names.c2}-web-2` });
     expect(Date.now() - removedAt).toBeLessThan(1000);
-    const replaced = await until(
+    const replaced = await pollUntil(
       () => containersOf(names.c2, "running"),
       (list) => list.length === 1,
       3000,
@@ -175,14 +167,14 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
     await nodes.root!.stop();
     const [victim] = await docker.listContainers({ filters: { label: [`treescale.node=${names.c1}`] } });
     await docker.getContainer(victim!.Id).remove({ force: true });
-    const healed = await until(
+    const healed = await pollUntil(
       () => containersOf(names.c1, "running"),
       (list) => list.length === 2,
       5000,
     );
     expect(healed).toEqual([`${names.c1}-web-1`, `${names.c1}-web-3`]);
     await start("root", rootPort);
-    await until(
+    await pollUntil(
       async () =>
         (await runCli(["get", "nodes", "--node", nodes.root!.url, "--token", "good-token", "-o", "json"]))
           .stdout,

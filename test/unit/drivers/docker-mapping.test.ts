@@ -16,23 +16,10 @@ import {
 import type { CreateContainerRequest } from "../../../src/drivers/engine.js";
 import { UsageError } from "../../../src/errors.js";
 import type { ContainerSpec } from "../../../src/model/resources.js";
+import { containerSpec } from "../../support/specs.js";
 
 function spec(overrides: Partial<ContainerSpec> = {}): ContainerSpec {
-  return {
-    name: "web",
-    image: "local/busybox:1",
-    replicas: 1,
-    mode: "replicated",
-    env: {},
-    ports: [],
-    volumes: [],
-    labels: {},
-    restart: "no",
-    placement: {},
-    heal: true,
-    update: { maxParallel: 1, order: "stop-first", failureAction: "pause" },
-    ...overrides,
-  };
+  return containerSpec("web", overrides);
 }
 
 function request(overrides: Partial<ContainerSpec> = {}): CreateContainerRequest {

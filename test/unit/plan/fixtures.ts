@@ -2,24 +2,9 @@ import type { ObservedContainer } from "../../../src/model/observed.js";
 import type { ContainerSpec } from "../../../src/model/resources.js";
 import { fieldHashes, specHash } from "../../../src/model/spec-hash.js";
 import type { ContainerAction } from "../../../src/plan/actions.js";
+import { containerSpec } from "../../support/specs.js";
 
-export function spec(name: string, overrides: Partial<ContainerSpec> = {}): ContainerSpec {
-  return {
-    name,
-    image: "local/busybox:1",
-    replicas: 1,
-    mode: "replicated",
-    env: {},
-    ports: [],
-    volumes: [],
-    labels: {},
-    restart: "no",
-    placement: {},
-    heal: true,
-    update: { maxParallel: 1, order: "stop-first", failureAction: "pause" },
-    ...overrides,
-  };
-}
+export const spec = containerSpec;
 
 let nextId = 0;
 
