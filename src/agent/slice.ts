@@ -1,9 +1,7 @@
 // What a node is asked to run, as it travels over the bus and rests on disk.
 import { join } from "node:path";
-import { TreescaleError } from "../errors.js";
 import type { ContainerSpec } from "../model/resources.js";
-import type { NodeSlice } from "../plan/container-plan.js";
-import { readFileIfExists, writeFileAtomic } from "../state/atomic-file.js";
+import { hasNumberAndObject, JsonStateFile } from "../state/json-state-file.js";
 
 export type SliceDocument = {
   generation: number;
@@ -14,36 +12,12 @@ export type SliceDocument = {
 
 export const EMPTY_SLICE: SliceDocument = { generation: 0, prune: false, containers: {} };
 
-export function asNodeSlice(document: SliceDocument): NodeSlice {
-  return document.containers;
-}
-
-export class SliceStore {
-  readonly path: string;
+export class SliceStore extends JsonStateFile<SliceDocument> {
   constructor(home: string, node: string) {
-    this.path = join(home, "nodes", node, "slice.json");
-  }
-
-  async read(): Promise<SliceDocument> {
-    const text = await readFileIfExists(this.path);
-    if (text === undefined) return EMPTY_SLICE;
-    try {
-      const parsed = JSON.parse(text) as SliceDocument;
-      if (typeof parsed.generation !== "number" || typeof parsed.containers !== "object")
-        throw new Error("bad shape");
-      return parsed;
-    } catch (error) {
-      throw new TreescaleError(
-        "STATE_FILE",
-        `${this.path} is not a valid slice file; move it aside and re-apply`,
-        {
-          cause: error,
-        },
-      );
-    }
-  }
-
-  write(document: SliceDocument): Promise<void> {
-    return writeFileAtomic(this.path, `${JSON.stringify(document)}\n`);
+    super(join(home, "nodes", node, "slice.json"), {
+      fallback: EMPTY_SLICE,
+      isValid: hasNumberAndObject("generation", "containers"),
+      whatToDo: "move it aside and apply again",
+    });
   }
 }
