@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import Docker from "dockerode";
-import type { DriftReport } from "../src/agent/node-agent.js";
+import type { DriftReport } from "../src/agent/reports.js";
 import { BusClient, type Message } from "../src/bus/client/index.js";
 import { runLimited } from "../src/util/run-limited.js";
 import { exec, median, percentile, printTable, timed } from "./support/timing.js";

@@ -1,6 +1,6 @@
 // The node-link controller: makes the live tree match the servers' `childs`. A child is told its
 // new parent over the bus, then watched until it reports the new link (or the deadline passes).
-import { AGENT_EVENTS } from "../src/agent/node-agent.js";
+import { AGENT_EVENTS } from "../src/agent/reports.js";
 import type { NodeState } from "../src/agent/status.js";
 import type { FleetBus } from "../src/fleet/fleet-bus.js";
 import type { LinkChange } from "../src/fleet/fleet-plan.js";

@@ -1,7 +1,7 @@
 // Carries out a fleet plan over the bus: gathers state, sends each node its slice (rolling where
 // an update policy asks for it), waits until every node reports the new generation settled, and
 // says per node how it ended. Unreachable nodes are reported, never silently skipped.
-import { AGENT_EVENTS, type ProgressReport } from "../agent/node-agent.js";
+import { AGENT_EVENTS, type ProgressReport } from "../agent/reports.js";
 import type { SliceDocument } from "../agent/slice.js";
 import type { NodeState, ResourceStatus } from "../agent/status.js";
 import type { UpdatePolicy } from "../model/resources.js";

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DriftReport } from "../../../src/agent/node-agent.js";
+import type { DriftReport } from "../../../src/agent/reports.js";
 import { BusFixture, inbox, type NodeProcess } from "../../support/bus.js";
 import { runCli } from "../../support/cli.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
