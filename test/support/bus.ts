@@ -92,6 +92,8 @@ export class BusFixture {
         this.secret,
         "--heartbeat",
         "100",
+        // Bus tests need no agent: no Docker, no convergence work competing for the CPU.
+        "--no-agent",
         ...args,
       ],
       { stdio: ["ignore", "pipe", "pipe"] },

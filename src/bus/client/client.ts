@@ -1,6 +1,7 @@
 // The bus client: handshake, declarations, publish/request, events as an async iterable, and reconnect.
 // Writes are queued and flushed once per microtask as one transport write.
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "../backoff.js";
+import { AwakeClock, SilenceMeter } from "../liveness.js";
 import { createMessage, type Message, type Payload, toBytes } from "../message.js";
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -268,19 +269,19 @@ export class BusClient implements AsyncIterable<Message> {
   private startHeartbeat(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
     const ping = encodeControl(FrameType.ping);
-    this.heartbeat = setInterval(
-      () => {
-        const now = Date.now();
-        if (now - this.lastSeen > 3 * this.heartbeatMs) {
-          this.transport?.close();
-          this.lostConnection(new BusError("heartbeat_timeout", `node silent for ${now - this.lastSeen} ms`));
-        } else if (now - this.lastSent >= this.heartbeatMs && this.transport) {
-          this.lastSent = now;
-          this.transport.send(ping);
-        }
-      },
-      Math.max(5, Math.floor(this.heartbeatMs / 4)),
-    );
+    const tick = Math.max(5, Math.floor(this.heartbeatMs / 4));
+    const clock = new AwakeClock(tick, Date.now());
+    const silence = new SilenceMeter(Date.now());
+    this.heartbeat = setInterval(() => {
+      const now = Date.now();
+      // Our own stalls (a busy event loop, a starved process) do not count as the node's silence.
+      if (silence.measure(this.lastSeen, now, clock.advance(now)) > 3 * this.heartbeatMs) {
+        this.lostConnection(new BusError("heartbeat_timeout", `node silent for ${now - this.lastSeen} ms`));
+      } else if (now - this.lastSent >= this.heartbeatMs && this.transport) {
+        this.lastSent = now;
+        this.transport.send(ping);
+      }
+    }, tick);
     (this.heartbeat as { unref?: () => void }).unref?.();
   }
 

@@ -1,6 +1,7 @@
 // The routing core of one node: accepts clients and child nodes, links to a parent, keeps the interest
 // table, and routes frames by header only — the same bytes go out that came in. In-process code (the
 // node's agent) subscribes, publishes, requests and answers here without a socket.
+import { AwakeClock } from "../liveness.js";
 import { createMessage, type Message, type Payload, toBytes } from "../message.js";
 import { type BusGauges, BusMetrics } from "../metrics.js";
 import {
@@ -124,7 +125,8 @@ export class BusServer {
   start(): void {
     // One timer for every connection: ping the quiet ones, drop the silent ones after 3 missed beats.
     const tick = Math.max(5, Math.floor(this.heartbeatMs / 4));
-    this.heartbeat = setInterval(() => this.checkLiveness(), tick);
+    const clock = new AwakeClock(tick, Date.now());
+    this.heartbeat = setInterval(() => this.checkLiveness(clock.advance(Date.now())), tick);
     this.heartbeat.unref();
   }
 
@@ -219,9 +221,11 @@ export class BusServer {
       metrics: this.metrics,
       onFrame: (p, frame) => this.onFrame(p, frame),
       onClose: (p) => {
+        this.release(p);
         this.onClose(p);
         closed?.(p);
       },
+      onDrain: (p) => this.release(p),
     });
     this.peers.set(peer.id, peer);
     return peer;
@@ -485,13 +489,42 @@ export class BusServer {
     if (!this.stopping) this.publish("node.down", JSON.stringify(down));
   }
 
-  private checkLiveness(): void {
+  /** `credit`: awake time since the last check, so that a stall of this process never drops its peers. */
+  /**
+   * A link to another node is back-pressure, not a slow consumer: when it holds half its limit, the sender
+   * feeding it stops being read until the link drains, so a flooding publisher slows down (TCP pushes
+   * back to it) instead of cutting a whole subtree off. Client consumers are still cut off at the limit.
+   */
+  private throttle(source: Peer, link: Peer): void {
+    if (link.throttled.has(source)) return;
+    link.throttled.add(source);
+    source.pausedBy.add(link);
+    if (source.pausedBy.size === 1) source.wire.pause();
+  }
+
+  /** The link drained (or closed): its senders read again unless another congested link holds them. */
+  private release(link: Peer): void {
+    for (const source of link.throttled) {
+      source.pausedBy.delete(link);
+      if (source.pausedBy.size === 0 && source.isOpen) {
+        source.lastSeen = Date.now();
+        source.wire.resume();
+      }
+    }
+    link.throttled.clear();
+  }
+
+  private checkLiveness(credit: number): void {
     const now = Date.now();
     const ping = encodeControl(FrameType.ping);
     for (const peer of this.peers.values()) {
       // An auth check in flight is bounded by its own (hook) timeout, not by the client's heartbeats.
       if (peer.state === "closed" || peer.state === "authenticating") continue;
-      if (now - peer.lastSeen > 3 * this.heartbeatMs) {
+      // Safety net for back-pressure: never leave senders paused behind a link that has drained.
+      if (peer.throttled.size > 0 && peer.pendingBytes() <= this.maxPendingBytes / 2) this.release(peer);
+      // A sender we stopped reading (back-pressure) is not silent; its frames wait in the kernel.
+      if (peer.pausedBy.size > 0) continue;
+      if (peer.silence.measure(peer.lastSeen, now, credit) > 3 * this.heartbeatMs) {
         peer.fail(ErrorCode.heartbeatTimeout, `no frame for ${now - peer.lastSeen} ms (3 heartbeats)`);
         // A stopped process never reads the error: do not wait for its FIN.
         peer.destroy(ErrorCode.heartbeatTimeout, "heartbeat timeout");
@@ -526,6 +559,7 @@ export class BusServer {
     for (const link of this.links) {
       if (link !== source && interestMatches(this.table.interestOf(link), header)) {
         if (link.send(frame)) delivered++;
+        if (source && link.pendingBytes() > this.maxPendingBytes / 2) this.throttle(source, link);
       }
     }
     if (!header.node || header.node === this.name) {

@@ -1,6 +1,7 @@
 // One connection as the node sees it: a wire, an incremental parser, a batched output queue with a hard
 // byte limit (slow consumers are cut off, never buffered without bound) and liveness bookkeeping.
 
+import { SilenceMeter } from "../liveness.js";
 import type { BusMetrics } from "../metrics.js";
 import {
   ErrorCode,
@@ -22,6 +23,7 @@ export interface PeerOptions {
   metrics: BusMetrics;
   onFrame(peer: Peer, frame: Uint8Array): void;
   onClose(peer: Peer): void;
+  onDrain(peer: Peer): void;
 }
 
 export class Peer implements Membership {
@@ -40,8 +42,13 @@ export class Peer implements Membership {
   held: Uint8Array[] = [];
   lastSeen = Date.now();
   lastSent = Date.now();
+  readonly silence = new SilenceMeter(Date.now());
   readonly connectedAt = Date.now();
   closeReason: { code: string; message: string } | undefined;
+  /** Congested links this peer's reading is paused for (back-pressure); it reads again when empty. */
+  readonly pausedBy = new Set<Peer>();
+  /** Senders paused because this link is congested. */
+  readonly throttled = new Set<Peer>();
 
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
@@ -62,6 +69,7 @@ export class Peer implements Membership {
       },
     });
     wire.onData((chunk) => this.receive(chunk));
+    wire.onDrain(() => options.onDrain(this));
     wire.onClose((error) => {
       if (this.state === "closed") return;
       this.state = "closed";
@@ -125,6 +133,11 @@ export class Peer implements Membership {
     this.options.metrics.bytesOut += bytes;
     this.lastSent = Date.now();
     this.wire.write(frames, bytes);
+    // The socket may take the whole batch at once, and then no "drain" ever comes for the senders we
+    // paused on this link's queue.
+    if (this.throttled.size > 0 && this.wire.pendingBytes() <= this.options.maxPendingBytes / 2) {
+      this.options.onDrain(this);
+    }
   }
 
   pendingBytes(): number {

@@ -14,6 +14,11 @@ export interface Wire {
   destroy(): void;
   onData(listener: (chunk: Uint8Array) => void): void;
   onClose(listener: (error?: Error) => void): void;
+  /** Stops and restarts reading (back-pressure toward a sender while a link it feeds is congested). */
+  pause(): void;
+  resume(): void;
+  /** Called when the output buffer has drained to the kernel. */
+  onDrain(listener: () => void): void;
   /** For TLS wires: whether the peer presented a certificate signed by our CA. */
   readonly authorizedPeer: boolean;
 }
@@ -57,6 +62,18 @@ export class SocketWire implements Wire {
     this.socket.destroy();
   }
 
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  onDrain(listener: () => void): void {
+    this.socket.on("drain", listener);
+  }
+
   onData(listener: (chunk: Uint8Array) => void): void {
     this.socket.on("data", listener);
   }
@@ -93,6 +110,18 @@ export class WebSocketWire implements Wire {
 
   destroy(): void {
     this.socket.terminate();
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  onDrain(): void {
+    // Node links are TCP/TLS only; a WebSocket is never a link that others wait on.
   }
 
   onData(listener: (chunk: Uint8Array) => void): void {

@@ -52,6 +52,41 @@ describe("bus liveness", () => {
   });
 });
 
+describe("bus liveness under CPU starvation", () => {
+  it("a node stalled past 3 heartbeats keeps, on waking, the clients whose frames wait unread", async () => {
+    const stalled = await fixture.startNode("stalled");
+    const socket = connect({ host: "127.0.0.1", port: stalled.port });
+    const received: number[] = [];
+    let closed = false;
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk) => {
+      chunks.push(chunk);
+      received.push(chunk[4] ?? 0);
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      closed = true;
+    });
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write(encodeControl(FrameType.connect, { protocol: 1, kind: "client", token: "good-token" }));
+    socket.write(encodeControl(FrameType.declare, { events: [], tags: [], groups: [], channels: [] }));
+    await until(() => received.includes(FrameType.ready), 5000, "READY");
+    // A healthy client: it pings every 30 ms, also while the node is stopped (the kernel keeps the bytes).
+    const pinger = setInterval(() => socket.write(encodeControl(FrameType.ping)), 30);
+    try {
+      stalled.process.kill("SIGSTOP");
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      stalled.process.kill("SIGCONT");
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(received, Buffer.concat(chunks).toString("latin1")).not.toContain(FrameType.error);
+      expect(closed).toBe(false);
+    } finally {
+      clearInterval(pinger);
+      socket.destroy();
+    }
+  });
+});
+
 describe("bus bounded memory", () => {
   it("disconnects a consumer that stops reading with slow_consumer; the node's memory stays bounded", async () => {
     // A raw subscriber that handshakes, then never reads again.
@@ -95,7 +130,9 @@ describe("bus bounded memory", () => {
         .readFileSync(`/proc/${parent.process.pid}/status`, "utf8")
         .match(/VmRSS:\s+(\d+)/)?.[1],
     );
-    expect((rssAfter - rssBefore) / 1024).toBeLessThan(64);
+    // 256 MiB went through; V8 frees socket read buffers only once ~64 MiB of them are garbage, so the
+    // bound is that plus the 4 MiB queue, not the offered load.
+    expect((rssAfter - rssBefore) / 1024).toBeLessThan(96);
     expect((await metrics()).pending).toBeLessThan(4 * 1024 * 1024);
   });
 });
