@@ -136,10 +136,12 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
     expect(nodesTable.stdout).toMatch(new RegExp(`${names.c1}\\s+Ready\\s+${names.root}\\s+web\\s+2\\s+1`));
   });
 
-  it("re-apply of the same manifests changes nothing", async () => {
+  it("re-apply of the same manifests changes nothing, and diff agrees", async () => {
     const result = await apply();
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("No changes. The fleet matches the manifests.");
+    const diff = await runCli(["diff", "--node", nodes.root!.url, "--token", "good-token", "-f", manifests]);
+    expect(diff.code).toBe(0);
   });
 
   it("docker rm -f of an owned container: a drift event and a replacement within a second", async () => {
@@ -187,6 +189,9 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
     const c2Port = nodes.c2!.port;
     await nodes.c2!.stop();
     await writeFleet({ greeting: "changed" });
+    const diff = await runCli(["diff", "--node", nodes.root!.url, "--token", "good-token", "-f", manifests]);
+    expect(diff.code).toBe(1);
+    expect(diff.stdout).toMatch(new RegExp(`~ recreate\\s+${names.c1}-web-1\\s+env changed`));
     const result = await apply("--prune");
     expect(result.code).toBe(1);
     expect(result.stdout).toContain(`node ${names.c2}: UNREACHABLE`);
