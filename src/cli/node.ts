@@ -60,29 +60,24 @@ const logLine: Logger = (level, message, fields = {}) => {
 };
 
 export async function nodeOptionsFromFlags(flags: NodeFlags): Promise<TreeNodeOptions> {
-  if (!flags.name) throw new UsageError("--name is required (this node's name in the tree)");
+  let name = flags.name;
   let listen: HostPort | undefined = flags.listen ? parseHostPort(flags.listen, "--listen") : undefined;
   let parent: HostPort | undefined = flags.parent ? parseHostPort(flags.parent, "--parent") : undefined;
   const tags = [...flags.tag];
   if (flags.config) {
     const seed = await loadSeedNode(flags.config, flags.name);
-    if (!listen && seed.servicePort !== undefined) listen = { host: "0.0.0.0", port: seed.servicePort };
+    name = seed.name;
+    listen ??= { host: "0.0.0.0", port: seed.servicePort };
     tags.push(...seed.tags);
-    if (!parent && seed.parent) {
-      if (!seed.parent.ip || seed.parent.servicePort === undefined) {
-        throw new UsageError(
-          `${flags.config}: parent server "${seed.parent.name}" needs ip and service_port`,
-        );
-      }
-      parent = { host: seed.parent.ip, port: seed.parent.servicePort };
-    }
+    if (!parent && seed.parent) parent = { host: seed.parent.ip, port: seed.parent.servicePort };
   }
+  if (!name) throw new UsageError("--name is required (this node's name in the tree)");
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
     throw new UsageError("--tls-cert and --tls-key go together");
   }
   if (flags.tlsCa && !flags.tlsCert) throw new UsageError("--tls-ca needs --tls-cert and --tls-key");
   const options: TreeNodeOptions = {
-    name: flags.name,
+    name,
     listen: listen ?? { host: "127.0.0.1", port: 7000 },
     http: flags.http ? parseHostPort(flags.http, "--http") : undefined,
     parent,
@@ -117,8 +112,8 @@ export function registerNode(program: Command): void {
   program
     .command("node")
     .description("run a node of the tree: bus listener, HTTP health/metrics/WebSocket, link to the parent")
-    .option("--name <name>", "this node's name")
-    .option("--config <file>", "seed-format treescale.toml: port, tags and parent of --name")
+    .option("--name <name>", "this node's name (default: current_node of --config)")
+    .option("--config <file>", "seed-format treescale.toml: port, tags and parent of this node")
     .option("--listen <host:port>", "bus listener for clients and child nodes (default 127.0.0.1:7000)")
     .option("--http <host:port>", "HTTP: /healthz, /metrics, WebSocket")
     .option("--parent <host:port>", "parent node to join (tls://host:port for TLS)")
