@@ -63,6 +63,8 @@ export function formatEvent(message: Message, output: "json" | "text"): string {
 }
 
 interface EventsFlags extends ConnectionFlags {
+  name: string;
+  heal: boolean;
   event: string[];
   tag: string[];
   group: string[];
@@ -74,19 +76,29 @@ export function registerEvents(program: Command): void {
   program
     .command("events")
     .description("print events from the tree as they arrive (JSON lines with -o json)")
-    .option("--node <host:port|url>", "node to connect to (default $TREESCALE_NODE)")
+    .option("--node <host:port|url>", "node to connect to (default $TREESCALE_NODE; none: the embedded node)")
     .option("--token <token>", "client token (default $TREESCALE_TOKEN)")
     .option("--event <name>", "event to receive, repeatable (default: every event)", collect, [])
     .option("--tag <tag>", "join a tag, repeatable", collect, [])
     .option("--group <group>", "join a group, repeatable", collect, [])
     .option("--channel <channel>", "join a channel, repeatable", collect, [])
     .option("-o, --output <format>", "json or text", "text")
+    .option("--name <node>", "without --node: the embedded node's name", "local")
+    .option(
+      "--no-heal",
+      "without --node, when this command runs the embedded node: report drift, never heal it",
+    )
     .action(async (flags: EventsFlags) => {
       if (flags.output !== "json" && flags.output !== "text")
         throw new UsageError('-o must be "json" or "text"');
       const output = flags.output;
+      // Without a node, the embedded node: joined if a `watch` runs it, else run here while listening.
+      const embedded =
+        (flags.node ?? process.env.TREESCALE_NODE) === undefined
+          ? await (await import("./fleet-connection.js")).openEmbeddedNode(flags.name, flags.heal)
+          : undefined;
       const client = await connectClient({
-        ...connectionFrom(flags),
+        ...(embedded ? { url: embedded.url, token: embedded.token } : connectionFrom(flags)),
         events: flags.event.length > 0 ? flags.event : ["*"],
         tags: flags.tag,
         groups: flags.group,
@@ -98,6 +110,7 @@ export function registerEvents(program: Command): void {
       process.once("SIGTERM", stop);
       client.onMessage((message) => process.stdout.write(`${formatEvent(message, output)}\n`));
       const error = await client.closed;
+      await embedded?.close();
       if (error) throw new BusCliError(`connection ended: ${error.code}: ${error.message}`, error);
     });
 }

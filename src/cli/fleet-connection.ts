@@ -1,7 +1,7 @@
 // Where fleet verbs talk to: a remote node named by --node / $TREESCALE_NODE, or, without one,
 // the embedded node — an in-process node with its agent on this machine's engine.
 
-import { clientFleetBus, type FleetBus, nodeFleetBus } from "../fleet/fleet-bus.js";
+import { clientFleetBus, type FleetBus } from "../fleet/fleet-bus.js";
 import type { DesiredState } from "../model/resources.js";
 import {
   findEmbeddedEndpoint,
@@ -25,50 +25,53 @@ export type FleetConnection = {
 
 export async function openFleet(flags: ConnectionFlags): Promise<FleetConnection> {
   const url = flags.node ?? process.env.TREESCALE_NODE;
-  if (url) {
-    const client = await connectClient({
-      url,
-      token: flags.token ?? process.env.TREESCALE_TOKEN,
-      reconnect: false,
-    });
-    const bus = clientFleetBus(client);
-    return { bus, embedded: false, view: (desired) => desired, close: () => bus.close() };
-  }
+  const embedded = url ? undefined : await openEmbeddedNode(flags.name, flags.heal ?? true);
+  const endpoint = embedded ?? { url: url ?? "", token: flags.token ?? process.env.TREESCALE_TOKEN };
+  const client = await connectClient({ url: endpoint.url, token: endpoint.token, reconnect: false }).catch(
+    async (error: unknown) => {
+      await embedded?.close();
+      throw error;
+    },
+  );
+  const bus = clientFleetBus(client);
+  return {
+    bus,
+    embedded: embedded !== undefined,
+    view: (desired) => (embedded ? embeddedView(desired, flags.name) : desired),
+    close: async () => {
+      await bus.close();
+      await embedded?.close();
+    },
+  };
+}
+
+export type EmbeddedNode = { url: string; token: string; close(): Promise<void> };
+
+/**
+ * The embedded node: joined when another process (a `watch`, say) already runs it, so no rival
+ * agent starts; otherwise started in this process, token-protected, until close().
+ */
+export async function openEmbeddedNode(name: string, heal: boolean): Promise<EmbeddedNode> {
   const home = treescaleHome();
-  const running = await findEmbeddedEndpoint(home, flags.name);
-  if (running) {
-    // Another process (a `watch`, say) runs the embedded node: join it rather than start a rival agent.
-    const client = await connectClient({ url: running.url, token: running.token, reconnect: false });
-    const bus = clientFleetBus(client);
-    return {
-      bus,
-      embedded: true,
-      view: (desired) => embeddedView(desired, flags.name),
-      close: () => bus.close(),
-    };
-  }
+  const running = await findEmbeddedEndpoint(home, name);
+  if (running) return { url: running.url, token: running.token, close: async () => undefined };
   const token = newEmbeddedToken();
   const daemon = new NodeDaemon({
-    name: flags.name,
+    name,
     listen: { host: "127.0.0.1", port: 0 },
     tokens: new Set([token]),
     home,
-    heal: flags.heal ?? true,
+    heal,
     agent: true,
   });
   await daemon.start();
-  await recordEmbeddedEndpoint(home, {
-    node: flags.name,
-    url: daemon.node.describe().listen,
-    token,
-    pid: process.pid,
-  });
+  const url = daemon.node.describe().listen;
+  await recordEmbeddedEndpoint(home, { node: name, url, token, pid: process.pid });
   return {
-    bus: nodeFleetBus(daemon.node),
-    embedded: true,
-    view: (desired) => embeddedView(desired, flags.name),
+    url,
+    token,
     close: async () => {
-      await forgetEmbeddedEndpoint(home, flags.name);
+      await forgetEmbeddedEndpoint(home, name);
       await daemon.stop();
     },
   };

@@ -1,9 +1,8 @@
-// The part of the bus a fleet operation needs, over a remote node (client library) or the
-// in-process embedded node alike.
+// The part of the bus a fleet operation needs, over the client library (a remote node, or the
+// embedded node, which is reached the same way).
 import type { BusClient } from "../bus/client/client.js";
 import type { Message, Payload } from "../bus/message.js";
 import type { Target } from "../bus/protocol/frames.js";
-import type { TreeNode } from "../node/tree-node.js";
 
 export interface FleetBus {
   requestMany(
@@ -30,19 +29,5 @@ export function clientFleetBus(client: BusClient): FleetBus {
       });
     },
     close: () => client.close(),
-  };
-}
-
-export function nodeFleetBus(node: TreeNode): FleetBus {
-  return {
-    requestMany: (event, target, payload, timeoutMs, max) =>
-      node.requestMany(event, target, payload, timeoutMs, max),
-    listen: async (events, handler) => {
-      const stops = events.map((event) => node.subscribe(event, handler));
-      return () => {
-        for (const stop of stops) stop();
-      };
-    },
-    close: async () => undefined,
   };
 }

@@ -94,9 +94,25 @@ describe("treescale watch (embedded node)", () => {
     expect(await running()).toEqual([`${node}-app-1`, `${node}-app-2`, `${node}-app-3`]);
   });
 
-  it("heals drift between changes", async () => {
+  it("heals drift between changes; `events` without --node joins the embedded node and prints it", async () => {
+    const events = spawn(
+      process.execPath,
+      [CLI, "events", "--name", node, "--event", "drift", "-o", "json"],
+      {
+        env: { ...process.env, TREESCALE_HOME: join(work.dir, ".home") },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    const drift = new Promise<{ event: string; data: { node: string; resource: string } }>((resolve) => {
+      createInterface({ input: events.stdout! }).once("line", (line) => resolve(JSON.parse(line)));
+    });
+    await new Promise<void>((resolve) =>
+      createInterface({ input: events.stderr! }).once("line", () => resolve()),
+    );
     const [victim] = await docker.listContainers({ filters: { label: [`treescale.node=${node}`] } });
     await docker.getContainer(victim!.Id).remove({ force: true });
+    expect(await drift).toMatchObject({ event: "drift", data: { node, resource: "app" } });
+    events.kill("SIGTERM");
     const deadline = Date.now() + 5000;
     while ((await running()).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(await running()).toHaveLength(3);
