@@ -81,7 +81,8 @@ export function planNode(input: NodePlanInput): Omit<Plan, "unschedulable"> {
   const actions: ContainerAction[] = [];
   const orphans: Orphan[] = [];
   let unchanged = 0;
-  const observed = input.only === undefined ? input.observed : input.observed.filter((c) => c.resource === input.only);
+  const observed =
+    input.only === undefined ? input.observed : input.observed.filter((c) => c.resource === input.only);
   const byResource = groupBy(observed, (c) => c.resource);
 
   for (const [resource, containers] of byResource) {
