@@ -13,7 +13,7 @@ export type Readiness = {
   recheckAfterMs?: number;
 };
 
-export const HEALTH_POLL_MS = 500;
+const HEALTH_POLL_MS = 500;
 
 export function evaluateReadiness(
   entry: { spec: ContainerSpec; replicas: readonly number[] },

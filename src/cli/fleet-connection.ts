@@ -78,7 +78,7 @@ export async function openEmbeddedNode(name: string, heal: boolean): Promise<Emb
 }
 
 /** The tree reduced to the embedded node: it keeps its declared tags, other servers are ignored. */
-export function embeddedView(desired: DesiredState, name: string): DesiredState {
+function embeddedView(desired: DesiredState, name: string): DesiredState {
   const declared = desired.servers[name];
   const local = {
     name,

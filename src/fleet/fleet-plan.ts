@@ -111,7 +111,7 @@ export function planFleet({ desired, states, prune }: FleetPlanInput): FleetPlan
 }
 
 /** The tree's shape comes from the servers' `childs`; a child whose live parent differs moves. */
-export function planLinks(desired: DesiredState, states: ReadonlyMap<string, NodeState>): LinkChange[] {
+function planLinks(desired: DesiredState, states: ReadonlyMap<string, NodeState>): LinkChange[] {
   const changes: LinkChange[] = [];
   for (const parent of Object.values(desired.servers)) {
     for (const child of parent.childs) {

@@ -8,7 +8,7 @@ export type NodeInfo = { name: string; tags: readonly string[] };
 /** resource name → node name → replica indices (1-based, global across the fleet). */
 export type Assignment = Map<string, Map<string, number[]>>;
 
-export function matchesPlacement(node: NodeInfo, placement: Placement): boolean {
+function matchesPlacement(node: NodeInfo, placement: Placement): boolean {
   if (placement.nodes && placement.nodes.length > 0 && !placement.nodes.includes(node.name)) return false;
   if (
     placement.tags &&
