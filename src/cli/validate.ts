@@ -7,10 +7,11 @@ export function registerValidate(program: Command): void {
   addFileOption(program.command("validate").description("check manifests without touching anything")).action(
     async (options: { file: string[] }) => {
       const { desired, files } = await loadOrExit(requireFiles(options.file));
-      const count = (record: object) => Object.keys(record).length;
+      const count = (noun: string, n: number) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+      const size = (record: object) => Object.keys(record).length;
       process.stdout.write(
-        `${files.length} file${files.length === 1 ? "" : "s"} valid: ${count(desired.containers)} containers, ` +
-          `${count(desired.servers)} servers, ${count(desired.balancers)} balancers.\n`,
+        `${count("file", files.length)} valid: ${count("container", size(desired.containers))}, ` +
+          `${count("server", size(desired.servers))}, ${count("balancer", size(desired.balancers))}.\n`,
       );
     },
   );

@@ -268,6 +268,13 @@ describe("treescale apply (embedded node, real Docker)", () => {
     expect(result.stderr).toMatch(/dockerd/);
   });
 
+  it("validate exits 0 with counts, and the original seed files load unchanged", async () => {
+    const seed = new URL("../../manifests/seed/", import.meta.url).pathname;
+    const result = await runCli(["validate", "-f", seed], { env });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("2 files valid: 0 containers, 2 servers, 1 balancer.\n");
+  });
+
   it("usage errors exit 2", async () => {
     expect((await runCli(["apply"], { env })).code).toBe(2);
     expect((await runCli(["apply", "-f", "x", "-o", "xml"], { env })).code).toBe(2);
