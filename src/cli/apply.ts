@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import type { ActionOutcome } from "../../controllers/container.js";
 import { EXIT, UsageError } from "../errors.js";
 import { planToJson, renderPlanText } from "../plan/render.js";
+import { goesThroughBus } from "./bus-target.js";
 import { loadOrExit } from "./load-manifests.js";
 import { createProgress, describeOutcome } from "./progress.js";
 import {
@@ -58,7 +59,7 @@ export function registerApply(program: Command): void {
 
 async function runApply(options: ApplyOptions): Promise<void> {
   const loaded = await loadOrExit(requireFiles(options.file));
-  if (options.node ?? process.env.TREESCALE_NODE) {
+  if (await goesThroughBus(options)) {
     // The tree path loads the bus client; the embedded path below never pays for it.
     const [{ openFleet }, { runFleetApply }] = await Promise.all([
       import("./fleet-connection.js"),

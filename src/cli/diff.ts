@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { EXIT } from "../errors.js";
 import type { LoadResult } from "../manifest/index.js";
 import { planToJson, renderPlanText } from "../plan/render.js";
+import { goesThroughBus } from "./bus-target.js";
 import { loadOrExit } from "./load-manifests.js";
 import {
   addFileOption,
@@ -32,7 +33,7 @@ export function registerDiff(program: Command): void {
     .option("--token <token>", "client token (default $TREESCALE_TOKEN)")
     .action(async (options: DiffOptions) => {
       const loaded = await loadOrExit(requireFiles(options.file));
-      if (options.node ?? process.env.TREESCALE_NODE) {
+      if (await goesThroughBus(options)) {
         process.exitCode = await diffTree(loaded, options);
         return;
       }

@@ -5,6 +5,8 @@ import type { Command } from "commander";
 import type { NodeState } from "../agent/status.js";
 import { UsageError } from "../errors.js";
 import type { ObservedContainer } from "../model/observed.js";
+import { LastAppliedStore, treescaleHome } from "../state/last-applied.js";
+import { goesThroughBus } from "./bus-target.js";
 import { addNodeNameOption, collect, openLocalNode, outputOption, wholeNumber } from "./shared-options.js";
 
 type GetOptions = {
@@ -23,6 +25,8 @@ const KINDS = {
   node: "nodes",
   links: "links",
   link: "links",
+  status: "status",
+  statuses: "status",
 } as const;
 type Kind = (typeof KINDS)[keyof typeof KINDS];
 
@@ -31,8 +35,8 @@ type Row = Record<string, string | number>;
 export function registerGet(program: Command): void {
   const command = program
     .command("get")
-    .description("list observed resources: containers, nodes or links")
-    .argument("<kind>", "containers | nodes | links");
+    .description("list observed resources: containers, nodes, links, or each resource's status per node")
+    .argument("<kind>", "containers | nodes | links | status");
   addNodeNameOption(command)
     .addOption(outputOption(["table", "json", "yaml"] as const, "table"))
     .option("--node <host:port|url>", "gather from the tree through this node (default $TREESCALE_NODE)")
@@ -46,11 +50,11 @@ export function registerGet(program: Command): void {
     .option("--wait <ms>", "how long to gather answers from the tree", wholeNumber("--wait", 1), 2000)
     .action(async (kind: string, options: GetOptions) => {
       const resolved = KINDS[kind as keyof typeof KINDS];
-      if (!resolved) throw new UsageError(`unknown kind "${kind}": choose containers, nodes or links`);
-      const rows =
-        (options.node ?? process.env.TREESCALE_NODE)
-          ? await fromTree(resolved, options)
-          : await fromEngine(resolved, options);
+      if (!resolved)
+        throw new UsageError(`unknown kind "${kind}": choose containers, nodes, links or status`);
+      const rows = (await goesThroughBus(options))
+        ? await fromTree(resolved, options)
+        : await fromEngine(resolved, options);
       process.stdout.write(await render(rows, options.output));
     });
 }
@@ -71,7 +75,34 @@ async function fromEngine(kind: Kind, options: GetOptions): Promise<Row[]> {
       },
     ];
   }
+  if (kind === "status") return engineStatusRows(node.name, containers);
   return [];
+}
+
+/**
+ * Without an agent, status is read off the engine against what this node recorded as applied:
+ * Ready when every recorded replica runs (and is not failing its health check).
+ */
+async function engineStatusRows(node: string, containers: readonly ObservedContainer[]): Promise<Row[]> {
+  const applied = await new LastAppliedStore(treescaleHome(), node).read();
+  return Object.entries(applied.inventory)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([resource, { replicas }]) => {
+      const mine = containers.filter((c) => c.resource === resource && replicas.includes(c.replica));
+      const running = mine.filter((c) => c.state === "running" && c.health !== "unhealthy").length;
+      const unhealthy = mine.some((c) => c.health === "unhealthy");
+      const condition = unhealthy ? "Stalled" : running === replicas.length ? "Ready" : "Reconciling";
+      const reason = unhealthy ? "Unhealthy" : running === replicas.length ? "Converged" : "NotRunning";
+      return {
+        node,
+        resource,
+        condition,
+        reason,
+        ready: `${running}/${replicas.length}`,
+        generation: applied.generation,
+        message: `${running}/${replicas.length} replicas running`,
+      };
+    });
 }
 
 async function fromTree(kind: Kind, options: GetOptions): Promise<Row[]> {
@@ -110,6 +141,31 @@ async function fromTree(kind: Kind, options: GetOptions): Promise<Row[]> {
           id: "",
         });
       return rows;
+    }
+    if (kind === "status") {
+      const rows: Row[] = states.flatMap((s) =>
+        s.statuses.map((status) => ({
+          node: status.node,
+          resource: status.resource,
+          condition: status.condition,
+          reason: status.reason,
+          ready: `${status.ready}/${status.desired}`,
+          generation: status.observedGeneration,
+          message: status.message,
+        })),
+      );
+      for (const [name, why] of missing) {
+        rows.push({
+          node: name,
+          resource: "*",
+          condition: "Unknown",
+          reason: "NodeUnreachable",
+          ready: "?",
+          generation: "?",
+          message: why,
+        });
+      }
+      return rows.sort((a, b) => `${a.node}/${a.resource}`.localeCompare(`${b.node}/${b.resource}`));
     }
     if (kind === "nodes") {
       const rows: Row[] = states.map((s) => ({

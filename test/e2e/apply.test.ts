@@ -118,6 +118,11 @@ describe("treescale apply (embedded node, real Docker)", () => {
       [`${node}-web-2`, node, "running"],
       [`${node}-worker-1`, node, "running"],
     ]);
+    const status = await runCli(["get", "status", "--name", node, "-o", "json"], { env });
+    expect(JSON.parse(status.stdout)).toEqual([
+      expect.objectContaining({ resource: "web", condition: "Ready", ready: "2/2" }),
+      expect.objectContaining({ resource: "worker", condition: "Ready", ready: "1/1" }),
+    ]);
     const table = await runCli(["get", "containers", "--name", node], { env });
     expect(table.stdout.split("\n")[0]).toMatch(/^NAME\s+RESOURCE\s+NODE\s+IMAGE\s+STATE/);
   });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, requireBuild, scratch } from "../support/cli.js";
+import { CLI, requireBuild, runCli, scratch } from "../support/cli.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
 
 const docker = new Docker();
@@ -116,6 +116,23 @@ describe("treescale watch (embedded node)", () => {
     const deadline = Date.now() + 5000;
     while ((await running()).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(await running()).toHaveLength(3);
+  });
+
+  it("apply without --node goes through the running embedded node, so its agent keeps the new state", async () => {
+    const elsewhere = await scratch({ "app.toml": manifest(2) });
+    try {
+      const result = await runCli(["apply", "--name", node, "-f", elsewhere.dir], {
+        env: { TREESCALE_HOME: join(work.dir, ".home") },
+      });
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(`node ${node}:`);
+      expect(await running()).toEqual([`${node}-app-1`, `${node}-app-2`]);
+      // The agent now holds the new slice: it does not bring the third replica back.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(await running()).toEqual([`${node}-app-1`, `${node}-app-2`]);
+    } finally {
+      await elsewhere.remove();
+    }
   });
 
   it("exits 0 on SIGTERM", async () => {

@@ -134,6 +134,41 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
     ]);
     const nodesTable = await runCli(["get", "nodes", "--node", nodes.root!.url, "--token", "good-token"]);
     expect(nodesTable.stdout).toMatch(new RegExp(`${names.c1}\\s+Ready\\s+${names.root}\\s+web\\s+2\\s+1`));
+    const status = await runCli([
+      "get",
+      "status",
+      "--node",
+      nodes.root!.url,
+      "--token",
+      "good-token",
+      "-o",
+      "json",
+    ]);
+    expect(JSON.parse(status.stdout)).toEqual([
+      expect.objectContaining({
+        node: names.c1,
+        resource: "web",
+        condition: "Ready",
+        reason: "Converged",
+        ready: "2/2",
+        generation: 1,
+      }),
+      expect.objectContaining({
+        node: names.c2,
+        resource: "web",
+        condition: "Ready",
+        reason: "Converged",
+        ready: "1/1",
+        generation: 1,
+      }),
+      expect.objectContaining({
+        node: names.root,
+        resource: "web",
+        condition: "Ready",
+        ready: "0/0",
+        generation: 1,
+      }),
+    ]);
   });
 
   it("re-apply of the same manifests changes nothing, and diff agrees", async () => {
