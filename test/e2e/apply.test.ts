@@ -212,6 +212,19 @@ describe("treescale apply (embedded node, real Docker)", () => {
     }
   });
 
+  it("refuses to prune everything when no containers are declared, unless --allow-empty", async () => {
+    const empty = await work.write("empty.toml", '[servers.elsewhere]\nip = "127.0.0.1"\n');
+    const before = await containersOf();
+    const refused = await apply("-f", empty, "--prune");
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("refusing to prune everything");
+    expect(refused.stderr).toContain("--allow-empty");
+    expect(await containersOf()).toEqual(before);
+    const dryRun = await apply("-f", empty, "--prune", "--allow-empty", "--dry-run");
+    expect(dryRun.code).toBe(0);
+    expect(dryRun.stdout).toMatch(/Plan: 0 to create, 0 to recreate, \d+ to remove\./);
+  });
+
   it("a bad manifest exits 2 naming file, line and field, and changes nothing", async () => {
     const before = await containersOf();
     const bad = await work.write("bad.toml", '[containers.api]\nimage = "x"\nreplicas = "three"\n');
