@@ -30,10 +30,18 @@ interface NodeFlags {
   heal: boolean;
   home?: string;
   resync: string;
+  stopTimeout: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function wholeSeconds(text: string, flag: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text))
+    throw new UsageError(`${flag} must be a whole number of seconds ≥ 0, got "${text}"`);
+  return value;
 }
 
 export function positiveInteger(text: string, flag: string): number {
@@ -140,6 +148,7 @@ export function registerNode(program: Command): void {
       "where the agent keeps its slice and inventory (default $TREESCALE_HOME or ~/.treescale)",
     )
     .option("--resync <seconds>", "full resync period of the agent, as a safety net", "60")
+    .option("--stop-timeout <seconds>", "grace period before the agent kills a container it stops", "10")
     .action(async (flags: NodeFlags) => {
       const node = new NodeDaemon({
         ...(await nodeOptionsFromFlags(flags)),
@@ -148,6 +157,7 @@ export function registerNode(program: Command): void {
         heal: flags.heal,
         home: flags.home ?? treescaleHome(),
         resyncMs: positiveInteger(flags.resync, "--resync") * 1000,
+        stopTimeoutSeconds: wholeSeconds(flags.stopTimeout, "--stop-timeout"),
       });
       await node.start();
       process.stdout.write(`${JSON.stringify({ event: "listening", ...node.node.describe() })}\n`);

@@ -15,6 +15,7 @@ export type NodeDaemonOptions = TreeNodeOptions & {
   /** Run without an agent (a pure bus node, e.g. on a machine without Docker). */
   agent: boolean;
   resyncMs?: number;
+  stopTimeoutSeconds?: number;
 };
 
 export class NodeDaemon {
@@ -37,6 +38,9 @@ export class NodeDaemon {
           parent: () => this.node.parentName,
           children: () => [...this.#children.values()],
           ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
+          ...(options.stopTimeoutSeconds !== undefined
+            ? { stopTimeoutSeconds: options.stopTimeoutSeconds }
+            : {}),
           ...(options.log ? { log: (line: string) => options.log?.("info", line) } : {}),
         })
       : undefined;
