@@ -164,6 +164,101 @@ export class BusFixture {
   }
 }
 
+export interface TestCertificates {
+  /** Paths of PEM files in the fixture's directory. */
+  caCert: string;
+  /** Signed by the CA for 127.0.0.1 and localhost, usable as server and client certificate. */
+  nodeCert: string;
+  nodeKey: string;
+  /** Signed by the CA; a child node's (client) certificate. */
+  clientCert: string;
+  clientKey: string;
+  /** Self-signed for 127.0.0.1: a certificate from outside the cluster. */
+  foreignCert: string;
+  foreignKey: string;
+}
+
+/** Generates a throwaway CA and certificates with openssl in `dir` (P-256 keys, valid for one day). */
+export async function createCertificates(dir: string): Promise<TestCertificates> {
+  const run = (args: string[]) => promisify(execFile)("openssl", args, { cwd: dir });
+  const file = (name: string) => join(dir, name);
+  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  const san = "subjectAltName=IP:127.0.0.1,DNS:localhost";
+  await run([
+    "req",
+    "-x509",
+    ...key,
+    "-keyout",
+    file("ca.key"),
+    "-out",
+    file("ca.crt"),
+    "-days",
+    "1",
+    "-subj",
+    "/CN=treescale test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
+  const signed = async (name: string, commonName: string) => {
+    await run([
+      "req",
+      ...key,
+      "-keyout",
+      file(`${name}.key`),
+      "-out",
+      file(`${name}.csr`),
+      "-subj",
+      `/CN=${commonName}`,
+    ]);
+    await writeFile(file(`${name}.ext`), `${san}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+    await run([
+      "x509",
+      "-req",
+      "-in",
+      file(`${name}.csr`),
+      "-CA",
+      file("ca.crt"),
+      "-CAkey",
+      file("ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-out",
+      file(`${name}.crt`),
+      "-extfile",
+      file(`${name}.ext`),
+    ]);
+  };
+  await signed("node", "treescale-node");
+  await signed("client", "treescale-child");
+  await run([
+    "req",
+    "-x509",
+    ...key,
+    "-keyout",
+    file("foreign.key"),
+    "-out",
+    file("foreign.crt"),
+    "-days",
+    "1",
+    "-subj",
+    "/CN=foreign-node",
+    "-addext",
+    san,
+  ]);
+  return {
+    caCert: file("ca.crt"),
+    nodeCert: file("node.crt"),
+    nodeKey: file("node.key"),
+    clientCert: file("client.crt"),
+    clientKey: file("client.key"),
+    foreignCert: file("foreign.crt"),
+    foreignKey: file("foreign.key"),
+  };
+}
+
 /** Collects messages a client receives; `next()` awaits the next one, with a timeout. */
 export function inbox(client: BusClient): {
   messages: Message[];

@@ -80,7 +80,49 @@ function transportFor(options: ClientOptions): TransportFactory {
     );
   const host = match[1] ?? match[2] ?? "127.0.0.1";
   const port = Number(match[3]);
-  return async () => (await import("./tcp-transport.js")).connectSocket(host, port, tls);
+  const shown = `${tls ? "tls" : "tcp"}://${match[1] ? `[${host}]` : host}:${port}`;
+  return async () => {
+    try {
+      return await (await import("./tcp-transport.js")).connectSocket(host, port, tls);
+    } catch (error) {
+      throw connectError(shown, error);
+    }
+  };
+}
+
+/** Verifier codes of node:tls meaning "the node's certificate is not trusted for this address". */
+const UNTRUSTED_CERTIFICATE = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_UNTRUSTED",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/** A failed dial as a BusError whose message says what to change. */
+function connectError(url: string, error: unknown): BusError {
+  const code = (error as { code?: unknown }).code;
+  const reason = `${(error as Error).message}${typeof code === "string" ? ` (${code})` : ""}`;
+  if (typeof code === "string" && UNTRUSTED_CERTIFICATE.has(code)) {
+    const fix =
+      code === "ERR_TLS_CERT_ALTNAME_INVALID"
+        ? "connect by a name or address the certificate lists, or set tls.servername"
+        : "pass tls.ca with the CA that signed the node's certificate";
+    return new BusError("tls_untrusted", `cannot trust the node at ${url}: ${reason}; ${fix}`, {
+      cause: error,
+    });
+  }
+  if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
+    return new BusError("connect_failed", `the node at ${url} does not speak TLS (${code}): use tcp://`, {
+      cause: error,
+    });
+  }
+  return new BusError("connect_failed", `cannot connect to ${url}: ${reason}`, { cause: error });
 }
 
 export class BusClient implements AsyncIterable<Message> {
@@ -168,10 +210,14 @@ export class BusClient implements AsyncIterable<Message> {
     });
     transport.onClose((error) => {
       if (this.transport !== transport) return;
-      this.lostConnection(
-        this.fatal ??
-          new BusError("disconnected", error ? error.message : "connection closed", { cause: error }),
-      );
+      const reason = error ? error.message : "connection closed";
+      // Never ready and no ERROR frame: most often plain TCP against a TLS listener (or the reverse).
+      const hint =
+        this.node === ""
+          ? `the node at ${this.options.url} closed the connection before READY (${reason}): ` +
+            "a TLS listener needs tls:// or wss://, a plain one tcp:// or ws://"
+          : reason;
+      this.lostConnection(this.fatal ?? new BusError("disconnected", hint, { cause: error }));
     });
     const connect: Record<string, unknown> = { protocol: PROTOCOL_VERSION, kind: "client" };
     if (this.options.token !== undefined) connect.token = this.options.token;

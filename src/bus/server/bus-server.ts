@@ -275,10 +275,12 @@ export class BusServer {
         void this.authenticate(peer, hello.token);
         return;
       }
+      // Named before any check, so that a refusal is logged with the node it refused.
+      peer.name = hello.name ?? "";
       const problem = !secret
         ? "this node has no cluster secret configured and accepts no child nodes"
         : this.options.requireNodeCertificate && !peer.wire.authorizedPeer
-          ? "child nodes must present a certificate signed by the cluster CA"
+          ? `child nodes must present a certificate signed by the cluster CA (--tls-ca): ${peer.wire.certificateProblem}`
           : !hello.name || !hello.nonce
             ? "a node must send its name and a nonce"
             : undefined;
@@ -286,7 +288,6 @@ export class BusServer {
         this.reject(peer, problem ?? "bad node hello");
         return;
       }
-      peer.name = hello.name;
       peer.nonces = { mine: createNonce(), theirs: hello.nonce };
       peer.state = "challenged";
       peer.send(

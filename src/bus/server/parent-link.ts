@@ -53,7 +53,8 @@ export class ParentLink {
     socket.once("error", (error) => {
       if (!attached) {
         socket.destroy();
-        this.retry(error.message);
+        const code = (error as { code?: unknown }).code;
+        this.retry(typeof code === "string" ? `${error.message} (${code})` : error.message);
       }
     });
   }

@@ -1,6 +1,7 @@
 // The node side of one connection's byte stream: TCP/TLS sockets and WebSockets behind one narrow
 // interface, with writes batched once per microtask into a single socket write.
 import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import type { WebSocket } from "ws";
 
 export interface Wire {
@@ -21,6 +22,8 @@ export interface Wire {
   onDrain(listener: () => void): void;
   /** For TLS wires: whether the peer presented a certificate signed by our CA. */
   readonly authorizedPeer: boolean;
+  /** Why the peer's certificate was not accepted, for the log (empty when it was). */
+  readonly certificateProblem: string;
 }
 
 /** Frames up to this size per batch are concatenated into one buffer; larger batches use writev. */
@@ -29,9 +32,11 @@ const CONCAT_LIMIT = 256 * 1024;
 export class SocketWire implements Wire {
   readonly remote: string;
   readonly authorizedPeer: boolean;
+  readonly certificateProblem: string;
   constructor(private readonly socket: Socket) {
     this.remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
-    this.authorizedPeer = (socket as Socket & { authorized?: boolean }).authorized === true;
+    this.authorizedPeer = socket instanceof TLSSocket && socket.authorized;
+    this.certificateProblem = this.authorizedPeer ? "" : describeCertificateProblem(socket);
     socket.setNoDelay(true);
   }
 
@@ -87,8 +92,23 @@ export class SocketWire implements Wire {
   }
 }
 
+/** The peer's certificate subject and the verifier's verdict, e.g. `"CN=x": self-signed certificate`. */
+function describeCertificateProblem(socket: Socket): string {
+  if (!(socket instanceof TLSSocket)) return "the connection is not TLS";
+  const certificate = socket.getPeerCertificate();
+  const commonName = certificate?.subject?.CN;
+  if (!certificate || Object.keys(certificate).length === 0) return "no client certificate was presented";
+  const verdict = socket.authorizationError as (Error & { code?: string }) | string | null;
+  const reason =
+    verdict instanceof Error
+      ? `${verdict.message}${verdict.code ? ` (${verdict.code})` : ""}`
+      : String(verdict ?? "not verified");
+  return `certificate${commonName ? ` "CN=${commonName}"` : ""} not accepted: ${reason}`;
+}
+
 export class WebSocketWire implements Wire {
   readonly authorizedPeer = false;
+  readonly certificateProblem = "a WebSocket carries no client certificate";
   constructor(
     private readonly socket: WebSocket,
     readonly remote: string,

@@ -67,7 +67,6 @@ describe("node config from the seed file", () => {
       heal: false,
       resync: "60",
       stopTimeout: "10",
-      stopTimeout: "10",
     });
     expect(options.listen).toEqual({ host: "0.0.0.0", port: 7123 });
     expect(options.parent).toEqual({ host: "192.168.107.106", port: 7123 });
