@@ -99,6 +99,7 @@ async function runApply(options: ApplyOptions): Promise<void> {
 
   const progress = createProgress(process.stderr, plan.actions.length);
   const { outcomes, generation } = await node.apply(desired, change, {
+    prune: options.prune,
     progress,
     concurrency: options.parallel,
     stopTimeoutSeconds: options.stopTimeout,

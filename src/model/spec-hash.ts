@@ -21,7 +21,7 @@ export const HASHED_FIELDS = [
 export type HashedField = (typeof HASHED_FIELDS)[number];
 
 /** JSON with object keys sorted, so equal specs hash equally whatever order the manifest used. */
-function canonicalJson(value: unknown): string {
+export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (v && typeof v === "object" && !Array.isArray(v)) {
       const sorted: Record<string, unknown> = {};

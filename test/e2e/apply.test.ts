@@ -1,9 +1,12 @@
 // The CLI as a user runs it, against the real dockerd.
+
+import { spawn } from "node:child_process";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireBuild, runCli, scratch } from "../support/cli.js";
+import { CLI, requireBuild, runCli, scratch } from "../support/cli.js";
 import {
   engineEvents,
   ensureTestImage,
@@ -137,6 +140,24 @@ describe("treescale apply (embedded node, real Docker)", () => {
     const webs = await containersOf("web");
     for (const c of webs.values()) expect(c.env).toContain("GREETING=hello");
     expect(await containersOf("worker")).toEqual(workersBefore);
+  });
+
+  it("an embedded agent started afterwards (events without --node) keeps what apply did", async () => {
+    const mutations = await mutationsDuring(async () => {
+      const events = spawn(process.execPath, [CLI, "events", "--name", node, "-o", "json"], {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      await new Promise<void>((resolve) =>
+        createInterface({ input: events.stderr! }).once("line", () => resolve()),
+      );
+      // The agent has listed the engine and planned its slice by the time it answers; give it a beat more.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const exited = new Promise((resolve) => events.once("exit", resolve));
+      events.kill("SIGTERM");
+      await exited;
+    });
+    expect(mutations).toEqual([]);
   });
 
   it("scales down by removing the highest replicas", async () => {
