@@ -67,7 +67,7 @@ async function runApply(options: ApplyOptions): Promise<void> {
     ]);
     const fleet = await openFleet({ name: options.name, ...connectionFlags(options) });
     try {
-      process.exitCode = await runFleetApply(fleet.bus, loaded, {
+      process.exitCode = await runFleetApply(fleet.bus, { ...loaded, desired: fleet.view(loaded.desired) }, {
         prune: options.prune,
         allowEmpty: options.allowEmpty,
         dryRun: options.dryRun,

@@ -61,7 +61,7 @@ async function diffTree(loaded: LoadResult, options: DiffOptions): Promise<numbe
     ...(options.token ? { token: options.token } : {}),
   });
   try {
-    const plan = await planFromTree(fleet.bus, loaded, {
+    const plan = await planFromTree(fleet.bus, { ...loaded, desired: fleet.view(loaded.desired) }, {
       prune: options.prune,
       allowEmpty: true,
       gatherMs: 3000,

@@ -119,7 +119,10 @@ describe("treescale watch (embedded node)", () => {
   });
 
   it("apply without --node goes through the running embedded node, so its agent keeps the new state", async () => {
-    const elsewhere = await scratch({ "app.toml": manifest(2) });
+    // Declared servers other than the embedded node are ignored by it, not reported unreachable.
+    const elsewhere = await scratch({
+      "app.toml": `${manifest(2)}\n[servers.${node}]\nip = "127.0.0.1"\n\n[servers.far-away]\nip = "127.0.0.2"\n`,
+    });
     try {
       const result = await runCli(["apply", "--name", node, "-f", elsewhere.dir], {
         env: { TREESCALE_HOME: join(work.dir, ".home") },
