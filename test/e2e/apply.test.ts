@@ -305,6 +305,12 @@ describe("treescale apply (embedded node, real Docker)", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("/nonexistent/docker.sock");
     expect(result.stderr).toMatch(/dockerd/);
+    // For diff, 1 means "differences": a failure to compute one is 2.
+    const diff = await runCli(["diff", "--name", node, "-f", join(work.dir, "app")], {
+      env: { ...env, DOCKER_HOST: "unix:///nonexistent/docker.sock" },
+    });
+    expect(diff.code).toBe(2);
+    expect(diff.stderr).toContain("/nonexistent/docker.sock");
   });
 
   it("validate exits 0 with counts, and the original seed files load unchanged", async () => {
