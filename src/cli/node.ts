@@ -10,6 +10,7 @@ import type { TreeNodeOptions } from "../node/tree-node.js";
 import { treescaleHome } from "../state/last-applied.js";
 
 interface NodeFlags {
+  insecure?: boolean;
   name?: string;
   config?: string;
   listen?: string;
@@ -31,6 +32,10 @@ interface NodeFlags {
   home?: string;
   resync: string;
   stopTimeout: string;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -111,6 +116,14 @@ export async function nodeOptionsFromFlags(flags: NodeFlags): Promise<TreeNodeOp
     log: logLine,
   };
   if (options.clusterSecret?.length === 0) throw new UsageError("--cluster-secret file is empty");
+  // Anyone who can connect can send this node slices to run (images, bind mounts): off loopback,
+  // an open node is refused unless asked for explicitly.
+  const exposed = [options.listen, options.http].some((at) => at !== undefined && !isLoopback(at.host));
+  if (exposed && !options.tokens && !options.authHook && !flags.insecure) {
+    throw new UsageError(
+      "this node would accept anyone on a non-loopback address: give --tokens FILE or --auth-hook URL (or --insecure to accept that)",
+    );
+  }
   if (flags.authHook && !/^https?:\/\//.test(flags.authHook))
     throw new UsageError("--auth-hook must be an http(s) URL");
   return options;
@@ -140,6 +153,7 @@ export function registerNode(program: Command): void {
       "output buffer per connection before slow_consumer",
       String(64 * 1024 * 1024),
     )
+    .option("--insecure", "accept clients without --tokens or --auth-hook on a non-loopback address")
     .option("--agent", "run the agent converging this machine's containers (the default)")
     .option("--no-agent", "run the bus only: no agent converging this machine's containers")
     .option("--no-heal", "report drift, never heal it")

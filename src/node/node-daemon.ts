@@ -5,6 +5,7 @@ import { NodeAgent } from "../agent/node-agent.js";
 import type { ChildLink } from "../agent/status.js";
 import { DockerEngine } from "../drivers/docker.js";
 import { DockerEventSource } from "../drivers/docker-events.js";
+import { UsageError } from "../errors.js";
 import { TreeNode, type TreeNodeOptions } from "./tree-node.js";
 
 export type NodeDaemonOptions = TreeNodeOptions & {
@@ -57,7 +58,13 @@ export class NodeDaemon {
         ...(event === "down" && reason ? { reason } : {}),
       });
     });
-    await this.node.start();
+    try {
+      await this.node.start();
+    } catch (error) {
+      // Whatever did open (the bus listener, say) must close, or the process lingers half-started.
+      await this.node.stop().catch(() => undefined);
+      throw listenError(error);
+    }
     this.#stops.push(
       this.node.handle(REPARENT_EVENT, (request) => {
         const { parent, host, port } = request.json<ReparentRequest>();
@@ -74,4 +81,18 @@ export class NodeDaemon {
     this.agent?.stop();
     await this.node.stop();
   }
+}
+
+/** A port in use or not allowed is the user's to fix, not a bug: say which and how. */
+function listenError(error: unknown): unknown {
+  const { code, address, port } = (error ?? {}) as { code?: string; address?: string; port?: number };
+  if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
+    const where = address && port !== undefined ? `${address}:${port}` : "the address";
+    const why =
+      code === "EADDRINUSE" ? "is in use" : code === "EACCES" ? "needs privileges" : "is not on this machine";
+    return new UsageError(`cannot listen on ${where}: it ${why}; choose another with --listen or --http`, {
+      cause: error,
+    });
+  }
+  return error;
 }

@@ -55,7 +55,7 @@ describe("node config from the seed file", () => {
 
   it("treescale node flags: listen port, tags and parent come from the seed file", async () => {
     const file = await seedCopy((text) => text.replace(/service_port=8888/g, "service_port=7123"));
-    const options = await nodeOptionsFromFlags({
+    const flags = {
       config: file,
       name: "node2",
       tag: ["extra"],
@@ -67,10 +67,15 @@ describe("node config from the seed file", () => {
       heal: false,
       resync: "60",
       stopTimeout: "10",
-    });
+    };
+    // The seed listens on every address: without tokens that needs the explicit opt-in.
+    const options = await nodeOptionsFromFlags({ ...flags, insecure: true });
     expect(options.listen).toEqual({ host: "0.0.0.0", port: 7123 });
     expect(options.parent).toEqual({ host: "192.168.107.106", port: 7123 });
     expect(options.tags).toEqual(["extra", "test_node", "first_node"]);
+    await expect(nodeOptionsFromFlags(flags)).rejects.toThrow(
+      /accept anyone on a non-loopback address: give --tokens/,
+    );
   });
 });
 
