@@ -103,6 +103,9 @@ export function registerEvents(program: Command): void {
         tags: flags.tag,
         groups: flags.group,
         channels: flags.channel,
+      }).catch(async (error: unknown) => {
+        await embedded?.close();
+        throw error;
       });
       process.stderr.write(`connected to ${client.node}\n`);
       const stop = () => void client.close();

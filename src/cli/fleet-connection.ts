@@ -4,10 +4,11 @@
 import { clientFleetBus, type FleetBus } from "../fleet/fleet-bus.js";
 import type { DesiredState } from "../model/resources.js";
 import {
+  claimEmbeddedEndpoint,
   findEmbeddedEndpoint,
   forgetEmbeddedEndpoint,
   newEmbeddedToken,
-  recordEmbeddedEndpoint,
+  publishEmbeddedEndpoint,
 } from "../node/embedded-endpoint.js";
 import { NodeDaemon } from "../node/node-daemon.js";
 import { treescaleHome } from "../state/last-applied.js";
@@ -56,6 +57,10 @@ export async function openEmbeddedNode(name: string, heal: boolean): Promise<Emb
   const running = await findEmbeddedEndpoint(home, name);
   if (running) return { url: running.url, token: running.token, close: async () => undefined };
   const token = newEmbeddedToken();
+  // Claim the name before starting, so two processes never run rival agents for one node.
+  if (!(await claimEmbeddedEndpoint(home, { node: name, url: "", token, pid: process.pid }))) {
+    return openEmbeddedNode(name, heal);
+  }
   const daemon = new NodeDaemon({
     name,
     listen: { host: "127.0.0.1", port: 0 },
@@ -64,9 +69,14 @@ export async function openEmbeddedNode(name: string, heal: boolean): Promise<Emb
     heal,
     agent: true,
   });
-  await daemon.start();
+  try {
+    await daemon.start();
+  } catch (error) {
+    await forgetEmbeddedEndpoint(home, name);
+    throw error;
+  }
   const url = daemon.node.describe().listen;
-  await recordEmbeddedEndpoint(home, { node: name, url, token, pid: process.pid });
+  await publishEmbeddedEndpoint(home, { node: name, url, token, pid: process.pid });
   return {
     url,
     token,
