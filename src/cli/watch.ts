@@ -71,9 +71,12 @@ async function runWatch(flags: WatchFlags): Promise<void> {
       ),
     log,
   });
-  const watcher = watchDebounced(files, flags.debounce, (changed) => {
-    void loop.trigger(`changed: ${changed.join(", ")}`);
-  });
+  const watcher = watchDebounced(
+    files,
+    flags.debounce,
+    (changed) => void loop.trigger(`changed: ${changed.join(", ")}`),
+    (error) => log(`watching failed: ${error.message}; the last applied state stays in force`),
+  );
   await watcher.ready;
   log(
     `watching ${files.join(", ")} (${fleet.embedded ? `embedded node ${flags.name}` : "tree"}); Ctrl-C to stop`,

@@ -1,13 +1,11 @@
 // The Docker engine's event stream for one node's owned containers (GET /events, filtered by the
 // engine), as EngineEvents. A broken or ended stream is reported once; the caller relists and re-watches.
-import { request } from "node:http";
-import { request as requestTls } from "node:https";
 import { LABELS } from "../model/labels.js";
-import { type DockerConnection, type DockerConnectionOptions, resolveConnection } from "./docker-mapping.js";
+import { type DockerConnectionOptions, resolveConnection } from "./docker-mapping.js";
 import type { EngineEvent, EngineEventSource } from "./engine.js";
+import { EngineHttpClient } from "./engine-http.js";
 
 type RawEvent = {
-  Type?: string;
   Action?: string;
   id?: string;
   timeNano?: number;
@@ -15,10 +13,10 @@ type RawEvent = {
 };
 
 export class DockerEventSource implements EngineEventSource {
-  readonly #connection: DockerConnection;
+  readonly #client: EngineHttpClient;
 
   constructor(options: DockerConnectionOptions = {}) {
-    this.#connection = resolveConnection(options);
+    this.#client = new EngineHttpClient(resolveConnection(options), process.env.DOCKER_CERT_PATH);
   }
 
   watchEvents(
@@ -30,51 +28,14 @@ export class DockerEventSource implements EngineEventSource {
       type: ["container"],
       label: [`${LABELS.managed}=true`, `${LABELS.node}=${node}`],
     });
-    const path = `/events?filters=${encodeURIComponent(filters)}`;
-    const c = this.#connection;
-    let ended = false;
-    const end = (error?: unknown) => {
-      if (ended) return;
-      ended = true;
-      onEnd(error);
-    };
-    const req =
-      c.kind === "socket"
-        ? request({ socketPath: c.socketPath, path, method: "GET" })
-        : (c.protocol === "https" ? requestTls : request)({
-            host: c.host,
-            port: c.port,
-            path,
-            method: "GET",
-          });
-    req.on("response", (response) => {
-      if (response.statusCode !== 200) {
-        end(new Error(`docker events answered HTTP ${response.statusCode}`));
-        response.resume();
-        return;
-      }
-      let buffered = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => {
-        buffered += chunk;
-        let newline = buffered.indexOf("\n");
-        while (newline >= 0) {
-          const line = buffered.slice(0, newline).trim();
-          buffered = buffered.slice(newline + 1);
-          newline = buffered.indexOf("\n");
-          const event = line ? toEngineEvent(line) : undefined;
-          if (event) onEvent(event);
-        }
-      });
-      response.on("end", () => end());
-      response.on("error", end);
-    });
-    req.on("error", end);
-    req.end();
-    return () => {
-      ended = true;
-      req.destroy();
-    };
+    return this.#client.stream(
+      `/events?filters=${encodeURIComponent(filters)}`,
+      (line) => {
+        const event = toEngineEvent(line);
+        if (event) onEvent(event);
+      },
+      onEnd,
+    );
   }
 }
 

@@ -28,9 +28,11 @@ export class EngineHttpClient {
   #tls: TlsMaterial | undefined;
 
   /** certPath: DOCKER_CERT_PATH as docker-modem reads it (ca.pem, cert.pem, key.pem). */
-  constructor(connection: DockerConnection, certPath: string | undefined) {
+  readonly #readTimeoutMs: number;
+  constructor(connection: DockerConnection, certPath: string | undefined, readTimeoutMs = READ_TIMEOUT_MS) {
     this.#connection = connection;
     this.#certPath = certPath;
+    this.#readTimeoutMs = readTimeoutMs;
   }
 
   /** GET a path; resolves with the parsed JSON body (or the text when it is not JSON). */
@@ -53,9 +55,51 @@ export class EngineHttpClient {
           else resolve(parsed);
         });
       });
+      // A hung engine must not hang the CLI or an agent's queue: give up, as unreachable.
+      req.setTimeout(this.#readTimeoutMs, () => req.destroy(timeoutError(this.#readTimeoutMs)));
       req.on("error", reject);
       req.end();
     });
+  }
+
+  /**
+   * A streaming GET of newline-delimited JSON (the engine's /events): each line to `onLine`
+   * until the returned function is called; `onEnd` once when the stream breaks or ends.
+   */
+  stream(path: string, onLine: (line: string) => void, onEnd: (error?: unknown) => void): () => void {
+    let ended = false;
+    const end = (error?: unknown) => {
+      if (ended) return;
+      ended = true;
+      onEnd(error);
+    };
+    const req = this.#request({ method: "GET", path }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        end(new EngineHttpError(res.statusCode ?? 0, undefined, `GET ${path} answered ${res.statusCode}`));
+        return;
+      }
+      let buffered = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        buffered += chunk;
+        let newline = buffered.indexOf("\n");
+        while (newline >= 0) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          newline = buffered.indexOf("\n");
+          if (line) onLine(line);
+        }
+      });
+      res.on("end", () => end());
+      res.on("error", end);
+    });
+    req.on("error", end);
+    req.end();
+    return () => {
+      ended = true;
+      req.destroy();
+    };
   }
 
   #request(options: RequestOptions, onResponse: (res: IncomingMessage) => void) {
@@ -78,6 +122,14 @@ export class EngineHttpClient {
     };
     return this.#tls;
   }
+}
+
+const READ_TIMEOUT_MS = 15_000;
+
+function timeoutError(ms: number): Error {
+  return Object.assign(new Error(`no answer from the Docker engine within ${ms / 1000} s`), {
+    code: "ETIMEDOUT",
+  });
 }
 
 function parseBody(body: string, contentType: string | undefined): unknown {

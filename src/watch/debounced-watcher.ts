@@ -24,6 +24,7 @@ export function watchDebounced(
   paths: string[],
   debounceMs: number,
   onChange: (changed: string[]) => void,
+  onError: (error: Error) => void,
 ): DebouncedWatcher {
   const watcher: FSWatcher = watch(paths, {
     ignoreInitial: true,
@@ -42,6 +43,8 @@ export function watchDebounced(
       onChange(batch);
     }, debounceMs);
   });
+  // Out of inotify watches (ENOSPC), a directory made unreadable (EACCES): report, keep running.
+  watcher.on("error", (error) => onError(error instanceof Error ? error : new Error(String(error))));
   const ready = new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
   return {
     ready,
