@@ -23,6 +23,11 @@ export class InventoryKeeper {
     return this.#state.inventory;
   }
 
+  /** Resolves when every snapshot recorded so far is written (or its failure reported). */
+  flushed(): Promise<void> {
+    return this.#writing;
+  }
+
   /**
    * A resource stays recorded while it has containers here (even after it left the slice, so a
    * later prune can still remove it) or while the slice declares it.

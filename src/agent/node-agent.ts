@@ -1,6 +1,7 @@
 // A node's agent, as kubelet is for a Kubernetes node: it converges its own slice against its own
 // engine and keeps doing so — after restarts (the slice is on disk) and when cut off from the tree.
 // Changes nobody asked for are reported as `drift` and, unless told otherwise, healed.
+import { isDeepStrictEqual } from "node:util";
 import { type ActionOutcome, executeContainerPlan } from "../../controllers/container.js";
 import type { Message, Payload } from "../bus/message.js";
 import type { ContainerEngine, EngineEventSource } from "../drivers/engine.js";
@@ -9,11 +10,12 @@ import { planNode } from "../plan/container-plan.js";
 import { LastAppliedStore } from "../state/last-applied.js";
 import { type Clock, systemClock } from "../util/clock.js";
 import { ContainerInformer } from "./container-informer.js";
+import { CrashLoopBackoff, type CrashLoopOptions } from "./crash-loop.js";
 import { InventoryKeeper } from "./inventory-keeper.js";
 import { evaluateReadiness } from "./readiness.js";
-import { AGENT_EVENTS, driftReport, progressPublisher } from "./reports.js";
-import { EMPTY_SLICE, type SliceDocument, SliceStore } from "./slice.js";
-import type { ChildLink, NodeState } from "./status.js";
+import { AGENT_EVENTS, type DriftReport, driftReport, progressPublisher } from "./reports.js";
+import { EMPTY_SLICE, parseSlice, type SliceDocument, SliceStore } from "./slice.js";
+import type { ChildLink, NodeState, NodeSummary } from "./status.js";
 import { StatusBook, type StatusUpdate } from "./status-book.js";
 import { type ReconcileResult, TerminalError, WorkQueue } from "./work-queue.js";
 
@@ -39,7 +41,12 @@ export type NodeAgentOptions = {
   parent?: () => string | undefined;
   children?: () => ChildLink[];
   log?: (line: string) => void;
+  /** Backoff between heals of a resource that keeps stopping by itself (defaults: 1 s doubling to 60 s). */
+  crashLoop?: Omit<CrashLoopOptions, "clock">;
 };
+
+/** What `agent.apply` answers. */
+export type ApplyAnswer = { accepted: boolean; generation: number; reason?: string };
 
 export class NodeAgent {
   readonly name: string;
@@ -54,8 +61,12 @@ export class NodeAgent {
   readonly #convergedAt = new Map<string, number>();
   /** Engine time of the first unhandled change per resource, for the drift report's latency. */
   readonly #changedAt = new Map<string, number>();
+  readonly #crashLoop: CrashLoopBackoff;
   readonly #unsubscribe: (() => void)[] = [];
   #slice: SliceDocument = EMPTY_SLICE;
+  /** Slices are taken one at a time: the generation check and the write never interleave. */
+  #applying: Promise<unknown> = Promise.resolve();
+  #stopping = false;
   #resyncTimer: unknown;
 
   constructor(options: NodeAgentOptions) {
@@ -63,6 +74,7 @@ export class NodeAgent {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#sliceStore = new SliceStore(options.home, options.name);
+    this.#crashLoop = new CrashLoopBackoff({ clock: this.#clock, ...options.crashLoop });
     this.#inventory = new InventoryKeeper(
       new LastAppliedStore(options.home, options.name),
       this.#clock,
@@ -108,10 +120,9 @@ export class NodeAgent {
     [this.#slice] = await Promise.all([this.#sliceStore.read(), this.#inventory.load()]);
     const bus = this.#options.bus;
     this.#unsubscribe.push(
-      bus.handle(AGENT_EVENTS.apply, async (request) =>
-        JSON.stringify(await this.applySlice(request.json<SliceDocument>())),
-      ),
+      bus.handle(AGENT_EVENTS.apply, async (request) => JSON.stringify(await this.#answerApply(request))),
       bus.handle(AGENT_EVENTS.state, () => JSON.stringify(this.state())),
+      bus.handle(AGENT_EVENTS.summary, () => JSON.stringify(this.summary())),
     );
     // A dead engine must not keep the node off the bus: the informer retries, the queue waits.
     await this.#informer
@@ -121,29 +132,89 @@ export class NodeAgent {
     this.#scheduleResync();
   }
 
-  stop(): void {
+  /**
+   * Stops taking work (requests, events, resyncs) and resolves once the slice being taken, the
+   * reconciles in flight and the inventory writes they started are done.
+   */
+  async stop(): Promise<void> {
+    this.#stopping = true;
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     this.#informer.stop();
     this.#queue.stop();
     if (this.#resyncTimer !== undefined) this.#clock.clearTimeout(this.#resyncTimer);
+    await this.#applying;
+    await this.#queue.idle();
+    await this.#inventory.flushed();
   }
 
-  /** Takes a new slice; an older generation than the one held is refused. */
-  async applySlice(
-    document: SliceDocument,
-  ): Promise<{ accepted: boolean; generation: number; reason?: string }> {
-    if (document.generation < this.#slice.generation) {
-      return {
-        accepted: false,
-        generation: this.#slice.generation,
-        reason: `generation ${document.generation} is older than the ${this.#slice.generation} this node holds`,
-      };
+  /** Takes a new slice. An older generation is refused, and so is the same generation with other content. */
+  applySlice(document: SliceDocument): Promise<ApplyAnswer> {
+    const taken = this.#applying.then(() => this.#takeSlice(document));
+    this.#applying = taken.catch(() => undefined);
+    return taken;
+  }
+
+  async #takeSlice(document: SliceDocument): Promise<ApplyAnswer> {
+    const held = this.#slice;
+    const refuse = (reason: string): ApplyAnswer => ({
+      accepted: false,
+      generation: held.generation,
+      reason,
+    });
+    if (this.#stopping) return refuse(`node ${this.name} is shutting down`);
+    if (document.generation < held.generation)
+      return refuse(`generation ${document.generation} is older than the ${held.generation} this node holds`);
+    if (document.generation === held.generation) {
+      if (isDeepStrictEqual(document, held)) return { accepted: true, generation: held.generation };
+      return refuse(
+        `the offered slice and the slice this node holds are both generation ${held.generation} ` +
+          `but differ in ${describeDifference(document, held)}; a changed slice needs a newer generation`,
+      );
     }
-    await this.#sliceStore.write(document);
+    try {
+      await this.#sliceStore.write(document);
+    } catch (error) {
+      return refuse(`cannot write ${this.#sliceStore.path}: ${errorMessage(error)}; the slice was not taken`);
+    }
     this.#slice = document;
     this.#statuses.restart(document);
     this.#enqueueAll();
     return { accepted: true, generation: document.generation };
+  }
+
+  /** Whatever arrives over the bus gets an answer: a bad request is refused with the reason, never dropped. */
+  async #answerApply(request: Message): Promise<ApplyAnswer> {
+    const refuse = (reason: string): ApplyAnswer => ({
+      accepted: false,
+      generation: this.#slice.generation,
+      reason,
+    });
+    let body: unknown;
+    try {
+      body = request.json();
+    } catch (error) {
+      return refuse(`the slice is not JSON: ${errorMessage(error)}`);
+    }
+    const parsed = parseSlice(body);
+    if (!("slice" in parsed)) return refuse(`invalid slice: ${parsed.issues.join("; ")}`);
+    try {
+      return await this.applySlice(parsed.slice);
+    } catch (error) {
+      this.#log(`cannot take a slice: ${errorMessage(error)}`);
+      return refuse(`cannot take the slice: ${errorMessage(error)}`);
+    }
+  }
+
+  /** What a caller waiting on this node needs, without the containers and inventory. */
+  summary(): NodeSummary {
+    const parent = this.#options.parent?.();
+    return {
+      node: this.name,
+      ...(parent ? { parent } : {}),
+      generation: this.#slice.generation,
+      settled: this.settled(),
+      unready: this.#statuses.values().filter((s) => s.condition !== "Ready"),
+    };
   }
 
   state(): NodeState {
@@ -211,14 +282,17 @@ export class NodeAgent {
     const drift = this.#convergedAt.get(resource) === slice.generation;
     const heal = this.#options.heal && (entry?.spec.heal ?? true);
     if (drift) {
+      // A container that keeps stopping by itself is healed with growing pauses, not in a hot loop.
+      const backoffMs = heal ? this.#crashLoop.delay(resource) : 0;
       const report = driftReport(
         { node: this.name, resource, generation: slice.generation },
         plan.actions,
         { now: this.#clock.now(), changedAt },
         heal,
       );
-      this.#options.bus.publish(AGENT_EVENTS.drift, JSON.stringify(report));
       const what = report.differences.map((d) => `${d.container} ${d.reason}`).join("; ");
+      if (backoffMs > 0) return this.#backOff(resource, slice, { ...report, healInMs: backoffMs }, what);
+      this.#options.bus.publish(AGENT_EVENTS.drift, JSON.stringify(report));
       this.#log(`drift on ${resource}: ${what}${heal ? " (healing)" : ""}`);
       if (!heal) {
         this.#status(resource, slice, {
@@ -244,6 +318,8 @@ export class NodeAgent {
       concurrency: this.#options.concurrency ?? 8,
       stopTimeoutSeconds: this.#options.stopTimeoutSeconds ?? 10,
     });
+    if (drift) this.#crashLoop.healed(resource);
+    else this.#crashLoop.forget(resource);
     await this.#informer.relist();
     await this.#inventory.record(resource, this.#informer.containers(), slice);
     const failures = outcomes.filter((o): o is Extract<ActionOutcome, { ok: false }> => !o.ok);
@@ -271,8 +347,31 @@ export class NodeAgent {
     }
     this.#convergedAt.set(resource, slice.generation);
     const readiness = evaluateReadiness(entry, this.#informer.containers());
+    this.#crashLoop.observed(resource, readiness.condition === "Ready");
     this.#status(resource, slice, readiness);
     return readiness.recheckAfterMs === undefined ? undefined : { requeueAfterMs: readiness.recheckAfterMs };
+  }
+
+  /**
+   * Drift seen while the resource is in a crash loop: reported when an engine event revealed it,
+   * the resource is Stalled (so the node settles and an apply reports it), and healed later.
+   */
+  #backOff(resource: string, slice: SliceDocument, report: DriftReport, what: string): ReconcileResult {
+    const waitMs = report.healInMs ?? 0;
+    if (report.changedAt !== undefined) {
+      this.#options.bus.publish(AGENT_EVENTS.drift, JSON.stringify(report));
+      this.#log(`drift on ${resource}: ${what} (crash loop: healing in ${waitMs} ms)`);
+    }
+    this.#crashLoop.observed(resource, false);
+    const restarts = this.#crashLoop.restarts(resource);
+    this.#status(resource, slice, {
+      condition: "Stalled",
+      reason: "CrashLoopBackOff",
+      message:
+        `${what}; restarted ${restarts} time${restarts === 1 ? "" : "s"}, ` +
+        `next try in ${Math.ceil(waitMs / 1000)} s (${new Date(this.#clock.now() + waitMs).toISOString()})`,
+    });
+    return { requeueAfterMs: waitMs };
   }
 
   /** Statuses name the generation that was reconciled, even if a newer slice arrived meanwhile. */
@@ -283,4 +382,15 @@ export class NodeAgent {
   #log(line: string): void {
     this.#options.log?.(`[agent ${this.name}] ${line}`);
   }
+}
+
+/** Which parts of two slices of one generation differ, for the refusal message. */
+function describeDifference(offered: SliceDocument, held: SliceDocument): string {
+  const parts: string[] = [];
+  if (offered.prune !== held.prune) parts.push(`prune ${offered.prune} vs ${held.prune}`);
+  const names = new Set([...Object.keys(offered.containers), ...Object.keys(held.containers)]);
+  for (const name of [...names].sort()) {
+    if (!isDeepStrictEqual(offered.containers[name], held.containers[name])) parts.push(name);
+  }
+  return parts.length > 0 ? parts.join(", ") : "content";
 }

@@ -5,6 +5,8 @@ import type { ContainerAction } from "../plan/actions.js";
 export const AGENT_EVENTS = {
   apply: "agent.apply",
   state: "agent.state",
+  /** A small answer (generation, settled, statuses not Ready) for callers that wait on a node. */
+  summary: "agent.summary",
   status: "agent.status",
   progress: "apply.progress",
   drift: "drift",
@@ -20,6 +22,8 @@ export type DriftReport = {
   detectedAt: string;
   detectionMs?: number;
   healing: boolean;
+  /** The resource is in a crash loop: it is healed after this wait, not at once. */
+  healInMs?: number;
 };
 
 export type ProgressReport = {

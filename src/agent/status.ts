@@ -20,7 +20,14 @@ export type ResourceStatus = {
 };
 
 /** A direct child link as its parent sees it: how `get nodes` shows a dead child rather than omitting it. */
-export type ChildLink = { node: string; status: "up" | "down"; since: string; reason?: string };
+export type ChildLink = {
+  node: string;
+  status: "up" | "down";
+  since: string;
+  reason?: string;
+  /** The child's tags as its parent last knew them, if it does: how a plan places for a child that is down. */
+  tags?: string[];
+};
 
 /** What every agent answers to `agent.state`. */
 export type NodeState = {
@@ -35,4 +42,14 @@ export type NodeState = {
   statuses: ResourceStatus[];
   inventory: Record<string, { replicas: number[] }>;
   slice: SliceDocument;
+};
+
+/** What every agent answers to `agent.summary`: enough to wait on an apply, without the containers. */
+export type NodeSummary = {
+  node: string;
+  parent?: string;
+  generation: number;
+  settled: boolean;
+  /** Statuses that are not Ready (usually none): what a failed or slow apply reports. */
+  unready: ResourceStatus[];
 };
