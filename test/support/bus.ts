@@ -1,41 +1,23 @@
 // Real node processes for bus integration tests: build once per run, spawn `treescale node` on port 0,
 // read its listening line, and kill everything on teardown (also when a test fails).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { BusClient, type ClientOptions, type Message } from "../../src/bus/client/index.js";
+import { requireBuild } from "./cli.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 export const cliPath = join(root, "dist/src/cli/main.js");
 
-/** Compiles the project once per test run (tsc emits even when other modules have type errors). */
+/**
+ * The node processes run the built CLI. `npm test` builds before any test starts; building here
+ * instead would rewrite dist/ under other test files' running processes.
+ */
 export async function ensureBuilt(): Promise<void> {
-  const lock = join(root, "dist", `.bus-build-${process.ppid}`);
-  await mkdir(join(root, "dist"), { recursive: true });
-  try {
-    await mkdir(lock);
-  } catch {
-    // Another worker of this run builds; wait for its stamp.
-    for (let i = 0; i < 600; i++) {
-      if (
-        await stat(join(lock, "done")).then(
-          () => true,
-          () => false,
-        )
-      )
-        return;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error("timed out waiting for the build of another test worker");
-  }
-  await promisify(execFile)(join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.build.json"], {
-    cwd: root,
-  }).catch(() => {});
-  await stat(cliPath);
-  await writeFile(join(lock, "done"), "");
+  requireBuild();
 }
 
 export interface NodeProcess {
