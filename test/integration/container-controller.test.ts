@@ -12,6 +12,7 @@ import {
   TEST_IMAGE,
   uniqueNodeName,
 } from "../support/docker.js";
+import { freePort } from "../support/net.js";
 import { spec } from "../unit/plan/fixtures.js";
 
 const docker = new Docker();
@@ -66,7 +67,7 @@ describe("container controller (real dockerd)", () => {
 
   it("start-first with a fixed host port fails cleanly and leaves the old container running", async () => {
     await removeContainersOfNode(node);
-    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const port = await freePort();
     const first = server({
       ports: [{ hostIp: "127.0.0.1", hostPort: port, containerPort: 80, protocol: "tcp" }],
       update: { maxParallel: 1, order: "start-first", failureAction: "pause" },

@@ -1,6 +1,5 @@
 // The Docker driver against the real dockerd, with the locally built busybox image.
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerEngine } from "../../src/drivers/docker.js";
@@ -12,6 +11,8 @@ import type { ObservedContainer } from "../../src/model/observed.js";
 import type { ContainerSpec } from "../../src/model/resources.js";
 import { fieldHashes, specHash } from "../../src/model/spec-hash.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
+import { freePort } from "../support/net.js";
+import { eventually } from "../support/poll.js";
 import { containerSpec } from "../support/specs.js";
 
 const IMAGE = TEST_IMAGE;
@@ -31,31 +32,6 @@ function request(node: string, desired: ContainerSpec, replica = 0): CreateConta
     fieldHashes: fieldHashes(desired),
     generation: 3,
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
-/** Polls until check returns a value; for things Docker does on its own clock (httpd up, health). */
-async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`condition not met within ${timeoutMs} ms`, { cause: lastError });
 }
 
 describe("DockerEngine against dockerd", () => {
