@@ -46,7 +46,7 @@ export function planFleet({ desired, states, prune }: FleetPlanInput): FleetPlan
   const nodes: NodeInfo[] =
     declared.length > 0
       ? declared.map((server) => ({ name: server.name, tags: server.tags }))
-      : states.map((state) => ({ name: state.node, tags: state.tags }));
+      : answeredOrLost(states);
   const unreachable = nodes.filter((n) => !byName.has(n.name)).map((n) => n.name);
   const pruneRefused =
     prune && unreachable.length > 0
@@ -108,6 +108,25 @@ export function planFleet({ desired, states, prune }: FleetPlanInput): FleetPlan
     links: planLinks(desired, byName),
     ...(pruneRefused ? { pruneRefused } : {}),
   };
+}
+
+/**
+ * Without declared servers the fleet is whoever answered, plus every child that a parent reports
+ * down and that did not answer itself: leaving such a node out would hand its replicas to the
+ * others and let prune run while its inventory is unknown. It is placed with the tags its parent
+ * last knew, when known. When not, it gets no tags rather than every tag: a guess of "every tag"
+ * would make it eligible for resources it never ran and take replicas away from healthy nodes
+ * (stopping running containers because some node is down); with no tags it keeps whatever names
+ * it or places anywhere, and nothing that runs elsewhere is stopped. What that guess cannot keep
+ * (a tag-placed share it held) is the reason parents should report their children's tags.
+ */
+function answeredOrLost(states: readonly NodeState[]): NodeInfo[] {
+  const nodes = new Map<string, NodeInfo>(states.map((s) => [s.node, { name: s.node, tags: s.tags }]));
+  for (const link of states.flatMap((s) => s.children)) {
+    if (link.status !== "down" || nodes.has(link.node)) continue;
+    nodes.set(link.node, { name: link.node, tags: link.tags ?? [] });
+  }
+  return [...nodes.values()];
 }
 
 /** The tree's shape comes from the servers' `childs`; a child whose live parent differs moves. */

@@ -115,4 +115,57 @@ describe("planFleet", () => {
     });
     expect(plan.nodes.flatMap((n) => n.actions.map((a) => a.name))).toEqual(["a-agent-1", "b-agent-1"]);
   });
+
+  it("without declared servers, a child reported down keeps its share and prune is refused naming it", () => {
+    const web = spec("web", { replicas: 3, placement: { tags: ["web"] } });
+    const lost = { node: "b", status: "down" as const, since: "", tags: ["web"] };
+    const plan = planFleet({
+      desired: desired([], [web]),
+      states: [
+        state("a", { tags: ["web"], children: [lost] }),
+        state("c", {
+          tags: ["web"],
+          inventory: { old: { replicas: [1] } },
+          containers: [running("c", spec("old"), 1)],
+        }),
+      ],
+      prune: true,
+    });
+    expect(plan.unreachable).toEqual(["b"]);
+    expect(plan.pruneRefused).toBe("nodes unreachable: b; prune needs every node's inventory");
+    expect(plan.nodes.map((n) => [n.node, n.reachable, n.slice.containers.web?.replicas])).toEqual([
+      ["a", true, [1]],
+      ["b", false, [2]],
+      ["c", true, [3]],
+    ]);
+    const c = plan.nodes.find((n) => n.node === "c")!;
+    expect(c.actions.map((a) => a.name)).toEqual(["c-web-3"]);
+    expect(c.orphans.map((o) => o.name)).toEqual(["c-old-1"]);
+  });
+
+  it("without declared servers, a lost child whose tags are unknown keeps what places anywhere", () => {
+    const agent = spec("agent", { mode: "global" });
+    const plan = planFleet({
+      desired: desired([], [agent]),
+      states: [state("a", { children: [{ node: "b", status: "down", since: "" }] })],
+      prune: true,
+    });
+    expect(plan.unreachable).toEqual(["b"]);
+    expect(plan.pruneRefused).toContain("b");
+    expect(plan.nodes.find((n) => n.node === "b")).toMatchObject({
+      reachable: false,
+      undeclared: false,
+      slice: { containers: { agent: { replicas: [1] } } },
+    });
+  });
+
+  it("without declared servers, a child reported down that answers anyway (moved parent) is just reachable", () => {
+    const plan = planFleet({
+      desired: desired([], [spec("agent", { mode: "global" })]),
+      states: [state("a", { children: [{ node: "b", status: "down", since: "" }] }), state("b")],
+      prune: true,
+    });
+    expect(plan.unreachable).toEqual([]);
+    expect(plan.pruneRefused).toBeUndefined();
+  });
 });
