@@ -1,7 +1,7 @@
 // The node-link controller: makes the live tree match the servers' `childs`. A child is told its
 // new parent over the bus, then watched until it reports the new link (or the deadline passes).
 import { AGENT_EVENTS } from "../src/agent/reports.js";
-import type { NodeState } from "../src/agent/status.js";
+import type { NodeSummary } from "../src/agent/status.js";
 import type { FleetBus } from "../src/fleet/fleet-bus.js";
 import type { LinkChange } from "../src/fleet/fleet-plan.js";
 import type { DesiredState } from "../src/model/resources.js";
@@ -39,14 +39,14 @@ export async function moveLinks(options: {
         return { child: move.child, to: move.to, ok: false, message: `${move.child} did not answer` };
       const deadline = Date.now() + options.timeoutMs;
       while (Date.now() < deadline) {
-        const [state] = await options.bus.requestMany(
-          AGENT_EVENTS.state,
+        const [summary] = await options.bus.requestMany(
+          AGENT_EVENTS.summary,
           { node: move.child },
           undefined,
           2000,
           1,
         );
-        if (state?.json<NodeState>().parent === move.to) {
+        if (summary?.json<NodeSummary>().parent === move.to) {
           return { child: move.child, to: move.to, ok: true, message: `linked under ${move.to}` };
         }
         await new Promise((resolve) => setTimeout(resolve, 100));

@@ -3,7 +3,7 @@
 // says per node how it ended. Unreachable nodes are reported, never silently skipped.
 import { AGENT_EVENTS, type ProgressReport } from "../agent/reports.js";
 import type { SliceDocument } from "../agent/slice.js";
-import type { NodeState, ResourceStatus } from "../agent/status.js";
+import type { NodeState, NodeSummary, ResourceStatus } from "../agent/status.js";
 import type { UpdatePolicy } from "../model/resources.js";
 import type { FleetBus } from "./fleet-bus.js";
 import type { FleetPlan, NodePlan } from "./fleet-plan.js";
@@ -28,6 +28,10 @@ export type FleetApplyOptions = {
   plan: FleetPlan;
   timeoutMs: number;
   onProgress(line: string): void;
+  /**
+   * How often a node that has not announced itself settled is asked anyway. Nodes publish
+   * `agent.status` on every change, which wakes the wait at once; the poll covers a lost event.
+   */
   pollMs?: number;
 };
 
@@ -60,23 +64,34 @@ const FIRST_WINDOW_MS = 300;
 
 export async function applyFleet(options: FleetApplyOptions): Promise<NodeOutcome[]> {
   const { plan, bus } = options;
-  const stopListening = await bus.listen([AGENT_EVENTS.progress], (message) => {
+  const signals = new SettledSignals();
+  const stopListening = await bus.listen([AGENT_EVENTS.progress, AGENT_EVENTS.status], (message) => {
+    if (message.event === AGENT_EVENTS.status) {
+      const status = message.json<{ node: string; generation: number; settled: boolean }>();
+      if (status.settled) signals.raise(status.node);
+      return;
+    }
     const report = message.json<ProgressReport>();
     if (report.generation !== plan.generation) return;
     options.onProgress(
       `[${report.node}] ${report.container}: ${report.action}${report.ok ? " done" : ` FAILED: ${report.error ?? ""}`}`,
     );
   });
+  const run: WaveRunner = { ...options, signals };
   try {
     const outcomes: NodeOutcome[] = [];
     for (const node of plan.nodes) {
       if (!node.reachable)
-        outcomes.push({
-          node: node.node,
-          result: "unreachable",
-          message: "not reachable; nothing sent",
-          stalled: [],
-        });
+        outcomes.push(
+          placesNothing(node.slice)
+            ? {
+                node: node.node,
+                result: "pending",
+                message: "not running; nothing is placed on it",
+                stalled: [],
+              }
+            : { node: node.node, result: "unreachable", message: "not reachable; nothing sent", stalled: [] },
+        );
       if (node.undeclared)
         outcomes.push({
           node: node.node,
@@ -87,13 +102,13 @@ export async function applyFleet(options: FleetApplyOptions): Promise<NodeOutcom
     }
     const targets = plan.nodes.filter((n) => n.reachable && !n.undeclared);
     const { immediate, waves, policy } = rollingWaves(targets);
-    outcomes.push(...(await runWave(options, immediate)));
+    outcomes.push(...(await runWave(run, immediate)));
     for (const [index, wave] of waves.entries()) {
-      const results = await runWave(options, wave);
+      const results = await runWave(run, wave);
       outcomes.push(...results);
       if (results.every((r) => r.result === "converged")) continue;
       if (policy.failureAction === "rollback") {
-        outcomes.push(...(await rollBack(options, wave, results)));
+        outcomes.push(...(await rollBack(run, wave, results)));
       }
       for (const rest of waves.slice(index + 1).flat()) {
         outcomes.push({
@@ -115,7 +130,7 @@ export async function applyFleet(options: FleetApplyOptions): Promise<NodeOutcom
  * Nodes that recreate a resource with an update policy are updated `maxParallel` at a time;
  * all others at once. The strictest policy among the recreated resources decides.
  */
-function rollingWaves(nodes: readonly NodePlan[]): {
+export function rollingWaves(nodes: readonly NodePlan[]): {
   immediate: NodePlan[];
   waves: NodePlan[][];
   policy: UpdatePolicy;
@@ -136,16 +151,19 @@ function rollingWaves(nodes: readonly NodePlan[]): {
   return { immediate, waves, policy };
 }
 
-async function runWave(options: FleetApplyOptions, nodes: readonly NodePlan[]): Promise<NodeOutcome[]> {
-  return Promise.all(nodes.map((node) => sendAndWait(options, node.node, node.slice)));
+/** An unreachable server that no replica is placed on is only waiting to be started. */
+function placesNothing(slice: SliceDocument): boolean {
+  return Object.values(slice.containers).every((entry) => entry.replicas.length === 0);
 }
 
-async function sendAndWait(
-  options: FleetApplyOptions,
-  node: string,
-  slice: SliceDocument,
-): Promise<NodeOutcome> {
-  const { bus, timeoutMs } = options;
+type WaveRunner = FleetApplyOptions & { signals: SettledSignals };
+
+async function runWave(run: WaveRunner, nodes: readonly NodePlan[]): Promise<NodeOutcome[]> {
+  return Promise.all(nodes.map((node) => sendAndWait(run, node.node, node.slice)));
+}
+
+async function sendAndWait(run: WaveRunner, node: string, slice: SliceDocument): Promise<NodeOutcome> {
+  const { bus, timeoutMs, signals } = run;
   const [reply] = await bus.requestMany(
     AGENT_EVENTS.apply,
     { node },
@@ -165,10 +183,12 @@ async function sendAndWait(
     };
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const [stateReply] = await bus.requestMany(AGENT_EVENTS.state, { node }, undefined, 5000, 1);
-    const state = stateReply?.json<NodeState>();
-    if (state && state.generation === slice.generation && state.settled) {
-      const stalled = state.statuses.filter((s) => s.condition === "Stalled");
+    // Cleared before asking: a settled announcement that arrives while we ask wakes the next wait.
+    signals.clear(node);
+    const [summaryReply] = await bus.requestMany(AGENT_EVENTS.summary, { node }, undefined, 5000, 1);
+    const summary = summaryReply?.json<NodeSummary>();
+    if (summary && summary.generation === slice.generation && summary.settled) {
+      const stalled = summary.unready.filter((s) => s.condition === "Stalled");
       return stalled.length === 0
         ? { node, result: "converged", message: `generation ${slice.generation} ready`, stalled }
         : {
@@ -178,21 +198,52 @@ async function sendAndWait(
             stalled,
           };
     }
-    if (Date.now() > deadline) {
+    const left = deadline - Date.now();
+    if (left <= 0) {
       return {
         node,
         result: "timeout",
         message: `did not settle generation ${slice.generation} within ${timeoutMs} ms`,
-        stalled: state?.statuses.filter((s) => s.condition !== "Ready") ?? [],
+        stalled: summary?.unready ?? [],
       };
     }
-    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 150));
+    await signals.wait(node, Math.min(left, run.pollMs ?? 1000));
+  }
+}
+
+/** Wakes a node's wait when it announces (over `agent.status`) that it has settled. */
+class SettledSignals {
+  readonly #raised = new Set<string>();
+  readonly #waiters = new Map<string, () => void>();
+
+  raise(node: string): void {
+    this.#raised.add(node);
+    this.#waiters.get(node)?.();
+  }
+
+  clear(node: string): void {
+    this.#raised.delete(node);
+  }
+
+  /** Resolves at the next announcement from `node` (or at once if one came since `clear`), or after `ms`. */
+  wait(node: string, ms: number): Promise<void> {
+    if (this.#raised.has(node)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const waiters = this.#waiters;
+      function done(): void {
+        clearTimeout(timer);
+        waiters.delete(node);
+        resolve();
+      }
+      waiters.set(node, done);
+    });
   }
 }
 
 /** Sends the failed wave's nodes their previous slice again, under a newer generation. */
 async function rollBack(
-  options: FleetApplyOptions,
+  options: WaveRunner,
   wave: readonly NodePlan[],
   results: readonly NodeOutcome[],
 ): Promise<NodeOutcome[]> {

@@ -1,0 +1,147 @@
+// A FleetBus with scripted agents behind it: each answers state, summary and apply requests as a
+// real agent would, announces `agent.status` when it settles, and records what it was asked.
+import type { SliceDocument } from "../../../src/agent/slice.js";
+import type { NodeState, NodeSummary, ResourceStatus } from "../../../src/agent/status.js";
+import type { Message, Payload } from "../../../src/bus/message.js";
+import type { Target } from "../../../src/bus/protocol/frames.js";
+import type { FleetBus } from "../../../src/fleet/fleet-bus.js";
+
+export type FakeAgent = {
+  state: NodeState;
+  /** Answers nothing at all (a node that is down). */
+  silent?: boolean;
+  /** Answers state requests only from this call on (1-based): a node that is slow to answer. */
+  answersFromCall?: number;
+  /** How each resource of a taken slice ends up (default Ready). */
+  verdict?(slice: SliceDocument): Partial<Record<string, Pick<ResourceStatus, "condition" | "reason">>>;
+  /** Settles this long after taking a slice (default at once). */
+  settleAfterMs?: number;
+};
+
+export type Request = { event: string; target: Target; timeoutMs: number; max?: number };
+
+export class FakeFleetBus implements FleetBus {
+  readonly requests: Request[] = [];
+  /** What happened, in order: "apply c1 g5", "settled c1 g5". */
+  readonly log: string[] = [];
+  readonly #listeners = new Set<{ events: Set<string>; handler: (message: Message) => void }>();
+  #stateCalls = 0;
+
+  constructor(readonly agents: Record<string, FakeAgent>) {}
+
+  async requestMany(
+    event: string,
+    target: Target,
+    payload: Payload | undefined,
+    timeoutMs: number,
+    max?: number,
+  ): Promise<Message[]> {
+    this.requests.push({ event, target, timeoutMs, ...(max !== undefined ? { max } : {}) });
+    if (event === "agent.state") this.#stateCalls += 1;
+    const answering = Object.values(this.agents).filter(
+      (agent) =>
+        !agent.silent &&
+        (target.node === undefined || agent.state.node === target.node) &&
+        (event !== "agent.state" || this.#stateCalls >= (agent.answersFromCall ?? 1)),
+    );
+    const replies = answering.map((agent) => this.#answer(agent, event, payload));
+    return replies.slice(0, max ?? replies.length);
+  }
+
+  async listen(events: string[], handler: (message: Message) => void): Promise<() => void> {
+    const listener = { events: new Set(events), handler };
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {}
+
+  /** Event names of the requests made so far. */
+  asked(event: string): Request[] {
+    return this.requests.filter((r) => r.event === event);
+  }
+
+  #answer(agent: FakeAgent, event: string, payload: Payload | undefined): Message {
+    const { state } = agent;
+    switch (event) {
+      case "agent.state":
+        return message(event, state.node, state);
+      case "agent.summary": {
+        const summary: NodeSummary = {
+          node: state.node,
+          generation: state.generation,
+          settled: state.settled,
+          unready: state.statuses.filter((s) => s.condition !== "Ready"),
+        };
+        return message(event, state.node, summary);
+      }
+      case "agent.apply": {
+        const slice = JSON.parse(String(payload)) as SliceDocument;
+        this.log.push(`apply ${state.node} g${slice.generation}`);
+        state.slice = slice;
+        state.generation = slice.generation;
+        state.settled = false;
+        const settle = () => this.#settle(agent, slice);
+        if (agent.settleAfterMs === undefined) settle();
+        else setTimeout(settle, agent.settleAfterMs);
+        return message(event, state.node, { accepted: true, generation: slice.generation });
+      }
+      default:
+        throw new Error(`the fake bus does not know ${event}`);
+    }
+  }
+
+  #settle(agent: FakeAgent, slice: SliceDocument): void {
+    const { state } = agent;
+    const verdict = agent.verdict?.(slice) ?? {};
+    state.statuses = Object.keys(slice.containers).map((resource) => ({
+      resource,
+      node: state.node,
+      condition: verdict[resource]?.condition ?? "Ready",
+      reason: verdict[resource]?.reason ?? "Converged",
+      message: "",
+      observedGeneration: slice.generation,
+      desired: slice.containers[resource]?.replicas.length ?? 0,
+      ready: 0,
+      since: "",
+    }));
+    state.settled = true;
+    this.log.push(`settled ${state.node} g${slice.generation}`);
+    const status = {
+      node: state.node,
+      generation: slice.generation,
+      settled: true,
+      status: state.statuses[0],
+    };
+    for (const listener of this.#listeners)
+      if (listener.events.has("agent.status")) listener.handler(message("agent.status", state.node, status));
+  }
+}
+
+export function nodeState(node: string, overrides: Partial<NodeState> = {}): NodeState {
+  return {
+    node,
+    tags: [],
+    children: [],
+    generation: 0,
+    settled: true,
+    containers: [],
+    statuses: [],
+    inventory: {},
+    slice: { generation: 0, prune: false, containers: {} },
+    ...overrides,
+  };
+}
+
+function message(event: string, origin: string, body: unknown): Message {
+  const text = JSON.stringify(body);
+  return {
+    kind: "publish",
+    event,
+    origin,
+    target: {},
+    data: new TextEncoder().encode(text),
+    text: () => text,
+    json: <T>() => JSON.parse(text) as T,
+  };
+}
