@@ -112,7 +112,9 @@ describe("treescale watch (embedded node)", () => {
     const [victim] = await docker.listContainers({ filters: { label: [`treescale.node=${node}`] } });
     await docker.getContainer(victim!.Id).remove({ force: true });
     expect(await drift).toMatchObject({ event: "drift", data: { node, resource: "app" } });
+    const exited = new Promise((resolve) => events.once("exit", resolve));
     events.kill("SIGTERM");
+    await exited;
     const deadline = Date.now() + 5000;
     while ((await running()).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(await running()).toHaveLength(3);
@@ -130,8 +132,13 @@ describe("treescale watch (embedded node)", () => {
       expect(result.code).toBe(0);
       expect(result.stdout).toContain(`node ${node}:`);
       expect(await running()).toEqual([`${node}-app-1`, `${node}-app-2`]);
-      // The agent now holds the new slice: it does not bring the third replica back.
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // The agent now holds the new slice: it reports it settled, and does not bring the third replica back.
+      const status = await runCli(["get", "status", "--name", node, "-o", "json"], {
+        env: { TREESCALE_HOME: join(work.dir, ".home") },
+      });
+      expect(JSON.parse(status.stdout)).toEqual([
+        expect.objectContaining({ resource: "app", condition: "Ready", ready: "2/2" }),
+      ]);
       expect(await running()).toEqual([`${node}-app-1`, `${node}-app-2`]);
     } finally {
       await elsewhere.remove();
