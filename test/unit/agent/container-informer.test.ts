@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { ContainerInformer, type InformerOptions } from "../../../src/agent/container-informer.js";
+import { FakeClock, settle } from "../../support/fake-clock.js";
+import { running, spec } from "../plan/fixtures.js";
+import { FakeEngine } from "./fake-engine.js";
+
+async function setup(options: Partial<InformerOptions> = {}) {
+  const clock = new FakeClock();
+  const engine = new FakeEngine(clock);
+  const changes: { resources: string[]; eventAt: number | undefined }[] = [];
+  const errors: string[] = [];
+  const informer = new ContainerInformer({
+    node: "n",
+    engine,
+    events: engine,
+    clock,
+    onChange: (resources, eventAt) => changes.push({ resources: [...resources].sort(), eventAt }),
+    onError: (message) => errors.push(message),
+    ...options,
+  });
+  await informer.start();
+  const lists = () => engine.calls.filter((call) => call === "list").length;
+  return { clock, engine, informer, changes, errors, lists };
+}
+
+const add = (engine: FakeEngine, resource: string, replica = 1) => {
+  const container = running("n", spec(resource), replica);
+  engine.containers.set(container.id, container);
+  return container;
+};
+
+describe("ContainerInformer", () => {
+  it("lists once at start and watches the event stream", async () => {
+    const { engine, informer, lists } = await setup();
+    expect(lists()).toBe(1);
+    expect(informer.synced).toBe(true);
+    expect(engine.watchers).toBe(1);
+  });
+
+  it("coalesces a burst of events into one list, reporting the first event's time", async () => {
+    const { clock, engine, changes, lists } = await setup();
+    const web = add(engine, "web");
+    for (const action of ["create", "start", "kill", "die", "destroy"]) {
+      engine.emit({ containerId: web.id, resource: "web", action, time: 1000 + changes.length });
+      await clock.advance(2);
+    }
+    expect(lists()).toBe(1);
+    await clock.advance(15);
+    expect(lists()).toBe(2);
+    expect(changes).toEqual([{ resources: ["web"], eventAt: 1000 }]);
+  });
+
+  it("after a gap in the stream, relists (catching changes that had no event) and watches again after a backoff", async () => {
+    const { clock, engine, informer, changes, errors, lists } = await setup();
+    engine.breakStream();
+    expect(errors).toEqual(["docker event stream interrupted: connection reset"]);
+    expect(engine.watchers).toBe(0);
+    add(engine, "api");
+    const [delay] = clock.pending();
+    expect(delay).toBeGreaterThanOrEqual(100);
+    expect(delay).toBeLessThanOrEqual(200);
+    await clock.advance(200);
+    expect(engine.watchers).toBe(1);
+    expect(lists()).toBe(2);
+    expect(changes).toEqual([{ resources: ["api"], eventAt: undefined }]);
+    expect(informer.containers().map((c) => c.name)).toEqual(["n-api-1"]);
+  });
+
+  it("reconnects with growing, capped backoff while the stream keeps failing, and resets after an event", async () => {
+    const { clock, engine } = await setup({ maxBackoffMs: 1000 });
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      engine.breakStream();
+      const [delay] = clock.pending();
+      delays.push(delay ?? -1);
+      await clock.advance(delay ?? 0);
+    }
+    // 100·2^attempt, capped, times a jitter in [0.5, 1].
+    const bounds = [200, 400, 800, 1000, 1000];
+    delays.forEach((delay, i) => {
+      expect(delay).toBeGreaterThanOrEqual(bounds[i]! / 2);
+      expect(delay).toBeLessThanOrEqual(bounds[i]!);
+    });
+    engine.emit({ containerId: "x", resource: "web", action: "start", time: 0 });
+    engine.breakStream();
+    expect(clock.pending().at(-1)).toBeLessThanOrEqual(200);
+  });
+
+  it("stops watching and retrying when stopped", async () => {
+    const { clock, engine, informer } = await setup();
+    engine.breakStream();
+    informer.stop();
+    await clock.advance(20_000);
+    await settle();
+    expect(engine.watchers).toBe(0);
+    expect(clock.pending()).toEqual([]);
+  });
+});
