@@ -57,7 +57,7 @@ export function registerApply(program: Command): void {
     .action(runApply);
 }
 
-async function runApply(options: ApplyOptions): Promise<void> {
+async function runApply(options: ApplyOptions, command: Command): Promise<void> {
   const loaded = await loadOrExit(requireFiles(options.file));
   if (await goesThroughBus(options)) {
     // The tree path loads the bus client; the embedded path below never pays for it.
@@ -65,16 +65,28 @@ async function runApply(options: ApplyOptions): Promise<void> {
       import("./fleet-connection.js"),
       import("./fleet-apply.js"),
     ]);
+    for (const flag of ["parallel", "stopTimeout"] as const) {
+      if (command.getOptionValueSource(flag) === "cli") {
+        process.stderr.write(
+          `note: --${flag === "parallel" ? "parallel" : "stop-timeout"} applies to the embedded node only; ` +
+            "each node's agent has its own (treescale node --stop-timeout)\n",
+        );
+      }
+    }
     const fleet = await openFleet({ name: options.name, ...connectionFlags(options) });
     try {
-      process.exitCode = await runFleetApply(fleet.bus, { ...loaded, desired: fleet.view(loaded.desired) }, {
-        prune: options.prune,
-        allowEmpty: options.allowEmpty,
-        dryRun: options.dryRun,
-        output: options.output,
-        timeoutMs: options.timeout * 1000,
-        gatherMs: 3000,
-      });
+      process.exitCode = await runFleetApply(
+        fleet.bus,
+        { ...loaded, desired: fleet.view(loaded.desired) },
+        {
+          prune: options.prune,
+          allowEmpty: options.allowEmpty,
+          dryRun: options.dryRun,
+          output: options.output,
+          timeoutMs: options.timeout * 1000,
+          gatherMs: 3000,
+        },
+      );
     } finally {
       await fleet.close();
     }
