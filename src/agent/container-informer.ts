@@ -17,7 +17,27 @@ export type InformerOptions = {
   maxBackoffMs?: number;
   /** Events arrive in bursts (kill, die, destroy within milliseconds): wait this long, then list once. */
   coalesceMs?: number;
+  /** A list that does not yet show an event's change is repeated this long after (up to 3 times). */
+  confirmMs?: number;
 };
+
+/**
+ * Actions after which the list must show a change. The engine announces some before the list
+ * reflects them (a container exiting by itself: `die` comes before its listed state is "exited",
+ * and no later event follows), so such an event is confirmed by listing again.
+ */
+const STATE_CHANGES = new Set([
+  "create",
+  "start",
+  "restart",
+  "die",
+  "stop",
+  "destroy",
+  "pause",
+  "unpause",
+  "oom",
+]);
+const CONFIRM_ATTEMPTS = 3;
 
 export class ContainerInformer {
   readonly #options: InformerOptions;
@@ -29,6 +49,11 @@ export class ContainerInformer {
   #attempt = 0;
   #coalesceTimer: unknown;
   #retryTimer: unknown;
+  #confirmTimer: unknown;
+  /** Resources named by state-changing events that no list has shown changed yet, with attempts left. */
+  readonly #unconfirmed = new Map<string, number>();
+  /** Engine time of the oldest event still waiting to show in a list, for the drift report. */
+  #unconfirmedEventAt: number | undefined;
   #stopped = false;
   #synced = false;
 
@@ -47,6 +72,7 @@ export class ContainerInformer {
     this.#stopWatch?.();
     if (this.#coalesceTimer !== undefined) this.#options.clock.clearTimeout(this.#coalesceTimer);
     if (this.#retryTimer !== undefined) this.#options.clock.clearTimeout(this.#retryTimer);
+    if (this.#confirmTimer !== undefined) this.#options.clock.clearTimeout(this.#confirmTimer);
   }
 
   get synced(): boolean {
@@ -78,8 +104,26 @@ export class ContainerInformer {
       const changed = diffResources(this.#cache, fresh);
       this.#cache = new Map(fresh.map((c) => [c.id, c]));
       this.#synced = true;
-      if (changed.size > 0) this.#options.onChange(changed, eventAt);
+      for (const resource of changed) this.#unconfirmed.delete(resource);
+      if (changed.size > 0) this.#options.onChange(changed, eventAt ?? this.#unconfirmedEventAt);
     } while (this.#relistAgain && !this.#stopped);
+    this.#scheduleConfirm();
+  }
+
+  #scheduleConfirm(): void {
+    if (this.#unconfirmed.size === 0) {
+      this.#unconfirmedEventAt = undefined;
+      return;
+    }
+    if (this.#stopped || this.#confirmTimer !== undefined) return;
+    for (const [resource, left] of this.#unconfirmed) {
+      if (left <= 1) this.#unconfirmed.delete(resource);
+      else this.#unconfirmed.set(resource, left - 1);
+    }
+    this.#confirmTimer = this.#options.clock.setTimeout(() => {
+      this.#confirmTimer = undefined;
+      void this.relist().catch((error: unknown) => this.#options.onError?.(errorMessage(error)));
+    }, this.#options.confirmMs ?? 50);
   }
 
   #watch(): void {
@@ -89,6 +133,10 @@ export class ContainerInformer {
       (event: EngineEvent) => {
         this.#attempt = 0;
         this.#pendingEventAt ??= event.time;
+        if (STATE_CHANGES.has(event.action) || event.action.startsWith("health_status")) {
+          this.#unconfirmed.set(event.resource, CONFIRM_ATTEMPTS);
+          this.#unconfirmedEventAt ??= event.time;
+        }
         if (this.#coalesceTimer !== undefined) return;
         this.#coalesceTimer = this.#options.clock.setTimeout(() => {
           this.#coalesceTimer = undefined;

@@ -50,6 +50,36 @@ describe("ContainerInformer", () => {
     expect(changes).toEqual([{ resources: ["web"], eventAt: 1000 }]);
   });
 
+  it("lists again when a list does not yet show an event's change (die announced before the state is exited)", async () => {
+    const { clock, engine, changes, lists } = await setup();
+    const web = add(engine, "web");
+    await clock.advance(1000);
+    changes.length = 0;
+    engine.emit({ containerId: web.id, resource: "web", action: "start", time: 1000 });
+    await clock.advance(15);
+    expect(changes).toEqual([{ resources: ["web"], eventAt: 1000 }]);
+    engine.emit({ containerId: web.id, resource: "web", action: "die", time: 2000 });
+    await clock.advance(15);
+    expect(changes).toHaveLength(1);
+    engine.containers.get(web.id)!.state = "exited";
+    const before = lists();
+    await clock.advance(50);
+    expect(lists()).toBe(before + 1);
+    expect(changes.at(-1)).toEqual({ resources: ["web"], eventAt: 2000 });
+    await clock.advance(1000);
+    expect(lists()).toBe(before + 1);
+  });
+
+  it("gives up confirming after three more lists", async () => {
+    const { clock, engine, informer, lists } = await setup();
+    const web = add(engine, "web");
+    await informer.relist();
+    const before = lists();
+    engine.emit({ containerId: web.id, resource: "web", action: "die", time: 0 });
+    await clock.advance(10_000);
+    expect(lists() - before).toBe(4);
+  });
+
   it("after a gap in the stream, relists (catching changes that had no event) and watches again after a backoff", async () => {
     const { clock, engine, informer, changes, errors, lists } = await setup();
     engine.breakStream();
