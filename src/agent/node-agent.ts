@@ -45,6 +45,9 @@ export type NodeAgentOptions = {
   crashLoop?: Omit<CrashLoopOptions, "clock">;
 };
 
+const REMOVING_RECHECK_MS = 100;
+const REMOVING_GRACE_MS = 10_000;
+
 /** What `agent.apply` answers. */
 export type ApplyAnswer = { accepted: boolean; generation: number; reason?: string };
 
@@ -62,6 +65,8 @@ export class NodeAgent {
   /** Engine time of the first unhandled change per resource, for the drift report's latency. */
   readonly #changedAt = new Map<string, number>();
   readonly #crashLoop: CrashLoopBackoff;
+  /** When each container was first seen in the engine's "removing" state. */
+  readonly #removingSince = new Map<string, number>();
   readonly #unsubscribe: (() => void)[] = [];
   #slice: SliceDocument = EMPTY_SLICE;
   /** Slices are taken one at a time: the generation check and the write never interleave. */
@@ -265,6 +270,8 @@ export class NodeAgent {
 
   async #reconcile(resource: string): Promise<ReconcileResult> {
     if (!this.#informer.synced) await this.#informer.relist();
+    const removing = this.#stillRemoving(resource);
+    if (removing) return { requeueAfterMs: removing };
     const slice = this.#slice;
     const entry = slice.containers[resource];
     const plan = planNode({
@@ -335,6 +342,25 @@ export class NodeAgent {
       throw terminal ? new TerminalError(message) : new Error(message);
     }
     return this.#settle(resource, slice);
+  }
+
+  /**
+   * A container the engine is removing (`docker rm -f` in progress) is neither there nor gone:
+   * wait for its destroy event (or a short while) instead of recreating what is already going.
+   * One stuck in that state is acted on after REMOVING_GRACE_MS. Returns how long to wait, or 0.
+   */
+  #stillRemoving(resource: string): number {
+    const now = this.#clock.now();
+    let wait = 0;
+    for (const container of this.#informer.containers()) {
+      if (container.resource !== resource || container.state !== "removing") continue;
+      const since = this.#removingSince.get(container.id) ?? now;
+      this.#removingSince.set(container.id, since);
+      if (now - since < REMOVING_GRACE_MS) wait = REMOVING_RECHECK_MS;
+    }
+    const present = new Set(this.#informer.containers().map((c) => c.id));
+    for (const id of this.#removingSince.keys()) if (!present.has(id)) this.#removingSince.delete(id);
+    return wait;
   }
 
   /** Records the resource's status from what runs now; asks to look again while health checks decide. */

@@ -201,6 +201,48 @@ describe("NodeAgent — stop()", () => {
   });
 });
 
+describe("NodeAgent — drift", () => {
+  async function removing(): Promise<{ agent: NodeAgent; id: string }> {
+    const agent = await startAgent();
+    await agent.applySlice(slice(1));
+    await until(() => webStatus(agent)?.condition === "Ready", "web Ready");
+    const container = engine.byName("n-web-1");
+    container.state = "removing";
+    engine.emit({ containerId: container.id, resource: "web", action: "kill", time: clock.now() });
+    await clock.advance(20);
+    await agent.idle();
+    return { agent, id: container.id };
+  }
+
+  it("waits for a container being removed by hand to be gone, then reports it missing and recreates it", async () => {
+    const { agent, id } = await removing();
+    await clock.advance(500);
+    expect(engine.calls.filter((call) => call.startsWith("create"))).toEqual(["create n-web-1"]);
+    expect(bus.drifts()).toEqual([]);
+    engine.containers.delete(id);
+    engine.emit({ containerId: id, resource: "web", action: "destroy", time: clock.now() });
+    await clock.advance(20);
+    await until(() => webStatus(agent)?.condition === "Ready" && engine.starts("n-web-1") === 2, "healed");
+    expect(bus.drifts()).toMatchObject([
+      {
+        differences: [
+          { action: "create", container: "n-web-1", reason: "missing: removed outside TreeScale" },
+        ],
+      },
+    ]);
+  });
+
+  it("acts on a container stuck in removal after a grace period", async () => {
+    const { agent } = await removing();
+    await clock.advance(10_100);
+    await until(() => bus.drifts().length === 1, "a drift report");
+    expect(bus.drifts()[0]?.differences).toMatchObject([
+      { action: "recreate", reason: "container is removing" },
+    ]);
+    await agent.idle();
+  });
+});
+
 describe("NodeAgent — crash loop", () => {
   async function running(): Promise<NodeAgent> {
     const agent = await startAgent();
