@@ -78,7 +78,7 @@ export class NodeDaemon {
 
   async stop(): Promise<void> {
     for (const stop of this.#stops.splice(0)) stop();
-    this.agent?.stop();
+    await this.agent?.stop();
     await this.node.stop();
   }
 }
