@@ -53,9 +53,9 @@ async function containersOf(
 
 async function mutationsDuring(task: () => Promise<unknown>): Promise<string[]> {
   // Fractional seconds: events of the previous test, a few milliseconds earlier, must not count.
-  const since = Date.now() / 1000;
+  const since = Date.now();
   await task();
-  const events = await engineEvents(node, since, Date.now() / 1000 + 0.5);
+  const events = await engineEvents(node, since, Date.now() + 500);
   return events
     .map((e) => e.action)
     .filter((action) => !action.startsWith("exec_") && !action.startsWith("health_status"));

@@ -49,14 +49,14 @@ describe("container controller (real dockerd)", () => {
     const first = server({ update: { maxParallel: 1, order: "start-first", failureAction: "pause" } });
     expect((await converge(first)).every((o) => o.ok)).toBe(true);
     const [before] = await webContainers();
-    const since = Date.now() / 1000;
+    const since = Date.now();
     const outcomes = await converge({ ...first, env: { V: "2" } });
     expect(outcomes).toMatchObject([{ ok: true, action: { type: "recreate" } }]);
     const after = await webContainers();
     expect(after).toHaveLength(1);
     expect(after[0]).toMatchObject({ name: `${node}-web-1`, state: "running" });
     expect(after[0]!.id).not.toBe(before!.id);
-    const events = await engineEvents(node, since, Date.now() / 1000 + 0.2);
+    const events = await engineEvents(node, since, Date.now() + 200);
     const newStarted = events.findIndex((e) => e.id === after[0]!.id && e.action === "start");
     const oldStopped = events.findIndex(
       (e) => e.id === before!.id && (e.action === "kill" || e.action === "die"),

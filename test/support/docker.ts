@@ -33,22 +33,50 @@ export function uniqueNodeName(prefix: string): string {
   return `${prefix}${process.pid.toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
 
-/** The engine's container events for one node label between two times (seconds, fractional allowed). */
-export async function engineEvents(
-  node: string,
-  since: number,
-  until: number,
-): Promise<{ id: string; action: string }[]> {
+export type EngineEventAt = { id: string; action: string; name: string; timeMs: number };
+
+/**
+ * The engine's own record of a node's container events between two wall-clock times (ms), oldest
+ * first, with the engine's timestamps: how tests time what the product controls without counting
+ * their own Docker API calls. Fractional seconds, so a previous test's events just before do not count.
+ */
+export async function engineEvents(node: string, sinceMs: number, untilMs: number): Promise<EngineEventAt[]> {
   const stream = (await new Docker().getEvents({
-    since,
-    until,
+    since: sinceMs / 1000,
+    until: untilMs / 1000,
     filters: { type: ["container"], label: [`treescale.node=${node}`] },
   })) as NodeJS.ReadableStream;
   let text = "";
   for await (const chunk of stream) text += chunk.toString();
+  type Raw = {
+    id: string;
+    Action: string;
+    timeNano: number;
+    Actor?: { Attributes?: Record<string, string> };
+  };
   return text
     .split("\n")
     .filter(Boolean)
-    .map((line) => JSON.parse(line) as { id: string; Action: string })
-    .map((event) => ({ id: event.id, action: event.Action }));
+    .map((line) => JSON.parse(line) as Raw)
+    .map((event) => ({
+      id: event.id,
+      action: event.Action,
+      name: event.Actor?.Attributes?.name ?? "",
+      timeMs: event.timeNano / 1e6,
+    }))
+    .sort((a, b) => a.timeMs - b.timeMs);
+}
+
+/**
+ * How long the engine ran without the replica: from the removed container's `destroy` to the
+ * replacement's `start`, both as the engine timed them.
+ */
+export function replacementGapMs(events: readonly EngineEventAt[], removedId: string): number {
+  const destroyed = events.find((e) => e.id === removedId && e.action === "destroy");
+  if (!destroyed) throw new Error(`no destroy event for ${removedId}: ${JSON.stringify(events)}`);
+  const started = events.find(
+    (e) => e.id !== removedId && e.action === "start" && e.timeMs >= destroyed.timeMs,
+  );
+  if (!started) throw new Error(`no start of a replacement after ${removedId}: ${JSON.stringify(events)}`);
+  return started.timeMs - destroyed.timeMs;
 }

@@ -11,10 +11,16 @@ import type { SliceDocument } from "../../../src/agent/slice.js";
 import type { Message, Payload } from "../../../src/bus/message.js";
 import { DockerEngine } from "../../../src/drivers/docker.js";
 import { DockerEventSource } from "../../../src/drivers/docker-events.js";
-import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
+import {
+  engineEvents,
+  ensureTestImage,
+  removeContainersOfNode,
+  replacementGapMs,
+  TEST_IMAGE,
+  uniqueNodeName,
+} from "../../support/docker.js";
 import { pollUntil } from "../../support/poll.js";
 import { spec } from "../../unit/plan/fixtures.js";
-import { engineTimeline, replacementGapMs } from "./engine-timeline.js";
 
 const docker = new Docker();
 
@@ -157,7 +163,7 @@ describe("NodeAgent (real dockerd)", () => {
       5000,
     );
     expect(replaced).toEqual([`${node}-web-1`]);
-    const events = await engineTimeline(node, removedAt - 1000, Date.now());
+    const events = await engineEvents(node, removedAt - 1000, Date.now() + 200);
     expect(replacementGapMs(events, victim!.Id)).toBeLessThan(1000);
   });
 
@@ -184,7 +190,7 @@ describe("NodeAgent (real dockerd)", () => {
     expect(stalled.payload.settled).toBe(true);
     expect(stalled.payload.status.condition).toBe("Stalled");
     expect(stalled.payload.status.message).toMatch(/restarted 3 times, next try in 4 s/);
-    const starts = (await engineTimeline(node, appliedAt - 1000, Date.now()))
+    const starts = (await engineEvents(node, appliedAt - 1000, Date.now() + 200))
       .filter((e) => e.action === "start")
       .map((e) => e.timeMs);
     // The apply's start and an immediate heal, then heals 1 s and 2 s apart (timed by the engine).

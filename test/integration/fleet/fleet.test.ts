@@ -7,9 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DriftReport } from "../../../src/agent/reports.js";
 import { BusFixture, inbox, type NodeProcess } from "../../support/bus.js";
 import { runCli } from "../../support/cli.js";
-import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
+import {
+  engineEvents,
+  ensureTestImage,
+  removeContainersOfNode,
+  replacementGapMs,
+  TEST_IMAGE,
+  uniqueNodeName,
+} from "../../support/docker.js";
 import { pollUntil } from "../../support/poll.js";
-import { engineTimeline, replacementGapMs } from "../agent/engine-timeline.js";
 
 const docker = new Docker();
 const fixture = new BusFixture();
@@ -216,7 +222,7 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
       5000,
     );
     expect(replaced).toEqual([`${names.c2}-web-2`]);
-    const events = await engineTimeline(names.c2, removedAt - 1000, Date.now());
+    const events = await engineEvents(names.c2, removedAt - 1000, Date.now() + 200);
     expect(replacementGapMs(events, victim!.Id)).toBeLessThan(1000);
   });
 
