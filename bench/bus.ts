@@ -79,6 +79,8 @@ async function startTreeNode(
     "127.0.0.1:0",
     "--cluster-secret",
     join(dir, "secret"),
+    // The bus alone, as the brokers beside it: no agent converging Docker containers.
+    "--no-agent",
     ...extra,
   ]);
   const line = await new Promise<string>((resolve, reject) => {
@@ -321,12 +323,210 @@ function rawSystem(port: number): PubSub {
 
 // ---- run ----
 
-function row(cells: string[], widths: number[]): string {
-  return cells.map((cell, i) => cell.padEnd(widths[i] ?? 10)).join("  ");
+interface RunResult {
+  /** Per system: [1 KiB, 64 KiB]. */
+  throughput: Map<string, Throughput[]>;
+  rtt: Map<string, { p50: number; p99: number }>;
+  detection: { kill: number; stop: number };
 }
 
+interface Peers {
+  dir: string;
+  redisPort: number;
+  natsPort: number;
+  relayPort: number;
+  root: string;
+  leaf: string;
+}
+
+async function runOnce(peers: Peers, quick: boolean, runIndex: number): Promise<RunResult> {
+  const { redisPort, natsPort, relayPort, root, leaf, dir } = peers;
+  const systems = [
+    redisSystem(`redis://127.0.0.1:${redisPort}`),
+    natsSystem(`127.0.0.1:${natsPort}`),
+    treeSystem(root, leaf),
+    rawSystem(relayPort),
+  ];
+  const sizes = [
+    { size: 1024, count: quick ? 50_000 : 200_000, window: 8000 },
+    { size: 64 * 1024, count: quick ? 2000 : 8000, window: 128 },
+  ];
+  const throughput = new Map<string, Throughput[]>();
+  for (const system of systems) {
+    const list: Throughput[] = [];
+    for (const { size, count, window } of sizes) list.push(await measure(system, size, count, window));
+    throughput.set(system.name, list);
+  }
+
+  const rtt = new Map<string, { p50: number; p99: number }>();
+  const rounds = quick ? 1000 : 5000;
+  rtt.set(
+    "Redis",
+    await roundTrip(async (onReply) => {
+      const a = createClient({ url: `redis://127.0.0.1:${redisPort}` });
+      await a.connect();
+      const aSub = a.duplicate();
+      const b = a.duplicate();
+      const bSub = a.duplicate();
+      await Promise.all([aSub.connect(), b.connect(), bSub.connect()]);
+      await bSub.subscribe("ping", () => void b.publish("pong", "x"));
+      await aSub.subscribe("pong", onReply);
+      return {
+        ping: () => void a.publish("ping", "x"),
+        close: async () => {
+          for (const c of [a, aSub, b, bSub]) c.destroy();
+        },
+      };
+    }, rounds),
+  );
+  rtt.set(
+    "NATS",
+    await roundTrip(async (onReply) => {
+      const a = await natsConnect({ servers: `127.0.0.1:${natsPort}` });
+      const b = await natsConnect({ servers: `127.0.0.1:${natsPort}` });
+      b.subscribe("ping", { callback: () => b.publish("pong", new Uint8Array(1)) });
+      a.subscribe("pong", { callback: () => onReply() });
+      await Promise.all([a.flush(), b.flush()]);
+      return {
+        ping: () => a.publish("ping", new Uint8Array(1)),
+        close: async () => void (await Promise.all([a.close(), b.close()])),
+      };
+    }, rounds),
+  );
+  const treeRtt = (aUrl: string, bUrl: string) =>
+    roundTrip(async (onReply) => {
+      const b = await BusClient.connect({ url: bUrl, events: ["ping"] });
+      b.onMessage(() => b.publish("pong", "x"));
+      const a = await BusClient.connect({ url: aUrl, events: ["pong"] });
+      a.onMessage(() => onReply());
+      // Let interest propagate both ways.
+      await a.request("ping.probe", {}, "", 50).catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return {
+        ping: () => a.publish("ping", "x"),
+        close: async () => void (await Promise.all([a.close(), b.close()])),
+      };
+    }, rounds);
+  rtt.set("TreeScale (1 node)", await treeRtt(root, root));
+  rtt.set("TreeScale (2 hops)", await treeRtt(root, leaf));
+
+  // Failure detection with the default 1 s heartbeat.
+  const detection: Record<string, number> = {};
+  for (const signal of ["SIGKILL", "SIGSTOP"] as const) {
+    const name = `victim-${signal}-${runIndex}`;
+    const child = await startTreeNode(dir, name, ["--parent", root, "--listen", "127.0.0.1:0"]);
+    const watcher = await BusClient.connect({ url: root, events: ["node.down", "node.up"] });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const down = new Promise<void>((resolve) =>
+      watcher.onMessage((m) => m.event === "node.down" && m.text().includes(`"${name}"`) && resolve()),
+    );
+    const t = process.hrtime.bigint();
+    child.child.kill(signal);
+    await down;
+    detection[signal] = Number(process.hrtime.bigint() - t) / 1e6;
+    await watcher.close();
+    child.child.kill("SIGKILL");
+  }
+  return { throughput, rtt, detection: { kill: detection.SIGKILL!, stop: detection.SIGSTOP! } };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** "median (a / b / c)" when there are several runs, the value alone for one. */
+function cell(values: number[], format: (value: number) => string): string {
+  const middle = format(median(values));
+  return values.length === 1 ? middle : `${middle} (${values.map(format).join(" / ")})`;
+}
+
+function report(runs: RunResult[]): string {
+  const out: string[] = [];
+  const n = runs.length;
+  const thousands = (value: number) => `${Math.round(value / 1000)}k`;
+  const whole = (value: number) => value.toFixed(0);
+  const ratio = (value: number) => `${value.toFixed(2)}x`;
+  const names = [...runs[0]!.throughput.keys()];
+  const series = (name: string, index: 0 | 1, key: keyof Throughput) =>
+    runs.map((run) => run.throughput.get(name)![index]![key]);
+  out.push(
+    `throughput: 1 publisher -> ${SUBSCRIBERS} subscribers, loopback (messages delivered/s, MB/s)` +
+      (n > 1 ? `; median of ${n} runs (each run's figure in brackets, in run order)` : ""),
+  );
+  const table: string[][] = [
+    ["system", "1KiB msg/s", "1KiB MB/s", "64KiB msg/s", "64KiB MB/s", "vs NATS 1K", "vs raw 64K"],
+  ];
+  for (const name of names) {
+    // Ratios are taken within each run (same conditions), then their median.
+    const versusNats = runs.map(
+      (run) => run.throughput.get(name)![0]!.msgs / run.throughput.get("NATS")![0]!.msgs,
+    );
+    const versusRaw = runs.map(
+      (run) => run.throughput.get(name)![1]!.mbps / run.throughput.get("raw TCP relay")![1]!.mbps,
+    );
+    table.push([
+      name,
+      cell(series(name, 0, "msgs"), thousands),
+      cell(series(name, 0, "mbps"), whole),
+      cell(series(name, 1, "msgs"), thousands),
+      cell(series(name, 1, "mbps"), whole),
+      cell(versusNats, ratio),
+      cell(versusRaw, ratio),
+    ]);
+  }
+  out.push(...align(table));
+  out.push("", "round trip publish -> subscriber -> reply -> publisher, closed loop (µs)");
+  const rttTable: string[][] = [["system", "p50", "p99", "p50 vs NATS"]];
+  for (const name of runs[0]!.rtt.keys()) {
+    rttTable.push([
+      name,
+      cell(
+        runs.map((run) => run.rtt.get(name)!.p50),
+        whole,
+      ),
+      cell(
+        runs.map((run) => run.rtt.get(name)!.p99),
+        whole,
+      ),
+      cell(
+        runs.map((run) => run.rtt.get(name)!.p50 / run.rtt.get("NATS")!.p50),
+        ratio,
+      ),
+    ]);
+  }
+  out.push(...align(rttTable));
+  out.push(
+    "",
+    "failure detection (heartbeat 1000 ms): time until node.down",
+    `kill -9: ${cell(
+      runs.map((run) => run.detection.kill),
+      (value) => `${value.toFixed(1)} ms`,
+    )}    SIGSTOP: ${cell(
+      runs.map((run) => run.detection.stop / 1000),
+      (value) => `${value.toFixed(2)} heartbeats`,
+    )}`,
+  );
+  return out.join("\n");
+}
+
+function align(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((cells) => (cells[i] ?? "").length)));
+  return rows.map((cells) =>
+    cells
+      .map((text, i) => text.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
+/** `--runs N` repeats every measurement N times against the same peers and reports medians and samples. */
 export async function run(args: string[]): Promise<void> {
   const quick = args.includes("--quick");
+  const runsFlag = args.indexOf("--runs");
+  const runs = runsFlag >= 0 ? Number(args[runsFlag + 1]) : 1;
+  if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs needs a positive whole number");
   const dir = await mkdtemp(join(tmpdir(), "treescale-bench-bus-"));
   await writeFile(join(dir, "secret"), "bench-secret\n");
   try {
@@ -350,139 +550,13 @@ export async function run(args: string[]): Promise<void> {
     const root = await startTreeNode(dir, "bench-root", []);
     const leaf = await startTreeNode(dir, "bench-leaf", ["--parent", root.url]);
     await Promise.all([waitPort(redisPort), waitPort(natsPort)]);
-
-    const systems = [
-      redisSystem(`redis://127.0.0.1:${redisPort}`),
-      natsSystem(`127.0.0.1:${natsPort}`),
-      treeSystem(root.url, leaf.url),
-      rawSystem(relayPort),
-    ];
-    const sizes = [
-      { size: 1024, count: quick ? 50_000 : 200_000, window: 8000 },
-      { size: 64 * 1024, count: quick ? 2000 : 8000, window: 128 },
-    ];
-    const results = new Map<string, Throughput[]>();
-    for (const system of systems) {
-      const list: Throughput[] = [];
-      for (const { size, count, window } of sizes) list.push(await measure(system, size, count, window));
-      results.set(system.name, list);
+    const peers = { dir, redisPort, natsPort, relayPort, root: root.url, leaf: leaf.url };
+    const results: RunResult[] = [];
+    for (let i = 0; i < runs; i++) {
+      if (runs > 1) process.stdout.write(`run ${i + 1} of ${runs}…\n`);
+      results.push(await runOnce(peers, quick, i));
     }
-
-    const rtts = new Map<string, { p50: number; p99: number }>();
-    const rounds = quick ? 1000 : 5000;
-    rtts.set(
-      "Redis",
-      await roundTrip(async (onReply) => {
-        const a = createClient({ url: `redis://127.0.0.1:${redisPort}` });
-        await a.connect();
-        const aSub = a.duplicate();
-        const b = a.duplicate();
-        const bSub = a.duplicate();
-        await Promise.all([aSub.connect(), b.connect(), bSub.connect()]);
-        await bSub.subscribe("ping", () => void b.publish("pong", "x"));
-        await aSub.subscribe("pong", onReply);
-        return {
-          ping: () => void a.publish("ping", "x"),
-          close: async () => {
-            for (const c of [a, aSub, b, bSub]) c.destroy();
-          },
-        };
-      }, rounds),
-    );
-    rtts.set(
-      "NATS",
-      await roundTrip(async (onReply) => {
-        const a = await natsConnect({ servers: `127.0.0.1:${natsPort}` });
-        const b = await natsConnect({ servers: `127.0.0.1:${natsPort}` });
-        b.subscribe("ping", { callback: () => b.publish("pong", new Uint8Array(1)) });
-        a.subscribe("pong", { callback: () => onReply() });
-        await Promise.all([a.flush(), b.flush()]);
-        return {
-          ping: () => a.publish("ping", new Uint8Array(1)),
-          close: async () => void (await Promise.all([a.close(), b.close()])),
-        };
-      }, rounds),
-    );
-    const treeRtt = (aUrl: string, bUrl: string) =>
-      roundTrip(async (onReply) => {
-        const b = await BusClient.connect({ url: bUrl, events: ["ping"] });
-        b.onMessage(() => b.publish("pong", "x"));
-        const a = await BusClient.connect({ url: aUrl, events: ["pong"] });
-        a.onMessage(() => onReply());
-        // Let interest propagate both ways.
-        await a.request("ping.probe", {}, "", 50).catch(() => {});
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        return {
-          ping: () => a.publish("ping", "x"),
-          close: async () => void (await Promise.all([a.close(), b.close()])),
-        };
-      }, rounds);
-    rtts.set("TreeScale (1 node)", await treeRtt(root.url, root.url));
-    rtts.set("TreeScale (2 hops)", await treeRtt(root.url, leaf.url));
-
-    // Failure detection with the default 1 s heartbeat.
-    const detection: Record<string, number> = {};
-    for (const signal of ["SIGKILL", "SIGSTOP"] as const) {
-      const child = await startTreeNode(dir, `victim-${signal}`, [
-        "--parent",
-        root.url,
-        "--listen",
-        "127.0.0.1:0",
-      ]);
-      const watcher = await BusClient.connect({ url: root.url, events: ["node.down", "node.up"] });
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      const down = new Promise<void>((resolve) =>
-        watcher.onMessage(
-          (m) => m.event === "node.down" && m.text().includes(`victim-${signal}`) && resolve(),
-        ),
-      );
-      const t = process.hrtime.bigint();
-      child.child.kill(signal);
-      await down;
-      detection[signal] = Number(process.hrtime.bigint() - t) / 1e6;
-      await watcher.close();
-      child.child.kill("SIGKILL");
-    }
-
-    const widths = [20, 14, 12, 14, 12, 12, 12];
-    const out: string[] = [];
-    out.push(`throughput: 1 publisher -> ${SUBSCRIBERS} subscribers, loopback (messages delivered/s, MB/s)`);
-    out.push(
-      row(
-        ["system", "1KiB msg/s", "1KiB MB/s", "64KiB msg/s", "64KiB MB/s", "vs NATS 1K", "vs raw 64K"],
-        widths,
-      ),
-    );
-    const nats = results.get("NATS")![0]!;
-    const raw = results.get("raw TCP relay")![1]!;
-    for (const [name, [small, large]] of results) {
-      out.push(
-        row(
-          [
-            name,
-            Math.round(small!.msgs).toLocaleString("en"),
-            small!.mbps.toFixed(0),
-            Math.round(large!.msgs).toLocaleString("en"),
-            large!.mbps.toFixed(0),
-            `${(small!.msgs / nats.msgs).toFixed(2)}x`,
-            `${(large!.mbps / raw.mbps).toFixed(2)}x`,
-          ],
-          widths,
-        ),
-      );
-    }
-    out.push("", "round trip publish -> subscriber -> reply -> publisher, closed loop (µs)");
-    out.push(row(["system", "p50", "p99", "p50 vs NATS"], widths));
-    const natsRtt = rtts.get("NATS")!;
-    for (const [name, { p50, p99 }] of rtts) {
-      out.push(row([name, p50.toFixed(0), p99.toFixed(0), `${(p50 / natsRtt.p50).toFixed(2)}x`], widths));
-    }
-    out.push(
-      "",
-      "failure detection (heartbeat 1000 ms): time until node.down",
-      `kill -9: ${detection.SIGKILL!.toFixed(1)} ms    SIGSTOP: ${detection.SIGSTOP!.toFixed(0)} ms (${(detection.SIGSTOP! / 1000).toFixed(2)} heartbeats)`,
-    );
-    process.stdout.write(`${out.join("\n")}\n`);
+    process.stdout.write(`${report(results)}\n`);
   } finally {
     stopAll();
     await rm(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 // What subscribers receive: the routing header decoded, the payload left as a view of the frame.
-import { type RouteHeader, type Target, targetOf, utf8 } from "./protocol/frames.js";
+import { decodeRoute, payloadOf, type RouteHeader, type Target, targetOf, utf8 } from "./protocol/frames.js";
 
 export type Payload = Uint8Array | string;
 
@@ -25,13 +25,21 @@ export function toBytes(payload: Payload | undefined): Uint8Array {
 
 class BusMessage implements Message {
   readonly reply?: (payload: Payload) => void;
+  private decoded: RouteHeader | undefined;
   constructor(
     readonly kind: Message["kind"],
-    private readonly header: RouteHeader,
+    /** The frame whose header is decoded on first use, when no decoded header was given. */
+    private readonly frame: Uint8Array | undefined,
+    header: RouteHeader | undefined,
     readonly data: Uint8Array,
     reply?: (payload: Payload) => void,
   ) {
+    this.decoded = header;
     if (reply) this.reply = reply;
+  }
+  private get header(): RouteHeader {
+    this.decoded ??= decodeRoute(this.frame ?? new Uint8Array(0));
+    return this.decoded;
   }
   get event(): string {
     return this.header.event;
@@ -56,5 +64,17 @@ export function createMessage(
   data: Uint8Array,
   reply?: (payload: Payload) => void,
 ): Message {
-  return new BusMessage(kind, header, data, reply);
+  return new BusMessage(kind, undefined, header, data, reply);
+}
+
+/**
+ * A message whose header is decoded when first read: a subscriber that only looks at the payload pays for
+ * no strings. The caller has checked the frame with checkRoute.
+ */
+export function createMessageOf(
+  kind: Message["kind"],
+  frame: Uint8Array,
+  reply?: (payload: Payload) => void,
+): Message {
+  return new BusMessage(kind, frame, undefined, payloadOf(frame), reply);
 }

@@ -1,15 +1,17 @@
 // The bus client: handshake, declarations, publish/request, events as an async iterable, and reconnect.
-// Writes are queued and flushed once per microtask as one transport write.
+// Frames are written into one batch and flushed once per microtask as one transport write.
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "../backoff.js";
 import { AwakeClock, SilenceMeter } from "../liveness.js";
-import { createMessage, type Message, type Payload, toBytes } from "../message.js";
+import { createMessage, createMessageOf, type Message, type Payload, toBytes } from "../message.js";
 import {
+  checkRoute,
   DEFAULT_MAX_FRAME_BYTES,
   type Declaration,
   decodeControl,
   decodeRoute,
   encodeControl,
   encodeRouted,
+  encodeRouteHeader,
   FrameFlag,
   FrameParser,
   FrameType,
@@ -20,8 +22,11 @@ import {
   parseError,
   parseReady,
   payloadOf,
+  routedLength,
   type Target,
+  writeRouted,
 } from "../protocol/index.js";
+import { FrameBatch } from "./frame-batch.js";
 import type { TlsClientOptions, Transport, TransportFactory, WebSocketConstructor } from "./transport.js";
 import { connectWebSocket } from "./websocket-transport.js";
 
@@ -137,8 +142,21 @@ export class BusClient implements AsyncIterable<Message> {
   private declaration: Declaration;
   private readonly factory: TransportFactory;
   private readonly backoff: BackoffOptions | undefined;
+  /** Frames encoded while ready, in order; older than anything in `queue`. */
+  private readonly batch = new FrameBatch();
+  /** Frames held while not ready (encoded when sent, once the node's name is known). */
   private queue: Outgoing[] = [];
   private queuedBytes = 0;
+  /** The header of the last publish, reused while event and target repeat. */
+  private publishHeader: Required<Target> & { origin: string; event: string; bytes: Uint8Array } = {
+    origin: "",
+    event: "",
+    node: "",
+    tag: "",
+    group: "",
+    channel: "",
+    bytes: new Uint8Array(0),
+  };
   private scheduled = false;
   private heartbeatMs = 1000;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -233,29 +251,30 @@ export class BusClient implements AsyncIterable<Message> {
   private onFrame(frame: Uint8Array): void {
     const type = frameType(frame);
     switch (type) {
-      case FrameType.publish:
+      case FrameType.publish: {
+        // The header is decoded only if the subscriber reads it; the payload is a view of the received
+        // chunk, not a copy (the chunk is nobody else's to write to).
+        checkRoute(frame);
+        this.deliver(createMessageOf("publish", frame));
+        return;
+      }
       case FrameType.request: {
         const header = decodeRoute(frame);
-        // A view, not a copy: the frame lies in a chunk nobody else writes to.
-        const data = payloadOf(frame);
-        const reply =
-          type === FrameType.request
-            ? (payload: Payload) =>
-                this.enqueue(
-                  encodeRouted(
-                    FrameType.reply,
-                    {
-                      id: header.id,
-                      event: header.event,
-                      origin: this.node,
-                      node: header.origin,
-                      replyTo: header.replyTo,
-                    },
-                    toBytes(payload),
-                  ),
-                )
-            : undefined;
-        this.deliver(createMessage(type === FrameType.request ? "request" : "publish", header, data, reply));
+        const reply = (payload: Payload) =>
+          this.enqueue(
+            encodeRouted(
+              FrameType.reply,
+              {
+                id: header.id,
+                event: header.event,
+                origin: this.node,
+                node: header.origin,
+                replyTo: header.replyTo,
+              },
+              toBytes(payload),
+            ),
+          );
+        this.deliver(createMessage("request", header, payloadOf(frame), reply));
         return;
       }
       case FrameType.reply: {
@@ -375,6 +394,11 @@ export class BusClient implements AsyncIterable<Message> {
 
   private enqueue(item: Outgoing, bytes = typeof item === "function" ? 64 : item.length): void {
     if (this.closing) throw new BusError("closed", "the client is closed");
+    if (this.ready && this.queue.length === 0) {
+      this.batch.append(typeof item === "function" ? item() : item);
+      this.scheduleFlush();
+      return;
+    }
     if (!this.ready && this.queuedBytes + bytes > (this.options.maxBufferedBytes ?? 8 * 1024 * 1024)) {
       throw new BusError("buffer_full", "too much buffered while disconnected");
     }
@@ -391,25 +415,58 @@ export class BusClient implements AsyncIterable<Message> {
 
   private flushQueue(): void {
     this.scheduled = false;
-    if (!this.ready || !this.transport || this.queue.length === 0) return;
-    const frames = this.queue.map((item) => (typeof item === "function" ? item() : item));
+    if (!this.ready || !this.transport) return;
+    for (const item of this.queue) this.batch.append(typeof item === "function" ? item() : item);
     this.queue = [];
     this.queuedBytes = 0;
+    if (this.batch.bytes === 0) return;
     this.lastSent = Date.now();
-    this.transport.send(concat(frames));
+    for (const chunk of this.batch.take()) this.transport.send(chunk);
   }
 
   /** Publishes an event; target fields narrow who receives it (all given fields must match). */
   publish(event: string, payload?: Payload, target: Target = {}): void {
     const bytes = toBytes(payload);
-    if (this.ready) {
-      this.enqueue(encodeRouted(FrameType.publish, { event, origin: this.node, ...target }, bytes));
-    } else {
+    if (!this.ready || this.queue.length > 0 || this.closing) {
       this.enqueue(
         () => encodeRouted(FrameType.publish, { event, origin: this.node, ...target }, bytes),
         bytes.length,
       );
+      return;
     }
+    const header = this.headerFor(event, target);
+    const length = routedLength(header, bytes);
+    const slab = this.batch.reserve(length);
+    writeRouted(slab, this.batch.offset, FrameType.publish, header, bytes);
+    this.batch.commit(length);
+    this.scheduleFlush();
+  }
+
+  private headerFor(event: string, target: Target): Uint8Array {
+    const last = this.publishHeader;
+    const node = target.node ?? "";
+    const tag = target.tag ?? "";
+    const group = target.group ?? "";
+    const channel = target.channel ?? "";
+    if (
+      last.event !== event ||
+      last.origin !== this.node ||
+      last.node !== node ||
+      last.tag !== tag ||
+      last.group !== group ||
+      last.channel !== channel
+    ) {
+      this.publishHeader = {
+        origin: this.node,
+        event,
+        node,
+        tag,
+        group,
+        channel,
+        bytes: encodeRouteHeader({ event, origin: this.node, node, tag, group, channel }),
+      };
+    }
+    return this.publishHeader.bytes;
   }
 
   /** Sends a request and resolves with the first reply. */

@@ -82,13 +82,8 @@ function isAscii(text: string): boolean {
   return true;
 }
 
-/** Encodes a PUBLISH, REQUEST or REPLY frame: the header, then the payload copied once. */
-export function encodeRouted(
-  type: FrameTypeCode,
-  header: Partial<RouteHeader>,
-  payload: Uint8Array,
-  flags = 0,
-): Uint8Array {
+/** The routing header's bytes (id and fields), reusable by frames that share it. */
+export function encodeRouteHeader(header: Partial<RouteHeader>): Uint8Array {
   const fields: (string | Uint8Array)[] = [];
   let headerBytes = 4;
   for (const name of ROUTE_FIELDS) {
@@ -100,25 +95,63 @@ export function encodeRouted(
     fields.push(encoded);
     headerBytes += 1 + encoded.length;
   }
-  const total = PREFIX_BYTES + headerBytes + payload.length;
-  const frame = new Uint8Array(total);
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  view.setUint32(0, total - 4);
-  frame[4] = type;
-  frame[5] = flags;
-  view.setUint16(6, headerBytes);
-  view.setUint32(8, (header.id ?? 0) >>> 0);
-  let offset = 12;
+  const out = new Uint8Array(headerBytes);
+  const id = (header.id ?? 0) >>> 0;
+  out[0] = id >>> 24;
+  out[1] = (id >>> 16) & 0xff;
+  out[2] = (id >>> 8) & 0xff;
+  out[3] = id & 0xff;
+  let offset = 4;
   for (const field of fields) {
-    frame[offset++] = field.length;
+    out[offset++] = field.length;
     if (typeof field === "string") {
-      for (let i = 0; i < field.length; i++) frame[offset++] = field.charCodeAt(i);
+      for (let i = 0; i < field.length; i++) out[offset++] = field.charCodeAt(i);
     } else {
-      frame.set(field, offset);
+      out.set(field, offset);
       offset += field.length;
     }
   }
-  frame.set(payload, offset);
+  return out;
+}
+
+/** Bytes of a routed frame with this header and payload. */
+export function routedLength(header: Uint8Array, payload: Uint8Array): number {
+  return PREFIX_BYTES + header.length + payload.length;
+}
+
+/** Writes a routed frame into `out` at `offset` (room for routedLength bytes); returns the end offset. */
+export function writeRouted(
+  out: Uint8Array,
+  offset: number,
+  type: FrameTypeCode,
+  header: Uint8Array,
+  payload: Uint8Array,
+  flags = 0,
+): number {
+  const length = PREFIX_BYTES - 4 + header.length + payload.length;
+  out[offset] = length >>> 24;
+  out[offset + 1] = (length >>> 16) & 0xff;
+  out[offset + 2] = (length >>> 8) & 0xff;
+  out[offset + 3] = length & 0xff;
+  out[offset + 4] = type;
+  out[offset + 5] = flags;
+  out[offset + 6] = header.length >>> 8;
+  out[offset + 7] = header.length & 0xff;
+  out.set(header, offset + PREFIX_BYTES);
+  out.set(payload, offset + PREFIX_BYTES + header.length);
+  return offset + PREFIX_BYTES + header.length + payload.length;
+}
+
+/** Encodes a PUBLISH, REQUEST or REPLY frame: the header, then the payload copied once. */
+export function encodeRouted(
+  type: FrameTypeCode,
+  header: Partial<RouteHeader>,
+  payload: Uint8Array,
+  flags = 0,
+): Uint8Array {
+  const headerBytes = encodeRouteHeader(header);
+  const frame = new Uint8Array(routedLength(headerBytes, payload));
+  writeRouted(frame, 0, type, headerBytes, payload, flags);
   return frame;
 }
 
@@ -146,16 +179,46 @@ function headerLength(frame: Uint8Array): number {
 
 /** The opaque payload of any frame, as a view (no copy). */
 export function payloadOf(frame: Uint8Array): Uint8Array {
-  return frame.subarray(PREFIX_BYTES + headerLength(frame));
+  const start = PREFIX_BYTES + headerLength(frame);
+  return new Uint8Array(frame.buffer, frame.byteOffset + start, Math.max(0, frame.length - start));
 }
+
+/**
+ * Recently decoded header strings by their bytes: routing sees the same few names (events, nodes, tags)
+ * in frame after frame, and a hit costs a byte comparison instead of building a string.
+ */
+const STRING_SLOTS = 512;
+const MAX_CACHED_BYTES = 64;
+const cachedBytes: (Uint8Array | undefined)[] = new Array(STRING_SLOTS);
+const cachedStrings: string[] = new Array(STRING_SLOTS).fill("");
 
 function readString(frame: Uint8Array, start: number, length: number): string {
   if (length === 0) return "";
+  const end = start + length;
+  const slot =
+    (length * 31 +
+      (frame[start] ?? 0) * 7 +
+      (frame[end - 1] ?? 0) * 3 +
+      (frame[start + (length >> 1)] ?? 0)) &
+    (STRING_SLOTS - 1);
+  const known = cachedBytes[slot];
+  if (known !== undefined && known.length === length) {
+    let i = 0;
+    while (i < length && known[i] === frame[start + i]) i++;
+    if (i === length) return cachedStrings[slot]!;
+  }
   let out = "";
-  for (let i = start; i < start + length; i++) {
+  for (let i = start; i < end; i++) {
     const byte = frame[i] ?? 0;
-    if (byte > 0x7f) return decoder.decode(frame.subarray(start, start + length));
+    if (byte > 0x7f) {
+      out = decoder.decode(frame.subarray(start, end));
+      break;
+    }
     out += String.fromCharCode(byte);
+  }
+  if (length <= MAX_CACHED_BYTES) {
+    cachedBytes[slot] = frame.slice(start, end);
+    cachedStrings[slot] = out;
   }
   return out;
 }
@@ -169,23 +232,46 @@ export function decodeRoute(frame: Uint8Array): RouteHeader {
   const id =
     (((frame[8] ?? 0) << 24) | ((frame[9] ?? 0) << 16) | ((frame[10] ?? 0) << 8) | (frame[11] ?? 0)) >>> 0;
   let offset = 12;
-  const values: string[] = [];
-  try {
-    for (let i = 0; i < ROUTE_FIELDS.length; i++) {
-      const length = frame[offset] ?? 0;
-      offset += 1;
-      if (offset + length > end)
-        throw new ProtocolError(ErrorCode.protocolError, "header string overruns header");
-      values.push(readString(frame, offset, length));
-      offset += length;
+  const field = (): string => {
+    const length = frame[offset] ?? 0;
+    const start = offset + 1;
+    offset = start + length;
+    if (offset > end) throw new ProtocolError(ErrorCode.protocolError, "header string overruns header");
+    try {
+      return readString(frame, start, length);
+    } catch (error) {
+      throw new ProtocolError(ErrorCode.protocolError, "header string is not valid UTF-8", { cause: error });
     }
-  } catch (error) {
-    if (error instanceof ProtocolError) throw error;
-    throw new ProtocolError(ErrorCode.protocolError, "header string is not valid UTF-8", { cause: error });
+  };
+  // Object literal fields are evaluated in order, which is the wire order.
+  const header: RouteHeader = {
+    id,
+    event: field(),
+    origin: field(),
+    node: field(),
+    tag: field(),
+    group: field(),
+    channel: field(),
+    replyTo: field(),
+  };
+  if (header.event === "")
+    throw new ProtocolError(ErrorCode.protocolError, "routed frame without an event name");
+  return header;
+}
+
+/**
+ * Checks that a routing header is well formed (strings within the header, an event name) without decoding
+ * it: for receivers that decode a header only when someone reads it. UTF-8 is checked by decodeRoute.
+ */
+export function checkRoute(frame: Uint8Array): void {
+  const end = PREFIX_BYTES + headerLength(frame);
+  if (end > frame.length || end < PREFIX_BYTES + 4 + ROUTE_FIELDS.length) {
+    throw new ProtocolError(ErrorCode.protocolError, "routing header does not fit its frame");
   }
-  const [event = "", origin = "", node = "", tag = "", group = "", channel = "", replyTo = ""] = values;
-  if (event === "") throw new ProtocolError(ErrorCode.protocolError, "routed frame without an event name");
-  return { id, event, origin, node, tag, group, channel, replyTo };
+  if (frame[12] === 0) throw new ProtocolError(ErrorCode.protocolError, "routed frame without an event name");
+  let offset = 12;
+  for (let i = 0; i < ROUTE_FIELDS.length; i++) offset += 1 + (frame[offset] ?? 0);
+  if (offset > end) throw new ProtocolError(ErrorCode.protocolError, "header string overruns header");
 }
 
 /** Parses the JSON body of a control frame. */

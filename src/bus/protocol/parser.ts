@@ -1,5 +1,6 @@
-// Incremental frame parser: a state machine over buffered chunks that survives any chunk boundary and
-// refuses an oversized frame as soon as its length prefix is known, before buffering its body.
+// Incremental frame parser: a state machine over chunks that survives any chunk boundary and refuses an
+// oversized frame as soon as its length prefix is known, before buffering its body. Frames lying within
+// one chunk are emitted as views of it; only a frame split across chunks is copied, into its own buffer.
 import { ErrorCode, PREFIX_BYTES, ProtocolError } from "./frames.js";
 
 export interface ParserOptions {
@@ -7,24 +8,15 @@ export interface ParserOptions {
   onFrame(frame: Uint8Array): void;
 }
 
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}
-
 export class FrameParser {
   private readonly maxFrameBytes: number;
   private readonly onFrame: (frame: Uint8Array) => void;
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
-  /** Bytes needed before the buffered chunks can be scanned again: 4 for a prefix, or a whole frame. */
-  private needed = 4;
+  /** The first bytes of a length prefix split across chunks. */
+  private readonly prefix = new Uint8Array(4);
+  private prefixFilled = 0;
+  /** A frame split across chunks, allocated at its full size once its length is known. */
+  private partial: Uint8Array | undefined;
+  private partialFilled = 0;
   private failed = false;
 
   constructor(options: ParserOptions) {
@@ -34,7 +26,7 @@ export class FrameParser {
 
   /** Bytes held for an incomplete frame. */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.prefixFilled + this.partialFilled;
   }
 
   /**
@@ -43,27 +35,41 @@ export class FrameParser {
    */
   push(chunk: Uint8Array): void {
     if (this.failed) throw new ProtocolError(ErrorCode.protocolError, "parser used after an error");
-    if (chunk.length === 0) return;
-    let data: Uint8Array;
-    if (this.buffered === 0) {
-      data = chunk;
-    } else {
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-      if (this.buffered < this.needed) return;
-      data = concat(this.chunks, this.buffered);
-      this.chunks = [];
-      this.buffered = 0;
+    let offset = 0;
+    if (this.prefixFilled > 0) {
+      const take = Math.min(4 - this.prefixFilled, chunk.length);
+      this.prefix.set(chunk.subarray(0, take), this.prefixFilled);
+      this.prefixFilled += take;
+      offset = take;
+      if (this.prefixFilled < 4) return;
+      this.partial = new Uint8Array(4 + this.checkedLength(this.prefix, 0));
+      this.partial.set(this.prefix);
+      this.partialFilled = 4;
+      this.prefixFilled = 0;
     }
-    const consumed = this.scan(data);
-    if (consumed < data.length) {
-      const rest = data.subarray(consumed);
-      this.chunks = [rest];
-      this.buffered = rest.length;
-      this.needed = rest.length >= 4 ? 4 + this.checkedLength(rest, 0) : 4;
-    } else {
-      this.needed = 4;
+    const partial = this.partial;
+    if (partial) {
+      const take = Math.min(partial.length - this.partialFilled, chunk.length - offset);
+      partial.set(chunk.subarray(offset, offset + take), this.partialFilled);
+      this.partialFilled += take;
+      offset += take;
+      if (this.partialFilled < partial.length) return;
+      this.partial = undefined;
+      this.partialFilled = 0;
+      this.checkHeader(partial, 0, partial.length);
+      this.onFrame(partial);
     }
+    offset = this.scan(chunk, offset);
+    const rest = chunk.length - offset;
+    if (rest === 0) return;
+    if (rest < 4) {
+      this.prefix.set(chunk.subarray(offset));
+      this.prefixFilled = rest;
+      return;
+    }
+    this.partial = new Uint8Array(4 + this.checkedLength(chunk, offset));
+    this.partial.set(chunk.subarray(offset));
+    this.partialFilled = rest;
   }
 
   private checkedLength(data: Uint8Array, offset: number): number {
@@ -90,18 +96,21 @@ export class FrameParser {
     return length;
   }
 
-  private scan(data: Uint8Array): number {
-    let offset = 0;
+  private checkHeader(data: Uint8Array, offset: number, end: number): void {
+    if (offset + PREFIX_BYTES + (((data[offset + 6] ?? 0) << 8) | (data[offset + 7] ?? 0)) > end) {
+      this.failed = true;
+      throw new ProtocolError(ErrorCode.protocolError, "header length exceeds frame length");
+    }
+  }
+
+  /** Emits the whole frames from `offset` on; returns where the first incomplete one starts. */
+  private scan(data: Uint8Array, offset: number): number {
     while (data.length - offset >= 4) {
-      const length = this.checkedLength(data, offset);
-      const end = offset + 4 + length;
+      const end = offset + 4 + this.checkedLength(data, offset);
       if (end > data.length) break;
-      const headerEnd = offset + PREFIX_BYTES + (((data[offset + 6] ?? 0) << 8) | (data[offset + 7] ?? 0));
-      if (headerEnd > end) {
-        this.failed = true;
-        throw new ProtocolError(ErrorCode.protocolError, "header length exceeds frame length");
-      }
-      this.onFrame(data.subarray(offset, end));
+      this.checkHeader(data, offset, end);
+      // A plain view: Buffer#subarray (species lookup, FastBuffer) costs more per frame.
+      this.onFrame(new Uint8Array(data.buffer, data.byteOffset + offset, end - offset));
       offset = end;
     }
     return offset;

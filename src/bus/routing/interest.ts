@@ -84,6 +84,8 @@ export interface InterestDelta {
 export class InterestTable<Link> {
   private readonly total = new Map<string, number>();
   private readonly links = new Map<Link, Set<string>>();
+  /** Changes whenever any key or link changes: lets callers cache routing decisions between changes. */
+  version = 0;
 
   /** What a link told us its side holds. */
   interestOf(link: Link): ReadonlySet<string> {
@@ -107,12 +109,14 @@ export class InterestTable<Link> {
   /** A new link; returns the full set to advertise to it. Adding it changes nothing for the others yet. */
   addLink(link: Link): string[] {
     if (!this.links.has(link)) this.links.set(link, new Set());
+    this.version++;
     return this.advertisedTo(link);
   }
 
   /** Drops a link and its interest; returns the deltas for the remaining links. */
   removeLink(link: Link): Map<Link, InterestDelta> {
     const own = this.links.get(link);
+    this.version++;
     if (!own) return new Map();
     const deltas = this.applyLink(link, { add: [], remove: [...own] });
     this.links.delete(link);
@@ -140,6 +144,7 @@ export class InterestTable<Link> {
       own = new Set();
       this.links.set(link, own);
     }
+    this.version++;
     for (const key of delta.add) {
       if (own.has(key)) continue;
       this.change(key, 1, link, deltas);
@@ -166,6 +171,7 @@ export class InterestTable<Link> {
     const before = this.total.get(key) ?? 0;
     const after = before + by;
     if (after < 0) return;
+    this.version++;
     if (after === 0) this.total.delete(key);
     else this.total.set(key, after);
     for (const [link, own] of this.links) {

@@ -36,6 +36,7 @@ import {
   type Membership,
   membershipMatches,
   nodeKey,
+  type RouteTarget,
   WILDCARD,
 } from "../routing/interest.js";
 import type { Authenticator } from "./auth.js";
@@ -106,6 +107,15 @@ export class BusServer {
   private readonly subscribers = new Map<string, Set<Membership>>();
   private readonly local = new Set<LocalSubscription>();
   private readonly pending = new Map<number, PendingRequest>();
+  private lastRoute: RouteTarget & { version: number; links: readonly Peer[] } = {
+    version: -1,
+    event: "",
+    node: "",
+    tag: "",
+    group: "",
+    channel: "",
+    links: [],
+  };
   private nextPeerId = 1;
   private nextRequestId = 1;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -554,14 +564,42 @@ export class BusServer {
     this.route(frame, header, type, peer);
   }
 
+  /**
+   * The links whose interest matches a target. A flood repeats one target frame after frame: the answer
+   * for the previous target is kept until the target or the interest table changes.
+   */
+  private linksFor(header: RouteHeader): readonly Peer[] {
+    const last = this.lastRoute;
+    if (
+      last.version === this.table.version &&
+      last.event === header.event &&
+      last.node === header.node &&
+      last.tag === header.tag &&
+      last.group === header.group &&
+      last.channel === header.channel
+    ) {
+      return last.links;
+    }
+    const links = this.links.filter((link) => interestMatches(this.table.interestOf(link), header));
+    this.lastRoute = {
+      version: this.table.version,
+      event: header.event,
+      node: header.node,
+      tag: header.tag,
+      group: header.group,
+      channel: header.channel,
+      links,
+    };
+    return links;
+  }
+
   /** Sends a PUBLISH or REQUEST frame toward every receiver, each link and client at most once. */
   private route(frame: Uint8Array, header: RouteHeader, type: number, source: Peer | undefined): void {
     let delivered = 0;
-    for (const link of this.links) {
-      if (link !== source && interestMatches(this.table.interestOf(link), header)) {
-        if (link.send(frame)) delivered++;
-        if (source && link.pendingBytes() > this.maxPendingBytes / 2) this.throttle(source, link);
-      }
+    for (const link of this.linksFor(header)) {
+      if (link === source) continue;
+      if (link.send(frame)) delivered++;
+      if (source && link.pendingBytes() > this.maxPendingBytes / 2) this.throttle(source, link);
     }
     if (!header.node || header.node === this.name) {
       delivered += this.deliverTo(this.subscribers.get(header.event), frame, header, type, source);

@@ -51,7 +51,13 @@ export class Peer implements Membership {
   readonly throttled = new Set<Peer>();
 
   private queue: Uint8Array[] = [];
+  /** The open run of adjacent frames from one received chunk: its first frame and where it ends. */
+  private runFirst: Uint8Array | undefined;
+  private runEnd = 0;
   private queuedBytes = 0;
+  private queuedFrames = 0;
+  /** The wire's own backlog, read once per batch rather than once per frame. */
+  private wireBacklog = 0;
   private scheduled = false;
   private readonly parser: FrameParser;
   private readonly flushNow = () => this.flush();
@@ -75,6 +81,7 @@ export class Peer implements Membership {
       this.state = "closed";
       this.closeReason ??= { code: "closed", message: error ? error.message : "connection closed" };
       this.queue = [];
+      this.runFirst = undefined;
       options.onClose(this);
     });
   }
@@ -100,10 +107,15 @@ export class Peer implements Membership {
     }
   }
 
-  /** Queues a frame for the next flush. Returns false (and cuts the peer off) when over its byte limit. */
+  /**
+   * Queues a frame for the next flush. Returns false (and cuts the peer off) when over its byte limit.
+   * Frames that lie next to each other in one received chunk (a run forwarded from the same sender) are
+   * queued as one view of that chunk: the bytes go out untouched, without a copy.
+   */
   send(frame: Uint8Array): boolean {
     if (this.state === "closed" || this.closeReason) return false;
-    if (this.queuedBytes + frame.length + this.wire.pendingBytes() > this.options.maxPendingBytes) {
+    if (!this.scheduled) this.wireBacklog = this.wire.pendingBytes();
+    if (this.queuedBytes + frame.length + this.wireBacklog > this.options.maxPendingBytes) {
       this.options.metrics.dropped++;
       this.options.metrics.slowConsumers++;
       this.fail(
@@ -112,8 +124,16 @@ export class Peer implements Membership {
       );
       return false;
     }
-    this.queue.push(frame);
+    const run = this.runFirst;
+    if (run !== undefined && run.buffer === frame.buffer && this.runEnd === frame.byteOffset) {
+      this.runEnd += frame.length;
+    } else {
+      this.closeRun();
+      this.runFirst = frame;
+      this.runEnd = frame.byteOffset + frame.length;
+    }
     this.queuedBytes += frame.length;
+    this.queuedFrames++;
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.flushNow);
@@ -121,18 +141,30 @@ export class Peer implements Membership {
     return true;
   }
 
+  /** Moves the open run into the queue, as one view over its frames. */
+  private closeRun(): void {
+    const first = this.runFirst;
+    if (first === undefined) return;
+    this.runFirst = undefined;
+    const length = this.runEnd - first.byteOffset;
+    this.queue.push(length === first.length ? first : Buffer.from(first.buffer, first.byteOffset, length));
+  }
+
   /** Hands everything queued to the wire as one batch. */
   flush(): void {
     this.scheduled = false;
+    this.closeRun();
     if (this.queue.length === 0 || this.state === "closed") return;
     const frames = this.queue;
     const bytes = this.queuedBytes;
+    this.options.metrics.framesOut += this.queuedFrames;
     this.queue = [];
     this.queuedBytes = 0;
-    this.options.metrics.framesOut += frames.length;
+    this.queuedFrames = 0;
     this.options.metrics.bytesOut += bytes;
     this.lastSent = Date.now();
     this.wire.write(frames, bytes);
+    this.wireBacklog = this.wire.pendingBytes();
     // The socket may take the whole batch at once, and then no "drain" ever comes for the senders we
     // paused on this link's queue.
     if (this.throttled.size > 0 && this.wire.pendingBytes() <= this.options.maxPendingBytes / 2) {
@@ -140,8 +172,9 @@ export class Peer implements Membership {
     }
   }
 
+  /** Output not yet handed to the kernel (the wire's part as of this batch's first frame). */
   pendingBytes(): number {
-    return this.queuedBytes + this.wire.pendingBytes();
+    return this.queuedBytes + (this.scheduled ? this.wireBacklog : this.wire.pendingBytes());
   }
 
   /** Sends an ERROR frame (bypassing the limit, after what is queued) and closes. */
@@ -150,10 +183,16 @@ export class Peer implements Membership {
     this.closeReason = { code, message };
     // A slow consumer's queue is dropped: the error must not wait behind megabytes it will never read.
     if (code === ErrorCode.slowConsumer) {
+      this.runFirst = undefined;
       this.queue = [];
       this.queuedBytes = 0;
+      this.queuedFrames = 0;
     }
-    this.queue.push(encodeControl(FrameType.error, { code, message }));
+    this.closeRun();
+    const error = encodeControl(FrameType.error, { code, message });
+    this.queue.push(error);
+    this.queuedBytes += error.length;
+    this.queuedFrames++;
     this.flush();
     this.wire.end();
   }

@@ -26,8 +26,13 @@ export interface Wire {
   readonly certificateProblem: string;
 }
 
-/** Frames up to this size per batch are concatenated into one buffer; larger batches use writev. */
-const CONCAT_LIMIT = 256 * 1024;
+/**
+ * A batch of many small pieces (control frames, frames from different senders) is copied into one buffer,
+ * cheaper than a writev of many; a batch of few pieces (runs of frames forwarded as views of the chunks
+ * they arrived in) or of many bytes goes out as a writev, without a copy.
+ */
+const CONCAT_LIMIT = 64 * 1024;
+const WRITEV_PIECES = 8;
 
 export class SocketWire implements Wire {
   readonly remote: string;
@@ -44,7 +49,7 @@ export class SocketWire implements Wire {
     if (this.socket.destroyed) return;
     if (frames.length === 1) {
       this.socket.write(frames[0]!);
-    } else if (bytes <= CONCAT_LIMIT) {
+    } else if (frames.length > WRITEV_PIECES && bytes <= CONCAT_LIMIT) {
       this.socket.write(Buffer.concat(frames, bytes));
     } else {
       this.socket.cork();
