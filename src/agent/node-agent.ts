@@ -238,9 +238,18 @@ export class NodeAgent {
     };
   }
 
-  /** Every resource of the slice is Ready or Stalled at the current generation. */
+  /** Every resource of the slice is Ready or Stalled at the current generation, and nothing is left to prune. */
   settled(): boolean {
-    return this.#statuses.settled(this.#slice);
+    return this.#statuses.settled(this.#slice) && !this.#pruneOutstanding();
+  }
+
+  /** A resource that left the slice still has containers this node will prune: not done yet. */
+  #pruneOutstanding(): boolean {
+    if (!this.#slice.prune) return false;
+    const inventory = this.#inventory.inventory;
+    return this.#informer
+      .containers()
+      .some((c) => this.#slice.containers[c.resource] === undefined && inventory[c.resource] !== undefined);
   }
 
   /** Resolves when nothing is queued or running. For tests and orderly shutdown. */
