@@ -24,7 +24,7 @@ export async function findEmbeddedEndpoint(
 ): Promise<EmbeddedEndpoint | undefined> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const endpoint = await readLive(pathOf(home, node));
-    if (!endpoint || endpoint.url !== "") return endpoint;
+    if (endpoint?.url !== "") return endpoint;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return undefined;
