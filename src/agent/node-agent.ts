@@ -297,9 +297,12 @@ export class NodeAgent {
 
     const drift = this.#convergedAt.get(resource) === slice.generation;
     const heal = this.#options.heal && (entry?.spec.heal ?? true);
+    // Only restarts of containers that stopped count towards a crash loop: a container removed or
+    // changed by hand is put back at once, however often that happens.
+    const restartsOnly = plan.actions.every((action) => action.type === "start");
     if (drift) {
       // A container that keeps stopping by itself is healed with growing pauses, not in a hot loop.
-      const backoffMs = heal ? this.#crashLoop.delay(resource) : 0;
+      const backoffMs = heal && restartsOnly ? this.#crashLoop.delay(resource) : 0;
       const report = driftReport(
         { node: this.name, resource, generation: slice.generation },
         plan.actions,
@@ -334,8 +337,8 @@ export class NodeAgent {
       concurrency: this.#options.concurrency ?? 8,
       stopTimeoutSeconds: this.#options.stopTimeoutSeconds ?? 10,
     });
-    if (drift) this.#crashLoop.healed(resource);
-    else this.#crashLoop.forget(resource);
+    if (!drift) this.#crashLoop.forget(resource);
+    else if (restartsOnly) this.#crashLoop.healed(resource);
     await this.#informer.relist();
     await this.#inventory.record(resource, this.#informer.containers(), slice);
     const failures = outcomes.filter((o): o is Extract<ActionOutcome, { ok: false }> => !o.ok);

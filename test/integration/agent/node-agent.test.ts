@@ -165,6 +165,18 @@ describe("NodeAgent (real dockerd)", () => {
     expect(replaced).toEqual([`${node}-web-1`]);
     const events = await engineEvents(node, removedAt - 1000, Date.now() + 200);
     expect(replacementGapMs(events, victim!.Id)).toBeLessThan(1000);
+
+    // Removed by hand again at once: put back at once again (no crash-loop backoff for removals).
+    const [again] = await docker.listContainers({ filters: { label: [`treescale.node=${node}`] } });
+    const againAt = Date.now();
+    await docker.getContainer(again!.Id).remove({ force: true });
+    await pollUntil(
+      () => running(node, "web"),
+      (names) => names.length === 1,
+      5000,
+    );
+    const later = await engineEvents(node, againAt - 1000, Date.now() + 200);
+    expect(replacementGapMs(later, again!.Id)).toBeLessThan(1000);
   });
 
   it("a container that keeps exiting is restarted with growing pauses and stalls as CrashLoopBackOff", async () => {
