@@ -114,11 +114,10 @@ export function planFleet({ desired, states, prune }: FleetPlanInput): FleetPlan
  * Without declared servers the fleet is whoever answered, plus every child that a parent reports
  * down and that did not answer itself: leaving such a node out would hand its replicas to the
  * others and let prune run while its inventory is unknown. It is placed with the tags its parent
- * last knew, when known. When not, it gets no tags rather than every tag: a guess of "every tag"
- * would make it eligible for resources it never ran and take replicas away from healthy nodes
- * (stopping running containers because some node is down); with no tags it keeps whatever names
- * it or places anywhere, and nothing that runs elsewhere is stopped. What that guess cannot keep
- * (a tag-placed share it held) is the reason parents should report their children's tags.
+ * learned when it linked (the node daemon asks each new child). A parent that never learned them
+ * (it restarted while the child was down) gives no tags rather than every tag: "every tag" would
+ * make the node eligible for resources it never ran and take replicas away from healthy nodes;
+ * with no tags it keeps whatever names it or places anywhere, and nothing running elsewhere stops.
  */
 function answeredOrLost(states: readonly NodeState[]): NodeInfo[] {
   const nodes = new Map<string, NodeInfo>(states.map((s) => [s.node, { name: s.node, tags: s.tags }]));

@@ -2,7 +2,8 @@
 // and the handler that lets the node-link controller move this node under another parent.
 import { REPARENT_EVENT, type ReparentRequest } from "../../controllers/node-link.js";
 import { NodeAgent } from "../agent/node-agent.js";
-import type { ChildLink } from "../agent/status.js";
+import { AGENT_EVENTS } from "../agent/reports.js";
+import type { ChildLink, NodeState } from "../agent/status.js";
 import { DockerEngine } from "../drivers/docker.js";
 import { DockerEventSource } from "../drivers/docker-events.js";
 import { UsageError } from "../errors.js";
@@ -51,12 +52,15 @@ export class NodeDaemon {
     this.node.bus.onNodeEvent((event, detail) => {
       const name = String(detail.node);
       const reason = typeof detail.reason === "string" ? detail.reason : undefined;
+      const tags = this.#children.get(name)?.tags;
       this.#children.set(name, {
         node: name,
         status: event,
         since: new Date().toISOString(),
+        ...(tags ? { tags } : {}),
         ...(event === "down" && reason ? { reason } : {}),
       });
+      if (event === "up") void this.#learnTags(name);
     });
     try {
       await this.node.start();
@@ -74,6 +78,24 @@ export class NodeDaemon {
       }),
     );
     await this.agent?.start();
+  }
+
+  /**
+   * Asks a child that just linked for its tags, so a plan made while it is down still places by
+   * them. Right after the link its agent's interest may not have arrived yet: ask a few times.
+   */
+  async #learnTags(child: string): Promise<void> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        const reply = await this.node.request(AGENT_EVENTS.state, { node: child }, undefined, 2000);
+        const link = this.#children.get(child);
+        if (link) this.#children.set(child, { ...link, tags: reply.json<NodeState>().tags });
+        return;
+      } catch {
+        // No answer yet, or a bus-only child without an agent (then its tags place nothing).
+        await new Promise((resolve) => setTimeout(resolve, 300).unref());
+      }
+    }
   }
 
   async stop(): Promise<void> {

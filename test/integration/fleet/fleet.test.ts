@@ -5,6 +5,7 @@ import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DriftReport } from "../../../src/agent/reports.js";
+import type { NodeState } from "../../../src/agent/status.js";
 import { BusFixture, inbox, type NodeProcess } from "../../support/bus.js";
 import { runCli } from "../../support/cli.js";
 import {
@@ -286,6 +287,10 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
       manifests,
     ]);
     expect(nodesTable.stdout).toMatch(new RegExp(`${names.c2}\\s+Unreachable`));
+    // The root remembers the lost child and the tags it had: a plan without declared servers places by them.
+    const ops = await fixture.client(nodes.root!);
+    const rootState = (await ops.request("agent.state", { node: names.root }, undefined, 5000)).json<NodeState>();
+    expect(rootState.children).toContainEqual(expect.objectContaining({ node: names.c2, status: "down", tags: ["web"] }));
 
     await start("c2", c2Port);
     await nodes.c2!.waitForLog(/linked to parent/);
