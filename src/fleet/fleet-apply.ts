@@ -52,7 +52,11 @@ export async function gatherStates(
   let states = await ask(expected === undefined ? Math.min(FIRST_WINDOW_MS, timeoutMs) : timeoutMs, expected);
   if (expected === undefined) {
     const known = new Set(
-      states.flatMap((s) => [s.node, ...s.children.filter((c) => c.status === "up").map((c) => c.node)]),
+      states.flatMap((s) => [
+        s.node,
+        ...(s.parent ? [s.parent] : []),
+        ...s.children.filter((c) => c.status === "up").map((c) => c.node),
+      ]),
     );
     if (known.size > states.length && timeoutMs > FIRST_WINDOW_MS)
       states = await ask(timeoutMs - FIRST_WINDOW_MS, known.size);

@@ -112,7 +112,7 @@ export function planFleet({ desired, states, prune }: FleetPlanInput): FleetPlan
 
 /**
  * Without declared servers the fleet is whoever answered, plus every child that a parent reports
- * down and that did not answer itself: leaving such a node out would hand its replicas to the
+ * (down, or linked but silent) that did not answer itself: leaving it out would hand its replicas to the
  * others and let prune run while its inventory is unknown. It is placed with the tags its parent
  * learned when it linked (the node daemon asks each new child). A parent that never learned them
  * (it restarted while the child was down) gives no tags rather than every tag: "every tag" would
@@ -121,8 +121,10 @@ export function planFleet({ desired, states, prune }: FleetPlanInput): FleetPlan
  */
 function answeredOrLost(states: readonly NodeState[]): NodeInfo[] {
   const nodes = new Map<string, NodeInfo>(states.map((s) => [s.node, { name: s.node, tags: s.tags }]));
+  // A child reported down, or linked but silent within the gathering window, did not answer: either
+  // way its inventory is unknown, so it counts as unreachable rather than being left out.
   for (const link of states.flatMap((s) => s.children)) {
-    if (link.status !== "down" || nodes.has(link.node)) continue;
+    if (nodes.has(link.node)) continue;
     nodes.set(link.node, { name: link.node, tags: link.tags ?? [] });
   }
   return [...nodes.values()];

@@ -143,6 +143,19 @@ describe("planFleet", () => {
     expect(c.orphans.map((o) => o.name)).toEqual(["c-old-1"]);
   });
 
+  it("without declared servers, a child linked but silent in the gathering window counts as unreachable too", () => {
+    const web = spec("web", { replicas: 2, placement: { tags: ["web"] } });
+    const slow = { node: "b", status: "up" as const, since: "", tags: ["web"] };
+    const plan = planFleet({
+      desired: desired([], [web]),
+      states: [state("a", { tags: ["web"], children: [slow] })],
+      prune: true,
+    });
+    expect(plan.unreachable).toEqual(["b"]);
+    expect(plan.pruneRefused).toContain("b");
+    expect(plan.nodes.find((n) => n.node === "b")?.slice.containers.web?.replicas).toEqual([2]);
+  });
+
   it("without declared servers, a lost child whose tags are unknown keeps what places anywhere", () => {
     const agent = spec("agent", { mode: "global" });
     const plan = planFleet({
