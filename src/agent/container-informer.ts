@@ -17,7 +17,7 @@ export type InformerOptions = {
   maxBackoffMs?: number;
   /** Events arrive in bursts (kill, die, destroy within milliseconds): wait this long, then list once. */
   coalesceMs?: number;
-  /** A list that does not yet show an event's change is repeated this long after (up to 3 times). */
+  /** A list that does not yet show an event's change is repeated after this long, then twice as long each time (5 times). */
   confirmMs?: number;
 };
 
@@ -37,7 +37,7 @@ const STATE_CHANGES = new Set([
   "unpause",
   "oom",
 ]);
-const CONFIRM_ATTEMPTS = 3;
+const CONFIRM_ATTEMPTS = 5;
 
 export class ContainerInformer {
   readonly #options: InformerOptions;
@@ -116,14 +116,19 @@ export class ContainerInformer {
       return;
     }
     if (this.#stopped || this.#confirmTimer !== undefined) return;
+    // A loaded engine can take a while to list what it announced: 50, 100, 200, 400, 800 ms.
+    const step = CONFIRM_ATTEMPTS - Math.max(...this.#unconfirmed.values());
     for (const [resource, left] of this.#unconfirmed) {
       if (left <= 1) this.#unconfirmed.delete(resource);
       else this.#unconfirmed.set(resource, left - 1);
     }
-    this.#confirmTimer = this.#options.clock.setTimeout(() => {
-      this.#confirmTimer = undefined;
-      void this.relist().catch((error: unknown) => this.#options.onError?.(errorMessage(error)));
-    }, this.#options.confirmMs ?? 50);
+    this.#confirmTimer = this.#options.clock.setTimeout(
+      () => {
+        this.#confirmTimer = undefined;
+        void this.relist().catch((error: unknown) => this.#options.onError?.(errorMessage(error)));
+      },
+      (this.#options.confirmMs ?? 50) * 2 ** step,
+    );
   }
 
   #watch(): void {

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { BusClient, BusError, type Message } from "../bus/client/index.js";
 import { TreescaleError, UsageError } from "../errors.js";
+import type { EmbeddedNode } from "./fleet-connection.js";
 
 export interface ConnectionFlags {
   node?: string;
@@ -93,20 +94,16 @@ export function registerEvents(program: Command): void {
         throw new UsageError('-o must be "json" or "text"');
       const output = flags.output;
       // Without a node, the embedded node: joined if a `watch` runs it, else run here while listening.
-      const embedded =
-        (flags.node ?? process.env.TREESCALE_NODE) === undefined
-          ? await (await import("./fleet-connection.js")).openEmbeddedNode(flags.name, flags.heal)
-          : undefined;
-      const client = await connectClient({
-        ...(embedded ? { url: embedded.url, token: embedded.token } : connectionFrom(flags)),
+      const declaration = {
         events: flags.event.length > 0 ? flags.event : ["*"],
         tags: flags.tag,
         groups: flags.group,
         channels: flags.channel,
-      }).catch(async (error: unknown) => {
-        await embedded?.close();
-        throw error;
-      });
+      };
+      const useEmbedded = (flags.node ?? process.env.TREESCALE_NODE) === undefined;
+      const { client, embedded } = useEmbedded
+        ? await connectEmbedded(flags, declaration)
+        : { client: await connectClient({ ...connectionFrom(flags), ...declaration }), embedded: undefined };
       process.stderr.write(`connected to ${client.node}\n`);
       const stop = () => void client.close();
       process.once("SIGINT", stop);
@@ -116,4 +113,23 @@ export function registerEvents(program: Command): void {
       await embedded?.close();
       if (error) throw new BusCliError(`connection ended: ${error.code}: ${error.message}`, error);
     });
+}
+
+/** The embedded node, joined or run here; a joined record that does not answer is stale: retried once. */
+async function connectEmbedded(
+  flags: EventsFlags,
+  declaration: { events: string[]; tags: string[]; groups: string[]; channels: string[] },
+): Promise<{ client: BusClient; embedded: EmbeddedNode }> {
+  const { openEmbeddedNode } = await import("./fleet-connection.js");
+  for (let attempt = 0; ; attempt++) {
+    const embedded = await openEmbeddedNode(flags.name, flags.heal);
+    try {
+      const client = await connectClient({ url: embedded.url, token: embedded.token, ...declaration });
+      return { client, embedded };
+    } catch (error) {
+      await embedded.close();
+      if (!embedded.joined || attempt > 0) throw error;
+      await embedded.discard();
+    }
+  }
 }

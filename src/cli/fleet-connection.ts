@@ -1,10 +1,12 @@
 // Where fleet verbs talk to: a remote node named by --node / $TREESCALE_NODE, or, without one,
 // the embedded node — an in-process node with its agent on this machine's engine.
 
+import { TreescaleError } from "../errors.js";
 import { clientFleetBus, type FleetBus } from "../fleet/fleet-bus.js";
 import type { DesiredState } from "../model/resources.js";
 import {
   claimEmbeddedEndpoint,
+  discardEmbeddedEndpoint,
   findEmbeddedEndpoint,
   forgetEmbeddedEndpoint,
   newEmbeddedToken,
@@ -24,16 +26,22 @@ export type FleetConnection = {
   close(): Promise<void>;
 };
 
-export async function openFleet(flags: ConnectionFlags): Promise<FleetConnection> {
+export async function openFleet(flags: ConnectionFlags, retried = false): Promise<FleetConnection> {
   const url = flags.node ?? process.env.TREESCALE_NODE;
   const embedded = url ? undefined : await openEmbeddedNode(flags.name, flags.heal ?? true);
   const endpoint = embedded ?? { url: url ?? "", token: flags.token ?? process.env.TREESCALE_TOKEN };
-  const client = await connectClient({ url: endpoint.url, token: endpoint.token, reconnect: false }).catch(
-    async (error: unknown) => {
-      await embedded?.close();
-      throw error;
-    },
-  );
+  let client: Awaited<ReturnType<typeof connectClient>>;
+  try {
+    client = await connectClient({ url: endpoint.url, token: endpoint.token, reconnect: false });
+  } catch (error) {
+    await embedded?.close();
+    // A joined embedded node that does not answer left a stale record (its pid now someone else's).
+    if (embedded?.joined && !retried) {
+      await embedded.discard();
+      return openFleet(flags, true);
+    }
+    throw error;
+  }
   const bus = clientFleetBus(client);
   return {
     bus,
@@ -46,20 +54,42 @@ export async function openFleet(flags: ConnectionFlags): Promise<FleetConnection
   };
 }
 
-export type EmbeddedNode = { url: string; token: string; close(): Promise<void> };
+export type EmbeddedNode = {
+  url: string;
+  token: string;
+  /** Joined another process's node rather than started one here. */
+  joined: boolean;
+  close(): Promise<void>;
+  /** Forgets a joined node's record: for when it turns out not to answer. */
+  discard(): Promise<void>;
+};
 
 /**
  * The embedded node: joined when another process (a `watch`, say) already runs it, so no rival
  * agent starts; otherwise started in this process, token-protected, until close().
  */
-export async function openEmbeddedNode(name: string, heal: boolean): Promise<EmbeddedNode> {
+export async function openEmbeddedNode(name: string, heal: boolean, attempt = 0): Promise<EmbeddedNode> {
   const home = treescaleHome();
   const running = await findEmbeddedEndpoint(home, name);
-  if (running) return { url: running.url, token: running.token, close: async () => undefined };
+  if (running) {
+    return {
+      url: running.url,
+      token: running.token,
+      joined: true,
+      close: async () => undefined,
+      discard: () => discardEmbeddedEndpoint(home, running),
+    };
+  }
   const token = newEmbeddedToken();
   // Claim the name before starting, so two processes never run rival agents for one node.
   if (!(await claimEmbeddedEndpoint(home, { node: name, url: "", token, pid: process.pid }))) {
-    return openEmbeddedNode(name, heal);
+    if (attempt >= 2) {
+      throw new TreescaleError(
+        "EMBEDDED_BUSY",
+        `the embedded node "${name}" is being started by another process that has not finished; try again, or remove ${home}/nodes/${name}/endpoint.json if that process is gone`,
+      );
+    }
+    return openEmbeddedNode(name, heal, attempt + 1);
   }
   const daemon = new NodeDaemon({
     name,
@@ -80,6 +110,8 @@ export async function openEmbeddedNode(name: string, heal: boolean): Promise<Emb
   return {
     url,
     token,
+    joined: false,
+    discard: async () => undefined,
     close: async () => {
       await forgetEmbeddedEndpoint(home, name);
       await daemon.stop();

@@ -3,7 +3,12 @@
 // Failures carry the same fields docker-modem attaches (code, statusCode, json), so one set of
 // error rules in the driver reads both.
 import { readFileSync } from "node:fs";
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
+import {
+  type ClientRequest,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestOptions,
+} from "node:http";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import type { DockerConnection } from "./docker-mapping.js";
@@ -73,27 +78,36 @@ export class EngineHttpClient {
       ended = true;
       onEnd(error);
     };
-    const req = this.#request({ method: "GET", path }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        end(new EngineHttpError(res.statusCode ?? 0, undefined, `GET ${path} answered ${res.statusCode}`));
-        return;
-      }
-      let buffered = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        buffered += chunk;
-        let newline = buffered.indexOf("\n");
-        while (newline >= 0) {
-          const line = buffered.slice(0, newline).trim();
-          buffered = buffered.slice(newline + 1);
-          newline = buffered.indexOf("\n");
-          if (line) onLine(line);
+    let req: ClientRequest;
+    try {
+      req = this.#request({ method: "GET", path }, (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          end(new EngineHttpError(res.statusCode ?? 0, undefined, `GET ${path} answered ${res.statusCode}`));
+          return;
         }
+        let buffered = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          buffered += chunk;
+          let newline = buffered.indexOf("\n");
+          while (newline >= 0) {
+            const line = buffered.slice(0, newline).trim();
+            buffered = buffered.slice(newline + 1);
+            newline = buffered.indexOf("\n");
+            if (line) onLine(line);
+          }
+        });
+        res.on("end", () => end());
+        res.on("error", end);
       });
-      res.on("end", () => end());
-      res.on("error", end);
-    });
+    } catch (error) {
+      // Unreadable TLS material (DOCKER_CERT_PATH) ends the stream like any other failure.
+      queueMicrotask(() => end(error));
+      return () => {
+        ended = true;
+      };
+    }
     req.on("error", end);
     req.end();
     return () => {

@@ -2,7 +2,7 @@
 // without --node): it records its address and a random token, readable by this user only, under
 // $TREESCALE_HOME; a record whose process is gone is ignored.
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rm } from "node:fs/promises";
+import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { readFileIfExists, writeFileAtomic } from "../state/atomic-file.js";
 
@@ -58,7 +58,7 @@ export async function claimEmbeddedEndpoint(home: string, endpoint: EmbeddedEndp
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       if (await readLive(path)) return false;
-      await rm(path, { force: true });
+      await discard(path);
     }
   }
   return false;
@@ -67,6 +67,28 @@ export async function claimEmbeddedEndpoint(home: string, endpoint: EmbeddedEndp
 /** Fills in the address once the node listens (the record was claimed before it started). */
 export function publishEmbeddedEndpoint(home: string, endpoint: EmbeddedEndpoint): Promise<void> {
   return writeFileAtomic(pathOf(home, endpoint.node), `${JSON.stringify(endpoint)}\n`);
+}
+
+/**
+ * Takes a stale record out of the way by renaming it first: of two processes that both found it
+ * stale, only one rename succeeds, so they cannot both remove a record the other just claimed.
+ */
+async function discard(path: string): Promise<void> {
+  const aside = `${path}.${process.pid}.stale`;
+  try {
+    await rename(path, aside);
+    await rm(aside, { force: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+}
+
+/** A record whose address refuses connections (its pid reused by another program) is stale. */
+export async function discardEmbeddedEndpoint(home: string, endpoint: EmbeddedEndpoint): Promise<void> {
+  const current = await readFileIfExists(pathOf(home, endpoint.node));
+  if (current && (JSON.parse(current) as EmbeddedEndpoint).token === endpoint.token) {
+    await discard(pathOf(home, endpoint.node));
+  }
 }
 
 /** Removes the record only if this process holds it. */

@@ -25,6 +25,7 @@ export class NodeDaemon {
   readonly agent: NodeAgent | undefined;
   readonly #stops: (() => void)[] = [];
   readonly #children = new Map<string, ChildLink>();
+  #stopping = false;
 
   constructor(options: NodeDaemonOptions) {
     this.node = new TreeNode(options);
@@ -85,7 +86,7 @@ export class NodeDaemon {
    * them. Right after the link its agent's interest may not have arrived yet: ask a few times.
    */
   async #learnTags(child: string): Promise<void> {
-    for (let attempt = 0; attempt < 10; attempt++) {
+    for (let attempt = 0; attempt < 10 && !this.#stopping; attempt++) {
       try {
         const reply = await this.node.request(AGENT_EVENTS.state, { node: child }, undefined, 2000);
         const link = this.#children.get(child);
@@ -99,6 +100,7 @@ export class NodeDaemon {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
     for (const stop of this.#stops.splice(0)) stop();
     await this.agent?.stop();
     await this.node.stop();

@@ -14,6 +14,7 @@ import {
   TEST_IMAGE,
   uniqueNodeName,
 } from "../support/docker.js";
+import { pollUntil } from "../support/poll.js";
 
 const docker = new Docker();
 const node = uniqueNodeName("e2e");
@@ -151,8 +152,20 @@ describe("treescale apply (embedded node, real Docker)", () => {
       await new Promise<void>((resolve) =>
         createInterface({ input: events.stderr! }).once("line", () => resolve()),
       );
-      // The agent has listed the engine and planned its slice by the time it answers; give it a beat more.
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // While it runs, get goes through the embedded node: wait until its agent reports the slice apply
+      // wrote as reconciled (Ready), then stop it; nothing may have changed meanwhile.
+      const statuses = await pollUntil(
+        async () => {
+          const out = await runCli(["get", "status", "--name", node, "-o", "json"], { env });
+          return out.code === 0 ? (JSON.parse(out.stdout) as { resource: string; condition: string }[]) : [];
+        },
+        (rows) => rows.length === 2 && rows.every((r) => r.condition === "Ready"),
+        15_000,
+      );
+      expect(statuses.map((r) => [r.resource, r.condition])).toEqual([
+        ["web", "Ready"],
+        ["worker", "Ready"],
+      ]);
       const exited = new Promise((resolve) => events.once("exit", resolve));
       events.kill("SIGTERM");
       await exited;

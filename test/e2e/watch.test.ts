@@ -109,12 +109,15 @@ describe("treescale watch (embedded node)", () => {
     await new Promise<void>((resolve) =>
       createInterface({ input: events.stderr! }).once("line", () => resolve()),
     );
-    const [victim] = await docker.listContainers({ filters: { label: [`treescale.node=${node}`] } });
-    await docker.getContainer(victim!.Id).remove({ force: true });
-    expect(await drift).toMatchObject({ event: "drift", data: { node, resource: "app" } });
-    const exited = new Promise((resolve) => events.once("exit", resolve));
-    events.kill("SIGTERM");
-    await exited;
+    try {
+      const [victim] = await docker.listContainers({ filters: { label: [`treescale.node=${node}`] } });
+      await docker.getContainer(victim!.Id).remove({ force: true });
+      expect(await drift).toMatchObject({ event: "drift", data: { node, resource: "app" } });
+    } finally {
+      const exited = new Promise((resolve) => events.once("exit", resolve));
+      events.kill("SIGTERM");
+      await exited;
+    }
     const deadline = Date.now() + 5000;
     while ((await running()).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(await running()).toHaveLength(3);

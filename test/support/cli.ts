@@ -10,6 +10,12 @@ export const CLI = fileURLToPath(new URL("../../dist/src/cli/main.js", import.me
 
 export type CliResult = { code: number; stdout: string; stderr: string };
 
+/** The test's own environment, minus what would point the CLI at some other tree or engine. */
+function callerEnvironment(): NodeJS.ProcessEnv {
+  const { TREESCALE_NODE: _node, TREESCALE_TOKEN: _token, TREESCALE_HOME: _home, ...rest } = process.env;
+  return rest;
+}
+
 export function requireBuild(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
 }
@@ -20,7 +26,7 @@ export function runCli(
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...options.env },
+      env: { ...callerEnvironment(), ...options.env },
       cwd: options.cwd,
       stdio: ["pipe", "pipe", "pipe"],
     });

@@ -289,8 +289,12 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
     expect(nodesTable.stdout).toMatch(new RegExp(`${names.c2}\\s+Unreachable`));
     // The root remembers the lost child and the tags it had: a plan without declared servers places by them.
     const ops = await fixture.client(nodes.root!);
-    const rootState = (await ops.request("agent.state", { node: names.root }, undefined, 5000)).json<NodeState>();
-    expect(rootState.children).toContainEqual(expect.objectContaining({ node: names.c2, status: "down", tags: ["web"] }));
+    const rootState = (
+      await ops.request("agent.state", { node: names.root }, undefined, 5000)
+    ).json<NodeState>();
+    expect(rootState.children).toContainEqual(
+      expect.objectContaining({ node: names.c2, status: "down", tags: ["web"] }),
+    );
 
     await start("c2", c2Port);
     await nodes.c2!.waitForLog(/linked to parent/);

@@ -70,14 +70,23 @@ describe("ContainerInformer", () => {
     expect(lists()).toBe(before + 1);
   });
 
-  it("gives up confirming after three more lists", async () => {
+  it("gives up confirming after five more lists, spaced 50, 100, 200, 400, 800 ms", async () => {
     const { clock, engine, informer, lists } = await setup();
     const web = add(engine, "web");
     await informer.relist();
     const before = lists();
     engine.emit({ containerId: web.id, resource: "web", action: "die", time: 0 });
+    await clock.advance(15);
+    expect(lists() - before).toBe(1);
+    const seen: number[] = [];
+    for (const ms of [50, 100, 200, 400, 800]) {
+      await clock.advance(ms - 1);
+      seen.push(lists() - before);
+      await clock.advance(1);
+    }
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
     await clock.advance(10_000);
-    expect(lists() - before).toBe(4);
+    expect(lists() - before).toBe(6);
   });
 
   it("after a gap in the stream, relists (catching changes that had no event) and watches again after a backoff", async () => {
