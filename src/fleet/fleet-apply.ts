@@ -81,7 +81,7 @@ export async function applyFleet(options: FleetApplyOptions): Promise<NodeOutcom
       `[${report.node}] ${report.container}: ${report.action}${report.ok ? " done" : ` FAILED: ${report.error ?? ""}`}`,
     );
   });
-  const run: WaveRunner = { ...options, signals };
+  const run: WaveRunner = { ...options, signals, deadline: Date.now() + options.timeoutMs };
   try {
     const outcomes: NodeOutcome[] = [];
     for (const node of plan.nodes) {
@@ -160,14 +160,15 @@ function placesNothing(slice: SliceDocument): boolean {
   return Object.values(slice.containers).every((entry) => entry.replicas.length === 0);
 }
 
-type WaveRunner = FleetApplyOptions & { signals: SettledSignals };
+/** `deadline` is one for the whole apply: rolling waves share --timeout, they do not each get it. */
+type WaveRunner = FleetApplyOptions & { signals: SettledSignals; deadline: number };
 
 async function runWave(run: WaveRunner, nodes: readonly NodePlan[]): Promise<NodeOutcome[]> {
   return Promise.all(nodes.map((node) => sendAndWait(run, node.node, node.slice)));
 }
 
 async function sendAndWait(run: WaveRunner, node: string, slice: SliceDocument): Promise<NodeOutcome> {
-  const { bus, timeoutMs, signals } = run;
+  const { bus, timeoutMs, signals, deadline } = run;
   const [reply] = await bus.requestMany(
     AGENT_EVENTS.apply,
     { node },
@@ -185,12 +186,21 @@ async function sendAndWait(run: WaveRunner, node: string, slice: SliceDocument):
       message: `refused the slice: ${answer.reason ?? "no reason given"}`,
       stalled: [],
     };
-  const deadline = Date.now() + timeoutMs;
+  let silent = 0;
   for (;;) {
     // Cleared before asking: a settled announcement that arrives while we ask wakes the next wait.
     signals.clear(node);
     const [summaryReply] = await bus.requestMany(AGENT_EVENTS.summary, { node }, undefined, 5000, 1);
     const summary = summaryReply?.json<NodeSummary>();
+    silent = summary ? 0 : silent + 1;
+    if (silent >= 2) {
+      return {
+        node,
+        result: "unreachable",
+        message: `stopped answering after it accepted generation ${slice.generation}`,
+        stalled: [],
+      };
+    }
     if (summary && summary.generation === slice.generation && summary.settled) {
       const stalled = summary.unready.filter((s) => s.condition === "Stalled");
       return stalled.length === 0

@@ -51,6 +51,28 @@ function rollout(policy: Partial<UpdatePolicy>) {
 const quiet = { timeoutMs: 5000, onProgress: () => undefined };
 
 describe("applyFleet", () => {
+  it("a node that stops answering after it took its slice is unreachable, not a timeout", async () => {
+    const web = spec("web", { replicas: 1, placement: { tags: ["web"] } });
+    const states = [nodeState("c1", { tags: ["web"] })];
+    const desired = emptyDesiredState();
+    desired.servers.c1 = server("c1", ["web"]);
+    desired.containers.web = web;
+    const plan = planFleet({ desired, states, prune: false });
+    const bus = new FakeFleetBus({ c1: { state: states[0]!, settleAfterMs: 60_000 } });
+    const applying = applyFleet({ ...quiet, timeoutMs: 30_000, pollMs: 10, bus, plan });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    bus.agents.c1!.silent = true;
+    const outcomes = await applying;
+    expect(outcomes).toEqual([
+      {
+        node: "c1",
+        result: "unreachable",
+        message: `stopped answering after it accepted generation ${plan.generation}`,
+        stalled: [],
+      },
+    ]);
+  });
+
   it("reports an unreachable server with nothing placed on it as pending, and one with a share as unreachable", async () => {
     const web = spec("web", { replicas: 2, placement: { tags: ["web"] } });
     const states = [nodeState("c1", { tags: ["web"] })];
