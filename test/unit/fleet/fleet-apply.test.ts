@@ -96,11 +96,14 @@ describe("applyFleet", () => {
     });
     const began = Date.now();
     const outcomes = await applyFleet({ ...quiet, bus, plan, pollMs: 60_000 });
-    expect(Date.now() - began).toBeLessThan(2000);
+    // With a 60 s poll, finishing at all within seconds means the announcements woke the waits.
+    expect(Date.now() - began).toBeLessThan(10_000);
     expect(outcomes.filter((o) => o.result === "converged").map((o) => o.node)).toEqual(["c1", "c2"]);
     expect(bus.asked("agent.state")).toEqual([]);
-    // One summary before the node settled, one after its announcement.
-    expect(bus.asked("agent.summary")).toHaveLength(4);
+    // Per node: at most one summary before it settled (none if it settled first), one after its announcement.
+    const summaries = bus.asked("agent.summary").length;
+    expect(summaries).toBeGreaterThanOrEqual(2);
+    expect(summaries).toBeLessThanOrEqual(4);
   });
 
   it("reports a node whose resources stall as failed, naming resource and reason", async () => {
