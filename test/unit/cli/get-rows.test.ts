@@ -2,21 +2,15 @@ import { describe, expect, it } from "vitest";
 import type { NodeState } from "../../../src/agent/status.js";
 import { engineRows, treeRows } from "../../../src/cli/get-rows.js";
 import type { ServerSpec } from "../../../src/model/resources.js";
+import { nodeState } from "../../support/node-state.js";
 import { running, spec } from "../plan/fixtures.js";
 
 function state(node: string, overrides: Partial<NodeState> = {}): NodeState {
-  return {
-    node,
-    tags: [],
-    children: [],
+  return nodeState(node, {
     generation: 3,
-    settled: true,
-    containers: [],
-    statuses: [],
-    inventory: {},
     slice: { generation: 3, prune: false, containers: {} },
     ...overrides,
-  };
+  });
 }
 
 const server = (name: string, childs: string[] = []): ServerSpec => ({

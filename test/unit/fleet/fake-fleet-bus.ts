@@ -2,6 +2,9 @@
 // real agent would, announces `agent.status` when it settles, and records what it was asked.
 import type { SliceDocument } from "../../../src/agent/slice.js";
 import type { NodeState, NodeSummary, ResourceStatus } from "../../../src/agent/status.js";
+
+export { nodeState } from "../../support/node-state.js";
+
 import type { Message, Payload } from "../../../src/bus/message.js";
 import type { Target } from "../../../src/bus/protocol/frames.js";
 import type { FleetBus } from "../../../src/fleet/fleet-bus.js";
@@ -116,21 +119,6 @@ export class FakeFleetBus implements FleetBus {
     for (const listener of this.#listeners)
       if (listener.events.has("agent.status")) listener.handler(message("agent.status", state.node, status));
   }
-}
-
-export function nodeState(node: string, overrides: Partial<NodeState> = {}): NodeState {
-  return {
-    node,
-    tags: [],
-    children: [],
-    generation: 0,
-    settled: true,
-    containers: [],
-    statuses: [],
-    inventory: {},
-    slice: { generation: 0, prune: false, containers: {} },
-    ...overrides,
-  };
 }
 
 function message(event: string, origin: string, body: unknown): Message {

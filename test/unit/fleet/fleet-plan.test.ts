@@ -1,28 +1,15 @@
 import { describe, expect, it } from "vitest";
-import type { NodeState } from "../../../src/agent/status.js";
 import { planFleet } from "../../../src/fleet/fleet-plan.js";
 import { renderFleetPlanText } from "../../../src/fleet/render.js";
 import { emptyDesiredState, type ServerSpec } from "../../../src/model/resources.js";
+import { nodeState } from "../../support/node-state.js";
 import { running, spec } from "../plan/fixtures.js";
 
 function server(name: string, tags: string[], childs: string[] = []): ServerSpec {
   return { name, ip: "127.0.0.1", servicePort: 8888, tags, groups: [], childs };
 }
 
-function state(node: string, overrides: Partial<NodeState> = {}): NodeState {
-  return {
-    node,
-    tags: [],
-    children: [],
-    generation: 0,
-    settled: true,
-    containers: [],
-    statuses: [],
-    inventory: {},
-    slice: { generation: 0, prune: false, containers: {} },
-    ...overrides,
-  };
-}
+const state = nodeState;
 
 function desired(servers: ServerSpec[], containers: ReturnType<typeof spec>[]) {
   const d = emptyDesiredState();
