@@ -299,10 +299,11 @@ export class NodeAgent {
     const heal = this.#options.heal && (entry?.spec.heal ?? true);
     // Only restarts of containers that stopped count towards a crash loop: a container removed or
     // changed by hand is put back at once, however often that happens.
-    const restartsOnly = plan.actions.every((action) => action.type === "start");
+    const restarts = plan.actions.filter((action) => action.type === "start");
+    let actions = plan.actions;
     if (drift) {
-      // A container that keeps stopping by itself is healed with growing pauses, not in a hot loop.
-      const backoffMs = heal && restartsOnly ? this.#crashLoop.delay(resource) : 0;
+      // A container that keeps stopping by itself is restarted with growing pauses, not in a hot loop.
+      const backoffMs = heal && restarts.length > 0 ? this.#crashLoop.delay(resource) : 0;
       const report = driftReport(
         { node: this.name, resource, generation: slice.generation },
         plan.actions,
@@ -310,7 +311,12 @@ export class NodeAgent {
         heal,
       );
       const what = report.differences.map((d) => `${d.container} ${d.reason}`).join("; ");
-      if (backoffMs > 0) return this.#backOff(resource, slice, { ...report, healInMs: backoffMs }, what);
+      if (backoffMs > 0) {
+        // The restarts wait; anything else (a replica removed by hand) is healed now.
+        actions = plan.actions.filter((action) => action.type !== "start");
+        if (actions.length === 0)
+          return this.#backOff(resource, slice, { ...report, healInMs: backoffMs }, what);
+      }
       this.#options.bus.publish(AGENT_EVENTS.drift, JSON.stringify(report));
       this.#log(`drift on ${resource}: ${what}${heal ? " (healing)" : ""}`);
       if (!heal) {
@@ -326,9 +332,9 @@ export class NodeAgent {
     this.#status(resource, slice, {
       condition: "Reconciling",
       reason: drift ? "HealingDrift" : "Applying",
-      message: `${plan.actions.length} action(s) in progress`,
+      message: `${actions.length} action(s) in progress`,
     });
-    const outcomes = await executeContainerPlan(plan.actions, {
+    const outcomes = await executeContainerPlan(actions, {
       engine: this.#options.engine,
       progress: progressPublisher(this.name, slice.generation, (report) =>
         this.#options.bus.publish(AGENT_EVENTS.progress, JSON.stringify(report)),
@@ -338,7 +344,7 @@ export class NodeAgent {
       stopTimeoutSeconds: this.#options.stopTimeoutSeconds ?? 10,
     });
     if (!drift) this.#crashLoop.forget(resource);
-    else if (restartsOnly) this.#crashLoop.healed(resource);
+    else if (actions.some((action) => action.type === "start")) this.#crashLoop.healed(resource);
     await this.#informer.relist();
     await this.#inventory.record(resource, this.#informer.containers(), slice);
     const failures = outcomes.filter((o): o is Extract<ActionOutcome, { ok: false }> => !o.ok);

@@ -293,6 +293,27 @@ describe("NodeAgent — crash loop", () => {
     }
   });
 
+  it("a replica removed by hand is put back at once even while another replica's restart backs off", async () => {
+    const agent = await startAgent();
+    await agent.applySlice(slice(1, 2));
+    await until(() => webStatus(agent)?.condition === "Ready", "web Ready");
+    engine.exit("n-web-1");
+    await clock.advance(20);
+    await until(() => engine.starts("n-web-1") === 2, "the immediate heal");
+    await until(() => webStatus(agent)?.condition === "Ready", "Ready again");
+
+    engine.exit("n-web-1");
+    await engine.remove(engine.byName("n-web-2").id);
+    await clock.advance(20);
+    await until(
+      () => engine.calls.filter((c) => c === "create n-web-2").length === 2,
+      "web-2 recreated at once",
+    );
+    expect(engine.starts("n-web-1")).toBe(2);
+    await clock.advance(1000);
+    await until(() => engine.starts("n-web-1") === 3, "web-1 restarted after its backoff");
+  });
+
   it("caps the backoff at the maximum", async () => {
     const agent = await startAgent({ crashLoop: { baseMs: 1000, maxMs: 3000 } });
     await agent.applySlice(slice(1));
