@@ -32,7 +32,11 @@ export class InventoryKeeper {
    * A resource stays recorded while it has containers here (even after it left the slice, so a
    * later prune can still remove it) or while the slice declares it.
    */
-  record(resource: string, containers: readonly ObservedContainer[], slice: SliceDocument): Promise<void> {
+  record(
+    resource: string,
+    containers: readonly Pick<ObservedContainer, "resource" | "replica">[],
+    slice: SliceDocument,
+  ): Promise<void> {
     const replicas = containers
       .filter((c) => c.resource === resource)
       .map((c) => c.replica)

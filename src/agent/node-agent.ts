@@ -345,7 +345,15 @@ export class NodeAgent {
     });
     if (!drift) this.#crashLoop.forget(resource);
     else if (actions.some((action) => action.type === "start")) this.#crashLoop.healed(resource);
-    await this.#informer.relist();
+    try {
+      await this.#informer.relist();
+    } catch (error) {
+      // The engine stopped answering after acting: record what the outcomes created, so a later
+      // prune still knows these containers are this node's, then let the queue retry.
+      const created = outcomes.flatMap((o) => (o.ok && o.action.type !== "remove" ? [o.action] : []));
+      await this.#inventory.record(resource, [...this.#informer.containers(), ...created], slice);
+      throw error;
+    }
     await this.#inventory.record(resource, this.#informer.containers(), slice);
     const failures = outcomes.filter((o): o is Extract<ActionOutcome, { ok: false }> => !o.ok);
     if (failures.length > 0) {

@@ -20,6 +20,8 @@ export class FakeEngine implements ContainerEngine, EngineEventSource {
   #nextId = 0;
   /** While set, create() waits for it: a reconcile held in flight. */
   hold: Promise<void> | undefined;
+  /** While set, listOwned() fails with it: the engine stopped answering. */
+  listFailure: Error | undefined;
 
   constructor(private readonly clock: Clock) {}
 
@@ -35,6 +37,7 @@ export class FakeEngine implements ContainerEngine, EngineEventSource {
 
   async listOwned(node: string): Promise<ObservedContainer[]> {
     this.calls.push("list");
+    if (this.listFailure) throw this.listFailure;
     return [...this.containers.values()].filter((c) => c.node === node).map((c) => ({ ...c }));
   }
 

@@ -46,9 +46,9 @@ function slice(generation: number, replicas = 1, env: Record<string, string> = {
 }
 
 /** Real file writes run outside the fake clock: let them (and the promises after them) finish. */
-async function until(check: () => boolean, what = "condition"): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>, what = "condition"): Promise<void> {
   const deadline = Date.now() + 5000;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await settle();
     await new Promise((resolve) => setTimeout(resolve, 2));
@@ -198,6 +198,27 @@ describe("NodeAgent — stop()", () => {
       generation: 0,
       reason: "node n is shutting down",
     });
+  });
+});
+
+describe("NodeAgent — the engine vanishing after acting", () => {
+  it("still records what it created, so a later prune knows the containers are this node's", async () => {
+    const agent = await startAgent();
+    let release: () => void = () => undefined;
+    engine.hold = new Promise((resolve) => (release = resolve));
+    await agent.applySlice(slice(1, 2));
+    await until(() => webStatus(agent)?.reason === "Applying", "the reconcile to start");
+    engine.listFailure = new Error("engine gone");
+    release();
+    const inventoryFile = join(home, "nodes", "n", "last-applied.json");
+    await until(async () => {
+      const text = await readFile(inventoryFile, "utf8").catch(() => "{}");
+      return (
+        JSON.stringify(JSON.parse(text).inventory ?? {}) === JSON.stringify({ web: { replicas: [1, 2] } })
+      );
+    }, "the inventory to record both replicas");
+    engine.listFailure = undefined;
+    await agent.stop();
   });
 });
 
