@@ -48,6 +48,8 @@ export class ContainerInformer {
   #pendingEventAt: number | undefined;
   #attempt = 0;
   #coalesceTimer: unknown;
+  #listRetryTimer: unknown;
+  #listFailures = 0;
   #retryTimer: unknown;
   #confirmTimer: unknown;
   /** Resources named by state-changing events that no list has shown changed yet, with attempts left. */
@@ -71,6 +73,7 @@ export class ContainerInformer {
     this.#stopped = true;
     this.#stopWatch?.();
     if (this.#coalesceTimer !== undefined) this.#options.clock.clearTimeout(this.#coalesceTimer);
+    if (this.#listRetryTimer !== undefined) this.#options.clock.clearTimeout(this.#listRetryTimer);
     if (this.#retryTimer !== undefined) this.#options.clock.clearTimeout(this.#retryTimer);
     if (this.#confirmTimer !== undefined) this.#options.clock.clearTimeout(this.#confirmTimer);
   }
@@ -125,10 +128,30 @@ export class ContainerInformer {
     this.#confirmTimer = this.#options.clock.setTimeout(
       () => {
         this.#confirmTimer = undefined;
-        void this.relist().catch((error: unknown) => this.#options.onError?.(errorMessage(error)));
+        void this.#relistOrRetry();
       },
       (this.#options.confirmMs ?? 50) * 2 ** step,
     );
+  }
+
+  /**
+   * A list that fails (the engine briefly unreachable) is tried again with backoff: otherwise the
+   * cache would stay stale, and drift unnoticed, until the periodic resync.
+   */
+  async #relistOrRetry(): Promise<void> {
+    try {
+      await this.relist();
+      this.#listFailures = 0;
+    } catch (error) {
+      this.#options.onError?.(errorMessage(error));
+      if (this.#stopped || this.#listRetryTimer !== undefined) return;
+      this.#listFailures += 1;
+      const delay = Math.min(this.#options.maxBackoffMs ?? 10_000, 200 * 2 ** (this.#listFailures - 1));
+      this.#listRetryTimer = this.#options.clock.setTimeout(() => {
+        this.#listRetryTimer = undefined;
+        void this.#relistOrRetry();
+      }, delay);
+    }
   }
 
   #watch(): void {
@@ -145,7 +168,7 @@ export class ContainerInformer {
         if (this.#coalesceTimer !== undefined) return;
         this.#coalesceTimer = this.#options.clock.setTimeout(() => {
           this.#coalesceTimer = undefined;
-          void this.relist().catch((error: unknown) => this.#options.onError?.(errorMessage(error)));
+          void this.#relistOrRetry();
         }, this.#options.coalesceMs ?? 15);
       },
       (error) => this.#gap(error),
@@ -164,7 +187,7 @@ export class ContainerInformer {
     this.#retryTimer = this.#options.clock.setTimeout(() => {
       this.#retryTimer = undefined;
       this.#watch();
-      void this.relist().catch((e: unknown) => this.#options.onError?.(errorMessage(e)));
+      void this.#relistOrRetry();
     }, delay);
   }
 }

@@ -37,6 +37,21 @@ describe("ContainerInformer", () => {
     expect(engine.watchers).toBe(1);
   });
 
+  it("retries a failed list with backoff instead of waiting for the resync", async () => {
+    const { clock, engine, changes, errors } = await setup();
+    const web = add(engine, "web");
+    engine.listFailure = new Error("engine busy");
+    engine.emit({ containerId: web.id, resource: "web", action: "create", time: 1000 });
+    await clock.advance(15);
+    expect(errors).toEqual(["engine busy"]);
+    expect(changes).toEqual([]);
+    engine.listFailure = undefined;
+    await clock.advance(199);
+    expect(changes).toEqual([]);
+    await clock.advance(1);
+    expect(changes).toEqual([{ resources: ["web"], eventAt: 1000 }]);
+  });
+
   it("coalesces a burst of events into one list, reporting the first event's time", async () => {
     const { clock, engine, changes, lists } = await setup();
     const web = add(engine, "web");
