@@ -12,10 +12,8 @@ import {
   encodeControl,
   encodeRouted,
   encodeRouteHeader,
-  FrameFlag,
   FrameParser,
   FrameType,
-  frameFlags,
   frameType,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -26,9 +24,11 @@ import {
   type Target,
   writeRouted,
 } from "../protocol/index.js";
+import { transportFor } from "./dial.js";
+import { BusError } from "./errors.js";
 import { FrameBatch } from "./frame-batch.js";
+import { ClientRequests } from "./requests.js";
 import type { TlsClientOptions, Transport, TransportFactory, WebSocketConstructor } from "./transport.js";
-import { connectWebSocket } from "./websocket-transport.js";
 
 export interface ClientOptions {
   /** tcp://host:port, tls://host:port, ws://host:port/, wss://…, or plain host:port (TCP). */
@@ -53,82 +53,7 @@ export interface ClientOptions {
   transport?: TransportFactory;
 }
 
-/** An error from the node (ERROR frame) or from the client's own limits. */
-export class BusError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = "BusError";
-  }
-}
-
-interface PendingRequest {
-  replies: Message[];
-  max: number;
-  timer: ReturnType<typeof setTimeout>;
-  finish(error?: BusError): void;
-}
-
 type Outgoing = Uint8Array | (() => Uint8Array);
-
-function transportFor(options: ClientOptions): TransportFactory {
-  if (options.transport) return options.transport;
-  const url = options.url;
-  if (/^wss?:\/\//.test(url)) return () => connectWebSocket(url, options.webSocket);
-  const tls = url.startsWith("tls://") ? (options.tls ?? {}) : options.tls;
-  const match = /^(?:tcp:\/\/|tls:\/\/)?(?:\[([^\]]+)\]|([^:/]+)):(\d+)\/?$/.exec(url);
-  if (!match)
-    throw new BusError(
-      "bad_url",
-      `cannot connect to "${url}": use host:port, tcp://, tls://, ws:// or wss://`,
-    );
-  const host = match[1] ?? match[2] ?? "127.0.0.1";
-  const port = Number(match[3]);
-  const shown = `${tls ? "tls" : "tcp"}://${match[1] ? `[${host}]` : host}:${port}`;
-  return async () => {
-    try {
-      return await (await import("./tcp-transport.js")).connectSocket(host, port, tls);
-    } catch (error) {
-      throw connectError(shown, error);
-    }
-  };
-}
-
-/** Verifier codes of node:tls meaning "the node's certificate is not trusted for this address". */
-const UNTRUSTED_CERTIFICATE = new Set([
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "CERT_UNTRUSTED",
-  "CERT_SIGNATURE_FAILURE",
-  "CERT_HAS_EXPIRED",
-  "CERT_NOT_YET_VALID",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-]);
-
-/** A failed dial as a BusError whose message says what to change. */
-function connectError(url: string, error: unknown): BusError {
-  const code = (error as { code?: unknown }).code;
-  const reason = `${(error as Error).message}${typeof code === "string" ? ` (${code})` : ""}`;
-  if (typeof code === "string" && UNTRUSTED_CERTIFICATE.has(code)) {
-    const fix =
-      code === "ERR_TLS_CERT_ALTNAME_INVALID"
-        ? "connect by a name or address the certificate lists, or set tls.servername"
-        : "pass tls.ca with the CA that signed the node's certificate";
-    return new BusError("tls_untrusted", `cannot trust the node at ${url}: ${reason}; ${fix}`, {
-      cause: error,
-    });
-  }
-  if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
-    return new BusError("connect_failed", `the node at ${url} does not speak TLS (${code}): use tcp://`, {
-      cause: error,
-    });
-  }
-  return new BusError("connect_failed", `cannot connect to ${url}: ${reason}`, { cause: error });
-}
 
 export class BusClient implements AsyncIterable<Message> {
   /** The node this client is connected to (from READY). */
@@ -162,10 +87,13 @@ export class BusClient implements AsyncIterable<Message> {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private lastSeen = 0;
   private lastSent = 0;
-  private nextRequestId = 1;
-  private readonly requests = new Map<number, PendingRequest>();
+  private readonly requests = new ClientRequests();
   private readonly listeners = new Set<(message: Message) => void>();
   private readonly inbox: Message[] = [];
+  /** Whether an async iterator is open: without one, messages a listener took are not kept. */
+  private iterating = false;
+  /** An ERROR frame from the node: the connection ends right after it. */
+  private fatal: BusError | undefined;
   private readonly waiting: ((result: IteratorResult<Message>) => void)[] = [];
   private readyWaiters: { resolve(): void; reject(error: Error): void }[] = [];
   private closedResolve!: (error: BusError | undefined) => void;
@@ -245,9 +173,6 @@ export class BusClient implements AsyncIterable<Message> {
     );
   }
 
-  /** An ERROR frame from the node: the connection ends right after it. */
-  private fatal: BusError | undefined;
-
   private onFrame(frame: Uint8Array): void {
     const type = frameType(frame);
     switch (type) {
@@ -278,17 +203,7 @@ export class BusClient implements AsyncIterable<Message> {
         return;
       }
       case FrameType.reply: {
-        const header = decodeRoute(frame);
-        const request = this.requests.get(header.id);
-        if (!request) return;
-        if (frameFlags(frame) & FrameFlag.noResponders) {
-          request.finish(
-            new BusError("no_responders", `no subscriber for "${header.event}" matches the target`),
-          );
-          return;
-        }
-        request.replies.push(createMessage("publish", header, payloadOf(frame).slice()));
-        if (request.replies.length >= request.max) request.finish();
+        this.requests.settle(frame);
         return;
       }
       case FrameType.ready: {
@@ -328,8 +243,6 @@ export class BusClient implements AsyncIterable<Message> {
       this.dropped++;
     }
   }
-
-  private iterating = false;
 
   private startHeartbeat(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
@@ -384,8 +297,7 @@ export class BusClient implements AsyncIterable<Message> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const waiter of this.readyWaiters) waiter.reject(error ?? new BusError("closed", "client closed"));
     this.readyWaiters = [];
-    for (const request of this.requests.values())
-      request.finish(error ?? new BusError("closed", "client closed"));
+    this.requests.finishAll(error ?? new BusError("closed", "client closed"));
     for (const waiter of this.waiting.splice(0)) waiter({ value: undefined, done: true });
     this.closedResolve(error);
   }
@@ -484,35 +396,18 @@ export class BusClient implements AsyncIterable<Message> {
     timeoutMs = 5000,
     max = Number.POSITIVE_INFINITY,
   ): Promise<Message[]> {
-    const id = this.nextRequestId++;
     const bytes = toBytes(payload);
-    return new Promise((resolve, reject) => {
-      const request: PendingRequest = {
-        replies: [],
-        max,
-        timer: setTimeout(() => request.finish(), timeoutMs),
-        finish: (error) => {
-          clearTimeout(request.timer);
-          this.requests.delete(id);
-          if (error && request.replies.length === 0) reject(error);
-          else resolve(request.replies);
-        },
-      };
-      this.requests.set(id, request);
-      try {
-        this.enqueue(
-          () =>
-            encodeRouted(
-              FrameType.request,
-              { id, event, origin: this.node, replyTo: String(this.connectionId), ...target },
-              bytes,
-            ),
-          bytes.length,
-        );
-      } catch (error) {
-        request.finish(error as BusError);
-      }
-    });
+    return this.requests.open(max, timeoutMs, (id) =>
+      this.enqueue(
+        () =>
+          encodeRouted(
+            FrameType.request,
+            { id, event, origin: this.node, replyTo: String(this.connectionId), ...target },
+            bytes,
+          ),
+        bytes.length,
+      ),
+    );
   }
 
   /** Replaces this client's events and memberships; resolves when the node confirmed with READY. */

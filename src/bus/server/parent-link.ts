@@ -3,7 +3,8 @@
 import { connect as connectTcp, type Socket } from "node:net";
 import { type ConnectionOptions, connect as connectTls } from "node:tls";
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "../backoff.js";
-import type { BusServer, Logger } from "./bus-server.js";
+import type { BusServer } from "./bus-server.js";
+import type { Logger } from "./log.js";
 import { SocketWire } from "./wire.js";
 
 export interface ParentLinkOptions {

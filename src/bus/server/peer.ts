@@ -43,7 +43,6 @@ export class Peer implements Membership {
   lastSeen = Date.now();
   lastSent = Date.now();
   readonly silence = new SilenceMeter(Date.now());
-  readonly connectedAt = Date.now();
   closeReason: { code: string; message: string } | undefined;
   /** Congested links this peer's reading is paused for (back-pressure); it reads again when empty. */
   readonly pausedBy = new Set<Peer>();

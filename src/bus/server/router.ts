@@ -1,0 +1,324 @@
+// The routing core of one node: the interest table, who on this node subscribed to what, and the
+// forwarding of routed frames by header only — the same bytes go out that came in, to each link and each
+// subscriber at most once.
+import { createMessage, type Message, type Payload, toBytes } from "../message.js";
+import type { BusMetrics } from "../metrics.js";
+import {
+  type Declaration,
+  decodeRoute,
+  ErrorCode,
+  encodeControl,
+  encodeRouted,
+  FrameFlag,
+  FrameType,
+  type InterestBody,
+  ProtocolError,
+  payloadOf,
+  type RouteHeader,
+} from "../protocol/index.js";
+import {
+  declarationKeys,
+  type InterestDelta,
+  InterestTable,
+  interestMatches,
+  type Membership,
+  membershipMatches,
+  nodeKey,
+  type RouteTarget,
+  WILDCARD,
+} from "../routing/interest.js";
+import { throttle } from "./back-pressure.js";
+import type { Logger } from "./log.js";
+import { Peer } from "./peer.js";
+import type { PendingRequests } from "./requests.js";
+
+interface LocalSubscription extends Membership {
+  handler(message: Message): void;
+}
+
+export interface RouterOptions {
+  name: string;
+  /** Every connection by id: a reply goes to the client whose id its `replyTo` names. */
+  peers: ReadonlyMap<number, Peer>;
+  requests: PendingRequests;
+  maxPendingBytes: number;
+  metrics: BusMetrics;
+  log: Logger;
+}
+
+export class Router {
+  private readonly name: string;
+  private readonly peers: ReadonlyMap<number, Peer>;
+  private readonly requests: PendingRequests;
+  private readonly maxPendingBytes: number;
+  private readonly metrics: BusMetrics;
+  private readonly log: Logger;
+  private readonly table = new InterestTable<Peer>();
+  /** Links to other nodes (children and the parent) in the ready state. */
+  private links: Peer[] = [];
+  private readonly subscribers = new Map<string, Set<Membership>>();
+  private readonly local = new Set<LocalSubscription>();
+  private lastRoute: RouteTarget & { version: number; links: readonly Peer[] } = {
+    version: -1,
+    event: "",
+    node: "",
+    tag: "",
+    group: "",
+    channel: "",
+    links: [],
+  };
+
+  constructor(options: RouterOptions) {
+    this.name = options.name;
+    this.peers = options.peers;
+    this.requests = options.requests;
+    this.maxPendingBytes = options.maxPendingBytes;
+    this.metrics = options.metrics;
+    this.log = options.log;
+    this.table.addLocal([nodeKey(this.name)]);
+  }
+
+  /** Number of keys in the interest table. */
+  get interestKeys(): number {
+    return this.table.size;
+  }
+
+  // ---- interest ----
+
+  /** A node link became ready: it routes from now on and learns this node's whole interest. */
+  addLink(link: Peer): void {
+    this.links = [...this.links, link];
+    const full = this.table.addLink(link);
+    if (full.length > 0) link.send(encodeControl(FrameType.interest, { add: full, remove: [] }));
+  }
+
+  removeLink(link: Peer): void {
+    this.links = this.links.filter((other) => other !== link);
+    this.sendDeltas(this.table.removeLink(link));
+  }
+
+  /** An INTEREST frame from a node link. */
+  applyInterest(link: Peer, interest: InterestBody): void {
+    this.sendDeltas(this.table.applyLink(link, interest));
+  }
+
+  /** A client's (re)declaration replaces its events and memberships. */
+  declare(peer: Peer, declaration: Declaration): void {
+    const previousKeys = peer.keys;
+    for (const event of peer.events) this.subscribers.get(event)?.delete(peer);
+    peer.events = new Set(declaration.events);
+    peer.tags = new Set(declaration.tags);
+    peer.groups = new Set(declaration.groups);
+    peer.channels = new Set(declaration.channels);
+    peer.keys = declarationKeys(declaration);
+    for (const event of peer.events) this.index(event).add(peer);
+    // Add before removing so that keys kept across the change never flap to the other nodes.
+    this.sendDeltas(this.table.addLocal(peer.keys));
+    this.sendDeltas(this.table.removeLocal(previousKeys));
+  }
+
+  removeClient(peer: Peer): void {
+    for (const event of peer.events) this.subscribers.get(event)?.delete(peer);
+    this.sendDeltas(this.table.removeLocal(peer.keys));
+  }
+
+  /** Subscribes in-process code (one event, in `declaration`); returns the unsubscribe function. */
+  subscribeLocal(declaration: Declaration, handler: (message: Message) => void): () => void {
+    const subscription: LocalSubscription = {
+      events: new Set(declaration.events),
+      tags: new Set(declaration.tags),
+      groups: new Set(declaration.groups),
+      channels: new Set(declaration.channels),
+      handler,
+    };
+    const keys = declarationKeys(declaration);
+    this.local.add(subscription);
+    for (const event of subscription.events) this.index(event).add(subscription);
+    this.sendDeltas(this.table.addLocal(keys));
+    return () => {
+      if (!this.local.delete(subscription)) return;
+      for (const event of subscription.events) this.subscribers.get(event)?.delete(subscription);
+      this.sendDeltas(this.table.removeLocal(keys));
+    };
+  }
+
+  private index(event: string): Set<Membership> {
+    let set = this.subscribers.get(event);
+    if (!set) {
+      set = new Set();
+      this.subscribers.set(event, set);
+    }
+    return set;
+  }
+
+  private sendDeltas(deltas: Map<Peer, InterestDelta>): void {
+    for (const [link, delta] of deltas) {
+      if (link.state === "ready" && (delta.add.length > 0 || delta.remove.length > 0)) {
+        link.send(encodeControl(FrameType.interest, delta));
+      }
+    }
+  }
+
+  // ---- forwarding ----
+
+  /** A PUBLISH, REQUEST or REPLY frame from a ready peer. */
+  onRouted(peer: Peer, frame: Uint8Array, type: number): void {
+    const header = decodeRoute(frame);
+    if (type === FrameType.reply) {
+      this.routeReply(frame, header, peer);
+      return;
+    }
+    if (peer.role === "client") {
+      if (header.origin !== this.name) {
+        throw new ProtocolError(ErrorCode.protocolError, `origin must be this node's name "${this.name}"`);
+      }
+      if (type === FrameType.request && header.replyTo !== String(peer.id)) {
+        throw new ProtocolError(ErrorCode.protocolError, "replyTo must be the connection id sent in READY");
+      }
+    }
+    this.route(frame, header, type, peer);
+  }
+
+  /**
+   * The links whose interest matches a target. A flood repeats one target frame after frame: the answer
+   * for the previous target is kept until the target or the interest table changes.
+   */
+  private linksFor(header: RouteHeader): readonly Peer[] {
+    const last = this.lastRoute;
+    if (
+      last.version === this.table.version &&
+      last.event === header.event &&
+      last.node === header.node &&
+      last.tag === header.tag &&
+      last.group === header.group &&
+      last.channel === header.channel
+    ) {
+      return last.links;
+    }
+    const links = this.links.filter((link) => interestMatches(this.table.interestOf(link), header));
+    this.lastRoute = {
+      version: this.table.version,
+      event: header.event,
+      node: header.node,
+      tag: header.tag,
+      group: header.group,
+      channel: header.channel,
+      links,
+    };
+    return links;
+  }
+
+  /**
+   * Sends a PUBLISH or REQUEST frame toward every receiver, each link and client at most once. `source`
+   * is undefined for frames from in-process code.
+   */
+  route(frame: Uint8Array, header: RouteHeader, type: number, source: Peer | undefined): void {
+    let delivered = 0;
+    for (const link of this.linksFor(header)) {
+      if (link === source) continue;
+      if (link.send(frame)) delivered++;
+      if (source && link.pendingBytes() > this.maxPendingBytes / 2) throttle(source, link);
+    }
+    if (!header.node || header.node === this.name) {
+      delivered += this.deliverTo(this.subscribers.get(header.event), frame, header, type, source);
+      if (header.event !== WILDCARD) {
+        delivered += this.deliverTo(this.subscribers.get(WILDCARD), frame, header, type, source);
+      }
+    }
+    if (delivered > 0) return;
+    this.metrics.unrouted++;
+    const fromOrigin = source === undefined || source.role === "client";
+    if (type === FrameType.request && fromOrigin) {
+      const answer = encodeRouted(
+        FrameType.reply,
+        { id: header.id, event: header.event, origin: this.name, node: this.name, replyTo: header.replyTo },
+        new Uint8Array(0),
+        FrameFlag.noResponders,
+      );
+      this.routeReply(answer, decodeRoute(answer), undefined);
+    }
+  }
+
+  private deliverTo(
+    set: Set<Membership> | undefined,
+    frame: Uint8Array,
+    header: RouteHeader,
+    type: number,
+    source: Peer | undefined,
+  ): number {
+    if (!set) return 0;
+    let delivered = 0;
+    for (const member of set) {
+      if (member === source || !membershipMatches(member, header)) continue;
+      if (member instanceof Peer) {
+        if (member.state === "ready" && member.send(frame)) delivered++;
+      } else {
+        delivered++;
+        this.deliverLocal(member as LocalSubscription, frame, header, type);
+      }
+    }
+    return delivered;
+  }
+
+  private deliverLocal(
+    subscription: LocalSubscription,
+    frame: Uint8Array,
+    header: RouteHeader,
+    type: number,
+  ): void {
+    const reply =
+      type === FrameType.request
+        ? (payload: Payload) => {
+            const answer = encodeRouted(
+              FrameType.reply,
+              {
+                id: header.id,
+                event: header.event,
+                origin: this.name,
+                node: header.origin,
+                replyTo: header.replyTo,
+              },
+              toBytes(payload),
+            );
+            this.routeReply(answer, decodeRoute(answer), undefined);
+          }
+        : undefined;
+    const message = createMessage(
+      type === FrameType.request ? "request" : "publish",
+      header,
+      payloadOf(frame),
+      reply,
+    );
+    try {
+      subscription.handler(message);
+    } catch (error) {
+      this.log("error", "in-process subscriber threw", {
+        event: header.event,
+        error: (error as Error).message,
+      });
+    }
+  }
+
+  /** A REPLY goes back along the path to its requester: a client here, in-process code, or a link. */
+  private routeReply(frame: Uint8Array, header: RouteHeader, source: Peer | undefined): void {
+    if (header.node === this.name) {
+      const id = Number(header.replyTo);
+      if (id === 0) {
+        this.requests.settle(frame, header);
+        return;
+      }
+      const peer = this.peers.get(id);
+      if (peer?.role === "client" && peer.send(frame)) return;
+      this.metrics.unrouted++;
+      return;
+    }
+    const key = nodeKey(header.node);
+    for (const link of this.links) {
+      if (link !== source && this.table.interestOf(link).has(key)) {
+        link.send(frame);
+        return;
+      }
+    }
+    this.metrics.unrouted++;
+  }
+}
