@@ -5,6 +5,7 @@ import type { ActionOutcome } from "../../controllers/container.js";
 import { EXIT, UsageError } from "../errors.js";
 import { planToJson, renderPlanText } from "../plan/render.js";
 import { goesThroughBus } from "./bus-target.js";
+import { wholeNumber } from "./flag-values.js";
 import { loadOrExit } from "./load-manifests.js";
 import { createProgress, describeOutcome } from "./progress.js";
 import {
@@ -13,7 +14,6 @@ import {
   openLocalNode,
   outputOption,
   requireFiles,
-  wholeNumber,
 } from "./shared-options.js";
 
 type ApplyOptions = {

@@ -2,15 +2,12 @@
 import type { Command } from "commander";
 import { BusClient, BusError, type Message } from "../bus/client/index.js";
 import { TreescaleError, UsageError } from "../errors.js";
+import { collect } from "./flag-values.js";
 import type { EmbeddedNode } from "./fleet-connection.js";
 
 export interface ConnectionFlags {
   node?: string;
   token?: string;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 /** --node/--token with $TREESCALE_NODE/$TREESCALE_TOKEN as defaults. */

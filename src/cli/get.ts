@@ -5,9 +5,10 @@ import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import { LastAppliedStore, treescaleHome } from "../state/last-applied.js";
 import { goesThroughBus } from "./bus-target.js";
+import { collect, wholeNumber } from "./flag-values.js";
 import { engineRows, KINDS, type Kind, type Row, treeRows } from "./get-rows.js";
 import { type RowFormat, render } from "./row-output.js";
-import { addNodeNameOption, collect, openLocalNode, outputOption, wholeNumber } from "./shared-options.js";
+import { addNodeNameOption, openLocalNode, outputOption } from "./shared-options.js";
 
 type GetOptions = {
   output: RowFormat;

@@ -8,6 +8,7 @@ import { NodeDaemon } from "../node/node-daemon.js";
 import { loadSeedNode } from "../node/seed-config.js";
 import type { TreeNodeOptions } from "../node/tree-node.js";
 import { treescaleHome } from "../state/last-applied.js";
+import { collect, wholeNumber } from "./flag-values.js";
 
 interface NodeFlags {
   insecure?: boolean;
@@ -38,22 +39,9 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function wholeSeconds(text: string, flag: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text))
-    throw new UsageError(`${flag} must be a whole number of seconds ≥ 0, got "${text}"`);
-  return value;
-}
-
-export function positiveInteger(text: string, flag: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0)
-    throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
-  return value;
+/** Flags are kept as text until here, so seed-file defaults and command-line values are checked alike. */
+function positiveInteger(text: string, flag: string): number {
+  return wholeNumber(flag, 1)(text);
 }
 
 async function readFlagFile(path: string, flag: string): Promise<string> {
@@ -171,7 +159,7 @@ export function registerNode(program: Command): void {
         heal: flags.heal,
         home: flags.home ?? treescaleHome(),
         resyncMs: positiveInteger(flags.resync, "--resync") * 1000,
-        stopTimeoutSeconds: wholeSeconds(flags.stopTimeout, "--stop-timeout"),
+        stopTimeoutSeconds: wholeNumber("--stop-timeout", 0)(flags.stopTimeout),
       });
       await node.start();
       process.stdout.write(`${JSON.stringify({ event: "listening", ...node.node.describe() })}\n`);

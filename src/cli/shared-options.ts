@@ -4,10 +4,7 @@ import { LocalNode } from "../apply/local-node.js";
 import { DockerEngine } from "../drivers/docker.js";
 import { UsageError } from "../errors.js";
 import { treescaleHome } from "../state/last-applied.js";
-
-export function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
+import { collect } from "./flag-values.js";
 
 export function addFileOption(command: Command): Command {
   return command.option(
@@ -20,16 +17,6 @@ export function addFileOption(command: Command): Command {
 
 export function outputOption<T extends string>(choices: readonly T[], fallback: T): Option {
   return new Option("-o, --output <format>", "output format").choices(choices).default(fallback);
-}
-
-export function wholeNumber(name: string, minimum: number) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!/^\d+$/.test(value) || parsed < minimum) {
-      throw new UsageError(`${name} must be a whole number ≥ ${minimum}, got "${value}"`);
-    }
-    return parsed;
-  };
 }
 
 export function requireFiles(files: string[]): string[] {

@@ -5,9 +5,10 @@ import { UsageError } from "../errors.js";
 import { loadManifests } from "../manifest/index.js";
 import { ApplyLoop } from "../watch/apply-loop.js";
 import { watchDebounced } from "../watch/debounced-watcher.js";
+import { wholeNumber } from "./flag-values.js";
 import { runFleetApply } from "./fleet-apply.js";
 import { openFleet } from "./fleet-connection.js";
-import { addFileOption, addNodeNameOption, requireFiles, wholeNumber } from "./shared-options.js";
+import { addFileOption, addNodeNameOption, requireFiles } from "./shared-options.js";
 
 type WatchFlags = {
   file: string[];
