@@ -87,6 +87,10 @@ placement = { tags = ["web"] }
   );
 }
 
+/** A read-only verb as an operator runs it against the tree, through the root. */
+const viaRoot = (verb: "get" | "diff", ...args: string[]) =>
+  runCli([verb, ...args, "--node", nodes.root!.url, "--token", "good-token"]);
+
 const apply = (...args: string[]) =>
   runCli([
     "apply",
@@ -139,16 +143,7 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
   });
 
   it("get containers and nodes list everything with its node, gathered over the bus", async () => {
-    const containers = await runCli([
-      "get",
-      "containers",
-      "--node",
-      nodes.root!.url,
-      "--token",
-      "good-token",
-      "-o",
-      "json",
-    ]);
+    const containers = await viaRoot("get", "containers", "-o", "json");
     expect(containers.code).toBe(0);
     const rows = JSON.parse(containers.stdout) as { name: string; node: string; state: string }[];
     expect(rows.map((r) => [r.name, r.node, r.state])).toEqual([
@@ -156,18 +151,9 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
       [`${names.c1}-web-3`, names.c1, "running"],
       [`${names.c2}-web-2`, names.c2, "running"],
     ]);
-    const nodesTable = await runCli(["get", "nodes", "--node", nodes.root!.url, "--token", "good-token"]);
+    const nodesTable = await viaRoot("get", "nodes");
     expect(nodesTable.stdout).toMatch(new RegExp(`${names.c1}\\s+Ready\\s+${names.root}\\s+web\\s+2\\s+1`));
-    const status = await runCli([
-      "get",
-      "status",
-      "--node",
-      nodes.root!.url,
-      "--token",
-      "good-token",
-      "-o",
-      "json",
-    ]);
+    const status = await viaRoot("get", "status", "-o", "json");
     expect(JSON.parse(status.stdout)).toEqual([
       expect.objectContaining({
         node: names.c1,
@@ -199,7 +185,7 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
     const result = await apply();
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("No changes. The fleet matches the manifests.");
-    const diff = await runCli(["diff", "--node", nodes.root!.url, "--token", "good-token", "-f", manifests]);
+    const diff = await viaRoot("diff", "-f", manifests);
     expect(diff.code).toBe(0);
   });
 
@@ -240,9 +226,7 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
     expect(healed).toEqual([`${names.c1}-web-1`, `${names.c1}-web-3`]);
     await start("root", rootPort);
     await pollUntil(
-      async () =>
-        (await runCli(["get", "nodes", "--node", nodes.root!.url, "--token", "good-token", "-o", "json"]))
-          .stdout,
+      async () => (await viaRoot("get", "nodes", "-o", "json")).stdout,
       (out) => out.includes(names.c1) && out.includes(names.c2),
       15_000,
     );
@@ -259,7 +243,7 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
     await nodes.c2!.stop();
     // cache leaves the manifests while c2 is down: with --prune, nothing of it may be removed anywhere.
     await writeFleet({ greeting: "changed" });
-    const diff = await runCli(["diff", "--node", nodes.root!.url, "--token", "good-token", "-f", manifests]);
+    const diff = await viaRoot("diff", "-f", manifests);
     expect(diff.code).toBe(1);
     expect(diff.stdout).toMatch(new RegExp(`~ recreate\\s+${names.c1}-web-1\\s+env changed`));
     const result = await apply("--prune");
@@ -276,16 +260,7 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
     expect(await containersOf(names.c2, "running")).toEqual([`${names.c2}-cache-2`, `${names.c2}-web-2`]);
     const env = await docker.getContainer(`${names.c1}-web-1`).inspect();
     expect(env.Config.Env).toContain("GREETING=changed");
-    const nodesTable = await runCli([
-      "get",
-      "nodes",
-      "--node",
-      nodes.root!.url,
-      "--token",
-      "good-token",
-      "-f",
-      manifests,
-    ]);
+    const nodesTable = await viaRoot("get", "nodes", "-f", manifests);
     expect(nodesTable.stdout).toMatch(new RegExp(`${names.c2}\\s+Unreachable`));
     // The root remembers the lost child and the tags it had: a plan without declared servers places by them.
     const ops = await fixture.client(nodes.root!);
@@ -310,16 +285,7 @@ describe("fleet apply over the tree (real nodes, real dockerd)", () => {
     const result = await apply();
     expect(result.stdout).toContain(`~ link ${names.c2}: ${names.root} → ${names.c1}`);
     expect(result.code).toBe(0);
-    const links = await runCli([
-      "get",
-      "links",
-      "--node",
-      nodes.root!.url,
-      "--token",
-      "good-token",
-      "-o",
-      "json",
-    ]);
+    const links = await viaRoot("get", "links", "-o", "json");
     const rows = JSON.parse(links.stdout) as { parent: string; child: string }[];
     expect(rows).toContainEqual(expect.objectContaining({ parent: names.c1, child: names.c2 }));
   });
