@@ -73,7 +73,7 @@ async function runApply(options: ApplyOptions, command: Command): Promise<void> 
         );
       }
     }
-    const fleet = await openFleet({ name: options.name, ...connectionFlags(options) });
+    const fleet = await openFleet(options);
     try {
       process.exitCode = await runFleetApply(
         fleet.bus,
@@ -155,11 +155,4 @@ function outcomeToJson(outcome: ActionOutcome): object {
   return outcome.ok
     ? { ...base, ok: true, containerId: outcome.containerId }
     : { ...base, ok: false, error: outcome.error };
-}
-
-function connectionFlags(options: ApplyOptions): { node?: string; token?: string } {
-  return {
-    ...(options.node ? { node: options.node } : {}),
-    ...(options.token ? { token: options.token } : {}),
-  };
 }

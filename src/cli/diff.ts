@@ -67,11 +67,7 @@ async function diffTree(loaded: LoadResult, options: DiffOptions): Promise<numbe
     import("./fleet-apply.js"),
     import("../fleet/render.js"),
   ]);
-  const fleet = await openFleet({
-    name: options.name,
-    ...(options.node ? { node: options.node } : {}),
-    ...(options.token ? { token: options.token } : {}),
-  });
+  const fleet = await openFleet(options);
   try {
     const plan = await planFromTree(
       fleet.bus,

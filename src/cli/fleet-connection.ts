@@ -16,7 +16,13 @@ import { NodeDaemon } from "../node/node-daemon.js";
 import { treescaleHome } from "../state/last-applied.js";
 import { connectClient } from "./events.js";
 
-export type ConnectionFlags = { node?: string; token?: string; name: string; heal?: boolean };
+/** What a verb's flags say about where to go; unset --node/--token fall back to the environment. */
+export type ConnectionFlags = {
+  node?: string | undefined;
+  token?: string | undefined;
+  name: string;
+  heal?: boolean;
+};
 
 export type FleetConnection = {
   bus: FleetBus;

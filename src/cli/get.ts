@@ -63,11 +63,7 @@ async function fromTree(kind: Kind, options: GetOptions): Promise<Row[]> {
   ]);
   const declared =
     options.file.length > 0 ? Object.values((await loadOrExit(options.file)).desired.servers) : [];
-  const fleet = await openFleet({
-    name: options.name,
-    ...(options.node ? { node: options.node } : {}),
-    ...(options.token ? { token: options.token } : {}),
-  });
+  const fleet = await openFleet(options);
   try {
     const states = await gatherStates(
       fleet.bus,

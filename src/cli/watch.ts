@@ -53,7 +53,7 @@ async function runWatch(flags: WatchFlags): Promise<void> {
   });
   const files = requireFiles(flags.file);
   if (files.includes("-")) throw new UsageError("watch needs files or directories to watch, not stdin");
-  const fleet = await openFleet({ name: flags.name, heal: flags.heal, ...pick(flags) });
+  const fleet = await openFleet(flags);
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   const loop = new ApplyLoop({
     load: () => loadManifests(files),
@@ -88,8 +88,4 @@ async function runWatch(flags: WatchFlags): Promise<void> {
   loop.stop();
   await watcher.close();
   await fleet.close();
-}
-
-function pick(flags: WatchFlags): { node?: string; token?: string } {
-  return { ...(flags.node ? { node: flags.node } : {}), ...(flags.token ? { token: flags.token } : {}) };
 }
