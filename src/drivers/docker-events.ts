@@ -1,6 +1,6 @@
 // The Docker engine's event stream for one node's owned containers (GET /events, filtered by the
 // engine), as EngineEvents. A broken or ended stream is reported once; the caller relists and re-watches.
-import { LABELS } from "../model/labels.js";
+import { LABELS, LEGACY_STACK } from "../model/labels.js";
 import { type DockerConnectionOptions, resolveConnection } from "./docker-mapping.js";
 import type { EngineEvent, EngineEventSource } from "./engine.js";
 import { EngineHttpClient } from "./engine-http.js";
@@ -39,7 +39,8 @@ export class DockerEventSource implements EngineEventSource {
   }
 }
 
-function toEngineEvent(line: string): EngineEvent | undefined {
+/** One line of the /events stream; undefined for what the informer never needs (exec_*, unreadable lines). */
+export function toEngineEvent(line: string): EngineEvent | undefined {
   let raw: RawEvent;
   try {
     raw = JSON.parse(line) as RawEvent;
@@ -49,9 +50,11 @@ function toEngineEvent(line: string): EngineEvent | undefined {
   const action = raw.Action ?? "";
   // exec_* and health probes run constantly and change nothing the planner looks at, except health.
   if (!raw.id || action.startsWith("exec_")) return undefined;
+  const attributes = raw.Actor?.Attributes ?? {};
   return {
     containerId: raw.id,
-    resource: raw.Actor?.Attributes?.[LABELS.resource] ?? "",
+    stack: attributes[LABELS.stack] ?? LEGACY_STACK,
+    resource: attributes[LABELS.resource] ?? "",
     action,
     time: raw.timeNano ? Math.floor(raw.timeNano / 1e6) : Date.now(),
   };

@@ -2,7 +2,7 @@
 // what to send on create, how to read a list entry back. No I/O, so every case is unit-tested.
 import type Dockerode from "dockerode";
 import { UsageError } from "../errors.js";
-import { LABELS } from "../model/labels.js";
+import { LABELS, LEGACY_STACK } from "../model/labels.js";
 import type { ContainerRunState, ObservedContainer } from "../model/observed.js";
 import type { HealthCheck, PortMapping } from "../model/resources.js";
 import type { CreateContainerRequest, PullProgress } from "./engine.js";
@@ -96,6 +96,7 @@ export function ownershipLabels(request: CreateContainerRequest): Record<string,
   return {
     ...request.spec.labels,
     [LABELS.managed]: "true",
+    [LABELS.stack]: request.stack,
     [LABELS.resource]: request.spec.name,
     [LABELS.node]: request.node,
     [LABELS.replica]: String(request.replica),
@@ -206,6 +207,7 @@ export function toObservedContainer(entry: ListedContainer): ObservedContainer {
     id: entry.Id,
     name: (entry.Names[0] ?? "").replace(/^\//, ""),
     node: labels[LABELS.node] ?? "",
+    stack: labels[LABELS.stack] ?? LEGACY_STACK,
     resource: labels[LABELS.resource] ?? "",
     replica: parseReplica(labels[LABELS.replica]),
     hash: labels[LABELS.hash] ?? "",

@@ -6,6 +6,7 @@ import type { ContainerSpec } from "../model/resources.js";
 export type CreateContainerRequest = {
   name: string;
   node: string;
+  stack: string;
   replica: number;
   spec: ContainerSpec;
   hash: string;
@@ -34,8 +35,11 @@ export interface ContainerEngine {
 /** A change to one of a node's owned containers, as the engine's event stream reports it. */
 export type EngineEvent = {
   containerId: string;
+  /** The container's stack label, LEGACY_STACK when it predates stacks. */
+  stack: string;
   resource: string;
-  action: string /** engine time, ms */;
+  action: string;
+  /** Engine time, ms. */
   time: number;
 };
 

@@ -9,23 +9,28 @@ import { EngineUnreachableError, ImageUnavailableError } from "../../src/errors.
 import { containerName, LABELS } from "../../src/model/labels.js";
 import type { ObservedContainer } from "../../src/model/observed.js";
 import type { ContainerSpec } from "../../src/model/resources.js";
-import { fieldHashes, specHash } from "../../src/model/spec-hash.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
 import { freePort } from "../support/net.js";
 import { eventually } from "../support/poll.js";
 import { containerSpec } from "../support/specs.js";
 
 const IMAGE = TEST_IMAGE;
+const STACK = "driver";
 const docker = new Dockerode();
 
 function spec(name: string, overrides: Partial<ContainerSpec> = {}): ContainerSpec {
   return containerSpec(name, { image: IMAGE, command: ["sleep", "300"], ...overrides });
 }
 
+// The driver stores hashes as opaque labels; how the planner computes them is not its concern.
+const specHash = (desired: ContainerSpec) => `hash-of-${desired.name}-${desired.command?.[0] ?? ""}`;
+const fieldHashes = (desired: ContainerSpec) => ({ image: "aaaaaaaa", command: desired.command?.[0] ?? "" });
+
 function request(node: string, desired: ContainerSpec, replica = 0): CreateContainerRequest {
   return {
-    name: containerName(node, desired.name, replica),
+    name: containerName(STACK, node, desired.name, replica),
     node,
+    stack: STACK,
     replica,
     spec: desired,
     hash: specHash(desired),
@@ -81,7 +86,11 @@ describe("DockerEngine against dockerd", () => {
 
     const inspected = await docker.getContainer(id).inspect();
     expect(inspected.Config.Env).toContain("GREETING=hi there");
-    expect(inspected.Config.Labels).toMatchObject({ team: "edge", [LABELS.generation]: "3" });
+    expect(inspected.Config.Labels).toMatchObject({
+      team: "edge",
+      [LABELS.generation]: "3",
+      [LABELS.stack]: STACK,
+    });
     expect(inspected.HostConfig.PortBindings).toEqual({
       "80/tcp": [{ HostIp: "127.0.0.1", HostPort: `${port}` }],
     });
@@ -94,7 +103,7 @@ describe("DockerEngine against dockerd", () => {
 
   it("lists the owned container with every label decoded and its state", async () => {
     const owned = await engine.listOwned(node);
-    const listed = owned.find((c) => c.name === containerName(node, "web", 0));
+    const listed = owned.find((c) => c.name === containerName(STACK, node, "web", 0));
     expect(listed).toMatchObject({
       node,
       resource: "web",
@@ -104,6 +113,7 @@ describe("DockerEngine against dockerd", () => {
       image: IMAGE,
       state: "running",
     } satisfies Partial<ObservedContainer>);
+    expect(listed?.stack).toBe(STACK);
     expect(listed?.id).toMatch(/^[0-9a-f]{64}$/);
     expect(Math.abs(Date.parse(listed?.createdAt ?? "") - Date.now())).toBeLessThan(10 * 60_000);
     expect(listed).not.toHaveProperty("health");
@@ -130,7 +140,7 @@ describe("DockerEngine against dockerd", () => {
   });
 
   it("refuses a second container of the same name with a typed error naming it", async () => {
-    const name = containerName(node, "web", 0);
+    const name = containerName(STACK, node, "web", 0);
     const error = await engine.create(request(node, spec("web"))).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ContainerNameConflictError);
     expect(error).toMatchObject({ container: name, code: "CONTAINER_NAME_CONFLICT" });
@@ -206,7 +216,7 @@ describe("DockerEngine against dockerd", () => {
       .create(request(node, spec("ghost", { image: "local/treescale-missing:0" })))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ImageUnavailableError);
-    expect((error as Error).message).toContain(`"${containerName(node, "ghost", 0)}"`);
+    expect((error as Error).message).toContain(`"${containerName(STACK, node, "ghost", 0)}"`);
   });
 
   it("raises EngineUnreachableError naming the socket when no engine listens there", async () => {

@@ -56,6 +56,7 @@ export class FakeEngine implements ContainerEngine, EngineEventSource {
       id,
       name,
       node: request.node,
+      stack: request.stack,
       resource: request.spec.name,
       replica: request.replica,
       hash: request.hash,
@@ -130,7 +131,13 @@ export class FakeEngine implements ContainerEngine, EngineEventSource {
     const container = this.#get(id);
     for (const watch of this.#watches) {
       if (watch.node === container.node)
-        watch.onEvent({ containerId: id, resource: container.resource, action, time: this.clock.now() });
+        watch.onEvent({
+          containerId: id,
+          stack: container.stack,
+          resource: container.resource,
+          action,
+          time: this.clock.now(),
+        });
     }
   }
 }

@@ -15,6 +15,7 @@ import {
 } from "../../../src/drivers/docker-mapping.js";
 import type { CreateContainerRequest } from "../../../src/drivers/engine.js";
 import { UsageError } from "../../../src/errors.js";
+import { LEGACY_STACK } from "../../../src/model/labels.js";
 import type { ContainerSpec } from "../../../src/model/resources.js";
 import { containerSpec } from "../../support/specs.js";
 
@@ -24,8 +25,9 @@ function spec(overrides: Partial<ContainerSpec> = {}): ContainerSpec {
 
 function request(overrides: Partial<ContainerSpec> = {}): CreateContainerRequest {
   return {
-    name: "n1-web-0",
+    name: "shop_web_0_n1",
     node: "n1",
+    stack: "shop",
     replica: 0,
     spec: spec(overrides),
     hash: "0123456789abcdef",
@@ -37,7 +39,7 @@ function request(overrides: Partial<ContainerSpec> = {}): CreateContainerRequest
 function listed(overrides: Partial<ListedContainer> = {}): ListedContainer {
   return {
     Id: "c0ffee",
-    Names: ["/n1-web-0"],
+    Names: ["/shop_web_2_n1"],
     Image: "local/busybox:1",
     Created: 1_700_000_000,
     State: "running",
@@ -45,6 +47,7 @@ function listed(overrides: Partial<ListedContainer> = {}): ListedContainer {
     Labels: {
       "treescale.managed": "true",
       "treescale.node": "n1",
+      "treescale.stack": "shop",
       "treescale.resource": "web",
       "treescale.replica": "2",
       "treescale.hash": "0123456789abcdef",
@@ -130,11 +133,12 @@ describe("createOptions — ContainerSpec to the Engine API", () => {
   it("sets name, image, ownership labels and nothing optional for a minimal spec", () => {
     const options = createOptions(request());
     expect(options).toEqual({
-      name: "n1-web-0",
+      name: "shop_web_0_n1",
       Image: "local/busybox:1",
       Env: [],
       Labels: {
         "treescale.managed": "true",
+        "treescale.stack": "shop",
         "treescale.resource": "web",
         "treescale.node": "n1",
         "treescale.replica": "0",
@@ -225,9 +229,21 @@ describe("createOptions — ContainerSpec to the Engine API", () => {
 
   it("keeps user labels but never lets them override ownership labels", () => {
     const labels = createOptions(
-      request({ labels: { team: "edge", "treescale.node": "elsewhere", "treescale.managed": "false" } }),
+      request({
+        labels: {
+          team: "edge",
+          "treescale.node": "elsewhere",
+          "treescale.managed": "false",
+          "treescale.stack": "other",
+        },
+      }),
     ).Labels;
-    expect(labels).toMatchObject({ team: "edge", "treescale.node": "n1", "treescale.managed": "true" });
+    expect(labels).toMatchObject({
+      team: "edge",
+      "treescale.node": "n1",
+      "treescale.managed": "true",
+      "treescale.stack": "shop",
+    });
   });
 
   it("does not share arrays with the spec", () => {
@@ -250,8 +266,9 @@ describe("toObservedContainer — a list entry back into the model", () => {
   it("decodes every ownership label", () => {
     expect(toObservedContainer(listed())).toEqual({
       id: "c0ffee",
-      name: "n1-web-0",
+      name: "shop_web_2_n1",
       node: "n1",
+      stack: "shop",
       resource: "web",
       replica: 2,
       hash: "0123456789abcdef",
@@ -267,11 +284,18 @@ describe("toObservedContainer — a list entry back into the model", () => {
     const observed = toObservedContainer(listed({ Labels: createOptions(req).Labels ?? {} }));
     expect(observed).toMatchObject({
       node: req.node,
+      stack: req.stack,
       resource: req.spec.name,
       replica: req.replica,
       hash: req.hash,
       fieldHashes: req.fieldHashes,
     });
+  });
+
+  it("reads a container created before stacks (no stack label) as the legacy stack", () => {
+    const { "treescale.stack": _stack, ...labels } = listed().Labels ?? {};
+    expect(toObservedContainer(listed({ Labels: labels })).stack).toBe(LEGACY_STACK);
+    expect(LEGACY_STACK).toBe("default");
   });
 
   it.each([
@@ -316,6 +340,7 @@ describe("toObservedContainer — a list entry back into the model", () => {
     expect(observed).toMatchObject({
       name: "",
       node: "",
+      stack: LEGACY_STACK,
       resource: "",
       replica: UNKNOWN_REPLICA,
       hash: "",
