@@ -7,6 +7,8 @@ import {
   describeValue,
   didYouMean,
   formatPath,
+  ISSUE_CODES,
+  type IssueCode,
   type ManifestIssue,
   type PathSegment,
   type Position,
@@ -37,17 +39,18 @@ export function assemble(fragments: readonly Fragment[], sshPatches: readonly Ss
   const desired = emptyDesiredState();
   const issues: ManifestIssue[] = [];
   const declared = new Map<string, Declaration>();
-  const issueAt = (file: string, where: Where, path: readonly PathSegment[], message: string): void => {
+  const issueAt: IssueAt = (file, where, path, code, message) => {
     const source = where(path);
-    issues.push({ file, ...source.position, path: formatPath(source.path), message });
+    issues.push({ file, ...source.position, path: formatPath(source.path), code, message });
   };
 
   for (const fragment of fragments) {
-    const at = (path: readonly PathSegment[], message: string) =>
-      issueAt(fragment.file, fragment.where, path, message);
+    const at = (path: readonly PathSegment[], code: IssueCode, message: string) =>
+      issueAt(fragment.file, fragment.where, path, code, message);
     if (!isPlainObject(fragment.data)) {
       at(
         [],
+        ISSUE_CODES.invalidValue,
         `expected a table of resources (servers, containers, balancers), got ${describeValue(fragment.data)}`,
       );
       continue;
@@ -56,17 +59,26 @@ export function assemble(fragments: readonly Fragment[], sshPatches: readonly Ss
       // Editors find the JSON Schema through "$schema"; the loader has no use for it.
       if (kind === SCHEMA_KEY && typeof resources === "string") continue;
       if (!isKind(kind)) {
-        at([kind], `unknown field ${JSON.stringify(kind)}${didYouMean(kind, KINDS)}`);
+        at(
+          [kind],
+          ISSUE_CODES.unknownField,
+          `unknown field ${JSON.stringify(kind)}${didYouMean(kind, KINDS)}`,
+        );
         continue;
       }
       if (!isPlainObject(resources)) {
-        at([kind], `expected a table of ${kind} keyed by name, got ${describeValue(resources)}`);
+        at(
+          [kind],
+          ISSUE_CODES.invalidValue,
+          `expected a table of ${kind} keyed by name, got ${describeValue(resources)}`,
+        );
         continue;
       }
       for (const [name, body] of Object.entries(resources)) {
         const path = [kind, name];
         const nameCheck = resourceNameSchema.safeParse(name);
-        if (!nameCheck.success) at(path, `invalid name: ${nameCheck.error.issues[0]?.message}`);
+        if (!nameCheck.success)
+          at(path, ISSUE_CODES.invalidValue, `invalid name: ${nameCheck.error.issues[0]?.message}`);
         const key = `${kind}.${name}`;
         const earlier = declared.get(key);
         if (earlier !== undefined) {
@@ -74,15 +86,16 @@ export function assemble(fragments: readonly Fragment[], sshPatches: readonly Ss
           const second = fragment.where(path).position;
           at(
             path,
+            ISSUE_CODES.duplicate,
             `${formatPath(path)} is declared twice: ${earlier.fragment.file}:${first.line}:${first.column} and ${fragment.file}:${second.line}:${second.column}`,
           );
           continue;
         }
         const schema = resourceSchemas[kind];
-        const result = schema.safeParse(body);
+        const result = schema.safeParse(body, { reportInput: true });
         if (!result.success) {
           for (const issue of readZodIssues(result.error.issues, schema))
-            at([...path, ...issue.path], issue.message);
+            at([...path, ...issue.path], issue.code, issue.message);
         }
         if (!nameCheck.success || !result.success) continue;
         declared.set(key, { fragment });
@@ -94,15 +107,17 @@ export function assemble(fragments: readonly Fragment[], sshPatches: readonly Ss
   }
 
   for (const patch of sshPatches) {
-    const at = (path: readonly PathSegment[], message: string) =>
-      issueAt(patch.file, patch.where, path, message);
+    const at = (path: readonly PathSegment[], code: IssueCode, message: string) =>
+      issueAt(patch.file, patch.where, path, code, message);
     const server = desired.servers[patch.server];
-    const result = sshSchema.safeParse(patch.data);
+    const result = sshSchema.safeParse(patch.data, { reportInput: true });
     if (!result.success) {
-      for (const issue of readZodIssues(result.error.issues, sshSchema)) at(issue.path, issue.message);
+      for (const issue of readZodIssues(result.error.issues, sshSchema))
+        at(issue.path, issue.code, issue.message);
     } else if (server === undefined) {
       at(
         [],
+        ISSUE_CODES.unknownReference,
         `no server named ${JSON.stringify(patch.server)} is declared${didYouMean(patch.server, Object.keys(desired.servers))}`,
       );
     } else server.ssh = { host: server.ip, ...server.ssh, ...result.data };
@@ -123,17 +138,24 @@ function addResource(desired: DesiredState, kind: Kind, name: string, body: unkn
   else desired.balancers[name] = { name, ...(body as Omit<BalancerSpec, "name">) };
 }
 
-type IssueAt = (file: string, where: Where, path: readonly PathSegment[], message: string) => void;
+type IssueAt = (
+  file: string,
+  where: Where,
+  path: readonly PathSegment[],
+  code: IssueCode,
+  message: string,
+) => void;
+
+/** Reports at a declared resource, keyed `kind.name`. */
+type ResourceIssueAt = (key: string, path: readonly PathSegment[], code: IssueCode, message: string) => void;
 
 function checkReferences(desired: DesiredState, declared: Map<string, Declaration>, issueAt: IssueAt): void {
   const serverNames = Object.keys(desired.servers);
   const containerNames = Object.keys(desired.containers);
-  const at = (key: string, path: readonly PathSegment[], message: string) => {
+  const at: ResourceIssueAt = (key, path, code, message) => {
     const fragment = declared.get(key)!.fragment;
-    issueAt(fragment.file, fragment.where, path, message);
+    issueAt(fragment.file, fragment.where, path, code, message);
   };
-  const missing = (what: string, name: string, names: string[]) =>
-    `no ${what} named ${JSON.stringify(name)} is declared${didYouMean(name, names)}`;
 
   // With no servers declared, everything runs on the embedded node, so node names cannot be checked.
   if (serverNames.length > 0) {
@@ -141,7 +163,12 @@ function checkReferences(desired: DesiredState, declared: Map<string, Declaratio
       for (const [index, node] of (container.placement.nodes ?? []).entries()) {
         if (desired.servers[node] === undefined) {
           const path = ["containers", container.name, "placement", "nodes", index];
-          at(`containers.${container.name}`, path, missing("server", node, serverNames));
+          at(
+            `containers.${container.name}`,
+            path,
+            ISSUE_CODES.unknownReference,
+            missing("server", node, serverNames),
+          );
         }
       }
     }
@@ -150,6 +177,7 @@ function checkReferences(desired: DesiredState, declared: Map<string, Declaratio
         at(
           `balancers.${balancer.name}`,
           ["balancers", balancer.name, "node"],
+          ISSUE_CODES.unknownReference,
           missing("server", balancer.node, serverNames),
         );
       }
@@ -159,19 +187,23 @@ function checkReferences(desired: DesiredState, declared: Map<string, Declaratio
     for (const [index, backend] of balancer.backends.entries()) {
       if (backend.container !== undefined && desired.containers[backend.container] === undefined) {
         const path = ["balancers", balancer.name, "backends", index, "container"];
-        at(`balancers.${balancer.name}`, path, missing("container", backend.container, containerNames));
+        at(
+          `balancers.${balancer.name}`,
+          path,
+          ISSUE_CODES.unknownReference,
+          missing("container", backend.container, containerNames),
+        );
       }
     }
   }
-  checkTree(desired, declared, at, missing);
+  checkTree(desired, declared, at);
 }
 
-function checkTree(
-  desired: DesiredState,
-  declared: Map<string, Declaration>,
-  at: (key: string, path: readonly PathSegment[], message: string) => void,
-  missing: (what: string, name: string, names: string[]) => string,
-): void {
+function missing(what: string, name: string, names: readonly string[]): string {
+  return `no ${what} named ${JSON.stringify(name)} is declared${didYouMean(name, names)}`;
+}
+
+function checkTree(desired: DesiredState, declared: Map<string, Declaration>, at: ResourceIssueAt): void {
   const parents = new Map<string, string>();
   const serverNames = Object.keys(desired.servers);
   for (const server of Object.values(desired.servers)) {
@@ -180,14 +212,16 @@ function checkTree(
     for (const [index, child] of server.childs.entries()) {
       const path = ["servers", server.name, "childs", index];
       const parent = parents.get(child);
-      if (child === server.name) at(key, path, `server ${JSON.stringify(child)} cannot be its own child`);
+      if (child === server.name)
+        at(key, path, ISSUE_CODES.invalidValue, `server ${JSON.stringify(child)} cannot be its own child`);
       else if (desired.servers[child] === undefined) {
         // Seed trees list children before they are described; those links stay pending.
-        if (!seed) at(key, path, missing("server", child, serverNames));
+        if (!seed) at(key, path, ISSUE_CODES.unknownReference, missing("server", child, serverNames));
       } else if (parent !== undefined && parent !== server.name) {
         at(
           key,
           path,
+          ISSUE_CODES.conflict,
           `server ${JSON.stringify(child)} already has the parent ${JSON.stringify(parent)}; a server has one parent`,
         );
       } else parents.set(child, server.name);
@@ -212,14 +246,18 @@ function checkTree(
     at(
       `servers.${first}`,
       ["servers", first, "childs"],
+      ISSUE_CODES.conflict,
       `the tree has a cycle: ${[...cycle, first].join(" → ")}`,
     );
   }
 }
 
-type ReadIssue = { path: PathSegment[]; message: string };
+type ReadIssue = { path: PathSegment[]; code: IssueCode; message: string };
 
-/** zod issues in plain words, one per problem: a union reports the branch the value was meant for. */
+/**
+ * zod issues in plain words, one per problem: a union reports the branch the value was meant for.
+ * Parse with `reportInput: true`: an absent input is what tells a missing field from a wrong one.
+ */
 export function readZodIssues(
   zodIssues: readonly z.core.$ZodIssue[],
   schema: z.core.$ZodType,
@@ -233,6 +271,7 @@ export function readZodIssues(
       for (const key of issue.keys) {
         result.push({
           path: [...path, key],
+          code: ISSUE_CODES.unknownField,
           message: `unknown field ${JSON.stringify(key)}${didYouMean(key, known)}`,
         });
       }
@@ -242,12 +281,22 @@ export function readZodIssues(
           !(branch.length === 1 && branch[0]!.path.length === 0 && branch[0]!.code === "invalid_type"),
       );
       if (meant.length === 1) result.push(...readZodIssues(meant[0]!, schema, path));
-      else result.push({ path, message: issue.message });
+      else result.push({ path, code: valueCode(issue), message: issue.message });
     } else if (issue.code === "invalid_key")
-      result.push({ path, message: issue.issues[0]?.message ?? issue.message });
-    else result.push({ path, message: issue.message });
+      result.push({
+        path,
+        code: ISSUE_CODES.invalidValue,
+        message: issue.issues[0]?.message ?? issue.message,
+      });
+    else result.push({ path, code: valueCode(issue), message: issue.message });
   }
   return result;
+}
+
+function valueCode(issue: z.core.$ZodIssue): IssueCode {
+  const absent =
+    (issue.code === "invalid_type" || issue.code === "invalid_union") && issue.input === undefined;
+  return absent ? ISSUE_CODES.missingField : ISSUE_CODES.invalidValue;
 }
 
 /** Field names of the object at a path in a schema, for "did you mean" hints. */

@@ -2,7 +2,7 @@
 // normalize seed documents, validate, merge, and report every problem with its file:line:column.
 import type { DesiredState } from "../model/resources.js";
 import type { Fragment, SshPatch } from "./assemble.js";
-import { formatPath, type ManifestIssue, type PathSegment } from "./issues.js";
+import { formatPath, ISSUE_CODES, type ManifestIssue, type PathSegment } from "./issues.js";
 import { isPlainObject, parseSource } from "./parse.js";
 import { isSeedDocument, readSeed } from "./seed.js";
 import { readInputs, type SourceText } from "./sources.js";
@@ -45,7 +45,8 @@ export async function loadManifests(
       const seed = readSeed(document.data, source.path);
       for (const issue of seed.issues) {
         const position = document.locate(issue.path);
-        issues.push({ file: source.file, ...position, path: formatPath(issue.path), message: issue.message });
+        const { path, code, message } = issue;
+        issues.push({ file: source.file, ...position, path: formatPath(path), code, message });
       }
       const where = (path: readonly PathSegment[]) => identity(seed.sourcePath(path));
       fragments.push({ file: source.file, seed: true, data: seed.data, where });
@@ -59,7 +60,13 @@ export async function loadManifests(
         const problem = await readMore(seed.tree, source);
         if (problem !== undefined) {
           const position = document.locate(["tree"]);
-          issues.push({ file: source.file, ...position, path: "tree", message: problem });
+          issues.push({
+            file: source.file,
+            ...position,
+            path: "tree",
+            code: ISSUE_CODES.readError,
+            message: problem,
+          });
         }
       }
     }
@@ -71,7 +78,7 @@ export async function loadManifests(
   issues.push(...assembled.issues);
   const result: LoadResult = {
     desired: assembled.desired,
-    issues: sortIssues(issues, sources),
+    issues,
     files: sources.map((source) => source.file),
   };
   const [first, ...others] = currentNodes;
@@ -79,14 +86,16 @@ export async function loadManifests(
     result.currentNode = first.name;
     for (const other of others.filter((node) => node.name !== first.name)) {
       const position = other.where(["current_node"]).position;
-      result.issues.push({
+      issues.push({
         file: other.file,
         ...position,
         path: "current_node",
+        code: ISSUE_CODES.conflict,
         message: `current_node ${JSON.stringify(other.name)} contradicts ${JSON.stringify(first.name)} in ${first.file}`,
       });
     }
   }
+  result.issues = sortIssues(issues, sources);
   return result;
 }
 

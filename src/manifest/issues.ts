@@ -1,6 +1,33 @@
 // How manifest problems are described: a located issue, a readable path, plain-word values.
 
-export type ManifestIssue = { file: string; line: number; column: number; path: string; message: string };
+export type ManifestIssue = {
+  file: string;
+  line: number;
+  column: number;
+  path: string;
+  /** Stable for programs to match on while messages stay free to improve: one of ISSUE_CODES. */
+  code: string;
+  message: string;
+};
+
+/** The codes the loader gives its issues. */
+export const ISSUE_CODES = {
+  /** A text that does not parse in its language (TOML, JSON, YAML), duplicate keys included. */
+  parseError: "PARSE_ERROR",
+  /** A file, directory or stdin that cannot be read. */
+  readError: "READ_ERROR",
+  unknownField: "UNKNOWN_FIELD",
+  missingField: "MISSING_FIELD",
+  invalidValue: "INVALID_VALUE",
+  /** One resource declared twice. */
+  duplicate: "DUPLICATE",
+  /** A name that refers to a resource nobody declared. */
+  unknownReference: "UNKNOWN_REFERENCE",
+  /** Declarations that cannot all hold: two current_node or stack values, two parents for a server. */
+  conflict: "CONFLICT",
+} as const;
+
+export type IssueCode = (typeof ISSUE_CODES)[keyof typeof ISSUE_CODES];
 
 /** A path into a manifest document: object keys and array indexes. */
 export type PathSegment = string | number;
@@ -100,7 +127,14 @@ export function syntaxIssue(
   message: string,
   language: string,
 ): ManifestIssue {
-  return { file, line, column, path: "", message: `${language} syntax error: ${message}` };
+  return {
+    file,
+    line,
+    column,
+    path: "",
+    code: ISSUE_CODES.parseError,
+    message: `${language} syntax error: ${message}`,
+  };
 }
 
 export function firstLine(text: string): string {

@@ -1,7 +1,7 @@
 // Reads the original project's seed format (treescale.toml with current_node, top-level [balancers]
 // and image→port [containers]; console.toml with tree and [ssh.X]) into native-shaped data.
 import { dirname, resolve } from "node:path";
-import { didYouMean, type PathSegment } from "./issues.js";
+import { didYouMean, ISSUE_CODES, type IssueCode, type PathSegment } from "./issues.js";
 import { isPlainObject, RESOURCE_NAME_PATTERN } from "./parse.js";
 
 /** The one balancer a seed file declares is named this. */
@@ -10,7 +10,7 @@ export const SEED_BALANCER_NAME = "default";
 const SEED_KEYS = ["current_node", "tree", "ssh", "servers", "balancers", "containers"];
 const SEED_BALANCER_KEYS = ["address", "alg", "protocol"];
 
-export type SeedIssue = { path: PathSegment[]; message: string };
+export type SeedIssue = { path: PathSegment[]; code: IssueCode; message: string };
 
 export type SeedSshPatch = {
   server: string;
@@ -54,19 +54,28 @@ export function readSeed(data: Record<string, unknown>, file: string): SeedReadi
     if (!SEED_KEYS.includes(key))
       issues.push({
         path: [key],
+        code: ISSUE_CODES.unknownField,
         message: `unknown field ${JSON.stringify(key)}${didYouMean(key, SEED_KEYS)}`,
       });
   }
 
   if ("current_node" in data) {
     if (typeof data.current_node !== "string")
-      issues.push({ path: ["current_node"], message: 'expected a server name or ""' });
+      issues.push({
+        path: ["current_node"],
+        code: ISSUE_CODES.invalidValue,
+        message: 'expected a server name or ""',
+      });
     else if (data.current_node !== "") reading.currentNode = data.current_node;
   }
 
   if ("tree" in data) {
     if (typeof data.tree !== "string" || data.tree === "") {
-      issues.push({ path: ["tree"], message: "expected the path of the tree's treescale.toml" });
+      issues.push({
+        path: ["tree"],
+        code: ISSUE_CODES.invalidValue,
+        message: "expected the path of the tree's treescale.toml",
+      });
     } else reading.tree = resolve(dirname(file), data.tree);
   }
 
@@ -100,6 +109,7 @@ export function readSeed(data: Record<string, unknown>, file: string): SeedReadi
       else
         issues.push({
           path: ["balancers", key],
+          code: ISSUE_CODES.unknownField,
           message: `unknown field ${JSON.stringify(key)}${didYouMean(key, SEED_BALANCER_KEYS)}`,
         });
     }
@@ -112,6 +122,7 @@ export function readSeed(data: Record<string, unknown>, file: string): SeedReadi
     for (const image of images) {
       issues.push({
         path: ["containers", image],
+        code: ISSUE_CODES.missingField,
         message: "an image→port backend needs a top-level [balancers] table with an address to balance from",
       });
     }
@@ -130,6 +141,7 @@ function readSeedServers(servers: Record<string, unknown>, issues: SeedIssue[]):
     if (declaredName !== undefined && declaredName !== name) {
       issues.push({
         path: ["servers", name, "name"],
+        code: ISSUE_CODES.conflict,
         message: `name ${JSON.stringify(declaredName)} differs from the table's name ${JSON.stringify(name)}`,
       });
     }
@@ -140,13 +152,18 @@ function readSeedServers(servers: Record<string, unknown>, issues: SeedIssue[]):
 
 function readSeedSsh(ssh: unknown, file: string, reading: SeedReading): void {
   if (!isPlainObject(ssh)) {
-    reading.issues.push({ path: ["ssh"], message: "expected a table of [ssh.<server>] tables" });
+    reading.issues.push({
+      path: ["ssh"],
+      code: ISSUE_CODES.invalidValue,
+      message: "expected a table of [ssh.<server>] tables",
+    });
     return;
   }
   for (const [server, access] of Object.entries(ssh)) {
     if (!isPlainObject(access)) {
       reading.issues.push({
         path: ["ssh", server],
+        code: ISSUE_CODES.invalidValue,
         message: "expected a table {host, port, key, username, password}",
       });
       continue;

@@ -2,7 +2,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { errorMessage } from "../errors.js";
-import type { ManifestIssue } from "./issues.js";
+import { ISSUE_CODES, type ManifestIssue } from "./issues.js";
 import { type Language, languageOfFile, sniffLanguage } from "./parse.js";
 
 export const STDIN_NAME = "<stdin>";
@@ -31,7 +31,7 @@ export async function readInputs(
   const issues: ManifestIssue[] = [];
   const seen = new Set<string>();
   const problemAt = (file: string, message: string) =>
-    issues.push({ file, line: 0, column: 0, path: "", message });
+    issues.push({ file, line: 0, column: 0, path: "", code: ISSUE_CODES.readError, message });
 
   const readOne = async (file: string, path: string): Promise<string | undefined> => {
     if (seen.has(path)) return undefined;

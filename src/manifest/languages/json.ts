@@ -1,6 +1,13 @@
 // JSON texts through jsonc-parser's tree, which keeps offsets and duplicate keys that JSON.parse drops.
 import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
-import { lineStarts, type PathSegment, type Position, positionAt, syntaxIssue } from "../issues.js";
+import {
+  ISSUE_CODES,
+  lineStarts,
+  type PathSegment,
+  type Position,
+  positionAt,
+  syntaxIssue,
+} from "../issues.js";
 import type { ParseResult } from "../parse.js";
 
 const STRICT = { disallowComments: true, allowTrailingComma: false };
@@ -27,7 +34,14 @@ export function parseJson(file: string, text: string): ParseResult {
   if (root === undefined || issues.length > 0) return { documents: [], issues };
   for (const duplicate of duplicateJsonKeys(root)) {
     const position = positionAt(starts, duplicate.offset);
-    issues.push({ file, ...position, path: "", message: `duplicate key ${JSON.stringify(duplicate.key)}` });
+    // TOML and YAML parsers refuse duplicate keys as syntax errors; the same code here keeps languages alike.
+    issues.push({
+      file,
+      ...position,
+      path: "",
+      code: ISSUE_CODES.parseError,
+      message: `duplicate key ${JSON.stringify(duplicate.key)}`,
+    });
   }
   const locate = (path: readonly PathSegment[]): Position => {
     for (let length = path.length; length > 0; length--) {

@@ -82,7 +82,14 @@ describe("inputs and languages", () => {
   it("reports a missing path as an issue at line 0 instead of throwing", async () => {
     const result = await loadManifests(["does/not/exist.toml", FIXTURE_TREE]);
     expect(result.issues).toEqual([
-      { file: "does/not/exist.toml", line: 0, column: 0, path: "", message: "no such file or directory" },
+      {
+        file: "does/not/exist.toml",
+        line: 0,
+        column: 0,
+        path: "",
+        code: "READ_ERROR",
+        message: "no such file or directory",
+      },
     ]);
     expect(formatIssue(result.issues[0]!)).toBe("does/not/exist.toml: no such file or directory");
     expect(Object.keys(result.desired.containers)).toHaveLength(3);
