@@ -13,7 +13,7 @@ import {
   type PathSegment,
   type Position,
 } from "./issues.js";
-import { isPlainObject, KINDS } from "./parse.js";
+import { isPlainObject, KINDS, STACK_KEY } from "./parse.js";
 import { resourceNameSchema, resourceSchemas, sshSchema } from "./schema.js";
 
 /** Where a native path was written: its path in the source (seed files differ) and position. */
@@ -35,10 +35,21 @@ const SCHEMA_KEY = "$schema";
 type Declaration = { fragment: Fragment };
 type Kind = (typeof KINDS)[number];
 
-export function assemble(fragments: readonly Fragment[], sshPatches: readonly SshPatch[]) {
+export type Assembled = {
+  desired: DesiredState;
+  issues: ManifestIssue[];
+  /** The stack the documents name, when they name one (and the same one). */
+  stack?: string;
+};
+
+/** A stack named by a document, and where. */
+type StackMention = { name: string; file: string; position: Position };
+
+export function assemble(fragments: readonly Fragment[], sshPatches: readonly SshPatch[]): Assembled {
   const desired = emptyDesiredState();
   const issues: ManifestIssue[] = [];
   const declared = new Map<string, Declaration>();
+  const stacks: StackMention[] = [];
   const issueAt: IssueAt = (file, where, path, code, message) => {
     const source = where(path);
     issues.push({ file, ...source.position, path: formatPath(source.path), code, message });
@@ -58,11 +69,21 @@ export function assemble(fragments: readonly Fragment[], sshPatches: readonly Ss
     for (const [kind, resources] of Object.entries(fragment.data)) {
       // Editors find the JSON Schema through "$schema"; the loader has no use for it.
       if (kind === SCHEMA_KEY && typeof resources === "string") continue;
+      if (kind === STACK_KEY) {
+        const check = resourceNameSchema.safeParse(resources, { reportInput: true });
+        if (check.success)
+          stacks.push({ name: check.data, file: fragment.file, position: fragment.where([kind]).position });
+        else {
+          for (const issue of readZodIssues(check.error.issues, resourceNameSchema))
+            at([kind, ...issue.path], issue.code, issue.message);
+        }
+        continue;
+      }
       if (!isKind(kind)) {
         at(
           [kind],
           ISSUE_CODES.unknownField,
-          `unknown field ${JSON.stringify(kind)}${didYouMean(kind, KINDS)}`,
+          `unknown field ${JSON.stringify(kind)}${didYouMean(kind, [...KINDS, STACK_KEY])}`,
         );
         continue;
       }
@@ -124,7 +145,25 @@ export function assemble(fragments: readonly Fragment[], sshPatches: readonly Ss
   }
 
   checkReferences(desired, declared, issueAt);
-  return { desired, issues };
+  const assembled: Assembled = { desired, issues };
+  const [first, ...others] = stacks;
+  if (first !== undefined) {
+    assembled.stack = first.name;
+    for (const other of others.filter((mention) => mention.name !== first.name)) {
+      issues.push({
+        file: other.file,
+        ...other.position,
+        path: STACK_KEY,
+        code: ISSUE_CODES.conflict,
+        message: `the manifests name two stacks: ${describeStack(first)} and ${describeStack(other)}; one apply takes one stack`,
+      });
+    }
+  }
+  return assembled;
+}
+
+function describeStack(mention: StackMention): string {
+  return `${JSON.stringify(mention.name)} at ${mention.file}:${mention.position.line}:${mention.position.column}`;
 }
 
 function isKind(key: string): key is Kind {

@@ -9,6 +9,7 @@ import { readInputs, type SourceText } from "./sources.js";
 
 export { formatIssue, type ManifestIssue } from "./issues.js";
 export { toManifestDocument } from "./serialize.js";
+export { defaultStackName } from "./stack-name.js";
 
 export type LoadResult = {
   desired: DesiredState;
@@ -17,6 +18,8 @@ export type LoadResult = {
   files: string[];
   /** The name this node runs as, from a seed file's `current_node`. */
   currentNode?: string;
+  /** The stack the native documents name with `stack = "…"`; unset when none does (see defaultStackName). */
+  stack?: string;
 };
 
 /** Never throws for bad input: every problem is an issue. `desired` is complete only when there are none. */
@@ -81,6 +84,7 @@ export async function loadManifests(
     issues,
     files: sources.map((source) => source.file),
   };
+  if (assembled.stack !== undefined) result.stack = assembled.stack;
   const [first, ...others] = currentNodes;
   if (first !== undefined) {
     result.currentNode = first.name;

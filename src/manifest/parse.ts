@@ -31,9 +31,11 @@ const EXTENSIONS: Record<string, Language> = {
 };
 export const KINDS = ["servers", "containers", "balancers"] as const;
 
-/** Resource names; here rather than in the schema so the seed reader can test keys without loading zod. */
-export const RESOURCE_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
-export const RESOURCE_NAME_MAX = 40;
+/** The top-level key of a native document that names the stack its resources belong to. */
+export const STACK_KEY = "stack";
+
+/** Resource names; re-exported here so the seed reader can test keys without loading zod. */
+export { RESOURCE_NAME_MAX, RESOURCE_NAME_PATTERN } from "../model/names.js";
 
 export function languageOfFile(file: string): Language | undefined {
   const dot = file.lastIndexOf(".");
@@ -58,7 +60,7 @@ export async function sniffLanguage(text: string): Promise<Language> {
 }
 
 const STDIN_PROBE = "<probe>";
-const KNOWN_TOP_LEVEL_KEYS = new Set<string>([...KINDS, "current_node", "tree", "ssh"]);
+const KNOWN_TOP_LEVEL_KEYS = new Set<string>([...KINDS, STACK_KEY, "current_node", "tree", "ssh"]);
 
 export async function parseSource(file: string, text: string, language: Language): Promise<ParseResult> {
   const parse = await PARSERS[language]();
