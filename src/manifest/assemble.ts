@@ -3,6 +3,7 @@
 import type * as z from "zod/mini";
 import type { BalancerSpec, ContainerSpec, DesiredState, ServerSpec } from "../model/resources.js";
 import { emptyDesiredState } from "../model/resources.js";
+import type { ExtensionSection } from "./index.js";
 import {
   describeValue,
   didYouMean,
@@ -13,7 +14,7 @@ import {
   type PathSegment,
   type Position,
 } from "./issues.js";
-import { isPlainObject, KINDS, STACK_KEY } from "./parse.js";
+import { isPlainObject, KINDS, SCHEMA_KEY, STACK_KEY } from "./parse.js";
 import { resourceNameSchema, resourceSchemas, sshSchema } from "./schema.js";
 
 /** Where a native path was written: its path in the source (seed files differ) and position. */
@@ -30,8 +31,6 @@ export type Fragment = {
 /** SSH settings for a server declared elsewhere (console.toml's [ssh.X]). */
 export type SshPatch = { file: string; server: string; data: unknown; where: Where };
 
-const SCHEMA_KEY = "$schema";
-
 type Declaration = { fragment: Fragment };
 type Kind = (typeof KINDS)[number];
 
@@ -45,8 +44,22 @@ export type Assembled = {
 /** A stack named by a document, and where. */
 type StackMention = { name: string; file: string; position: Position };
 
-export function assemble(fragments: readonly Fragment[], sshPatches: readonly SshPatch[]): Assembled {
+/** One resource body checked: the value to keep, or issues at paths inside the body. */
+type Validation = { ok: true; value: unknown } | { ok: false; issues: ReadIssue[] };
+type Validate = (body: unknown) => Validation;
+
+export function assemble(
+  fragments: readonly Fragment[],
+  sshPatches: readonly SshPatch[],
+  sections: readonly ExtensionSection[] = [],
+): Assembled {
   const desired = emptyDesiredState();
+  const validators = new Map<string, Validate>(KINDS.map((kind) => [kind, validateWithSchema(kind)]));
+  for (const extension of sections) {
+    validators.set(extension.section, validateWithExtension(extension));
+    desired.extensions[extension.section] = {};
+  }
+  const topLevelKeys = [...KINDS, STACK_KEY, ...sections.map((extension) => extension.section)];
   const issues: ManifestIssue[] = [];
   const declared = new Map<string, Declaration>();
   const stacks: StackMention[] = [];
@@ -67,7 +80,6 @@ export function assemble(fragments: readonly Fragment[], sshPatches: readonly Ss
       continue;
     }
     for (const [kind, resources] of Object.entries(fragment.data)) {
-      // Editors find the JSON Schema through "$schema"; the loader has no use for it.
       if (kind === SCHEMA_KEY && typeof resources === "string") continue;
       if (kind === STACK_KEY) {
         const check = resourceNameSchema.safeParse(resources, { reportInput: true });
@@ -79,11 +91,12 @@ export function assemble(fragments: readonly Fragment[], sshPatches: readonly Ss
         }
         continue;
       }
-      if (!isKind(kind)) {
+      const validate = validators.get(kind);
+      if (validate === undefined) {
         at(
           [kind],
           ISSUE_CODES.unknownField,
-          `unknown field ${JSON.stringify(kind)}${didYouMean(kind, [...KINDS, STACK_KEY])}`,
+          `unknown field ${JSON.stringify(kind)}${didYouMean(kind, topLevelKeys)}`,
         );
         continue;
       }
@@ -112,17 +125,14 @@ export function assemble(fragments: readonly Fragment[], sshPatches: readonly Ss
           );
           continue;
         }
-        const schema = resourceSchemas[kind];
-        const result = schema.safeParse(body, { reportInput: true });
-        if (!result.success) {
-          for (const issue of readZodIssues(result.error.issues, schema))
-            at([...path, ...issue.path], issue.code, issue.message);
-        }
-        if (!nameCheck.success || !result.success) continue;
+        const result = validate(body);
+        if (!result.ok)
+          for (const issue of result.issues) at([...path, ...issue.path], issue.code, issue.message);
+        if (!nameCheck.success || !result.ok) continue;
         declared.set(key, { fragment });
         const position = fragment.where(path).position;
         desired.sources[key] = { file: fragment.file, ...position };
-        addResource(desired, kind, name, result.data);
+        addResource(desired, kind, name, result.value);
       }
     }
   }
@@ -166,15 +176,37 @@ function describeStack(mention: StackMention): string {
   return `${JSON.stringify(mention.name)} at ${mention.file}:${mention.position.line}:${mention.position.column}`;
 }
 
-function isKind(key: string): key is Kind {
-  return (KINDS as readonly string[]).includes(key);
+function validateWithSchema(kind: Kind): Validate {
+  const schema = resourceSchemas[kind];
+  return (body) => {
+    const result = schema.safeParse(body, { reportInput: true });
+    return result.success
+      ? { ok: true, value: result.data }
+      : { ok: false, issues: readZodIssues(result.error.issues, schema) };
+  };
 }
 
-function addResource(desired: DesiredState, kind: Kind, name: string, body: unknown): void {
-  if (kind === "servers") desired.servers[name] = { name, ...(body as Omit<ServerSpec, "name">) };
-  else if (kind === "containers")
+/** A section's parser words its own problems but gives no codes: they are all about the value. */
+function validateWithExtension(extension: ExtensionSection): Validate {
+  return (body) => {
+    const result = extension.parse(body);
+    if (result.ok) return result;
+    const issues = result.issues.map(({ path, message }) => ({
+      path,
+      code: ISSUE_CODES.invalidValue,
+      message,
+    }));
+    return { ok: false, issues };
+  };
+}
+
+function addResource(desired: DesiredState, section: string, name: string, body: unknown): void {
+  if (section === "servers") desired.servers[name] = { name, ...(body as Omit<ServerSpec, "name">) };
+  else if (section === "containers")
     desired.containers[name] = { name, ...(body as Omit<ContainerSpec, "name">) };
-  else desired.balancers[name] = { name, ...(body as Omit<BalancerSpec, "name">) };
+  else if (section === "balancers")
+    desired.balancers[name] = { name, ...(body as Omit<BalancerSpec, "name">) };
+  else desired.extensions[section]![name] = body;
 }
 
 type IssueAt = (

@@ -3,11 +3,11 @@
 import type { DesiredState } from "../model/resources.js";
 import type { Fragment, SshPatch } from "./assemble.js";
 import { formatPath, ISSUE_CODES, type ManifestIssue, type PathSegment } from "./issues.js";
-import { isPlainObject, parseSource } from "./parse.js";
+import { isPlainObject, parseSource, SCHEMA_KEY, TOP_LEVEL_KEYS } from "./parse.js";
 import { isSeedDocument, readSeed } from "./seed.js";
 import { readInputs, type SourceText } from "./sources.js";
 
-export { formatIssue, type ManifestIssue } from "./issues.js";
+export { formatIssue, ISSUE_CODES, type IssueCode, type ManifestIssue } from "./issues.js";
 export { toManifestDocument } from "./serialize.js";
 export { defaultStackName } from "./stack-name.js";
 
@@ -22,12 +22,33 @@ export type LoadResult = {
   stack?: string;
 };
 
-/** Never throws for bad input: every problem is an issue. `desired` is complete only when there are none. */
+/**
+ * A top-level section for a resource kind a controller adds (`[toys.rex]`), so manifests can declare it
+ * without the loader knowing the kind. Resources are keyed by name like containers; `parse` checks one
+ * body and gives the value kept in `DesiredState.extensions[section][name]`, or issues at paths inside it.
+ */
+export type ExtensionSection = {
+  section: string;
+  parse(
+    body: unknown,
+  ): { ok: true; value: unknown } | { ok: false; issues: { path: (string | number)[]; message: string }[] };
+};
+
+export type LoadOptions = { sections?: readonly ExtensionSection[] };
+
+/**
+ * Never throws for bad input: every problem is an issue. `desired` is complete only when there are none.
+ * Throws for extension sections that clash with a built-in key or with each other: that is a caller's bug.
+ */
 export async function loadManifests(
   inputs: string[],
   readStdin?: () => Promise<string>,
+  options: LoadOptions = {},
 ): Promise<LoadResult> {
-  const { sources, issues, readMore } = await readInputs(inputs, readStdin);
+  const sections = options.sections ?? [];
+  checkSections(sections);
+  const sectionNames = sections.map((extension) => extension.section);
+  const { sources, issues, readMore } = await readInputs(inputs, readStdin, sectionNames);
   const fragments: Fragment[] = [];
   const sshPatches: SshPatch[] = [];
   const currentNodes: { name: string; file: string; where: Fragment["where"] }[] = [];
@@ -77,7 +98,7 @@ export async function loadManifests(
 
   // Validation brings in zod and builds the schemas: only now, not when the module is imported.
   const { assemble } = await import("./assemble.js");
-  const assembled = assemble(fragments, sshPatches);
+  const assembled = assemble(fragments, sshPatches, sections);
   issues.push(...assembled.issues);
   const result: LoadResult = {
     desired: assembled.desired,
@@ -101,6 +122,21 @@ export async function loadManifests(
   }
   result.issues = sortIssues(issues, sources);
   return result;
+}
+
+function checkSections(sections: readonly ExtensionSection[]): void {
+  const supplied = new Set<string>();
+  for (const { section } of sections) {
+    if (TOP_LEVEL_KEYS.includes(section) || section === SCHEMA_KEY)
+      throw new Error(
+        `extension section ${JSON.stringify(section)} is already a top-level manifest key; give the kind another section name`,
+      );
+    if (supplied.has(section))
+      throw new Error(
+        `extension section ${JSON.stringify(section)} is supplied twice; supply each section once`,
+      );
+    supplied.add(section);
+  }
 }
 
 /** Issues grouped by file in reading order, then by position; problems outside any file (line 0) first. */

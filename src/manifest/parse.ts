@@ -34,6 +34,9 @@ export const KINDS = ["servers", "containers", "balancers"] as const;
 /** The top-level key of a native document that names the stack its resources belong to. */
 export const STACK_KEY = "stack";
 
+/** Editors find the JSON Schema through this top-level key; the loader has no use for it. */
+export const SCHEMA_KEY = "$schema";
+
 /** Resource names; re-exported here so the seed reader can test keys without loading zod. */
 export { RESOURCE_NAME_MAX, RESOURCE_NAME_PATTERN } from "../model/names.js";
 
@@ -42,8 +45,11 @@ export function languageOfFile(file: string): Language | undefined {
   return dot < 0 ? undefined : EXTENSIONS[file.slice(dot).toLowerCase()];
 }
 
-/** stdin has no name: JSON if it opens like JSON, YAML if it reads as YAML naming a known kind, else TOML. */
-export async function sniffLanguage(text: string): Promise<Language> {
+/**
+ * stdin has no name: JSON if it opens like JSON, YAML if it reads as YAML naming a known kind (built in or
+ * one of `extraKeys`, the caller's extension sections), else TOML.
+ */
+export async function sniffLanguage(text: string, extraKeys: readonly string[] = []): Promise<Language> {
   const start = text.trimStart();
   if (start.startsWith("{")) return "json";
   // "[" opens a JSON array or a TOML table header; TOML wins only when it parses and JSON does not.
@@ -55,12 +61,14 @@ export async function sniffLanguage(text: string): Promise<Language> {
   }
   const { someYamlDocument } = await import("./languages/yaml.js");
   const namesAKind = (data: unknown) =>
-    isPlainObject(data) && Object.keys(data).some((key) => KNOWN_TOP_LEVEL_KEYS.has(key));
+    isPlainObject(data) &&
+    Object.keys(data).some((key) => TOP_LEVEL_KEYS.includes(key) || extraKeys.includes(key));
   return someYamlDocument(text, namesAKind) ? "yaml" : "toml";
 }
 
 const STDIN_PROBE = "<probe>";
-const KNOWN_TOP_LEVEL_KEYS = new Set<string>([...KINDS, STACK_KEY, "current_node", "tree", "ssh"]);
+/** Every top-level key either format gives a meaning to. */
+export const TOP_LEVEL_KEYS: readonly string[] = [...KINDS, STACK_KEY, "current_node", "tree", "ssh"];
 
 export async function parseSource(file: string, text: string, language: Language): Promise<ParseResult> {
   const parse = await PARSERS[language]();

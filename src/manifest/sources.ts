@@ -23,9 +23,11 @@ export type ReadInputs = {
   readMore(path: string, from: SourceText): Promise<string | undefined>;
 };
 
+/** `sectionNames`: the caller's extension sections, which tell YAML on stdin apart as the built-in kinds do. */
 export async function readInputs(
   inputs: readonly string[],
   readStdin?: () => Promise<string>,
+  sectionNames: readonly string[] = [],
 ): Promise<ReadInputs> {
   const sources: SourceText[] = [];
   const issues: ManifestIssue[] = [];
@@ -38,7 +40,12 @@ export async function readInputs(
     seen.add(path);
     try {
       const text = await readFile(path, "utf8");
-      sources.push({ file, path, text, language: languageOfFile(file) ?? (await sniffLanguage(text)) });
+      sources.push({
+        file,
+        path,
+        text,
+        language: languageOfFile(file) ?? (await sniffLanguage(text, sectionNames)),
+      });
       return undefined;
     } catch (error) {
       return describeFsError(error);
@@ -59,7 +66,7 @@ export async function readInputs(
           file: STDIN_NAME,
           path: resolve(STDIN_NAME),
           text,
-          language: await sniffLanguage(text),
+          language: await sniffLanguage(text, sectionNames),
         });
       } catch (error) {
         problemAt(STDIN_NAME, `cannot read stdin: ${errorMessage(error)}`);

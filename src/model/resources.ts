@@ -96,8 +96,13 @@ export type DesiredState = {
   balancers: Record<string, BalancerSpec>;
   /** Where each resource was declared, keyed `kind.name`, for messages that point at a file. */
   sources: Record<string, SourceLocation>;
+  /**
+   * Resources of kinds that controllers add, keyed by manifest section, then by name; each value is what
+   * the section's own parser made of it, for that section's controller to read.
+   */
+  extensions: Record<string, Record<string, unknown>>;
 };
 
 export function emptyDesiredState(): DesiredState {
-  return { servers: {}, containers: {}, balancers: {}, sources: {} };
+  return { servers: {}, containers: {}, balancers: {}, sources: {}, extensions: {} };
 }

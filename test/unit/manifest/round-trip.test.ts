@@ -160,6 +160,7 @@ const desiredStates: fc.Arbitrary<DesiredState> = fc
           containers: Object.fromEntries(containers.map((container) => [container.name, container])),
           balancers: Object.fromEntries(balancers.map((balancer) => [balancer.name, balancer])),
           sources: {},
+          extensions: {},
         };
       });
   });
