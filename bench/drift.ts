@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import Docker from "dockerode";
-import type { DriftReport } from "../src/agent/reports.js";
+import type { DriftReport } from "../src/model/wire.js";
 import { BusClient, type Message } from "../src/bus/client/index.js";
 import { runLimited } from "../src/util/run-limited.js";
 import { exec, median, percentile, printTable, timed } from "./support/timing.js";
@@ -298,7 +298,7 @@ async function driftTrials(harness: Harness, trials: number): Promise<Trial[]> {
       const drift = drifts.next(
         ({ report }) =>
           report.node === node &&
-          report.differences.some((d) => d.container === name) &&
+          report.differences.some((d) => d.target === name) &&
           (report.changedAt === undefined || Date.parse(report.changedAt) >= Math.floor(removedAt)),
         i === 0 ? 10_000 : 5000,
         `drift event for ${name}`,

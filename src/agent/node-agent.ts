@@ -1,21 +1,36 @@
-// A node's agent, as kubelet is for a Kubernetes node: it converges its own slice against its own
-// engine and keeps doing so — after restarts (the slice is on disk) and when cut off from the tree.
-// Changes nobody asked for are reported as `drift` and, unless told otherwise, healed.
+// A node's agent, as kubelet is for a Kubernetes node: it converges its own slices (one per stack)
+// against its own drivers and keeps doing so — after restarts (the slices are on disk) and when cut
+// off from the tree. Every kind is a controller handed in by the composition root; the agent knows
+// none by name. Changes nobody asked for are reported as `drift` and, unless told otherwise, healed.
 import { isDeepStrictEqual } from "node:util";
-import { type ActionOutcome, executeContainerPlan } from "../../controllers/container.js";
 import type { Message, Payload } from "../bus/message.js";
-import type { ContainerEngine, EngineEventSource } from "../drivers/engine.js";
-import { errorMessage } from "../errors.js";
-import { planNode } from "../plan/container-plan.js";
-import { LastAppliedStore } from "../state/last-applied.js";
+import { errorMessage, TreescaleError } from "../errors.js";
+import {
+  AGENT_EVENTS,
+  type ApplyAnswer,
+  blindKinds,
+  type ChildLink,
+  emptySlice,
+  type NodeState,
+  type NodeSummary,
+  type SliceDocument,
+} from "../model/wire.js";
+import type {
+  NodeController,
+  NodeRuntime,
+  Observer,
+  ObservedObject,
+  Outcome,
+  PlannedAction,
+  SliceEntry,
+} from "../reconcile/controller.js";
+import { resourceKey, splitResourceKey } from "../reconcile/keys.js";
+import { SliceStore, storedStacks } from "../state/stack-files.js";
 import { type Clock, systemClock } from "../util/clock.js";
-import { ContainerInformer } from "./container-informer.js";
 import { CrashLoopBackoff, type CrashLoopOptions } from "./crash-loop.js";
 import { InventoryKeeper } from "./inventory-keeper.js";
-import { evaluateReadiness } from "./readiness.js";
-import { AGENT_EVENTS, type DriftReport, driftReport, progressPublisher } from "./reports.js";
-import { EMPTY_SLICE, parseSlice, type SliceDocument, SliceStore } from "./slice.js";
-import type { ChildLink, NodeState, NodeSummary } from "./status.js";
+import { parseSlice } from "./parse-slice.js";
+import { driftReport, progressPublisher } from "./reports.js";
 import { StatusBook, type StatusUpdate } from "./status-book.js";
 import { type ReconcileResult, TerminalError, WorkQueue } from "./work-queue.js";
 
@@ -29,15 +44,14 @@ export type NodeAgentOptions = {
   name: string;
   tags: string[];
   home: string;
-  engine: ContainerEngine;
-  events: EngineEventSource;
+  /** The node-scope kinds this node runs. */
+  controllers: readonly NodeController[];
   bus: AgentBus;
   /** false: drift is only reported, never healed (`treescale node --no-heal`). */
   heal: boolean;
   clock?: Clock;
   resyncMs?: number;
   concurrency?: number;
-  stopTimeoutSeconds?: number;
   parent?: () => string | undefined;
   children?: () => ChildLink[];
   log?: (line: string) => void;
@@ -45,30 +59,48 @@ export type NodeAgentOptions = {
   crashLoop?: Omit<CrashLoopOptions, "clock">;
 };
 
-const REMOVING_RECHECK_MS = 100;
-const REMOVING_GRACE_MS = 10_000;
+const TRANSIENT_RECHECK_MS = 100;
+const TRANSIENT_GRACE_MS = 10_000;
 
-/** What `agent.apply` answers. */
-export type ApplyAnswer = { accepted: boolean; generation: number; reason?: string };
+/** Failure codes that stop a resource until a new slice arrives (its rollout paused or rolled back). */
+const HOLDING_CODES = new Set(["UPDATE_PAUSED", "ROLLED_BACK"]);
+/** Failure codes that do not fix themselves by retrying soon. */
+const TERMINAL_CODES = new Set(["IMAGE_UNAVAILABLE"]);
+
+type Kind = { controller: NodeController; runtime: NodeRuntime<ObservedObject, PlannedAction>; observer: Observer<ObservedObject> };
+
+/** Work-queue keys name the stack too: two stacks may both run a `container/web`. */
+function queueKey(stack: string, key: string): string {
+  return `${stack}:${key}`;
+}
+
+function splitQueueKey(queued: string): { stack: string; key: string } {
+  const colon = queued.indexOf(":");
+  return { stack: queued.slice(0, colon), key: queued.slice(colon + 1) };
+}
 
 export class NodeAgent {
   readonly name: string;
   readonly #options: NodeAgentOptions;
   readonly #clock: Clock;
-  readonly #sliceStore: SliceStore;
+  readonly #kinds = new Map<string, Kind>();
   readonly #inventory: InventoryKeeper;
   readonly #statuses: StatusBook;
-  readonly #informer: ContainerInformer;
   readonly #queue: WorkQueue;
-  /** Generation at which each resource last matched its spec: a mismatch at the same generation is drift. */
+  readonly #slices = new Map<string, SliceDocument>();
+  /** The slice each stack held before its current one: what a rollout rolls back to. */
+  readonly #previous = new Map<string, SliceDocument>();
+  /** Generation at which each queue key last matched its spec: a mismatch at the same generation is drift. */
   readonly #convergedAt = new Map<string, number>();
-  /** Engine time of the first unhandled change per resource, for the drift report's latency. */
+  /** Queue keys whose rollout stopped, with the generation it stopped at: not acted on again until a new one. */
+  readonly #held = new Map<string, number>();
+  /** Engine time of the first unhandled change per queue key, for the drift report's latency. */
   readonly #changedAt = new Map<string, number>();
   readonly #crashLoop: CrashLoopBackoff;
-  /** When each container was first seen in the engine's "removing" state. */
-  readonly #removingSince = new Map<string, number>();
+  /** Per queue key, when each of its objects in transition was first seen so. */
+  readonly #transientSince = new Map<string, Map<string, number>>();
   readonly #unsubscribe: (() => void)[] = [];
-  #slice: SliceDocument = EMPTY_SLICE;
+  readonly #stopSignal = new AbortController();
   /** Slices are taken one at a time: the generation check and the write never interleave. */
   #applying: Promise<unknown> = Promise.resolve();
   #stopping = false;
@@ -78,20 +110,18 @@ export class NodeAgent {
     this.name = options.name;
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.#sliceStore = new SliceStore(options.home, options.name);
     this.#crashLoop = new CrashLoopBackoff({ clock: this.#clock, ...options.crashLoop });
-    this.#inventory = new InventoryKeeper(
-      new LastAppliedStore(options.home, options.name),
-      this.#clock,
-      (error) => this.#log(`cannot record inventory: ${errorMessage(error)}`),
+    this.#inventory = new InventoryKeeper(options.home, options.name, this.#clock, (error) =>
+      this.#log(`cannot record inventory: ${errorMessage(error)}`),
     );
     this.#statuses = new StatusBook(options.name, this.#clock, (status) =>
       options.bus.publish(
         AGENT_EVENTS.status,
         JSON.stringify({
           node: this.name,
-          generation: this.#slice.generation,
-          settled: this.settled(),
+          stack: status.stack,
+          generation: this.#slice(status.stack).generation,
+          settled: this.settled(status.stack),
           status,
         }),
       ),
@@ -106,46 +136,59 @@ export class NodeAgent {
         terminal: (key, error) => this.#log(`reconcile ${key} stalled: ${errorMessage(error)}`),
       },
     });
-    this.#informer = new ContainerInformer({
-      node: options.name,
-      engine: options.engine,
-      events: options.events,
-      clock: this.#clock,
-      onChange: (resources, eventAt) => {
-        for (const resource of resources) {
-          if (eventAt !== undefined && !this.#changedAt.has(resource)) this.#changedAt.set(resource, eventAt);
-          this.#queue.add(resource);
-        }
-      },
-      onError: (message) => this.#log(message),
-    });
+    for (const controller of options.controllers) {
+      const runtime = controller.runtime();
+      const observer = runtime.observe({
+        node: options.name,
+        clock: this.#clock,
+        onChange: (changed, eventAt) => {
+          for (const { stack, resource } of changed) {
+            const queued = queueKey(stack, resourceKey(controller.kind, resource));
+            if (eventAt !== undefined && !this.#changedAt.has(queued)) this.#changedAt.set(queued, eventAt);
+            this.#queue.add(queued);
+          }
+        },
+        onError: (message) => this.#log(`${controller.kind}: ${message}`),
+      });
+      this.#kinds.set(controller.kind, { controller, runtime, observer });
+    }
   }
 
   async start(): Promise<void> {
-    [this.#slice] = await Promise.all([this.#sliceStore.read(), this.#inventory.load()]);
+    const stacks = await storedStacks(this.#options.home, this.name);
+    const [slices] = await Promise.all([
+      Promise.all(stacks.map((stack) => new SliceStore(this.#options.home, this.name, stack).read())),
+      this.#inventory.load(stacks),
+    ]);
+    for (const slice of slices) this.#slices.set(slice.stack, slice);
     const bus = this.#options.bus;
     this.#unsubscribe.push(
       bus.handle(AGENT_EVENTS.apply, async (request) => JSON.stringify(await this.#answerApply(request))),
       bus.handle(AGENT_EVENTS.state, () => JSON.stringify(this.state())),
-      bus.handle(AGENT_EVENTS.summary, () => JSON.stringify(this.summary())),
+      bus.handle(AGENT_EVENTS.summary, (request) => JSON.stringify(this.summary(stackAsked(request)))),
     );
-    // A dead engine must not keep the node off the bus: the informer retries, the queue waits.
-    await this.#informer
-      .start()
-      .catch((error: unknown) => this.#log(`cannot list containers: ${errorMessage(error)}`));
+    // A dead engine must not keep the node off the bus: the observer retries, the queue waits.
+    await Promise.all(
+      [...this.#kinds.values()].map(({ controller, observer }) =>
+        observer
+          .start()
+          .catch((error: unknown) => this.#log(`${controller.kind}: cannot list: ${errorMessage(error)}`)),
+      ),
+    );
     this.#enqueueAll();
     this.#scheduleResync();
   }
 
   /**
-   * Stops taking work (requests, events, resyncs) and resolves once the slice being taken, the
-   * reconciles in flight and the inventory writes they started are done.
+   * Stops taking work (requests, events, resyncs), aborts the calls under way, and resolves once
+   * the slice being taken, the reconciles in flight and the inventory writes they started are done.
    */
   async stop(): Promise<void> {
     this.#stopping = true;
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
-    this.#informer.stop();
+    for (const { observer } of this.#kinds.values()) observer.stop();
     this.#queue.stop();
+    this.#stopSignal.abort();
     if (this.#resyncTimer !== undefined) this.#clock.clearTimeout(this.#resyncTimer);
     await this.#applying;
     await this.#queue.idle();
@@ -160,7 +203,7 @@ export class NodeAgent {
   }
 
   async #takeSlice(document: SliceDocument): Promise<ApplyAnswer> {
-    const held = this.#slice;
+    const held = this.#slice(document.stack);
     const refuse = (reason: string): ApplyAnswer => ({
       accepted: false,
       generation: held.generation,
@@ -168,7 +211,9 @@ export class NodeAgent {
     });
     if (this.#stopping) return refuse(`node ${this.name} is shutting down`);
     if (document.generation < held.generation)
-      return refuse(`generation ${document.generation} is older than the ${held.generation} this node holds`);
+      return refuse(
+        `generation ${document.generation} is older than the ${held.generation} this node holds for stack ${document.stack}`,
+      );
     if (document.generation === held.generation) {
       if (isDeepStrictEqual(document, held)) return { accepted: true, generation: held.generation };
       return refuse(
@@ -176,12 +221,15 @@ export class NodeAgent {
           `but differ in ${describeDifference(document, held)}; a changed slice needs a newer generation`,
       );
     }
+    const store = new SliceStore(this.#options.home, this.name, document.stack);
     try {
-      await this.#sliceStore.write(document);
+      await store.write(document);
     } catch (error) {
-      return refuse(`cannot write ${this.#sliceStore.path}: ${errorMessage(error)}; the slice was not taken`);
+      return refuse(`cannot write ${store.path}: ${errorMessage(error)}; the slice was not taken`);
     }
-    this.#slice = document;
+    this.#previous.set(document.stack, held);
+    this.#slices.set(document.stack, document);
+    for (const key of Object.keys(document.resources)) this.#held.delete(queueKey(document.stack, key));
     this.#statuses.restart(document);
     this.#enqueueAll();
     return { accepted: true, generation: document.generation };
@@ -189,18 +237,17 @@ export class NodeAgent {
 
   /** Whatever arrives over the bus gets an answer: a bad request is refused with the reason, never dropped. */
   async #answerApply(request: Message): Promise<ApplyAnswer> {
-    const refuse = (reason: string): ApplyAnswer => ({
-      accepted: false,
-      generation: this.#slice.generation,
-      reason,
-    });
+    const refuse = (reason: string): ApplyAnswer => ({ accepted: false, generation: 0, reason });
     let body: unknown;
     try {
       body = request.json();
     } catch (error) {
       return refuse(`the slice is not JSON: ${errorMessage(error)}`);
     }
-    const parsed = parseSlice(body);
+    const parsed = parseSlice(body, (kind, name, spec) => {
+      const known = this.#kinds.get(kind);
+      return known ? known.controller.checkSpec(name, spec) : [];
+    });
     if (!("slice" in parsed)) return refuse(`invalid slice: ${parsed.issues.join("; ")}`);
     try {
       return await this.applySlice(parsed.slice);
@@ -210,46 +257,72 @@ export class NodeAgent {
     }
   }
 
-  /** What a caller waiting on this node needs, without the containers and inventory. */
-  summary(): NodeSummary {
+  /** What a caller waiting on this node needs for one stack, without the objects and inventory. */
+  summary(stack: string): NodeSummary {
     const parent = this.#options.parent?.();
     return {
       node: this.name,
       ...(parent ? { parent } : {}),
-      generation: this.#slice.generation,
-      settled: this.settled(),
-      unready: this.#statuses.values().filter((s) => s.condition !== "Ready"),
+      stack,
+      generation: this.#slice(stack).generation,
+      settled: this.settled(stack),
+      unready: this.#statuses.values(stack).filter((s) => s.condition !== "Ready"),
+      blind: blindKinds(this.#observations(false)),
     };
   }
 
   state(): NodeState {
     const parent = this.#options.parent?.();
+    const stacks: NodeState["stacks"] = {};
+    for (const [stack, slice] of this.#slices) {
+      stacks[stack] = {
+        slice,
+        settled: this.settled(stack),
+        inventory: this.#inventory.inventory(stack),
+        statuses: this.#statuses.values(stack),
+      };
+    }
     return {
       node: this.name,
       tags: this.#options.tags,
       ...(parent ? { parent } : {}),
       children: this.#options.children?.() ?? [],
-      generation: this.#slice.generation,
-      settled: this.settled(),
-      containers: this.#informer.containers(),
-      statuses: this.#statuses.values(),
-      inventory: this.#inventory.inventory,
-      slice: this.#slice,
+      observed: this.#observations(true),
+      stacks,
     };
   }
 
-  /** Every resource of the slice is Ready or Stalled at the current generation, and nothing is left to prune. */
-  settled(): boolean {
-    return this.#statuses.settled(this.#slice) && !this.#pruneOutstanding();
+  #observations(withItems: boolean): NodeState["observed"] {
+    const observed: NodeState["observed"] = {};
+    for (const [kind, { observer }] of this.#kinds) {
+      const error = observer.error;
+      observed[kind] = {
+        synced: observer.synced,
+        ...(error !== undefined ? { error } : {}),
+        items: withItems ? observer.items() : [],
+      };
+    }
+    return observed;
   }
 
-  /** A resource that left the slice still has containers this node will prune: not done yet. */
-  #pruneOutstanding(): boolean {
-    if (!this.#slice.prune) return false;
-    const inventory = this.#inventory.inventory;
-    return this.#informer
-      .containers()
-      .some((c) => this.#slice.containers[c.resource] === undefined && inventory[c.resource] !== undefined);
+  /** Every resource of the stack's slice is Ready or Stalled at its generation, and nothing is left to prune. */
+  settled(stack: string): boolean {
+    const slice = this.#slice(stack);
+    return this.#statuses.settled(slice) && !this.#pruneOutstanding(slice);
+  }
+
+  /** A resource that left the slice still has objects this node will prune: not done yet. */
+  #pruneOutstanding(slice: SliceDocument): boolean {
+    if (!slice.prune) return false;
+    const inventory = this.#inventory.inventory(slice.stack);
+    for (const [kind, { observer }] of this.#kinds) {
+      for (const item of observer.items()) {
+        if (item.stack !== slice.stack) continue;
+        const key = resourceKey(kind, item.resource);
+        if (slice.resources[key] === undefined && inventory[key] !== undefined) return true;
+      }
+    }
+    return false;
   }
 
   /** Resolves when nothing is queued or running. For tests and orderly shutdown. */
@@ -257,11 +330,16 @@ export class NodeAgent {
     return this.#queue.idle();
   }
 
+  #slice(stack: string): SliceDocument {
+    return this.#slices.get(stack) ?? emptySlice(stack);
+  }
+
   #enqueueAll(): void {
-    const keys = new Set([
-      ...Object.keys(this.#slice.containers),
-      ...this.#informer.containers().map((c) => c.resource),
-    ]);
+    const keys = new Set<string>();
+    for (const [stack, slice] of this.#slices)
+      for (const key of Object.keys(slice.resources)) keys.add(queueKey(stack, key));
+    for (const [kind, { observer }] of this.#kinds)
+      for (const item of observer.items()) keys.add(queueKey(item.stack, resourceKey(kind, item.resource)));
     for (const key of keys) this.#queue.add(key);
   }
 
@@ -269,58 +347,84 @@ export class NodeAgent {
     const period = this.#options.resyncMs ?? 60_000;
     const jittered = period * (0.9 + Math.random() * 0.2);
     this.#resyncTimer = this.#clock.setTimeout(() => {
-      void this.#informer
-        .relist()
-        .catch((error: unknown) => this.#log(`resync list failed: ${errorMessage(error)}`))
-        .then(() => this.#enqueueAll());
+      void Promise.all(
+        [...this.#kinds.values()].map(({ controller, observer }) =>
+          observer
+            .relist()
+            .catch((error: unknown) => this.#log(`${controller.kind}: resync list failed: ${errorMessage(error)}`)),
+        ),
+      ).then(() => this.#enqueueAll());
       this.#scheduleResync();
     }, jittered);
   }
 
-  async #reconcile(resource: string): Promise<ReconcileResult> {
-    if (!this.#informer.synced) await this.#informer.relist();
-    const removing = this.#stillRemoving(resource);
-    if (removing) return { requeueAfterMs: removing };
-    const slice = this.#slice;
-    const entry = slice.containers[resource];
-    const plan = planNode({
+  async #reconcile(queued: string): Promise<ReconcileResult> {
+    const { stack, key } = splitQueueKey(queued);
+    const { kind: kindName, name } = splitResourceKey(key);
+    const slice = this.#slice(stack);
+    const entry = slice.resources[key];
+    const kind = this.#kinds.get(kindName);
+    if (!kind) {
+      if (entry)
+        this.#status(key, slice, {
+          condition: "Stalled",
+          reason: "NoController",
+          message: `this node's version has no controller for kind ${kindName}`,
+        });
+      return undefined;
+    }
+    if (this.#held.get(queued) === slice.generation) return undefined;
+    const { controller, runtime, observer } = kind;
+    if (!observer.synced || observer.error !== undefined) {
+      try {
+        await observer.relist();
+      } catch (error) {
+        // Said, not hidden: a resource whose objects cannot be listed is not Ready, whatever ran before.
+        if (entry) this.#status(key, slice, failureStatus(error, `cannot list ${kindName} objects`));
+        throw error;
+      }
+    }
+    const observed = observer.items().filter((item) => item.stack === stack);
+    const plan = controller.plan({
       node: this.name,
-      slice: slice.containers,
-      observed: this.#informer.containers(),
-      inventory: this.#inventory.inventory,
+      stack,
+      entries: this.#entries(slice, kindName),
+      observed,
+      inventory: this.#kindInventory(stack, kindName),
       prune: slice.prune,
-      only: resource,
+      only: name,
     });
-    const changedAt = this.#changedAt.get(resource);
-    this.#changedAt.delete(resource);
-    if (plan.actions.length === 0) return this.#settle(resource, slice);
+    const waitMs = this.#transientWait(queued, plan.transient ?? []);
+    if (waitMs > 0) return { requeueAfterMs: waitMs };
+    const changedAt = this.#changedAt.get(queued);
+    this.#changedAt.delete(queued);
+    if (plan.actions.length === 0) return this.#settle(queued, kind, slice);
 
-    const drift = this.#convergedAt.get(resource) === slice.generation;
-    const heal = this.#options.heal && (entry?.spec.heal ?? true);
-    // Only restarts of containers that stopped count towards a crash loop: a container removed or
-    // changed by hand is put back at once, however often that happens.
-    const restarts = plan.actions.filter((action) => action.type === "start");
+    const drift = this.#convergedAt.get(queued) === slice.generation;
+    const heal = this.#options.heal && (entry?.spec as { heal?: boolean } | undefined)?.heal !== false;
+    // Only restarts of objects that stopped count towards a crash loop: one removed or changed by
+    // hand is put back at once, however often that happens.
+    const isRestart = (action: PlannedAction) => controller.describe(action).effect === "start";
     let actions = plan.actions;
     if (drift) {
-      // A container that keeps stopping by itself is restarted with growing pauses, not in a hot loop.
-      const backoffMs = heal && restarts.length > 0 ? this.#crashLoop.delay(resource) : 0;
+      const backoffMs = heal && actions.some(isRestart) ? this.#crashLoop.delay(queued) : 0;
       const report = driftReport(
-        { node: this.name, resource, generation: slice.generation },
-        plan.actions,
+        { node: this.name, stack, resource: key, generation: slice.generation },
+        plan.actions.map((action) => controller.describe(action)),
         { now: this.#clock.now(), changedAt },
         heal,
       );
-      const what = report.differences.map((d) => `${d.container} ${d.reason}`).join("; ");
+      const what = report.differences.map((d) => `${d.target} ${d.reason}`).join("; ");
       if (backoffMs > 0) {
         // The restarts wait; anything else (a replica removed by hand) is healed now.
-        actions = plan.actions.filter((action) => action.type !== "start");
+        actions = plan.actions.filter((action) => !isRestart(action));
         if (actions.length === 0)
-          return this.#backOff(resource, slice, { ...report, healInMs: backoffMs }, what);
+          return this.#backOff(queued, key, slice, { ...report, healInMs: backoffMs }, what);
       }
       this.#options.bus.publish(AGENT_EVENTS.drift, JSON.stringify(report));
-      this.#log(`drift on ${resource}: ${what}${heal ? " (healing)" : ""}`);
+      this.#log(`drift on ${stack}/${key}: ${what}${heal ? " (healing)" : ""}`);
       if (!heal) {
-        this.#status(resource, slice, {
+        this.#status(key, slice, {
           condition: "Stalled",
           reason: "DriftNotHealed",
           message: `drift reported, not healed: ${what}`,
@@ -329,78 +433,131 @@ export class NodeAgent {
       }
     }
 
-    this.#status(resource, slice, {
+    this.#status(key, slice, {
       condition: "Reconciling",
       reason: drift ? "HealingDrift" : "Applying",
       message: `${actions.length} action(s) in progress`,
     });
-    const outcomes = await executeContainerPlan(actions, {
-      engine: this.#options.engine,
-      progress: progressPublisher(this.name, slice.generation, (report) =>
-        this.#options.bus.publish(AGENT_EVENTS.progress, JSON.stringify(report)),
-      ),
+    const outcomes = await runtime.execute(actions, {
+      node: this.name,
+      stack,
       generation: slice.generation,
-      concurrency: this.#options.concurrency ?? 8,
-      stopTimeoutSeconds: this.#options.stopTimeoutSeconds ?? 10,
+      progress: progressPublisher(
+        { node: this.name, stack, generation: slice.generation },
+        (action) => controller.describe(action),
+        (report) => this.#options.bus.publish(AGENT_EVENTS.progress, JSON.stringify(report)),
+      ),
+      signal: this.#stopSignal.signal,
+      previous: this.#entries(this.#previous.get(stack) ?? emptySlice(stack), kindName),
     });
-    if (!drift) this.#crashLoop.forget(resource);
-    else if (actions.some((action) => action.type === "start")) this.#crashLoop.healed(resource);
+    if (!drift) this.#crashLoop.forget(queued);
+    else if (actions.some(isRestart)) this.#crashLoop.healed(queued);
     try {
-      await this.#informer.relist();
+      await observer.relist();
     } catch (error) {
       // The engine stopped answering after acting: record what the outcomes created, so a later
-      // prune still knows these containers are this node's, then let the queue retry.
-      const created = outcomes.flatMap((o) => (o.ok && o.action.type !== "remove" ? [o.action] : []));
-      await this.#inventory.record(resource, [...this.#informer.containers(), ...created], slice);
+      // prune still knows these objects are this node's, then let the queue retry.
+      const replicas = [
+        ...observer.items().filter((i) => i.stack === stack && i.resource === name).map((i) => i.replica),
+        ...outcomes.flatMap((o) => (o.ok && controller.describe(o.action).effect !== "remove" ? [replicaOf(o.action)] : [])),
+      ];
+      await this.#inventory.record(key, [...new Set(replicas)], slice);
+      if (entry) this.#status(key, slice, failureStatus(error, "cannot list after acting"));
       throw error;
     }
-    await this.#inventory.record(resource, this.#informer.containers(), slice);
-    const failures = outcomes.filter((o): o is Extract<ActionOutcome, { ok: false }> => !o.ok);
-    if (failures.length > 0) {
-      const message = failures.map((f) => `${f.action.name}: ${f.error}`).join("; ");
-      // A missing image does not fix itself: stall and say so, rather than retry forever.
-      const terminal = failures.every((f) => f.code === "IMAGE_UNAVAILABLE");
-      this.#status(resource, slice, {
-        condition: terminal ? "Stalled" : "Reconciling",
-        reason: terminal ? "ImageUnavailable" : "ActionFailed",
-        message,
-      });
-      throw terminal ? new TerminalError(message) : new Error(message);
-    }
-    return this.#settle(resource, slice);
+    await this.#recordInventory(kind, key, slice);
+    const failures = outcomes.filter((o): o is Extract<Outcome, { ok: false }> => !o.ok);
+    if (failures.length > 0) return this.#failed(queued, key, slice, failures, controller);
+    return this.#settle(queued, kind, slice);
   }
 
-  /**
-   * A container the engine is removing (`docker rm -f` in progress) is neither there nor gone:
-   * wait for its destroy event (or a short while) instead of recreating what is already going.
-   * One stuck in that state is acted on after REMOVING_GRACE_MS. Returns how long to wait, or 0.
-   */
-  #stillRemoving(resource: string): number {
-    const now = this.#clock.now();
-    let wait = 0;
-    for (const container of this.#informer.containers()) {
-      if (container.resource !== resource || container.state !== "removing") continue;
-      const since = this.#removingSince.get(container.id) ?? now;
-      this.#removingSince.set(container.id, since);
-      if (now - since < REMOVING_GRACE_MS) wait = REMOVING_RECHECK_MS;
+  /** How failed actions leave the resource: held, stalled for good, or retried. */
+  #failed(
+    queued: string,
+    key: string,
+    slice: SliceDocument,
+    failures: readonly Extract<Outcome, { ok: false }>[],
+    controller: NodeController,
+  ): ReconcileResult {
+    const message = failures.map((f) => `${controller.describe(f.action).target}: ${f.error}`).join("; ");
+    const holding = failures.find((f) => f.code !== undefined && HOLDING_CODES.has(f.code));
+    if (holding?.code) {
+      this.#held.set(queued, slice.generation);
+      this.#status(key, slice, { condition: "Stalled", reason: camelCase(holding.code), message });
+      throw new TerminalError(message);
     }
-    const present = new Set(this.#informer.containers().map((c) => c.id));
-    for (const id of this.#removingSince.keys()) if (!present.has(id)) this.#removingSince.delete(id);
+    const terminal = failures.every((f) => f.code !== undefined && TERMINAL_CODES.has(f.code));
+    const code = failures.find((f) => f.code !== undefined && f.code.startsWith("ENGINE_"))?.code;
+    this.#status(key, slice, {
+      condition: terminal || code !== undefined ? "Stalled" : "Reconciling",
+      reason: terminal ? camelCase(failures[0]?.code ?? "") : code !== undefined ? camelCase(code) : "ActionFailed",
+      message,
+    });
+    throw terminal ? new TerminalError(message) : new TreescaleError(code ?? "ACTION_FAILED", message);
+  }
+
+  /** How long to wait for objects in transition; 0 when none is, or they have been so too long. */
+  #transientWait(queued: string, ids: readonly string[]): number {
+    const now = this.#clock.now();
+    const before = this.#transientSince.get(queued);
+    const seen = new Map<string, number>();
+    let wait = 0;
+    for (const id of ids) {
+      const since = before?.get(id) ?? now;
+      seen.set(id, since);
+      if (now - since < TRANSIENT_GRACE_MS) wait = TRANSIENT_RECHECK_MS;
+    }
+    if (seen.size > 0) this.#transientSince.set(queued, seen);
+    else this.#transientSince.delete(queued);
     return wait;
   }
 
+  #entries(slice: SliceDocument, kind: string): Record<string, SliceEntry> {
+    const entries: Record<string, SliceEntry> = {};
+    for (const [key, entry] of Object.entries(slice.resources)) {
+      const { kind: k, name } = splitResourceKey(key);
+      if (k === kind) entries[name] = entry;
+    }
+    return entries;
+  }
+
+  #kindInventory(stack: string, kind: string): Record<string, { replicas: readonly number[] }> {
+    const inventory: Record<string, { replicas: readonly number[] }> = {};
+    for (const [key, entry] of Object.entries(this.#inventory.inventory(stack))) {
+      const { kind: k, name } = splitResourceKey(key);
+      if (k === kind) inventory[name] = entry;
+    }
+    return inventory;
+  }
+
+  #recordInventory(kind: Kind, key: string, slice: SliceDocument): Promise<void> {
+    const { name } = splitResourceKey(key);
+    const replicas = kind.observer
+      .items()
+      .filter((item) => item.stack === slice.stack && item.resource === name)
+      .map((item) => item.replica);
+    return this.#inventory.record(key, replicas, slice);
+  }
+
   /** Records the resource's status from what runs now; asks to look again while health checks decide. */
-  #settle(resource: string, slice: SliceDocument): ReconcileResult {
-    void this.#inventory.record(resource, this.#informer.containers(), slice);
-    const entry = slice.containers[resource];
+  #settle(queued: string, kind: Kind, slice: SliceDocument): ReconcileResult {
+    const { key } = splitQueueKey(queued);
+    void this.#recordInventory(kind, key, slice);
+    const entry = slice.resources[key];
     if (!entry) {
-      this.#statuses.delete(resource);
+      // Gone from the slice: nothing about it is kept, so a node's memory does not grow with history.
+      this.#statuses.delete(slice.stack, key);
+      this.#convergedAt.delete(queued);
+      this.#held.delete(queued);
+      this.#crashLoop.forget(queued);
       return undefined;
     }
-    this.#convergedAt.set(resource, slice.generation);
-    const readiness = evaluateReadiness(entry, this.#informer.containers());
-    this.#crashLoop.observed(resource, readiness.condition === "Ready");
-    this.#status(resource, slice, readiness);
+    this.#convergedAt.set(queued, slice.generation);
+    const { name } = splitResourceKey(key);
+    const observed = kind.observer.items().filter((i) => i.stack === slice.stack && i.resource === name);
+    const readiness = kind.controller.readiness(entry, observed);
+    this.#crashLoop.observed(queued, readiness.condition === "Ready");
+    this.#status(key, slice, readiness);
     return readiness.recheckAfterMs === undefined ? undefined : { requeueAfterMs: readiness.recheckAfterMs };
   }
 
@@ -408,15 +565,21 @@ export class NodeAgent {
    * Drift seen while the resource is in a crash loop: reported when an engine event revealed it,
    * the resource is Stalled (so the node settles and an apply reports it), and healed later.
    */
-  #backOff(resource: string, slice: SliceDocument, report: DriftReport, what: string): ReconcileResult {
+  #backOff(
+    queued: string,
+    key: string,
+    slice: SliceDocument,
+    report: ReturnType<typeof driftReport>,
+    what: string,
+  ): ReconcileResult {
     const waitMs = report.healInMs ?? 0;
     if (report.changedAt !== undefined) {
       this.#options.bus.publish(AGENT_EVENTS.drift, JSON.stringify(report));
-      this.#log(`drift on ${resource}: ${what} (crash loop: healing in ${waitMs} ms)`);
+      this.#log(`drift on ${slice.stack}/${key}: ${what} (crash loop: healing in ${waitMs} ms)`);
     }
-    this.#crashLoop.observed(resource, false);
-    const restarts = this.#crashLoop.restarts(resource);
-    this.#status(resource, slice, {
+    this.#crashLoop.observed(queued, false);
+    const restarts = this.#crashLoop.restarts(queued);
+    this.#status(key, slice, {
       condition: "Stalled",
       reason: "CrashLoopBackOff",
       message:
@@ -427,8 +590,8 @@ export class NodeAgent {
   }
 
   /** Statuses name the generation that was reconciled, even if a newer slice arrived meanwhile. */
-  #status(resource: string, slice: SliceDocument, update: StatusUpdate): void {
-    this.#statuses.set(resource, slice, update);
+  #status(key: string, slice: SliceDocument, update: StatusUpdate): void {
+    this.#statuses.set(key, slice, update);
   }
 
   #log(line: string): void {
@@ -436,13 +599,42 @@ export class NodeAgent {
   }
 }
 
+/** `ENGINE_TIMEOUT` → `EngineTimeout`: a stable code read as a condition's reason. */
+function camelCase(code: string): string {
+  return code
+    .toLowerCase()
+    .split("_")
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+    .join("");
+}
+
+function failureStatus(error: unknown, doing: string): StatusUpdate {
+  const code = error instanceof TreescaleError ? error.code : "ENGINE_UNREACHABLE";
+  return { condition: "Stalled", reason: camelCase(code), message: `${doing}: ${errorMessage(error)}` };
+}
+
+function replicaOf(action: PlannedAction): number {
+  const replica = (action as { replica?: unknown }).replica;
+  return typeof replica === "number" ? replica : 1;
+}
+
+/** The stack a summary request asks about; none names no stack (the node's parent is still answered). */
+function stackAsked(request: Message): string {
+  try {
+    const body = request.json<{ stack?: unknown }>();
+    return typeof body?.stack === "string" ? body.stack : "";
+  } catch {
+    return "";
+  }
+}
+
 /** Which parts of two slices of one generation differ, for the refusal message. */
 function describeDifference(offered: SliceDocument, held: SliceDocument): string {
   const parts: string[] = [];
   if (offered.prune !== held.prune) parts.push(`prune ${offered.prune} vs ${held.prune}`);
-  const names = new Set([...Object.keys(offered.containers), ...Object.keys(held.containers)]);
-  for (const name of [...names].sort()) {
-    if (!isDeepStrictEqual(offered.containers[name], held.containers[name])) parts.push(name);
+  const keys = new Set([...Object.keys(offered.resources), ...Object.keys(held.resources)]);
+  for (const key of [...keys].sort()) {
+    if (!isDeepStrictEqual(offered.resources[key], held.resources[key])) parts.push(key);
   }
   return parts.length > 0 ? parts.join(", ") : "content";
 }

@@ -1,51 +1,18 @@
 // What agents publish on the bus, and how it is built.
-import type { ActionOutcome, ProgressSink } from "../../controllers/container.js";
-import type { ContainerAction } from "../plan/actions.js";
-
-export const AGENT_EVENTS = {
-  apply: "agent.apply",
-  state: "agent.state",
-  /** A small answer (generation, settled, statuses not Ready) for callers that wait on a node. */
-  summary: "agent.summary",
-  status: "agent.status",
-  progress: "apply.progress",
-  drift: "drift",
-} as const;
-
-export type DriftReport = {
-  node: string;
-  resource: string;
-  generation: number;
-  differences: { action: ContainerAction["type"]; container: string; reason: string }[];
-  /** When the engine saw the change (ISO), when the agent noticed it, and the gap in ms. */
-  changedAt?: string;
-  detectedAt: string;
-  detectionMs?: number;
-  healing: boolean;
-  /** The resource is in a crash loop: it is healed after this wait, not at once. */
-  healInMs?: number;
-};
-
-export type ProgressReport = {
-  node: string;
-  generation: number;
-  resource: string;
-  container: string;
-  action: ContainerAction["type"];
-  ok: boolean;
-  error?: string;
-};
+import type { DriftReport, ProgressReport } from "../model/wire.js";
+import type { ActionLine, Outcome, PlannedAction, ProgressSink } from "../reconcile/controller.js";
+import { resourceKey } from "../reconcile/keys.js";
 
 export function driftReport(
-  at: { node: string; resource: string; generation: number },
-  actions: readonly ContainerAction[],
+  at: { node: string; stack: string; resource: string; generation: number },
+  lines: readonly ActionLine[],
   times: { now: number; changedAt: number | undefined },
   healing: boolean,
 ): DriftReport {
   const { now, changedAt } = times;
   return {
     ...at,
-    differences: actions.map((a) => ({ action: a.type, container: a.name, reason: a.reason })),
+    differences: lines.map((line) => ({ action: line.verb, target: line.target, reason: line.reason })),
     ...(changedAt !== undefined
       ? { changedAt: new Date(changedAt).toISOString(), detectionMs: Math.max(0, now - changedAt) }
       : {}),
@@ -55,23 +22,24 @@ export function driftReport(
 }
 
 /** A ProgressSink that publishes each finished action as an `apply.progress` event. */
-export function progressPublisher(
-  node: string,
-  generation: number,
+export function progressPublisher<A extends PlannedAction>(
+  at: { node: string; stack: string; generation: number },
+  describe: (action: A) => ActionLine,
   publish: (report: ProgressReport) => void,
-): ProgressSink {
+): ProgressSink<A> {
   return {
     started: () => undefined,
-    pulling: () => undefined,
-    finished: (outcome: ActionOutcome) =>
+    activity: () => undefined,
+    finished: (outcome: Outcome<A>) => {
+      const line = describe(outcome.action);
       publish({
-        node,
-        generation,
-        resource: outcome.action.resource,
-        container: outcome.action.name,
-        action: outcome.action.type,
+        ...at,
+        resource: resourceKey(outcome.action.kind, outcome.action.resource),
+        target: line.target,
+        action: line.verb,
         ok: outcome.ok,
         ...(outcome.ok ? {} : { error: outcome.error }),
-      }),
+      });
+    },
   };
 }

@@ -1,7 +1,6 @@
-// The agent's per-resource conditions, and the one place that announces their changes.
+// The agent's per-resource conditions, per stack, and the one place that announces their changes.
+import type { ConditionType, ResourceStatus, SliceDocument } from "../model/wire.js";
 import type { Clock } from "../util/clock.js";
-import type { SliceDocument } from "./slice.js";
-import type { ConditionType, ResourceStatus } from "./status.js";
 
 export type StatusUpdate = {
   condition: ConditionType;
@@ -11,7 +10,8 @@ export type StatusUpdate = {
 };
 
 export class StatusBook {
-  readonly #statuses = new Map<string, ResourceStatus>();
+  /** stack → `kind/name` → status. */
+  readonly #statuses = new Map<string, Map<string, ResourceStatus>>();
 
   constructor(
     private readonly node: string,
@@ -19,46 +19,50 @@ export class StatusBook {
     private readonly announce: (status: ResourceStatus) => void,
   ) {}
 
-  values(): ResourceStatus[] {
-    return [...this.#statuses.values()];
+  values(stack: string): ResourceStatus[] {
+    return [...(this.#statuses.get(stack)?.values() ?? [])];
   }
 
-  delete(resource: string): void {
-    this.#statuses.delete(resource);
+  delete(stack: string, key: string): void {
+    this.#statuses.get(stack)?.delete(key);
   }
 
   /** Records a status for the slice's generation; announces it only when something changed. */
-  set(resource: string, slice: SliceDocument, update: StatusUpdate): void {
-    const previous = this.#statuses.get(resource);
+  set(key: string, slice: SliceDocument, update: StatusUpdate): void {
+    const book = this.#book(slice.stack);
+    const previous = book.get(key);
     if (
       previous?.condition === update.condition &&
       previous.reason === update.reason &&
       previous.observedGeneration === slice.generation &&
-      previous.message === update.message
+      previous.message === update.message &&
+      (update.ready === undefined || previous.ready === update.ready)
     ) {
       return;
     }
     const status: ResourceStatus = {
-      resource,
+      stack: slice.stack,
+      resource: key,
       node: this.node,
       condition: update.condition,
       reason: update.reason,
       message: update.message,
       observedGeneration: slice.generation,
-      desired: slice.containers[resource]?.replicas.length ?? 0,
+      desired: slice.resources[key]?.replicas.length ?? 0,
       ready: update.ready ?? previous?.ready ?? 0,
       since: new Date(this.clock.now()).toISOString(),
     };
-    this.#statuses.set(resource, status);
+    book.set(key, status);
     this.announce(status);
   }
 
   /** A new slice arrived: resources it dropped are forgotten, the rest wait to be reconciled. */
   restart(slice: SliceDocument): void {
-    for (const [resource, status] of this.#statuses) {
-      if (!slice.containers[resource]) this.#statuses.delete(resource);
+    const book = this.#book(slice.stack);
+    for (const [key, status] of book) {
+      if (!slice.resources[key]) book.delete(key);
       else
-        this.#statuses.set(resource, {
+        book.set(key, {
           ...status,
           condition: "Reconciling",
           reason: "NewGeneration",
@@ -69,13 +73,23 @@ export class StatusBook {
 
   /** Every resource of the slice is Ready or Stalled at the slice's generation. */
   settled(slice: SliceDocument): boolean {
-    return Object.keys(slice.containers).every((resource) => {
-      const status = this.#statuses.get(resource);
+    const book = this.#statuses.get(slice.stack);
+    return Object.keys(slice.resources).every((key) => {
+      const status = book?.get(key);
       return (
         status !== undefined &&
         status.observedGeneration === slice.generation &&
         status.condition !== "Reconciling"
       );
     });
+  }
+
+  #book(stack: string): Map<string, ResourceStatus> {
+    let book = this.#statuses.get(stack);
+    if (!book) {
+      book = new Map();
+      this.#statuses.set(stack, book);
+    }
+    return book;
   }
 }

@@ -1,9 +1,10 @@
 // Every verb of the CLI, one module each, and only the verb being run is loaded: a verb's module
-// pulls in what it needs (the bus verbs a server and a client), which `--version`, `validate`
-// and `apply` never should pay for at startup.
+// pulls in what it needs (the bus verbs a server and a client), which `--version` and `validate`
+// never should pay for at startup.
 import type { Command } from "commander";
+import type { Kinds } from "./kinds.js";
 
-type Register = (program: Command) => void;
+type Register = (program: Command, kinds: Kinds) => void;
 
 const VERBS: Record<string, () => Promise<Register>> = {
   validate: async () => (await import("./validate.js")).registerValidate,
@@ -20,10 +21,10 @@ const VERBS: Record<string, () => Promise<Register>> = {
  * Registers the verb named in `args` (the arguments after the program name); every verb when
  * none is named or the name is unknown, so help and commander's suggestions list them all.
  */
-export async function registerCommands(program: Command, args: readonly string[]): Promise<void> {
+export async function registerCommands(program: Command, args: readonly string[], kinds: Kinds): Promise<void> {
   const verb = args.find((arg) => !arg.startsWith("-"));
   if (verb === undefined && args.some((arg) => arg === "-V" || arg === "--version")) return;
   const load = verb === undefined ? undefined : VERBS[verb];
   const loaders = load === undefined ? Object.values(VERBS) : [load];
-  for (const register of await Promise.all(loaders.map((loader) => loader()))) register(program);
+  for (const register of await Promise.all(loaders.map((loader) => loader()))) register(program, kinds);
 }

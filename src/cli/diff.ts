@@ -1,16 +1,17 @@
-// `treescale diff -f …`: the plan only. Exit 0 no differences, 1 differences, 2 invalid input.
+// `treescale diff -f …`: the plan only, for the tree or (without --node) this machine.
+// Exit 0 no differences, 1 differences, 2 invalid input or an error computing them, 70 a bug.
 import type { Command } from "commander";
-import { EXIT, ExitError, errorMessage } from "../errors.js";
-import type { LoadResult } from "../manifest/index.js";
-import { planToJson, renderPlanText } from "../plan/render.js";
-import { goesThroughBus } from "./bus-target.js";
+import { EXIT, ExitError, errorMessage, TreescaleError } from "../errors.js";
+import { Registry } from "../reconcile/registry.js";
+import type { Kinds } from "./kinds.js";
 import { loadOrExit } from "./load-manifests.js";
 import {
   addFileOption,
   addNodeNameOption,
-  openLocalNode,
+  addStackOption,
   outputOption,
   requireFiles,
+  stackOf,
 } from "./shared-options.js";
 
 type DiffOptions = {
@@ -18,75 +19,61 @@ type DiffOptions = {
   prune: boolean;
   output: "text" | "json";
   name: string;
+  stack?: string;
   node?: string;
   token?: string;
 };
 
-export function registerDiff(program: Command): void {
+export function registerDiff(program: Command, kinds: Kinds): void {
   const command = program
     .command("diff")
     .description("show what apply would change; exit 1 when anything differs");
-  addNodeNameOption(addFileOption(command))
-    .option("--prune", "also show owned containers that left the manifests as removals", false)
+  addStackOption(addNodeNameOption(addFileOption(command)))
+    .option("--prune", "also show owned objects that left the manifests as removals", false)
     .addOption(outputOption(["text", "json"] as const, "text"))
     .option("--node <host:port|url>", "diff against the tree through this node (default $TREESCALE_NODE)")
     .option("--token <token>", "client token (default $TREESCALE_TOKEN)")
-    .action((options: DiffOptions) => exitTwoOnError(() => runDiff(options)));
+    .action((options: DiffOptions) => exitTwoOnError(() => runDiff(options, kinds)));
 }
 
-/** diff's 1 means "differences", so every failure to compute one must exit 2, not 1. */
+/**
+ * diff's 1 means "differences", so an expected failure to compute one (an engine or node that
+ * does not answer) exits 2; a bug keeps the CLI's 70 so it is never mistaken for either.
+ */
 async function exitTwoOnError(run: () => Promise<void>): Promise<void> {
   try {
     await run();
   } catch (error) {
-    if (error instanceof ExitError) throw error;
+    if (error instanceof ExitError || !(error instanceof TreescaleError)) throw error;
     throw new ExitError(2, `error: ${errorMessage(error)}`);
   }
 }
 
-async function runDiff(options: DiffOptions): Promise<void> {
-  const loaded = await loadOrExit(requireFiles(options.file));
-  if (await goesThroughBus(options)) {
-    process.exitCode = await diffTree(loaded, options);
-    return;
-  }
-  const { desired } = loaded;
-  const node = openLocalNode(options.name);
-  const { plan } = await node.plan(desired, options.prune);
-  process.stdout.write(
-    options.output === "json" ? `${JSON.stringify(planToJson(plan), null, 2)}\n` : renderPlanText(plan),
-  );
-  const differs = plan.actions.length > 0 || plan.unschedulable.length > 0;
-  process.exitCode = differs ? EXIT.differences : EXIT.ok;
-}
-
-/** The fleet plan for the tree: differences are container actions, link moves or unschedulable resources. */
-async function diffTree(loaded: LoadResult, options: DiffOptions): Promise<number> {
-  const [{ openFleet }, { planFromTree }, { renderFleetPlanText }] = await Promise.all([
-    import("./fleet-connection.js"),
-    import("./fleet-apply.js"),
-    import("../fleet/render.js"),
-  ]);
-  const fleet = await openFleet(options);
+async function runDiff(options: DiffOptions, kinds: Kinds): Promise<void> {
+  const files = requireFiles(options.file);
+  const loaded = await loadOrExit(files);
+  const [{ openFleet }, { planFromTree }, { fleetPlanJson, renderFleetPlanText }, { planDiffers }] =
+    await Promise.all([
+      import("./fleet-connection.js"),
+      import("./fleet-apply.js"),
+      import("../fleet/render.js"),
+      import("../fleet/fleet-plan.js"),
+    ]);
+  const registry = new Registry(kinds());
+  const fleet = await openFleet(options, kinds);
   try {
-    const plan = await planFromTree(
-      fleet.bus,
-      { ...loaded, desired: fleet.view(loaded.desired) },
-      {
-        prune: options.prune,
-        allowEmpty: true,
-        gatherMs: 3000,
-      },
-    );
+    const plan = await planFromTree(fleet.bus, { ...loaded, desired: fleet.view(loaded.desired) }, registry, {
+      stack: stackOf(options.stack, loaded, files),
+      prune: options.prune,
+      allowEmpty: true,
+      gatherMs: 3000,
+    });
     process.stdout.write(
-      options.output === "json" ? `${JSON.stringify(plan, null, 2)}\n` : renderFleetPlanText(plan),
+      options.output === "json"
+        ? `${JSON.stringify(fleetPlanJson(plan, registry), null, 2)}\n`
+        : renderFleetPlanText(plan, registry),
     );
-    const differs =
-      plan.nodes.some((n) => n.actions.length > 0) ||
-      plan.links.some((l) => l.type === "move") ||
-      plan.unschedulable.length > 0 ||
-      plan.unreachable.length > 0;
-    return differs ? EXIT.differences : EXIT.ok;
+    process.exitCode = planDiffers(plan) ? EXIT.differences : EXIT.ok;
   } finally {
     await fleet.close();
   }

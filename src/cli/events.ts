@@ -1,5 +1,7 @@
 // `treescale events`: subscribe to tree events and print them, one JSON object (or text line) per event.
 import type { Command } from "commander";
+import type { Kinds } from "./kinds.js";
+import { checkNodeName } from "./shared-options.js";
 import { BusClient, BusError, type Message } from "../bus/client/index.js";
 import { TreescaleError, UsageError } from "../errors.js";
 import { collect } from "./flag-values.js";
@@ -70,7 +72,7 @@ interface EventsFlags extends ConnectionFlags {
   output: string;
 }
 
-export function registerEvents(program: Command): void {
+export function registerEvents(program: Command, kinds: Kinds): void {
   program
     .command("events")
     .description("print events from the tree as they arrive (JSON lines with -o json)")
@@ -99,7 +101,7 @@ export function registerEvents(program: Command): void {
       };
       const useEmbedded = (flags.node ?? process.env.TREESCALE_NODE) === undefined;
       const { client, embedded } = useEmbedded
-        ? await connectEmbedded(flags, declaration)
+        ? await connectEmbedded(flags, declaration, kinds)
         : { client: await connectClient({ ...connectionFrom(flags), ...declaration }), embedded: undefined };
       process.stderr.write(`connected to ${client.node}\n`);
       const stop = () => void client.close();
@@ -116,10 +118,11 @@ export function registerEvents(program: Command): void {
 async function connectEmbedded(
   flags: EventsFlags,
   declaration: { events: string[]; tags: string[]; groups: string[]; channels: string[] },
+  kinds: Kinds,
 ): Promise<{ client: BusClient; embedded: EmbeddedNode }> {
   const { openEmbeddedNode } = await import("./fleet-connection.js");
   for (let attempt = 0; ; attempt++) {
-    const embedded = await openEmbeddedNode(flags.name, flags.heal);
+    const embedded = await openEmbeddedNode(checkNodeName(flags.name), flags.heal, kinds);
     try {
       const client = await connectClient({ url: embedded.url, token: embedded.token, ...declaration });
       return { client, embedded };

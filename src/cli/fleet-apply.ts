@@ -1,14 +1,16 @@
-// `treescale apply --node …`: plan for the whole tree, then converge it node by node over the bus.
-
-import { moveLinks } from "../../controllers/node-link.js";
+// `treescale apply`: plan one stack for the whole tree (the embedded node is a tree of one), then
+// converge it node by node over the bus, the fleet-scope kinds last, within one deadline.
 import { EXIT, UsageError } from "../errors.js";
 import { applyFleet, gatherStates, type NodeOutcome } from "../fleet/fleet-apply.js";
 import type { FleetBus } from "../fleet/fleet-bus.js";
 import { type FleetPlan, planFleet } from "../fleet/fleet-plan.js";
-import { renderFleetPlanText } from "../fleet/render.js";
+import { fleetPlanJson, renderFleetPlanText } from "../fleet/render.js";
 import type { LoadResult } from "../manifest/index.js";
+import type { Outcome } from "../reconcile/controller.js";
+import type { Registry } from "../reconcile/registry.js";
 
 export type FleetApplyFlags = {
+  stack: string;
   prune: boolean;
   allowEmpty: boolean;
   dryRun: boolean;
@@ -20,60 +22,68 @@ export type FleetApplyFlags = {
 export async function planFromTree(
   bus: FleetBus,
   loaded: LoadResult,
-  flags: Pick<FleetApplyFlags, "prune" | "allowEmpty" | "gatherMs">,
+  registry: Registry,
+  flags: Pick<FleetApplyFlags, "prune" | "allowEmpty" | "gatherMs" | "stack">,
 ): Promise<FleetPlan> {
   const { desired } = loaded;
-  if (flags.prune && Object.keys(desired.containers).length === 0 && !flags.allowEmpty) {
+  const declaredObjects = registry.nodeKinds.some((kind) => Object.keys(kind.specs(desired)).length > 0);
+  if (flags.prune && !declaredObjects && !flags.allowEmpty) {
     throw new UsageError(
-      "refusing to prune everything: the manifests declare no containers; pass --allow-empty if that is what you mean",
+      `refusing to prune everything in stack "${flags.stack}": the manifests declare nothing to run; pass --allow-empty if that is what you mean`,
     );
   }
-  const declared = Object.keys(desired.servers).length;
-  const states = await gatherStates(bus, flags.gatherMs, declared > 0 ? declared : undefined);
-  return planFleet({ desired, states, prune: flags.prune });
+  const declared = Object.keys(desired.servers);
+  const states = await gatherStates(bus, flags.gatherMs, declared.length > 0 ? declared : undefined);
+  return planFleet({ desired, states, prune: flags.prune, stack: flags.stack, registry });
 }
 
 /** Returns the exit code: 0 every node converged, 1 anything else (each node's outcome printed). */
 export async function runFleetApply(
   bus: FleetBus,
   loaded: LoadResult,
+  registry: Registry,
   flags: FleetApplyFlags,
 ): Promise<number> {
-  const plan = await planFromTree(bus, loaded, flags);
+  const deadline = Date.now() + flags.timeoutMs;
+  const plan = await planFromTree(bus, loaded, registry, flags);
   const json = flags.output === "json";
-  if (!json) process.stdout.write(renderFleetPlanText(plan));
+  if (!json) process.stdout.write(renderFleetPlanText(plan, registry));
   if (flags.dryRun) {
-    if (json) process.stdout.write(`${JSON.stringify({ dryRun: true, plan }, null, 2)}\n`);
-    return EXIT.ok;
+    if (json) process.stdout.write(`${JSON.stringify({ dryRun: true, plan: fleetPlanJson(plan, registry) }, null, 2)}\n`);
+    return plan.unsupported.length > 0 ? EXIT.failed : EXIT.ok;
   }
   const progress = (line: string) => process.stderr.write(`${line}\n`);
-  const outcomes = await applyFleet({ bus, plan, timeoutMs: flags.timeoutMs, onProgress: progress });
-  const links = await moveLinks({
-    bus,
-    desired: loaded.desired,
-    changes: plan.links,
-    timeoutMs: flags.timeoutMs,
-    onProgress: progress,
-  });
+  const { nodes, fleet } = await applyFleet({ bus, plan, registry, deadline, onProgress: progress });
   const converged =
-    outcomes.every((o) => o.result === "converged" || o.result === "left-alone" || o.result === "pending") &&
-    links.every((l) => l.ok) &&
-    plan.unschedulable.length === 0;
+    nodes.every((o) => o.result === "converged" || o.result === "left-alone" || o.result === "pending") &&
+    fleet.every((o) => o.ok) &&
+    plan.unschedulable.length === 0 &&
+    plan.unsupported.length === 0;
   if (json) {
-    process.stdout.write(
-      `${JSON.stringify({ generation: plan.generation, outcomes, links, converged }, null, 2)}\n`,
-    );
+    const fleetJson = fleet.map((o) => outcomeJson(registry, o));
+    const report = { stack: plan.stack, generation: plan.generation, plan: fleetPlanJson(plan, registry), outcomes: nodes, fleet: fleetJson, converged };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
-    process.stdout.write(`\n${outcomes.map(describe).join("\n")}\n`);
-    for (const link of links)
+    process.stdout.write(`\n${nodes.map(describe).join("\n")}\n`);
+    for (const outcome of fleet) {
+      const line = registry.describe(outcome.action);
       process.stdout.write(
-        `link ${link.child} → ${link.to}: ${link.ok ? "moved" : `NOT moved: ${link.message}`}\n`,
+        `${outcome.ok ? "✓" : "✗"} ${line.verb} ${line.target}: ${outcome.ok ? line.reason : `FAILED: ${outcome.error}`}\n`,
       );
+    }
+    for (const note of plan.unsupported) process.stdout.write(`✗ ${note.target}: ${note.reason}\n`);
     process.stdout.write(
-      converged ? `Fleet converged at generation ${plan.generation}.\n` : "Fleet NOT converged.\n",
+      converged
+        ? `Stack ${plan.stack} converged at generation ${plan.generation}.\n`
+        : `Stack ${plan.stack} NOT converged.\n`,
     );
   }
   return converged ? EXIT.ok : EXIT.failed;
+}
+
+function outcomeJson(registry: Registry, outcome: Outcome): Record<string, unknown> {
+  const base = { ...registry.actionJson(outcome.action), ms: Math.round(outcome.ms) };
+  return outcome.ok ? { ...base, ok: true } : { ...base, ok: false, error: outcome.error, code: outcome.code ?? null };
 }
 
 function describe(outcome: NodeOutcome): string {

@@ -13,8 +13,10 @@ import {
   publishEmbeddedEndpoint,
 } from "../node/embedded-endpoint.js";
 import { NodeDaemon } from "../node/node-daemon.js";
-import { treescaleHome } from "../state/last-applied.js";
+import type { Controller, NodeController } from "../reconcile/controller.js";
+import { treescaleHome } from "../state/stack-files.js";
 import { connectClient } from "./events.js";
+import { checkNodeName } from "./shared-options.js";
 
 /** What a verb's flags say about where to go; unset --node/--token fall back to the environment. */
 export type ConnectionFlags = {
@@ -32,9 +34,16 @@ export type FleetConnection = {
   close(): Promise<void>;
 };
 
-export async function openFleet(flags: ConnectionFlags, retried = false): Promise<FleetConnection> {
+/** The kinds an embedded node started here runs (made only when one is started). */
+export type EmbeddedKinds = () => Controller[];
+
+export async function openFleet(
+  flags: ConnectionFlags,
+  kinds: EmbeddedKinds,
+  retried = false,
+): Promise<FleetConnection> {
   const url = flags.node ?? process.env.TREESCALE_NODE;
-  const embedded = url ? undefined : await openEmbeddedNode(flags.name, flags.heal ?? true);
+  const embedded = url ? undefined : await openEmbeddedNode(checkNodeName(flags.name), flags.heal ?? true, kinds);
   const endpoint = embedded ?? { url: url ?? "", token: flags.token ?? process.env.TREESCALE_TOKEN };
   let client: Awaited<ReturnType<typeof connectClient>>;
   try {
@@ -44,7 +53,7 @@ export async function openFleet(flags: ConnectionFlags, retried = false): Promis
     // A joined embedded node that does not answer left a stale record (its pid now someone else's).
     if (embedded?.joined && !retried) {
       await embedded.discard();
-      return openFleet(flags, true);
+      return openFleet(flags, kinds, true);
     }
     throw error;
   }
@@ -74,7 +83,12 @@ export type EmbeddedNode = {
  * The embedded node: joined when another process (a `watch`, say) already runs it, so no rival
  * agent starts; otherwise started in this process, token-protected, until close().
  */
-export async function openEmbeddedNode(name: string, heal: boolean, attempt = 0): Promise<EmbeddedNode> {
+export async function openEmbeddedNode(
+  name: string,
+  heal: boolean,
+  kinds: EmbeddedKinds,
+  attempt = 0,
+): Promise<EmbeddedNode> {
   const home = treescaleHome();
   const running = await findEmbeddedEndpoint(home, name);
   if (running) {
@@ -95,7 +109,7 @@ export async function openEmbeddedNode(name: string, heal: boolean, attempt = 0)
         `the embedded node "${name}" is being started by another process that has not finished; try again, or remove ${home}/nodes/${name}/endpoint.json if that process is gone`,
       );
     }
-    return openEmbeddedNode(name, heal, attempt + 1);
+    return openEmbeddedNode(name, heal, kinds, attempt + 1);
   }
   const daemon = new NodeDaemon({
     name,
@@ -103,7 +117,7 @@ export async function openEmbeddedNode(name: string, heal: boolean, attempt = 0)
     tokens: new Set([token]),
     home,
     heal,
-    agent: true,
+    controllers: kinds().filter((kind): kind is NodeController => kind.scope === "node"),
   });
   try {
     await daemon.start();

@@ -1,12 +1,10 @@
-// The rows `treescale get` prints, built from what was gathered: pure, so every kind is a unit test.
-import type { NodeState } from "../agent/status.js";
-import type { ObservedContainer } from "../model/observed.js";
+// The rows `treescale get` prints, built from what the nodes answered: pure, so every kind is a
+// unit test. A node that did not answer, or cannot see its engine, is shown as such, never left out.
 import type { ServerSpec } from "../model/resources.js";
-import type { LastApplied } from "../state/last-applied.js";
+import { blindKinds, type NodeState } from "../model/wire.js";
+import type { NodeController, ObservedObject } from "../reconcile/controller.js";
 
-export const KINDS = {
-  containers: "containers",
-  container: "containers",
+export const FIXED_KINDS = {
   nodes: "nodes",
   node: "nodes",
   links: "links",
@@ -14,75 +12,94 @@ export const KINDS = {
   status: "status",
   statuses: "status",
 } as const;
-export type Kind = (typeof KINDS)[keyof typeof KINDS];
+export type FixedKind = (typeof FIXED_KINDS)[keyof typeof FIXED_KINDS];
 
-export type Row = Record<string, string | number>;
+export type Row = Record<string, unknown>;
 
-/** Rows from the states the tree's agents answered; declared servers that did not answer still appear. */
-export function treeRows(kind: Kind, states: readonly NodeState[], declared: readonly ServerSpec[]): Row[] {
-  const missing = missingNodes(
-    states,
-    declared.map((s) => s.name),
+/** Which stacks to show: one, or every stack (`-A`). */
+export type StackFilter = { stack?: string };
+
+const shown = (filter: StackFilter, stack: string) => filter.stack === undefined || filter.stack === stack;
+
+/** Rows of a node-scope kind's observed objects. */
+export function objectRows(
+  controller: NodeController,
+  states: readonly NodeState[],
+  declared: readonly ServerSpec[],
+  filter: StackFilter,
+): Row[] {
+  const items = states.flatMap((s) =>
+    ((s.observed[controller.kind]?.items ?? []) as ObservedObject[]).filter((item) => shown(filter, item.stack)),
   );
-  if (kind === "containers") {
-    const rows = containerRows(states.flatMap((s) => s.containers));
-    for (const [name, why] of missing)
-      rows.push({
-        name: "?",
-        resource: "?",
-        node: name,
-        image: "?",
-        state: `unknown (${why})`,
-        health: "",
-        id: "",
-      });
-    return rows;
+  const rows = controller.rows(items);
+  for (const [name, why] of missingNodes(states, declared, controller.kind))
+    rows.push({ name: "?", node: name, state: `unknown (${why})` });
+  return rows;
+}
+
+export function treeRows(
+  kind: FixedKind,
+  states: readonly NodeState[],
+  declared: readonly ServerSpec[],
+  filter: StackFilter,
+): Row[] {
+  if (kind === "status") return statusRows(states, declared, filter);
+  if (kind === "nodes") return nodeRows(states, declared);
+  return linkRows(states, declared);
+}
+
+function statusRows(states: readonly NodeState[], declared: readonly ServerSpec[], filter: StackFilter): Row[] {
+  const rows: Row[] = states.flatMap((s) =>
+    Object.entries(s.stacks)
+      .filter(([stack]) => shown(filter, stack))
+      .flatMap(([, stack]) =>
+        stack.statuses.map((status) => ({
+          node: status.node,
+          stack: status.stack,
+          resource: status.resource,
+          condition: status.condition,
+          reason: status.reason,
+          ready: `${status.ready}/${status.desired}`,
+          generation: status.observedGeneration,
+          message: status.message,
+        })),
+      ),
+  );
+  for (const [name, why] of missingNodes(states, declared)) {
+    rows.push({
+      node: name,
+      stack: filter.stack ?? "*",
+      resource: "*",
+      condition: "Unknown",
+      reason: why.startsWith("cannot see") ? "EngineUnreachable" : "NodeUnreachable",
+      ready: "?",
+      generation: "?",
+      message: why,
+    });
   }
-  if (kind === "status") {
-    const rows: Row[] = states.flatMap((s) =>
-      s.statuses.map((status) => ({
-        node: status.node,
-        resource: status.resource,
-        condition: status.condition,
-        reason: status.reason,
-        ready: `${status.ready}/${status.desired}`,
-        generation: status.observedGeneration,
-        message: status.message,
-      })),
-    );
-    for (const [name, why] of missing) {
-      rows.push({
-        node: name,
-        resource: "*",
-        condition: "Unknown",
-        reason: "NodeUnreachable",
-        ready: "?",
-        generation: "?",
-        message: why,
-      });
-    }
-    return rows.sort((a, b) => `${a.node}/${a.resource}`.localeCompare(`${b.node}/${b.resource}`));
-  }
-  if (kind === "nodes") {
-    const rows: Row[] = states.map((s) => ({
+  const byPlace = new Intl.Collator("en", { numeric: true }).compare;
+  return rows.sort((a, b) => byPlace(`${a.node}/${a.stack}/${a.resource}`, `${b.node}/${b.stack}/${b.resource}`));
+}
+
+function nodeRows(states: readonly NodeState[], declared: readonly ServerSpec[]): Row[] {
+  const rows: Row[] = states.map((s) => {
+    const blind = blindKinds(s.observed);
+    const settled = Object.values(s.stacks).every((stack) => stack.settled);
+    return {
       name: s.node,
-      status: s.settled ? "Ready" : "Reconciling",
+      status: blind.length > 0 ? `NotReady (${blind.join("; ")})` : settled ? "Ready" : "Reconciling",
       parent: s.parent ?? "-",
       tags: s.tags.join(",") || "-",
-      containers: s.containers.length,
-      generation: s.generation,
-    }));
-    for (const [name, why] of missing)
-      rows.push({
-        name,
-        status: `Unreachable (${why})`,
-        parent: "?",
-        tags: "?",
-        containers: "?",
-        generation: "?",
-      });
-    return rows.sort((a, b) => String(a.name).localeCompare(String(b.name)));
-  }
+      stacks: Object.keys(s.stacks).join(",") || "-",
+      objects: Object.values(s.observed).reduce((sum, o) => sum + o.items.length, 0),
+    };
+  });
+  for (const [name, why] of missingNodes(states, declared, undefined, false))
+    rows.push({ name, status: `Unreachable (${why})`, parent: "?", tags: "?", stacks: "?", objects: "?" });
+  return rows.sort((a, b) => String(a.name).localeCompare(String(b.name)));
+}
+
+function linkRows(states: readonly NodeState[], declared: readonly ServerSpec[]): Row[] {
   const declaredEdges = declared.flatMap((server) =>
     server.childs.map((child) => ({ parent: server.name, child })),
   );
@@ -119,86 +136,29 @@ export function treeRows(kind: Kind, states: readonly NodeState[], declared: rea
   return rows.sort((a, b) => String(a.child).localeCompare(String(b.child)));
 }
 
-/** Rows read off this machine's engine for the embedded node, against what it recorded as applied. */
-export function engineRows(
-  kind: Kind,
-  node: string,
-  containers: readonly ObservedContainer[],
-  applied: LastApplied,
-): Row[] {
-  if (kind === "containers") return containerRows(containers);
-  if (kind === "nodes") {
-    return [
-      {
-        name: node,
-        status: "Ready",
-        parent: "-",
-        tags: "-",
-        containers: containers.length,
-        generation: applied.generation,
-      },
-    ];
-  }
-  if (kind === "status") return engineStatusRows(node, containers, applied);
-  return [];
-}
-
 /**
- * Without an agent, status is read off the engine against what this node recorded as applied:
- * Ready when every recorded replica runs (and is not failing its health check).
+ * Nodes whose objects cannot be shown: declared in the manifests but silent, reported down by their
+ * parent, or (unless `withBlind` is false) answering but unable to see their engine.
  */
-function engineStatusRows(
-  node: string,
-  containers: readonly ObservedContainer[],
-  applied: LastApplied,
-): Row[] {
-  return Object.entries(applied.inventory)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([resource, { replicas }]) => {
-      const mine = containers.filter((c) => c.resource === resource && replicas.includes(c.replica));
-      const running = mine.filter((c) => c.state === "running" && c.health !== "unhealthy").length;
-      const unhealthy = mine.some((c) => c.health === "unhealthy");
-      const condition = unhealthy ? "Stalled" : running === replicas.length ? "Ready" : "Reconciling";
-      const reason = unhealthy ? "Unhealthy" : running === replicas.length ? "Converged" : "NotRunning";
-      return {
-        node,
-        resource,
-        condition,
-        reason,
-        ready: `${running}/${replicas.length}`,
-        generation: applied.generation,
-        message: `${running}/${replicas.length} replicas running`,
-      };
-    });
-}
-
-/** Nodes that should have answered and did not: declared in the manifests, or reported down by their parent. */
-function missingNodes(states: readonly NodeState[], declared: readonly string[]): Map<string, string> {
+function missingNodes(
+  states: readonly NodeState[],
+  declared: readonly ServerSpec[],
+  kind?: string,
+  withBlind = true,
+): Map<string, string> {
   const answered = new Set(states.map((s) => s.node));
   const missing = new Map<string, string>();
-  for (const name of declared) if (!answered.has(name)) missing.set(name, "did not answer");
+  for (const { name } of declared) if (!answered.has(name)) missing.set(name, "did not answer");
   for (const state of states) {
     for (const child of state.children) {
       if (child.status === "down" && !answered.has(child.node)) {
         missing.set(child.node, `down since ${child.since}: ${child.reason ?? "link lost"}`);
       }
     }
+    if (!withBlind) continue;
+    const observed = kind === undefined ? state.observed : { [kind]: state.observed[kind] ?? { synced: true, items: [] } };
+    const blind = blindKinds(observed);
+    if (blind.length > 0) missing.set(state.node, `cannot see its objects: ${blind.join("; ")}`);
   }
   return missing;
-}
-
-function containerRows(containers: readonly ObservedContainer[]): Row[] {
-  return [...containers]
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .map((c) => ({
-      name: c.name,
-      resource: c.resource,
-      node: c.node,
-      replica: c.replica,
-      image: c.image,
-      state: c.state,
-      health: c.health ?? "",
-      id: c.id.slice(0, 12),
-      created: c.createdAt,
-    }));
 }

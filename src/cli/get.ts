@@ -1,14 +1,14 @@
-// `treescale get containers|nodes|links|status`: what runs, gathered live — from the tree over the
-// bus with --node (or a running embedded node), else read off this machine's engine. Unreachable
-// nodes are listed as such, never left out.
+// `treescale get <kind>`: what runs, gathered live from the tree over the bus with --node, else from
+// the embedded node (started here or joined) — the same answer either way. Unreachable nodes and
+// nodes that cannot see their engine are listed as such, never left out.
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
-import { LastAppliedStore, treescaleHome } from "../state/last-applied.js";
-import { goesThroughBus } from "./bus-target.js";
+import { Registry } from "../reconcile/registry.js";
 import { collect, wholeNumber } from "./flag-values.js";
-import { engineRows, KINDS, type Kind, type Row, treeRows } from "./get-rows.js";
+import { FIXED_KINDS, objectRows, type Row, type StackFilter, treeRows } from "./get-rows.js";
+import type { Kinds } from "./kinds.js";
 import { type RowFormat, render } from "./row-output.js";
-import { addNodeNameOption, openLocalNode, outputOption } from "./shared-options.js";
+import { addNodeNameOption, addStackOption, outputOption, stackOf } from "./shared-options.js";
 
 type GetOptions = {
   output: RowFormat;
@@ -16,61 +16,70 @@ type GetOptions = {
   node?: string;
   token?: string;
   file: string[];
+  stack?: string;
+  allStacks: boolean;
   wait: number;
 };
 
-export function registerGet(program: Command): void {
+export function registerGet(program: Command, kinds: Kinds): void {
+  const registry = new Registry(kinds());
+  const nouns = registry.nodeKinds.map((k) => k.nouns[0]).filter((n) => n !== undefined);
+  const choices = [...nouns, "nodes", "links", "status"].join(" | ");
   const command = program
     .command("get")
-    .description("list observed resources: containers, nodes, links, or each resource's status per node")
-    .argument("<kind>", "containers | nodes | links | status");
-  addNodeNameOption(command)
+    .description("list what runs: each kind's objects, nodes, links, or each resource's status per node")
+    .argument("<kind>", choices);
+  addStackOption(addNodeNameOption(command))
+    .option("-A, --all-stacks", "show every stack", false)
     .addOption(outputOption(["table", "json", "yaml"] as const, "table"))
     .option("--node <host:port|url>", "gather from the tree through this node (default $TREESCALE_NODE)")
     .option("--token <token>", "client token (default $TREESCALE_TOKEN)")
     .option(
       "-f, --file <path>",
-      "manifests: declared servers that do not answer are shown as unreachable",
+      "manifests: their stack is shown, and declared servers that do not answer appear as unreachable",
       collect,
       [],
     )
     .option("--wait <ms>", "how long to gather answers from the tree", wholeNumber("--wait", 1), 2000)
     .action(async (kind: string, options: GetOptions) => {
-      const resolved = KINDS[kind as keyof typeof KINDS];
-      if (!resolved)
-        throw new UsageError(`unknown kind "${kind}": choose containers, nodes, links or status`);
-      const rows = (await goesThroughBus(options))
-        ? await fromTree(resolved, options)
-        : await fromEngine(resolved, options);
+      const controller = registry.byNoun(kind);
+      const fixed = FIXED_KINDS[kind as keyof typeof FIXED_KINDS];
+      if (!controller && !fixed) throw new UsageError(`unknown kind "${kind}": choose ${choices}`);
+      const rows = await gather(options, kinds, (states, declared, filter) =>
+        controller ? objectRows(controller, states, declared, filter) : treeRows(fixed!, states, declared, filter),
+      );
       process.stdout.write(await render(rows, options.output));
     });
 }
 
-async function fromEngine(kind: Kind, options: GetOptions): Promise<Row[]> {
-  const node = openLocalNode(options.name);
-  const [containers, applied] = await Promise.all([
-    node.engine.listOwned(node.name),
-    new LastAppliedStore(treescaleHome(), node.name).read(),
-  ]);
-  return engineRows(kind, node.name, containers, applied);
-}
-
-async function fromTree(kind: Kind, options: GetOptions): Promise<Row[]> {
+async function gather(
+  options: GetOptions,
+  kinds: Kinds,
+  toRows: (
+    states: Awaited<ReturnType<typeof import("../fleet/fleet-apply.js").gatherStates>>,
+    declared: import("../model/resources.js").ServerSpec[],
+    filter: StackFilter,
+  ) => Row[],
+): Promise<Row[]> {
   const [{ openFleet }, { gatherStates }, { loadOrExit }] = await Promise.all([
     import("./fleet-connection.js"),
     import("../fleet/fleet-apply.js"),
     import("./load-manifests.js"),
   ]);
-  const declared =
-    options.file.length > 0 ? Object.values((await loadOrExit(options.file)).desired.servers) : [];
-  const fleet = await openFleet(options);
+  const loaded = options.file.length > 0 ? await loadOrExit(options.file) : undefined;
+  const filter: StackFilter =
+    options.allStacks || (options.stack === undefined && loaded === undefined)
+      ? {}
+      : { stack: stackOf(options.stack, loaded ?? {}, options.file) };
+  const fleet = await openFleet(options, kinds);
   try {
+    const declared = loaded ? Object.values(fleet.view(loaded.desired).servers) : [];
     const states = await gatherStates(
       fleet.bus,
       options.wait,
-      declared.length > 0 ? declared.length : undefined,
+      declared.length > 0 ? declared.map((s) => s.name) : fleet.embedded ? [options.name] : undefined,
     );
-    return treeRows(kind, states, declared);
+    return toRows(states, declared, filter);
   } finally {
     await fleet.close();
   }

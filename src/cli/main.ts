@@ -1,9 +1,21 @@
 #!/usr/bin/env node
-// The CLI's composition point and its one error boundary: the verb being run registers itself,
-// every expected failure arrives here as a typed error and leaves as an exit code.
+// The CLI's composition point and its one error boundary: the kinds (controllers and the drivers
+// they act with) are wired here and handed down, the verb being run registers itself, and every
+// expected failure arrives here as a typed error and leaves as an exit code.
 import { Command, CommanderError } from "commander";
+import { builtinControllers } from "../../controllers/index.js";
+import { DockerEngine } from "../drivers/docker.js";
+import { DockerEventSource } from "../drivers/docker-events.js";
 import { ExitError, TreescaleError, UsageError } from "../errors.js";
 import { registerCommands } from "./commands.js";
+import type { Kinds } from "./kinds.js";
+
+/** The drivers are made only when a node's agent starts acting: planning never touches Docker. */
+const kinds: Kinds = (options = {}) =>
+  builtinControllers({
+    docker: () => ({ engine: new DockerEngine(), events: new DockerEventSource() }),
+    ...options,
+  });
 
 async function main(argv: string[]): Promise<number> {
   const program = new Command("treescale")
@@ -12,7 +24,7 @@ async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)");
   try {
-    await registerCommands(program, argv.slice(2));
+    await registerCommands(program, argv.slice(2), kinds);
     await program.parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (error) {

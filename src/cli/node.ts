@@ -7,8 +7,10 @@ import { type HostPort, parseHostPort } from "../node/address.js";
 import { NodeDaemon } from "../node/node-daemon.js";
 import { loadSeedNode } from "../node/seed-config.js";
 import type { TreeNodeOptions } from "../node/tree-node.js";
-import { treescaleHome } from "../state/last-applied.js";
+import type { NodeController } from "../reconcile/controller.js";
+import { treescaleHome } from "../state/stack-files.js";
 import { collect, wholeNumber } from "./flag-values.js";
+import type { Kinds } from "./kinds.js";
 
 interface NodeFlags {
   insecure?: boolean;
@@ -33,6 +35,7 @@ interface NodeFlags {
   home?: string;
   resync: string;
   stopTimeout: string;
+  parallel: string;
 }
 
 function isLoopback(host: string): boolean {
@@ -117,7 +120,7 @@ export async function nodeOptionsFromFlags(flags: NodeFlags): Promise<TreeNodeOp
   return options;
 }
 
-export function registerNode(program: Command): void {
+export function registerNode(program: Command, kinds: Kinds): void {
   program
     .command("node")
     .description("run a node of the tree: bus listener, HTTP health/metrics/WebSocket, link to the parent")
@@ -151,15 +154,22 @@ export function registerNode(program: Command): void {
     )
     .option("--resync <seconds>", "full resync period of the agent, as a safety net", "60")
     .option("--stop-timeout <seconds>", "grace period before the agent kills a container it stops", "10")
+    .option("--parallel <n>", "actions in flight at once on this node", "16")
     .action(async (flags: NodeFlags) => {
+      const settings = {
+        concurrency: positiveInteger(flags.parallel, "--parallel"),
+        stopTimeoutSeconds: wholeNumber("--stop-timeout", 0)(flags.stopTimeout),
+      };
       const node = new NodeDaemon({
         ...(await nodeOptionsFromFlags(flags)),
         // With both --agent and --no-agent defined, commander leaves the flag unset unless given.
-        agent: flags.agent !== false,
+        controllers:
+          flags.agent === false
+            ? []
+            : kinds(settings).filter((kind): kind is NodeController => kind.scope === "node"),
         heal: flags.heal,
         home: flags.home ?? treescaleHome(),
         resyncMs: positiveInteger(flags.resync, "--resync") * 1000,
-        stopTimeoutSeconds: wholeNumber("--stop-timeout", 0)(flags.stopTimeout),
       });
       await node.start();
       process.stdout.write(`${JSON.stringify({ event: "listening", ...node.node.describe() })}\n`);

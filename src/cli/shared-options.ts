@@ -1,9 +1,9 @@
 // Flags several verbs share, parsed and checked in one place.
 import { type Command, Option } from "commander";
-import { LocalNode } from "../apply/local-node.js";
-import { DockerEngine } from "../drivers/docker.js";
 import { UsageError } from "../errors.js";
-import { treescaleHome } from "../state/last-applied.js";
+import type { LoadResult } from "../manifest/index.js";
+import { defaultStackName } from "../manifest/stack-name.js";
+import { RESOURCE_NAME_PATTERN } from "../model/names.js";
 import { collect } from "./flag-values.js";
 
 export function addFileOption(command: Command): Command {
@@ -29,11 +29,28 @@ export function addNodeNameOption(command: Command): Command {
   return command.option("--name <node>", "name of the embedded node", "local");
 }
 
-const NODE_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+export function addStackOption(command: Command): Command {
+  return command.option(
+    "--stack <name>",
+    "the stack these manifests make up (default: the manifests' `stack`, else the first -f's name)",
+  );
+}
 
-export function openLocalNode(name: string): LocalNode {
+/** The stack of an apply: --stack, else the manifests' own `stack`, else named after the first -f. */
+export function stackOf(flag: string | undefined, loaded: Pick<LoadResult, "stack">, files: readonly string[]): string {
+  if (flag !== undefined) {
+    if (!RESOURCE_NAME_PATTERN.test(flag))
+      throw new UsageError(`--stack must be lowercase letters, digits and dashes, got "${flag}"`);
+    return flag;
+  }
+  return loaded.stack ?? defaultStackName(files[0] ?? "-");
+}
+
+const NODE_NAME = RESOURCE_NAME_PATTERN;
+
+export function checkNodeName(name: string): string {
   if (!NODE_NAME.test(name)) {
     throw new UsageError(`--name must be lowercase letters, digits and dashes, got "${name}"`);
   }
-  return new LocalNode({ name, home: treescaleHome(), engine: new DockerEngine() });
+  return name;
 }

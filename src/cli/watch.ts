@@ -5,16 +5,19 @@ import { UsageError } from "../errors.js";
 import { loadManifests } from "../manifest/index.js";
 import { ApplyLoop } from "../watch/apply-loop.js";
 import { watchDebounced } from "../watch/debounced-watcher.js";
+import { Registry } from "../reconcile/registry.js";
 import { wholeNumber } from "./flag-values.js";
 import { runFleetApply } from "./fleet-apply.js";
 import { openFleet } from "./fleet-connection.js";
-import { addFileOption, addNodeNameOption, requireFiles } from "./shared-options.js";
+import type { Kinds } from "./kinds.js";
+import { addFileOption, addNodeNameOption, addStackOption, requireFiles, stackOf } from "./shared-options.js";
 
 type WatchFlags = {
   file: string[];
   node?: string;
   token?: string;
   name: string;
+  stack?: string;
   prune: boolean;
   allowEmpty: boolean;
   heal: boolean;
@@ -22,9 +25,9 @@ type WatchFlags = {
   timeout: number;
 };
 
-export function registerWatch(program: Command): void {
+export function registerWatch(program: Command, kinds: Kinds): void {
   const command = program.command("watch").description("re-apply whenever the manifests change (git-ops)");
-  addNodeNameOption(addFileOption(command))
+  addStackOption(addNodeNameOption(addFileOption(command)))
     .option("--node <host:port|url>", "a node of the tree (default $TREESCALE_NODE; none: the embedded node)")
     .option("--token <token>", "client token (default $TREESCALE_TOKEN)")
     .option("--prune", "remove owned containers whose resource left the manifests", false)
@@ -42,10 +45,10 @@ export function registerWatch(program: Command): void {
       wholeNumber("--timeout", 1),
       120,
     )
-    .action(runWatch);
+    .action((flags: WatchFlags) => runWatch(flags, kinds));
 }
 
-async function runWatch(flags: WatchFlags): Promise<void> {
+async function runWatch(flags: WatchFlags, kinds: Kinds): Promise<void> {
   // Listen for the signals first: a Ctrl-C during the first apply must also stop cleanly.
   const stopSignal = new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
@@ -53,7 +56,8 @@ async function runWatch(flags: WatchFlags): Promise<void> {
   });
   const files = requireFiles(flags.file);
   if (files.includes("-")) throw new UsageError("watch needs files or directories to watch, not stdin");
-  const fleet = await openFleet(flags);
+  const fleet = await openFleet(flags, kinds);
+  const registry = new Registry(kinds());
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   const loop = new ApplyLoop({
     load: () => loadManifests(files),
@@ -61,7 +65,9 @@ async function runWatch(flags: WatchFlags): Promise<void> {
       runFleetApply(
         fleet.bus,
         { ...loaded, desired: fleet.view(loaded.desired) },
+        registry,
         {
+          stack: stackOf(flags.stack, loaded, files),
           prune: flags.prune,
           allowEmpty: flags.allowEmpty,
           dryRun: false,

@@ -1,10 +1,18 @@
-// Carries out a fleet plan over the bus: gathers state, sends each node its slice (rolling where
-// an update policy asks for it), waits until every node reports the new generation settled, and
-// says per node how it ended. Unreachable nodes are reported, never silently skipped.
-import { AGENT_EVENTS, type ProgressReport } from "../agent/reports.js";
-import type { SliceDocument } from "../agent/slice.js";
-import type { NodeState, NodeSummary, ResourceStatus } from "../agent/status.js";
-import type { UpdatePolicy } from "../model/resources.js";
+// Carries out a fleet plan over the bus: sends each node its slice of the stack (rolling where an
+// update policy asks for it), waits until every node reports the new generation settled, then runs
+// the fleet-scope kinds (link moves), all within one deadline. Unreachable nodes are reported,
+// never silently skipped.
+import {
+  AGENT_EVENTS,
+  type NodeState,
+  type NodeSummary,
+  type ProgressReport,
+  type ResourceStatus,
+  type SliceDocument,
+  type StatusAnnouncement,
+} from "../model/wire.js";
+import type { Outcome, PlannedAction, ProgressSink } from "../reconcile/controller.js";
+import type { Registry } from "../reconcile/registry.js";
 import type { FleetBus } from "./fleet-bus.js";
 import type { FleetPlan, NodePlan } from "./fleet-plan.js";
 
@@ -26,31 +34,48 @@ export type NodeOutcome = {
 export type FleetApplyOptions = {
   bus: FleetBus;
   plan: FleetPlan;
-  timeoutMs: number;
+  registry: Registry;
+  /** One deadline for the whole apply (epoch ms): waves and link moves share it. */
+  deadline: number;
   onProgress(line: string): void;
   /**
    * How often a node that has not announced itself settled is asked anyway. Nodes publish
    * `agent.status` on every change, which wakes the wait at once; the poll covers a lost event.
    */
   pollMs?: number;
+  signal?: AbortSignal;
 };
 
+export type FleetApplyResult = { nodes: NodeOutcome[]; fleet: Outcome[] };
+
 /**
- * Every node's state. With `expected` (the declared servers), returns as soon as that many
- * answered. Without, it listens for a short window, then keeps waiting only while some node that
- * a parent reports as linked has not answered yet — so a healthy tree answers in one window.
+ * Every node's state. With `expected` (the declared servers), returns as soon as each of them
+ * answered (asking a missing one by name if others answered in its place). Without, it listens for
+ * a short window, then keeps waiting only while some node that a parent reports as linked has not
+ * answered yet — so a healthy tree answers in one window.
  */
 export async function gatherStates(
   bus: FleetBus,
   timeoutMs: number,
-  expected?: number,
+  expected?: readonly string[],
 ): Promise<NodeState[]> {
-  const ask = async (windowMs: number, max?: number) =>
-    (await bus.requestMany(AGENT_EVENTS.state, {}, undefined, windowMs, max)).map((reply) =>
+  const deadline = Date.now() + timeoutMs;
+  const ask = async (windowMs: number, target: { node?: string }, max?: number) =>
+    (await bus.requestMany(AGENT_EVENTS.state, target, undefined, Math.max(1, windowMs), max)).map((reply) =>
       reply.json<NodeState>(),
     );
-  let states = await ask(expected === undefined ? Math.min(FIRST_WINDOW_MS, timeoutMs) : timeoutMs, expected);
-  if (expected === undefined) {
+  const byName = new Map<string, NodeState>();
+  const keep = (states: NodeState[]) => {
+    for (const state of states) byName.set(state.node, state);
+  };
+  if (expected !== undefined) {
+    keep(await ask(timeoutMs, {}, expected.length));
+    const missing = expected.filter((name) => !byName.has(name));
+    const answers = await Promise.all(missing.map((node) => ask(deadline - Date.now(), { node }, 1)));
+    keep(answers.flat());
+  } else {
+    keep(await ask(Math.min(FIRST_WINDOW_MS, timeoutMs), {}));
+    const states = [...byName.values()];
     const known = new Set(
       states.flatMap((s) => [
         s.node,
@@ -58,43 +83,40 @@ export async function gatherStates(
         ...s.children.filter((c) => c.status === "up").map((c) => c.node),
       ]),
     );
-    if (known.size > states.length && timeoutMs > FIRST_WINDOW_MS)
-      states = await ask(timeoutMs - FIRST_WINDOW_MS, known.size);
+    if (known.size > byName.size && timeoutMs > FIRST_WINDOW_MS)
+      keep(await ask(timeoutMs - FIRST_WINDOW_MS, {}, known.size));
   }
-  return states.sort((a, b) => a.node.localeCompare(b.node));
+  return [...byName.values()].sort((a, b) => a.node.localeCompare(b.node));
 }
 
 const FIRST_WINDOW_MS = 300;
 
-export async function applyFleet(options: FleetApplyOptions): Promise<NodeOutcome[]> {
+export async function applyFleet(options: FleetApplyOptions): Promise<FleetApplyResult> {
   const { plan, bus } = options;
   const signals = new SettledSignals();
   const stopListening = await bus.listen([AGENT_EVENTS.progress, AGENT_EVENTS.status], (message) => {
     if (message.event === AGENT_EVENTS.status) {
-      const status = message.json<{ node: string; generation: number; settled: boolean }>();
-      if (status.settled) signals.raise(status.node);
+      const status = message.json<StatusAnnouncement>();
+      if (status.stack === plan.stack && status.settled) signals.raise(status.node);
       return;
     }
     const report = message.json<ProgressReport>();
-    if (report.generation !== plan.generation) return;
+    if (report.stack !== plan.stack || report.generation !== plan.generation) return;
     options.onProgress(
-      `[${report.node}] ${report.container}: ${report.action}${report.ok ? " done" : ` FAILED: ${report.error ?? ""}`}`,
+      `[${report.node}] ${report.target}: ${report.action}${report.ok ? " done" : ` FAILED: ${report.error ?? ""}`}`,
     );
   });
-  const run: WaveRunner = { ...options, signals, deadline: Date.now() + options.timeoutMs };
+  const run: WaveRunner = { ...options, signals };
   try {
     const outcomes: NodeOutcome[] = [];
     for (const node of plan.nodes) {
       if (!node.reachable)
         outcomes.push(
-          placesNothing(node.slice)
-            ? {
-                node: node.node,
-                result: "pending",
-                message: "not running; nothing is placed on it",
-                stalled: [],
-              }
-            : { node: node.node, result: "unreachable", message: "not reachable; nothing sent", stalled: [] },
+          node.blind.length > 0
+            ? { node: node.node, result: "unreachable", message: `cannot see its objects: ${node.blind.join("; ")}`, stalled: [] }
+            : placesNothing(node.slice)
+              ? { node: node.node, result: "pending", message: "not running; nothing is placed on it", stalled: [] }
+              : { node: node.node, result: "unreachable", message: "not reachable; nothing sent", stalled: [] },
         );
       if (node.undeclared)
         outcomes.push({
@@ -105,15 +127,13 @@ export async function applyFleet(options: FleetApplyOptions): Promise<NodeOutcom
         });
     }
     const targets = plan.nodes.filter((n) => n.reachable && !n.undeclared);
-    const { immediate, waves, policy } = rollingWaves(targets);
+    const { immediate, waves, failureAction } = rollingWaves(targets, options.registry);
     outcomes.push(...(await runWave(run, immediate)));
     for (const [index, wave] of waves.entries()) {
       const results = await runWave(run, wave);
       outcomes.push(...results);
       if (results.every((r) => r.result === "converged")) continue;
-      if (policy.failureAction === "rollback") {
-        outcomes.push(...(await rollBack(run, wave, results)));
-      }
+      if (failureAction === "rollback") outcomes.push(...(await rollBack(run, wave, results)));
       for (const rest of waves.slice(index + 1).flat()) {
         outcomes.push({
           node: rest.node,
@@ -124,56 +144,104 @@ export async function applyFleet(options: FleetApplyOptions): Promise<NodeOutcom
       }
       break;
     }
-    return dedupeLast(outcomes).sort((a, b) => a.node.localeCompare(b.node));
+    const fleet = await runFleetKinds(options);
+    return { nodes: dedupeLast(outcomes).sort((a, b) => a.node.localeCompare(b.node)), fleet };
   } finally {
     stopListening();
   }
 }
 
-/**
- * Nodes that recreate a resource with an update policy are updated `maxParallel` at a time;
- * all others at once. The strictest policy among the recreated resources decides.
- */
-export function rollingWaves(nodes: readonly NodePlan[]): {
-  immediate: NodePlan[];
-  waves: NodePlan[][];
-  policy: UpdatePolicy;
-} {
-  const policies = nodes.flatMap((n) =>
-    n.actions.filter((a) => a.type === "recreate").map((a) => a.spec.update),
-  );
-  const policy: UpdatePolicy = {
-    maxParallel: Math.max(1, Math.min(...policies.map((p) => p.maxParallel), Number.MAX_SAFE_INTEGER)),
-    order: "stop-first",
-    failureAction: policies.some((p) => p.failureAction === "rollback") ? "rollback" : "pause",
+/** The fleet-scope kinds act after the nodes have their slices, within what is left of the deadline. */
+async function runFleetKinds(options: FleetApplyOptions): Promise<Outcome[]> {
+  const { plan, registry, bus } = options;
+  const outcomes: Outcome[] = [];
+  const progress: ProgressSink = {
+    started: (action) => options.onProgress(`[fleet] ${describeAction(registry, action)}`),
+    finished: (outcome) =>
+      options.onProgress(
+        `[fleet] ${registry.describe(outcome.action).target}: ${outcome.ok ? "done" : `FAILED: ${outcome.error}`}`,
+      ),
+    activity: (text) => options.onProgress(`[fleet] ${text}`),
   };
-  const rolling = nodes.filter((n) => n.actions.some((a) => a.type === "recreate"));
-  const immediate = nodes.filter((n) => !rolling.includes(n));
+  for (const controller of registry.fleetKinds) {
+    const actions = plan.fleet.actions.filter((action) => action.kind === controller.kind);
+    if (actions.length === 0) continue;
+    outcomes.push(
+      ...(await controller.execute(actions, {
+        bus: {
+          request: async (event, node, payload, timeoutMs) => {
+            const [reply] = await bus.requestMany(event, { node }, payload, timeoutMs, 1);
+            return reply?.json();
+          },
+        },
+        deadline: options.deadline,
+        progress,
+        signal: options.signal ?? new AbortController().signal,
+      })),
+    );
+  }
+  return outcomes;
+}
+
+function describeAction(registry: Registry, action: PlannedAction): string {
+  const line = registry.describe(action);
+  return `${line.verb} ${line.target}: ${line.reason}`;
+}
+
+/**
+ * Nodes that recreate a resource with an update policy are updated in waves holding at most
+ * `max_parallel` recreated replicas (at least one node each; each node's agent rolls its own
+ * replicas in batches of the same size); all others at once. The strictest policy decides.
+ */
+export function rollingWaves(
+  nodes: readonly NodePlan[],
+  registry: Pick<Registry, "nodeKind">,
+): { immediate: NodePlan[]; waves: NodePlan[][]; failureAction: "pause" | "rollback" } {
+  const rollingOf = (node: NodePlan) =>
+    node.actions.flatMap((action) => {
+      const policy = registry.nodeKind(action.kind)?.rolling?.(action);
+      return policy ? [policy] : [];
+    });
+  const policies = nodes.flatMap(rollingOf);
+  const maxParallel = Math.max(1, Math.min(...policies.map((p) => p.maxParallel), Number.MAX_SAFE_INTEGER));
+  const failureAction = policies.some((p) => p.failureAction === "rollback") ? "rollback" : "pause";
+  const immediate = nodes.filter((n) => rollingOf(n).length === 0);
   const waves: NodePlan[][] = [];
-  for (let i = 0; i < rolling.length; i += policy.maxParallel)
-    waves.push(rolling.slice(i, i + policy.maxParallel));
-  return { immediate, waves, policy };
+  let wave: NodePlan[] = [];
+  let replicas = 0;
+  for (const node of nodes.filter((n) => rollingOf(n).length > 0)) {
+    const count = rollingOf(node).length;
+    if (wave.length > 0 && replicas + count > maxParallel) {
+      waves.push(wave);
+      wave = [];
+      replicas = 0;
+    }
+    wave.push(node);
+    replicas += count;
+  }
+  if (wave.length > 0) waves.push(wave);
+  return { immediate, waves, failureAction };
 }
 
 /** An unreachable server that no replica is placed on is only waiting to be started. */
 function placesNothing(slice: SliceDocument): boolean {
-  return Object.values(slice.containers).every((entry) => entry.replicas.length === 0);
+  return Object.values(slice.resources).every((entry) => entry.replicas.length === 0);
 }
 
-/** `deadline` is one for the whole apply: rolling waves share --timeout, they do not each get it. */
-type WaveRunner = FleetApplyOptions & { signals: SettledSignals; deadline: number };
+type WaveRunner = FleetApplyOptions & { signals: SettledSignals };
 
 async function runWave(run: WaveRunner, nodes: readonly NodePlan[]): Promise<NodeOutcome[]> {
   return Promise.all(nodes.map((node) => sendAndWait(run, node.node, node.slice)));
 }
 
 async function sendAndWait(run: WaveRunner, node: string, slice: SliceDocument): Promise<NodeOutcome> {
-  const { bus, timeoutMs, signals, deadline } = run;
+  const { bus, signals, deadline } = run;
+  const budget = () => Math.max(1, deadline - Date.now());
   const [reply] = await bus.requestMany(
     AGENT_EVENTS.apply,
     { node },
     JSON.stringify(slice),
-    Math.min(timeoutMs, 10_000),
+    Math.min(budget(), 10_000),
     1,
   );
   if (!reply)
@@ -187,10 +255,11 @@ async function sendAndWait(run: WaveRunner, node: string, slice: SliceDocument):
       stalled: [],
     };
   let silent = 0;
+  const ask = JSON.stringify({ stack: slice.stack });
   for (;;) {
     // Cleared before asking: a settled announcement that arrives while we ask wakes the next wait.
     signals.clear(node);
-    const [summaryReply] = await bus.requestMany(AGENT_EVENTS.summary, { node }, undefined, 5000, 1);
+    const [summaryReply] = await bus.requestMany(AGENT_EVENTS.summary, { node }, ask, Math.min(budget(), 5000), 1);
     const summary = summaryReply?.json<NodeSummary>();
     silent = summary ? 0 : silent + 1;
     if (silent >= 2) {
@@ -214,10 +283,11 @@ async function sendAndWait(run: WaveRunner, node: string, slice: SliceDocument):
     }
     const left = deadline - Date.now();
     if (left <= 0) {
+      const blind = summary?.blind.length ? `; ${summary.blind.join("; ")}` : "";
       return {
         node,
         result: "timeout",
-        message: `did not settle generation ${slice.generation} within ${timeoutMs} ms`,
+        message: `did not settle generation ${slice.generation} before the apply's deadline${blind}`,
         stalled: summary?.unready ?? [],
       };
     }

@@ -1,35 +1,44 @@
-// The plan for a whole tree, pure: which node gets which slice, what each node will do, which
-// links move, and why prune is refused when the picture is incomplete. Never acts on partial state.
-import type { SliceDocument } from "../agent/slice.js";
-import type { NodeState } from "../agent/status.js";
+// The plan for a whole tree and one stack, pure: which node gets which slice, what each node will
+// do (per kind, through the registry), what the fleet-scope kinds will do, what no controller here
+// acts on, and why prune is refused when the picture is incomplete. Never acts on partial state.
 import type { DesiredState } from "../model/resources.js";
-import type { ContainerAction, Orphan, Unschedulable } from "../plan/actions.js";
-import { planNode, sliceFleet } from "../plan/container-plan.js";
-import type { NodeInfo } from "../plan/placement.js";
-
-export type LinkChange =
-  | { type: "move"; child: string; from: string | undefined; to: string }
-  | { type: "pending"; child: string; to: string; reason: string };
+import { blindKinds, type NodeState, type SliceDocument } from "../model/wire.js";
+import type {
+  NodeInfo,
+  ObservedObject,
+  PlannedAction,
+  PlanNote,
+  SliceEntry,
+  Unschedulable,
+} from "../reconcile/controller.js";
+import { resourceKey, splitResourceKey } from "../reconcile/keys.js";
+import type { Registry } from "../reconcile/registry.js";
 
 export type NodePlan = {
   node: string;
   reachable: boolean;
+  /** Why a node that answered still cannot be planned for (its engine does not answer). */
+  blind: string[];
   /** Reachable but not declared among the manifests' servers: left alone. */
   undeclared: boolean;
   slice: SliceDocument;
   /** The slice the node held when planned: what a rollback restores. */
   previous?: SliceDocument;
-  actions: ContainerAction[];
-  orphans: Orphan[];
+  actions: PlannedAction[];
+  notes: PlanNote[];
   unchanged: number;
 };
 
 export type FleetPlan = {
+  stack: string;
   generation: number;
   nodes: NodePlan[];
   unreachable: string[];
   unschedulable: Unschedulable[];
-  links: LinkChange[];
+  /** What the fleet-scope kinds (node links…) will do where the apply runs. */
+  fleet: { actions: PlannedAction[]; notes: PlanNote[] };
+  /** Declared resources no controller of this version acts on. */
+  unsupported: PlanNote[];
   /** Why prune was switched off for this apply, if it was asked for. */
   pruneRefused?: string;
 };
@@ -37,77 +46,129 @@ export type FleetPlan = {
 export type FleetPlanInput = {
   desired: DesiredState;
   states: readonly NodeState[];
+  stack: string;
   prune: boolean;
+  registry: Registry;
 };
 
-export function planFleet({ desired, states, prune }: FleetPlanInput): FleetPlan {
+export function planFleet({ desired, states, stack, prune, registry }: FleetPlanInput): FleetPlan {
   const byName = new Map(states.map((s) => [s.node, s]));
   const declared = Object.values(desired.servers);
   const nodes: NodeInfo[] =
     declared.length > 0
       ? declared.map((server) => ({ name: server.name, tags: server.tags }))
       : answeredOrLost(states);
-  const unreachable = nodes.filter((n) => !byName.has(n.name)).map((n) => n.name);
+  const blindOf = (name: string) => {
+    const state = byName.get(name);
+    return state ? blindKinds(state.observed) : [];
+  };
+  const unreachable = nodes.filter((n) => !byName.has(n.name) || blindOf(n.name).length > 0).map((n) => n.name);
   const pruneRefused =
     prune && unreachable.length > 0
       ? `nodes unreachable: ${unreachable.join(", ")}; prune needs every node's inventory`
       : undefined;
   const effectivePrune = prune && pruneRefused === undefined;
-  const generation = Math.max(0, ...states.map((s) => s.generation)) + 1;
+  const generation = Math.max(0, ...states.map((s) => s.stacks[stack]?.slice.generation ?? 0)) + 1;
 
   // Replicas are assigned over every declared node, reachable or not: a node that is down keeps
   // its share (nothing is rescheduled on partial state), it just receives it when it is back.
-  const { slices, unschedulable } = sliceFleet(desired.containers, nodes);
+  const resources = new Map<string, Record<string, SliceEntry>>(nodes.map((n) => [n.name, {}]));
+  const unschedulable: Unschedulable[] = [];
+  for (const controller of registry.nodeKinds) {
+    const specs = controller.specs(desired);
+    const placement = controller.place(specs, nodes);
+    unschedulable.push(...placement.unschedulable);
+    for (const node of nodes) {
+      const entries = resources.get(node.name)!;
+      for (const [name, spec] of Object.entries(specs)) {
+        entries[resourceKey(controller.kind, name)] = {
+          spec,
+          replicas: [...(placement.shares.get(name)?.get(node.name) ?? [])],
+        };
+      }
+    }
+  }
+
   const plans: NodePlan[] = nodes.map((node) => {
     const state = byName.get(node.name);
-    const containers = Object.fromEntries(
-      Object.entries(slices[node.name] ?? {}).map(([name, entry]) => [
-        name,
-        { spec: entry.spec, replicas: [...entry.replicas] },
-      ]),
-    );
-    const slice: SliceDocument = { generation, prune: effectivePrune, containers };
-    if (!state)
-      return {
-        node: node.name,
-        reachable: false,
-        undeclared: false,
-        slice,
-        actions: [],
-        orphans: [],
-        unchanged: 0,
-      };
-    const plan = planNode({
-      node: node.name,
-      slice: containers,
-      observed: state.containers,
-      inventory: state.inventory,
+    const slice: SliceDocument = {
+      stack,
+      generation,
       prune: effectivePrune,
-    });
-    return { node: node.name, reachable: true, undeclared: false, slice, previous: state.slice, ...plan };
+      resources: resources.get(node.name) ?? {},
+    };
+    const blind = blindOf(node.name);
+    const base = { node: node.name, blind, undeclared: false, slice };
+    if (!state || blind.length > 0)
+      return { ...base, reachable: false, actions: [], notes: [], unchanged: 0 };
+    const held = state.stacks[stack];
+    const plan: NodePlan = {
+      ...base,
+      reachable: true,
+      ...(held ? { previous: held.slice } : {}),
+      actions: [],
+      notes: [],
+      unchanged: 0,
+    };
+    for (const controller of registry.nodeKinds) {
+      const result = controller.plan({
+        node: node.name,
+        stack,
+        entries: ofKind(slice.resources, controller.kind),
+        observed: ((state.observed[controller.kind]?.items ?? []) as ObservedObject[]).filter(
+          (item) => item.stack === stack,
+        ),
+        inventory: ofKind(held?.inventory ?? {}, controller.kind),
+        prune: effectivePrune,
+      });
+      plan.actions.push(...result.actions);
+      plan.notes.push(...result.notes);
+      plan.unchanged += result.unchanged;
+    }
+    return plan;
   });
   for (const state of states) {
     if (nodes.some((n) => n.name === state.node)) continue;
     plans.push({
       node: state.node,
       reachable: true,
+      blind: [],
       undeclared: true,
-      slice: state.slice,
+      slice: state.stacks[stack]?.slice ?? { stack, generation: 0, prune: false, resources: {} },
       actions: [],
-      orphans: [],
-      unchanged: state.containers.length,
+      notes: [],
+      unchanged: 0,
     });
   }
   plans.sort((a, b) => a.node.localeCompare(b.node));
 
+  const fleet: FleetPlan["fleet"] = { actions: [], notes: [] };
+  for (const controller of registry.fleetKinds) {
+    const result = controller.plan(desired, states);
+    fleet.actions.push(...result.actions);
+    fleet.notes.push(...result.notes);
+  }
+
   return {
+    stack,
     generation,
     nodes: plans,
     unreachable,
     unschedulable,
-    links: planLinks(desired, byName),
+    fleet,
+    unsupported: registry.unsupported(desired),
     ...(pruneRefused ? { pruneRefused } : {}),
   };
+}
+
+/** The entries of one kind, keyed by name. */
+function ofKind<T>(byKey: Readonly<Record<string, T>>, kind: string): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [key, value] of Object.entries(byKey)) {
+    const { kind: k, name } = splitResourceKey(key);
+    if (k === kind) out[name] = value;
+  }
+  return out;
 }
 
 /**
@@ -121,8 +182,6 @@ export function planFleet({ desired, states, prune }: FleetPlanInput): FleetPlan
  */
 function answeredOrLost(states: readonly NodeState[]): NodeInfo[] {
   const nodes = new Map<string, NodeInfo>(states.map((s) => [s.node, { name: s.node, tags: s.tags }]));
-  // A child reported down, or linked but silent within the gathering window, did not answer: either
-  // way its inventory is unknown, so it counts as unreachable rather than being left out.
   for (const link of states.flatMap((s) => s.children)) {
     if (nodes.has(link.node)) continue;
     nodes.set(link.node, { name: link.node, tags: link.tags ?? [] });
@@ -130,20 +189,13 @@ function answeredOrLost(states: readonly NodeState[]): NodeInfo[] {
   return [...nodes.values()];
 }
 
-/** The tree's shape comes from the servers' `childs`; a child whose live parent differs moves. */
-function planLinks(desired: DesiredState, states: ReadonlyMap<string, NodeState>): LinkChange[] {
-  const changes: LinkChange[] = [];
-  for (const parent of Object.values(desired.servers)) {
-    for (const child of parent.childs) {
-      const childState = states.get(child);
-      if (!childState) {
-        changes.push({ type: "pending", child, to: parent.name, reason: `${child} is not running` });
-      } else if (!states.has(parent.name)) {
-        changes.push({ type: "pending", child, to: parent.name, reason: `${parent.name} is not running` });
-      } else if (childState.parent !== parent.name) {
-        changes.push({ type: "move", child, from: childState.parent, to: parent.name });
-      }
-    }
-  }
-  return changes.sort((a, b) => a.child.localeCompare(b.child));
+/** A plan changes something when any node or fleet-scope kind acts, or something cannot be placed or acted on. */
+export function planDiffers(plan: FleetPlan): boolean {
+  return (
+    plan.nodes.some((n) => n.actions.length > 0) ||
+    plan.fleet.actions.length > 0 ||
+    plan.unschedulable.length > 0 ||
+    plan.unsupported.length > 0 ||
+    plan.unreachable.length > 0
+  );
 }

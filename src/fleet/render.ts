@@ -1,20 +1,21 @@
-// A fleet plan as text, node by node, in the same terraform style as a one-node plan.
-import { summarize } from "../plan/actions.js";
+// A fleet plan as people and scripts read it: text node by node in terraform's style, or JSON
+// with the same content.
+import type { PlannedAction } from "../reconcile/controller.js";
+import type { Registry } from "../reconcile/registry.js";
+import { actionLines, countEffects, noteLines, summaryLine } from "../reconcile/render.js";
 import type { FleetPlan } from "./fleet-plan.js";
 
-const SYMBOL = { create: "+", recreate: "~", remove: "-", start: ">" } as const;
-
-export function renderFleetPlanText(plan: FleetPlan): string {
+export function renderFleetPlanText(plan: FleetPlan, registry: Registry): string {
   const lines: string[] = [];
-  const actions = plan.nodes.flatMap((n) => n.actions);
-  const width = Math.max(8, ...actions.map((a) => a.name.length));
+  const describe = (action: PlannedAction) => registry.describe(action);
   for (const node of plan.nodes) {
     if (!node.reachable) {
-      const share = Object.entries(node.slice.containers)
+      const share = Object.entries(node.slice.resources)
         .filter(([, entry]) => entry.replicas.length > 0)
-        .map(([name, entry]) => `${name}×${entry.replicas.length}`);
+        .map(([key, entry]) => `${key}×${entry.replicas.length}`);
+      const why = node.blind.length > 0 ? `cannot see its objects (${node.blind.join("; ")})` : "UNREACHABLE";
       lines.push(
-        `node ${node.node}: UNREACHABLE — nothing sent; its share (${share.join(", ") || "none"}) is kept for it`,
+        `node ${node.node}: ${why} — nothing sent; its share (${share.join(", ") || "none"}) is kept for it`,
       );
       continue;
     }
@@ -22,44 +23,47 @@ export function renderFleetPlanText(plan: FleetPlan): string {
       lines.push(`node ${node.node}: not among the manifests' servers; left alone`);
       continue;
     }
-    if (node.actions.length === 0 && node.orphans.length === 0) {
-      lines.push(
-        `node ${node.node}: no changes (${node.unchanged} container${node.unchanged === 1 ? "" : "s"} as declared)`,
-      );
+    if (node.actions.length === 0 && node.notes.length === 0) {
+      lines.push(`node ${node.node}: no changes (${node.unchanged} as declared)`);
       continue;
     }
-    lines.push(`node ${node.node}:`);
-    for (const action of node.actions) {
-      lines.push(
-        `  ${SYMBOL[action.type]} ${action.type.padEnd(8)} ${action.name.padEnd(width)}  ${action.reason}`,
-      );
-    }
-    for (const orphan of node.orphans)
-      lines.push(`  ! kept     ${orphan.name}  ${orphan.resource}: ${orphan.reason}`);
+    lines.push(`node ${node.node}:`, ...actionLines(node.actions.map(describe)), ...noteLines(node.notes));
   }
-  for (const link of plan.links) {
-    lines.push(
-      link.type === "move"
-        ? `  ~ link ${link.child}: ${link.from ?? "(none)"} → ${link.to}`
-        : `  ! link ${link.child} → ${link.to} pending: ${link.reason}`,
-    );
-  }
-  for (const item of plan.unschedulable) lines.push(`  ! unschedulable ${item.resource}: ${item.reason}`);
+  const fleetLines = plan.fleet.actions.map(describe);
+  if (fleetLines.length > 0 || plan.fleet.notes.length > 0)
+    lines.push("fleet:", ...actionLines(fleetLines), ...noteLines(plan.fleet.notes));
+  for (const item of plan.unschedulable) lines.push(`  ! unschedulable ${item.kind}/${item.resource}: ${item.reason}`);
+  for (const note of plan.unsupported) lines.push(`  ! ${note.target}: ${note.reason}`);
   if (plan.pruneRefused) lines.push(`  ! prune refused: ${plan.pruneRefused}`);
-  const s = summarize(actions);
-  const moves = plan.links.filter((l) => l.type === "move").length;
-  const extra = [
-    s.start > 0 ? `${s.start} to start` : "",
-    moves > 0 ? `${moves} link${moves === 1 ? "" : "s"} to move` : "",
-  ]
-    .filter(Boolean)
-    .map((x) => `, ${x}`)
-    .join("");
+  const all = [...plan.nodes.flatMap((n) => n.actions.map(describe)), ...fleetLines];
   lines.push(
     "",
-    actions.length + moves === 0
-      ? "No changes. The fleet matches the manifests."
-      : `Plan: ${s.create} to create, ${s.recreate} to recreate, ${s.remove} to remove${extra}.`,
+    all.length === 0 ? "No changes. The fleet matches the manifests." : summaryLine(countEffects(all)),
   );
   return `${lines.join("\n")}\n`;
+}
+
+/** The JSON form: specs are left out (they are the manifests), everything needed to act on the plan is in. */
+export function fleetPlanJson(plan: FleetPlan, registry: Registry): Record<string, unknown> {
+  const json = (action: PlannedAction) => registry.actionJson(action);
+  const all = [...plan.nodes.flatMap((n) => n.actions), ...plan.fleet.actions];
+  return {
+    stack: plan.stack,
+    generation: plan.generation,
+    summary: countEffects(all.map((action) => registry.describe(action))),
+    nodes: plan.nodes.map((node) => ({
+      node: node.node,
+      reachable: node.reachable,
+      ...(node.blind.length > 0 ? { blind: node.blind } : {}),
+      undeclared: node.undeclared,
+      unchanged: node.unchanged,
+      actions: node.actions.map(json),
+      notes: node.notes,
+    })),
+    fleet: { actions: plan.fleet.actions.map(json), notes: plan.fleet.notes },
+    unreachable: plan.unreachable,
+    unschedulable: plan.unschedulable,
+    unsupported: plan.unsupported,
+    ...(plan.pruneRefused ? { pruneRefused: plan.pruneRefused } : {}),
+  };
 }

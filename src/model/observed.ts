@@ -13,6 +13,8 @@ export type ObservedContainer = {
   id: string;
   name: string;
   node: string;
+  /** The stack that created it (LEGACY_STACK when it predates stacks). */
+  stack: string;
   resource: string;
   replica: number;
   /** Hash of the normalized spec the container was created from. */

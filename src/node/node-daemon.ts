@@ -1,12 +1,10 @@
-// The composition point of `treescale node`: the bus node, its agent on the local Docker engine,
-// and the handler that lets the node-link controller move this node under another parent.
-import { REPARENT_EVENT, type ReparentRequest } from "../../controllers/node-link.js";
+// A node of the tree with everything it runs: the bus node, its agent over the node-scope kinds it
+// is handed, and the handler that lets the node-link controller move it under another parent.
 import { NodeAgent } from "../agent/node-agent.js";
-import { AGENT_EVENTS } from "../agent/reports.js";
-import type { ChildLink, NodeState } from "../agent/status.js";
-import { DockerEngine } from "../drivers/docker.js";
-import { DockerEventSource } from "../drivers/docker-events.js";
-import { UsageError } from "../errors.js";
+import { errorMessage, UsageError } from "../errors.js";
+import { AGENT_EVENTS, type ChildLink, type NodeState, REPARENT_EVENT } from "../model/wire.js";
+import type { NodeController } from "../reconcile/controller.js";
+import { ParentStore, parseReparent } from "./parent-store.js";
 import { TreeNode, type TreeNodeOptions } from "./tree-node.js";
 
 export type NodeDaemonOptions = TreeNodeOptions & {
@@ -14,10 +12,9 @@ export type NodeDaemonOptions = TreeNodeOptions & {
   home: string;
   /** false: drift is reported, never healed. */
   heal: boolean;
-  /** Run without an agent (a pure bus node, e.g. on a machine without Docker). */
-  agent: boolean;
+  /** The node-scope kinds the agent runs; none: a pure bus node (e.g. on a machine without Docker). */
+  controllers: readonly NodeController[];
   resyncMs?: number;
-  stopTimeoutSeconds?: number;
 };
 
 export class NodeDaemon {
@@ -25,31 +22,33 @@ export class NodeDaemon {
   readonly agent: NodeAgent | undefined;
   readonly #stops: (() => void)[] = [];
   readonly #children = new Map<string, ChildLink>();
+  readonly #parentStore: ParentStore;
   #stopping = false;
 
   constructor(options: NodeDaemonOptions) {
     this.node = new TreeNode(options);
-    this.agent = options.agent
+    this.#parentStore = new ParentStore(options.home, options.name);
+    this.agent =
+      options.controllers.length > 0
       ? new NodeAgent({
           name: options.name,
           tags: options.tags ?? [],
           home: options.home,
-          engine: new DockerEngine(),
-          events: new DockerEventSource(),
+          controllers: options.controllers,
           bus: this.node,
           heal: options.heal,
           parent: () => this.node.parentName,
           children: () => [...this.#children.values()],
           ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
-          ...(options.stopTimeoutSeconds !== undefined
-            ? { stopTimeoutSeconds: options.stopTimeoutSeconds }
-            : {}),
           ...(options.log ? { log: (line: string) => options.log?.("info", line) } : {}),
         })
       : undefined;
   }
 
   async start(): Promise<void> {
+    // A parent set by the node-link controller outlives a restart: the tree's last word wins over --parent.
+    const moved = await this.#parentStore.read();
+    if (moved) this.node.setParent({ host: moved.host, port: moved.port });
     this.node.bus.onNodeEvent((event, detail) => {
       const name = String(detail.node);
       const reason = typeof detail.reason === "string" ? detail.reason : undefined;
@@ -71,11 +70,18 @@ export class NodeDaemon {
       throw listenError(error);
     }
     this.#stops.push(
-      this.node.handle(REPARENT_EVENT, (request) => {
-        const { parent, host, port } = request.json<ReparentRequest>();
+      this.node.handle(REPARENT_EVENT, async (request) => {
+        const parsed = parseReparent(request);
+        if ("reason" in parsed) return JSON.stringify({ accepted: false, reason: parsed.reason });
+        try {
+          await this.#parentStore.write(parsed.request);
+        } catch (error) {
+          return JSON.stringify({ accepted: false, reason: `cannot record the new parent: ${errorMessage(error)}` });
+        }
+        const { host, port } = parsed.request;
         // The reply travels over the old parent link: let it leave before that link is dropped.
         setTimeout(() => this.node.setParent({ host, port }), 50).unref();
-        return JSON.stringify({ accepted: true, parent });
+        return JSON.stringify({ accepted: true, parent: parsed.request.parent });
       }),
     );
     await this.agent?.start();

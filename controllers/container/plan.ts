@@ -1,85 +1,24 @@
-// The pure diff of desired containers against what the engines report. No I/O: given the
-// same inputs it returns the same plan, which is what lets `diff` and `apply` agree.
-
-import { containerName } from "../model/labels.js";
-import type { ObservedContainer } from "../model/observed.js";
-import type { ContainerSpec } from "../model/resources.js";
-import { changedFields, fieldHashes, specHash } from "../model/spec-hash.js";
-import type { ContainerAction, Orphan, Plan } from "./actions.js";
-import { assignReplicas, type NodeInfo } from "./placement.js";
-
-/** What a node recorded as applied: resource → the replica indices it ran. Prune acts only on these. */
-export type Inventory = Readonly<Record<string, { replicas: readonly number[] }>>;
-
-export type PlanInput = {
-  desired: Readonly<Record<string, ContainerSpec>>;
-  nodes: readonly NodeInfo[];
-  /** Owned containers of every node in `nodes`. */
-  observed: readonly ObservedContainer[];
-  /** Per node name. A node without an inventory has recorded nothing. */
-  inventories: Readonly<Record<string, Inventory>>;
-  prune: boolean;
-};
+// The pure diff of one node's container entries against what its engine reports. No I/O: given
+// the same inputs it returns the same plan, which is what lets `diff` and `apply` agree.
+import { containerName } from "../../src/model/labels.js";
+import type { ObservedContainer } from "../../src/model/observed.js";
+import type { ContainerSpec } from "../../src/model/resources.js";
+import type { NodePlan, NodePlanInput, PlanNote } from "../../src/reconcile/controller.js";
+import type { ContainerAction } from "./actions.js";
+import { changedFields, fieldHashes, specHash } from "./spec-hash.js";
 
 const PHASE: Record<ContainerAction["type"], number> = { remove: 0, recreate: 1, create: 2, start: 3 };
 const RUNNING_STATES = new Set(["running", "restarting"]);
 const BROKEN_STATES = new Set(["dead", "removing"]);
 
-/** A node's share of the desired containers: each resource with the replica indices this node runs. */
-export type NodeSlice = Readonly<Record<string, { spec: ContainerSpec; replicas: readonly number[] }>>;
-
-/** Splits the desired containers into per-node slices by placement. */
-export function sliceFleet(
-  desired: Readonly<Record<string, ContainerSpec>>,
-  nodes: readonly NodeInfo[],
-): { slices: Record<string, NodeSlice>; unschedulable: Plan["unschedulable"] } {
-  const { assignment, unschedulable } = assignReplicas(desired, nodes);
-  const slices: Record<string, Record<string, { spec: ContainerSpec; replicas: number[] }>> = {};
-  for (const node of nodes) {
-    const slice: Record<string, { spec: ContainerSpec; replicas: number[] }> = {};
-    for (const spec of Object.values(desired)) {
-      slice[spec.name] = { spec, replicas: assignment.get(spec.name)?.get(node.name) ?? [] };
-    }
-    slices[node.name] = slice;
-  }
-  return { slices, unschedulable };
-}
-
-export function planContainers(input: PlanInput): Plan {
-  const { slices, unschedulable } = sliceFleet(input.desired, input.nodes);
-  const plan: Plan = { actions: [], orphans: [], unschedulable, unchanged: 0 };
-  for (const node of input.nodes) {
-    const result = planNode({
-      node: node.name,
-      slice: slices[node.name] ?? {},
-      observed: input.observed.filter((c) => c.node === node.name),
-      inventory: input.inventories[node.name] ?? {},
-      prune: input.prune,
-    });
-    plan.actions.push(...result.actions);
-    plan.orphans.push(...result.orphans);
-    plan.unchanged += result.unchanged;
-  }
-  plan.actions.sort(byPhaseThenName);
-  return plan;
-}
-
-export type NodePlanInput = {
-  node: string;
-  slice: NodeSlice;
-  /** Owned containers of this node. */
-  observed: readonly ObservedContainer[];
-  inventory: Inventory;
-  prune: boolean;
-  /** Plan only this resource (an agent reconciles one key at a time). */
-  only?: string;
-};
-
 /** The plan for one node's slice against that node's containers. */
-export function planNode(input: NodePlanInput): Omit<Plan, "unschedulable"> {
-  const { node, slice, inventory } = input;
+export function planContainers(
+  input: NodePlanInput<ContainerSpec, ObservedContainer>,
+): NodePlan<ContainerAction> {
+  const { node, stack, entries: slice, inventory } = input;
+  const at = { node, stack };
   const actions: ContainerAction[] = [];
-  const orphans: Orphan[] = [];
+  const notes: PlanNote[] = [];
   let unchanged = 0;
   const observed =
     input.only === undefined ? input.observed : input.observed.filter((c) => c.resource === input.only);
@@ -91,7 +30,8 @@ export function planNode(input: NodePlanInput): Omit<Plan, "unschedulable"> {
       if (input.prune && inventory[resource]) {
         actions.push({
           type: "remove",
-          node,
+          kind: "container",
+          ...at,
           resource,
           replica: container.replica,
           name: container.name,
@@ -100,11 +40,12 @@ export function planNode(input: NodePlanInput): Omit<Plan, "unschedulable"> {
           reason: "left the manifests",
         });
       } else {
-        orphans.push({
+        notes.push({
+          kind: "container",
           node,
           resource,
-          name: container.name,
-          containerId: container.id,
+          verb: "kept",
+          target: container.name,
           reason: input.prune
             ? "not in this node's record of applied resources, so not pruned"
             : "no longer declared; run with --prune to remove it",
@@ -115,24 +56,28 @@ export function planNode(input: NodePlanInput): Omit<Plan, "unschedulable"> {
 
   for (const [name, entry] of Object.entries(slice)) {
     if (input.only !== undefined && name !== input.only) continue;
-    const result = planResource(node, entry.spec, entry.replicas, byResource.get(name) ?? [], inventory);
+    const result = planResource(at, entry.spec, entry.replicas, byResource.get(name) ?? [], inventory);
     actions.push(...result.actions);
     unchanged += result.unchanged;
   }
   actions.sort(byPhaseThenName);
-  return { actions, orphans, unchanged };
+  // A container `docker rm -f` is still removing is neither there nor gone: wait for it to go.
+  const transient = observed.filter((c) => c.state === "removing").map((c) => c.id);
+  return { actions, notes, unchanged, ...(transient.length > 0 ? { transient } : {}) };
 }
 
 function byPhaseThenName(a: ContainerAction, b: ContainerAction): number {
   return PHASE[a.type] - PHASE[b.type] || a.name.localeCompare(b.name);
 }
 
+type At = { node: string; stack: string };
+
 function planResource(
-  node: string,
+  at: At,
   spec: ContainerSpec,
   wanted: readonly number[],
   observed: readonly ObservedContainer[],
-  inventory: Inventory,
+  inventory: NodePlanInput<ContainerSpec, ObservedContainer>["inventory"],
 ): { actions: ContainerAction[]; unchanged: number } {
   const actions: ContainerAction[] = [];
   const hash = specHash(spec);
@@ -144,14 +89,14 @@ function planResource(
   for (const [replica, containers] of byReplica) {
     const [keep, ...extras] = [...containers].sort((a, b) => preference(b, hash) - preference(a, hash));
     for (const extra of extras) {
-      actions.push(removal(node, extra, "duplicate", `duplicate of replica ${replica}`));
+      actions.push(removal(at, extra, "duplicate", `duplicate of replica ${replica}`));
     }
     if (!keep || wantedSet.has(replica)) continue;
     const cause =
       wanted.length === 0 && spec.replicas > 0 && spec.mode === "replicated" ? "placement" : "scale-down";
     actions.push(
       removal(
-        node,
+        at,
         keep,
         cause,
         cause === "placement"
@@ -163,7 +108,7 @@ function planResource(
 
   const previous = new Set(inventory[spec.name]?.replicas ?? []);
   for (const replica of wanted) {
-    const name = containerName(node, spec.name, replica);
+    const name = containerName(at.stack, at.node, spec.name, replica);
     const current = byReplica
       .get(replica)
       ?.slice()
@@ -176,7 +121,8 @@ function planResource(
           : "new";
       actions.push({
         type: "create",
-        node,
+        kind: "container",
+        ...at,
         resource: spec.name,
         replica,
         name,
@@ -197,7 +143,8 @@ function planResource(
             : "spec changed";
       actions.push({
         type: "recreate",
-        node,
+        kind: "container",
+        ...at,
         resource: spec.name,
         replica,
         name: current.name,
@@ -213,7 +160,8 @@ function planResource(
     if (!RUNNING_STATES.has(current.state)) {
       actions.push({
         type: "start",
-        node,
+        kind: "container",
+        ...at,
         resource: spec.name,
         replica,
         name: current.name,
@@ -228,14 +176,15 @@ function planResource(
 }
 
 function removal(
-  node: string,
+  at: At,
   container: ObservedContainer,
   cause: "scale-down" | "duplicate" | "placement",
   reason: string,
 ): ContainerAction {
   return {
     type: "remove",
-    node,
+    kind: "container",
+    ...at,
     resource: container.resource,
     replica: container.replica,
     name: container.name,

@@ -1,17 +1,8 @@
 // Whether a resource's replicas on a node are ready: running, and healthy where Docker checks health.
 // Pure, so every case is a unit test.
-import type { ObservedContainer } from "../model/observed.js";
-import type { ContainerSpec } from "../model/resources.js";
-import type { ConditionType } from "./status.js";
-
-export type Readiness = {
-  condition: ConditionType;
-  reason: string;
-  message: string;
-  ready: number;
-  /** Look again after this long: health checks are still deciding. */
-  recheckAfterMs?: number;
-};
+import type { ObservedContainer } from "../../src/model/observed.js";
+import type { ContainerSpec } from "../../src/model/resources.js";
+import type { Readiness } from "../../src/reconcile/controller.js";
 
 const HEALTH_POLL_MS = 500;
 

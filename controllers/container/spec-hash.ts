@@ -2,7 +2,8 @@
 // container itself. Replicas, placement, heal and update policy change how many and
 // where, never what, so they stay out of it (as compose's config hash does).
 import { createHash } from "node:crypto";
-import type { ContainerSpec } from "./resources.js";
+import type { ContainerSpec } from "../../src/model/resources.js";
+import { canonicalJson } from "../../src/util/canonical-json.js";
 
 export const HASHED_FIELDS = [
   "image",
@@ -19,18 +20,6 @@ export const HASHED_FIELDS = [
 ] as const satisfies readonly (keyof ContainerSpec)[];
 
 export type HashedField = (typeof HASHED_FIELDS)[number];
-
-/** JSON with object keys sorted, so equal specs hash equally whatever order the manifest used. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v && typeof v === "object" && !Array.isArray(v)) {
-      const sorted: Record<string, unknown> = {};
-      for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-      return sorted;
-    }
-    return v;
-  });
-}
 
 function digest(text: string, length: number): string {
   return createHash("sha256").update(text).digest("hex").slice(0, length);

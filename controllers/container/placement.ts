@@ -1,14 +1,9 @@
 // Which node runs which replica. Pure and stable: the same manifests and nodes always give
 // the same assignment, so a re-apply never shuffles containers between nodes.
-import type { ContainerSpec, Placement } from "../model/resources.js";
-import type { Unschedulable } from "./actions.js";
+import type { ContainerSpec, Placement as PlacementRule } from "../../src/model/resources.js";
+import type { NodeInfo, Placement, Unschedulable } from "../../src/reconcile/controller.js";
 
-export type NodeInfo = { name: string; tags: readonly string[] };
-
-/** resource name → node name → replica indices (1-based, global across the fleet). */
-export type Assignment = Map<string, Map<string, number[]>>;
-
-function matchesPlacement(node: NodeInfo, placement: Placement): boolean {
+function matchesPlacement(node: NodeInfo, placement: PlacementRule): boolean {
   if (placement.nodes && placement.nodes.length > 0 && !placement.nodes.includes(node.name)) return false;
   if (
     placement.tags &&
@@ -23,17 +18,18 @@ function matchesPlacement(node: NodeInfo, placement: Placement): boolean {
 export function assignReplicas(
   containers: Readonly<Record<string, ContainerSpec>>,
   nodes: readonly NodeInfo[],
-): { assignment: Assignment; unschedulable: Unschedulable[] } {
-  const assignment: Assignment = new Map();
+): Placement {
+  const shares: Placement["shares"] = new Map();
   const unschedulable: Unschedulable[] = [];
   const sortedNodes = [...nodes].sort((a, b) => a.name.localeCompare(b.name));
   for (const spec of Object.values(containers)) {
     const eligible = sortedNodes.filter((node) => matchesPlacement(node, spec.placement));
     const perNode = new Map<string, number[]>();
-    assignment.set(spec.name, perNode);
+    shares.set(spec.name, perNode);
     if (eligible.length === 0) {
       if (spec.mode === "global" || spec.replicas > 0) {
         unschedulable.push({
+          kind: "container",
           resource: spec.name,
           reason: `no node matches placement ${describe(spec.placement)}`,
         });
@@ -52,10 +48,10 @@ export function assignReplicas(
       perNode.set(node.name, list);
     }
   }
-  return { assignment, unschedulable };
+  return { shares, unschedulable };
 }
 
-function describe(placement: Placement): string {
+function describe(placement: PlacementRule): string {
   const parts: string[] = [];
   if (placement.nodes?.length) parts.push(`nodes=[${placement.nodes.join(", ")}]`);
   if (placement.tags?.length) parts.push(`tags=[${placement.tags.join(", ")}]`);

@@ -1,10 +1,11 @@
 // Keeps a node's view of its owned containers current, as client-go's informers do: watch the
 // engine's event stream, list, then relist on every burst of events and after any gap in the
 // stream (reconnecting with capped, jittered backoff). Tells its owner which resources changed.
-import type { ContainerEngine, EngineEvent, EngineEventSource } from "../drivers/engine.js";
-import { errorMessage } from "../errors.js";
-import type { ObservedContainer } from "../model/observed.js";
-import type { Clock } from "../util/clock.js";
+import type { ContainerEngine, EngineEvent, EngineEventSource } from "../../src/drivers/engine.js";
+import { errorMessage } from "../../src/errors.js";
+import type { ObservedContainer } from "../../src/model/observed.js";
+import type { Observer } from "../../src/reconcile/controller.js";
+import type { Clock } from "../../src/util/clock.js";
 
 export type InformerOptions = {
   node: string;
@@ -12,7 +13,7 @@ export type InformerOptions = {
   events: EngineEventSource;
   clock: Clock;
   /** Resources whose containers changed, with the engine time of the event that revealed it (ms). */
-  onChange(resources: Set<string>, eventAt: number | undefined): void;
+  onChange(changed: { stack: string; resource: string }[], eventAt: number | undefined): void;
   onError?(message: string): void;
   maxBackoffMs?: number;
   /** Events arrive in bursts (kill, die, destroy within milliseconds): wait this long, then list once. */
@@ -39,7 +40,7 @@ const STATE_CHANGES = new Set([
 ]);
 const CONFIRM_ATTEMPTS = 5;
 
-export class ContainerInformer {
+export class ContainerInformer implements Observer<ObservedContainer> {
   readonly #options: InformerOptions;
   #cache = new Map<string, ObservedContainer>();
   #stopWatch: (() => void) | undefined;
@@ -52,12 +53,13 @@ export class ContainerInformer {
   #listFailures = 0;
   #retryTimer: unknown;
   #confirmTimer: unknown;
-  /** Resources named by state-changing events that no list has shown changed yet, with attempts left. */
+  /** Resources (stack and name) named by state-changing events that no list has shown changed yet, with attempts left. */
   readonly #unconfirmed = new Map<string, number>();
   /** Engine time of the oldest event still waiting to show in a list, for the drift report. */
   #unconfirmedEventAt: number | undefined;
   #stopped = false;
   #synced = false;
+  #error: string | undefined;
 
   constructor(options: InformerOptions) {
     this.#options = options;
@@ -82,7 +84,11 @@ export class ContainerInformer {
     return this.#synced;
   }
 
-  containers(): ObservedContainer[] {
+  get error(): string | undefined {
+    return this.#error;
+  }
+
+  items(): ObservedContainer[] {
     return [...this.#cache.values()];
   }
 
@@ -103,12 +109,20 @@ export class ContainerInformer {
       this.#relistAgain = false;
       const eventAt = this.#pendingEventAt;
       this.#pendingEventAt = undefined;
-      const fresh = await this.#options.engine.listOwned(this.#options.node);
+      let fresh: ObservedContainer[];
+      try {
+        fresh = await this.#options.engine.listOwned(this.#options.node);
+      } catch (error) {
+        this.#error = errorMessage(error);
+        throw error;
+      }
+      this.#error = undefined;
       const changed = diffResources(this.#cache, fresh);
       this.#cache = new Map(fresh.map((c) => [c.id, c]));
       this.#synced = true;
       for (const resource of changed) this.#unconfirmed.delete(resource);
-      if (changed.size > 0) this.#options.onChange(changed, eventAt ?? this.#unconfirmedEventAt);
+      if (changed.size > 0)
+        this.#options.onChange([...changed].map(splitKey), eventAt ?? this.#unconfirmedEventAt);
     } while (this.#relistAgain && !this.#stopped);
     this.#scheduleConfirm();
   }
@@ -162,7 +176,7 @@ export class ContainerInformer {
         this.#attempt = 0;
         this.#pendingEventAt ??= event.time;
         if (STATE_CHANGES.has(event.action) || event.action.startsWith("health_status")) {
-          this.#unconfirmed.set(event.resource, CONFIRM_ATTEMPTS);
+          this.#unconfirmed.set(keyOf(event), CONFIRM_ATTEMPTS);
           this.#unconfirmedEventAt ??= event.time;
         }
         if (this.#coalesceTimer !== undefined) return;
@@ -207,9 +221,19 @@ function diffResources(
       old.hash !== container.hash ||
       old.health !== container.health
     ) {
-      changed.add(container.resource);
+      changed.add(keyOf(container));
     }
   }
-  for (const [id, container] of before) if (!seen.has(id)) changed.add(container.resource);
+  for (const [id, container] of before) if (!seen.has(id)) changed.add(keyOf(container));
   return changed;
+}
+
+/** Resources are named within their stack: two stacks may both run a `web`. */
+function keyOf(item: { stack: string; resource: string }): string {
+  return `${item.stack}\u0000${item.resource}`;
+}
+
+function splitKey(key: string): { stack: string; resource: string } {
+  const [stack = "", resource = ""] = key.split("\u0000");
+  return { stack, resource };
 }

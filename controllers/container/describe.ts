@@ -1,0 +1,50 @@
+// How container actions read in a plan and in JSON, and how containers read in `get`.
+import type { ObservedContainer } from "../../src/model/observed.js";
+import type { ActionLine } from "../../src/reconcile/controller.js";
+import type { ContainerAction } from "./actions.js";
+
+export function describeContainerAction(action: ContainerAction): ActionLine {
+  return { effect: action.type, verb: action.type, target: action.name, reason: action.reason };
+}
+
+export function containerActionJson(action: ContainerAction): Record<string, unknown> {
+  const base = {
+    action: action.type,
+    node: action.node,
+    stack: action.stack,
+    resource: `container/${action.resource}`,
+    replica: action.replica,
+    name: action.name,
+    reason: action.reason,
+  };
+  switch (action.type) {
+    case "create":
+      return { ...base, hash: action.hash };
+    case "recreate":
+      return { ...base, containerId: action.containerId, hash: action.hash, changed: action.changed };
+    case "start":
+      return { ...base, containerId: action.containerId };
+    case "remove":
+      return { ...base, containerId: action.containerId, cause: action.cause };
+  }
+}
+
+/** Replica names sort by number (`web_3` before `web_27`), as people count. */
+const byName = new Intl.Collator("en", { numeric: true }).compare;
+
+export function containerRows(containers: readonly ObservedContainer[]): Record<string, unknown>[] {
+  return [...containers]
+    .sort((a, b) => byName(a.name, b.name))
+    .map((c) => ({
+      name: c.name,
+      stack: c.stack,
+      resource: c.resource,
+      node: c.node,
+      replica: c.replica,
+      image: c.image,
+      state: c.state,
+      health: c.health ?? "",
+      id: c.id.slice(0, 12),
+      created: c.createdAt,
+    }));
+}

@@ -1,0 +1,193 @@
+// Carries out a container plan through a ContainerEngine. Every action ends in an outcome; one
+// failure never stops the rest, and nothing is removed for a recreate before the new image is
+// known to be available. Recreates follow the resource's update policy (see rollout.ts).
+import type { ContainerEngine } from "../../src/drivers/engine.js";
+import { errorMessage, ImageUnavailableError, TreescaleError } from "../../src/errors.js";
+import type { ExecuteContext, Outcome } from "../../src/reconcile/controller.js";
+import { runLimited } from "../../src/util/run-limited.js";
+import type { ContainerAction, CreateAction, RecreateAction } from "./actions.js";
+import { recreateInWaves } from "./rollout.js";
+
+export type ContainerDrivers = {
+  engine: ContainerEngine;
+  /** Actions in flight at once. */
+  concurrency: number;
+  stopTimeoutSeconds: number;
+};
+
+export type ContainerOutcome = Outcome<ContainerAction>;
+
+export async function executeContainerPlan(
+  actions: readonly ContainerAction[],
+  context: ExecuteContext<ContainerAction>,
+  drivers: ContainerDrivers,
+): Promise<ContainerOutcome[]> {
+  const imageErrors = await ensureImages(actions, context, drivers);
+  const run = (action: ContainerAction) => runOne(action, imageErrors, context, drivers);
+  const outcomes: ContainerOutcome[] = [];
+  const inPhase = (type: ContainerAction["type"]) => actions.filter((action) => action.type === type);
+  outcomes.push(...(await runLimited(inPhase("remove"), drivers.concurrency, run)));
+  outcomes.push(
+    ...(await recreateInWaves(inPhase("recreate") as RecreateAction[], {
+      run: (action) => run(action) as Promise<Outcome<RecreateAction>>,
+      engine: drivers.engine,
+      node: context.node,
+      previous: context.previous,
+      signal: context.signal,
+      concurrency: drivers.concurrency,
+    })),
+  );
+  outcomes.push(...(await runLimited(inPhase("create"), drivers.concurrency, run)));
+  outcomes.push(...(await runLimited(inPhase("start"), drivers.concurrency, run)));
+  return outcomes;
+}
+
+async function runOne(
+  action: ContainerAction,
+  imageErrors: ReadonlyMap<string, Error>,
+  context: ExecuteContext<ContainerAction>,
+  drivers: ContainerDrivers,
+): Promise<ContainerOutcome> {
+  const began = performance.now();
+  context.progress.started(action);
+  let outcome: ContainerOutcome;
+  try {
+    await perform(action, imageErrors, context, drivers);
+    outcome = { action, ok: true, ms: performance.now() - began };
+  } catch (error) {
+    const code = error instanceof TreescaleError ? { code: error.code } : {};
+    outcome = { action, ok: false, error: errorMessage(error), ...code, ms: performance.now() - began };
+  }
+  context.progress.finished(outcome);
+  return outcome;
+}
+
+async function perform(
+  action: ContainerAction,
+  imageErrors: ReadonlyMap<string, Error>,
+  context: ExecuteContext<ContainerAction>,
+  { engine, stopTimeoutSeconds }: ContainerDrivers,
+): Promise<void> {
+  const { signal } = context;
+  switch (action.type) {
+    case "remove":
+      await engine.remove(action.containerId, stopTimeoutSeconds, { signal });
+      return;
+    case "start":
+      await engine.start(action.containerId, { signal });
+      return;
+    case "recreate": {
+      const imageError = imageErrors.get(action.spec.image);
+      if (imageError) {
+        const message = `${imageError.message} (the existing container was left running)`;
+        throw imageError instanceof ImageUnavailableError
+          ? new ImageUnavailableError(imageError.image, message, { cause: imageError })
+          : new Error(message, { cause: imageError });
+      }
+      if (action.spec.update.order === "start-first") {
+        await startFirst(action, context, engine, stopTimeoutSeconds);
+        return;
+      }
+      await engine.remove(action.containerId, stopTimeoutSeconds, { signal });
+      await createAndStart(action, context, engine);
+      return;
+    }
+    case "create": {
+      const imageError = imageErrors.get(action.spec.image);
+      if (imageError) throw imageError;
+      await createAndStart(action, context, engine);
+      return;
+    }
+  }
+}
+
+/**
+ * Start-first: the new container runs beside the old one before the old one goes, then takes its
+ * name. If the new one cannot start (a fixed host port, say), it is removed and the old one stays.
+ */
+async function startFirst(
+  action: RecreateAction,
+  context: ExecuteContext<ContainerAction>,
+  engine: ContainerEngine,
+  stopTimeoutSeconds: number,
+): Promise<void> {
+  const { signal } = context;
+  const id = await create(action, context, engine, `${action.name}-next`);
+  try {
+    await engine.start(id, { signal });
+  } catch (error) {
+    await engine.remove(id, 0);
+    const hint =
+      action.spec.ports.length > 0
+        ? ' (a fixed host port cannot be held twice; use order = "stop-first")'
+        : "";
+    throw new TreescaleError(
+      "START_FIRST_FAILED",
+      `start-first: the new container did not start, the old one keeps running: ${errorMessage(error)}${hint}`,
+      { cause: error },
+    );
+  }
+  await engine.remove(action.containerId, stopTimeoutSeconds, { signal });
+  await engine.rename(id, action.name, { signal });
+}
+
+async function createAndStart(
+  action: CreateAction | RecreateAction,
+  context: ExecuteContext<ContainerAction>,
+  engine: ContainerEngine,
+): Promise<void> {
+  const id = await create(action, context, engine, action.name);
+  await engine.start(id, { signal: context.signal });
+}
+
+function create(
+  action: CreateAction | RecreateAction,
+  context: ExecuteContext<ContainerAction>,
+  engine: ContainerEngine,
+  name: string,
+): Promise<string> {
+  return engine.create(
+    {
+      name,
+      node: action.node,
+      stack: action.stack,
+      replica: action.replica,
+      spec: action.spec,
+      hash: action.hash,
+      fieldHashes: action.fieldHashes,
+      generation: context.generation,
+    },
+    { signal: context.signal },
+  );
+}
+
+/** Makes every image the plan needs present, pulling where a registry answers; image → why it is unavailable. */
+async function ensureImages(
+  actions: readonly ContainerAction[],
+  context: ExecuteContext<ContainerAction>,
+  { engine, concurrency }: ContainerDrivers,
+): Promise<Map<string, Error>> {
+  const images = new Set<string>();
+  for (const action of actions) {
+    if (action.type === "create" || action.type === "recreate") images.add(action.spec.image);
+  }
+  const errors = new Map<string, Error>();
+  await runLimited([...images], concurrency, async (image) => {
+    try {
+      if (await engine.hasImage(image)) return;
+      await engine.pullImage(
+        image,
+        (progress) => {
+          const amount = progress.total
+            ? ` ${Math.round(((progress.current ?? 0) / progress.total) * 100)}%`
+            : "";
+          context.progress.activity(`pulling ${progress.image}: ${progress.status}${amount}`);
+        },
+        { signal: context.signal },
+      );
+    } catch (error) {
+      errors.set(image, error instanceof Error ? error : new Error(String(error)));
+    }
+  });
+  return errors;
+}

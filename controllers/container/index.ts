@@ -1,0 +1,70 @@
+// The container kind: replicas of a spec on each node's Docker engine, placed by tags and names,
+// recreated when their spec hash changes, rolled out under their update policy.
+import type { ContainerEngine, EngineEventSource } from "../../src/drivers/engine.js";
+import type { ObservedContainer } from "../../src/model/observed.js";
+import type { ContainerSpec } from "../../src/model/resources.js";
+import type { NodeController } from "../../src/reconcile/controller.js";
+import type { ContainerAction } from "./actions.js";
+import { containerActionJson, containerRows, describeContainerAction } from "./describe.js";
+import { executeContainerPlan } from "./execute.js";
+import { ContainerInformer } from "./informer.js";
+import { assignReplicas } from "./placement.js";
+import { planContainers } from "./plan.js";
+import { evaluateReadiness } from "./readiness.js";
+
+export type ContainerControllerOptions = {
+  /** Made on first use: planning and rendering never need an engine. */
+  drivers(): { engine: ContainerEngine; events: EngineEventSource };
+  /** Actions in flight at once on one node (16: where Docker's start path saturates, bench/apply.ts). */
+  concurrency?: number;
+  stopTimeoutSeconds?: number;
+};
+
+export type ContainerController = NodeController<ContainerSpec, ObservedContainer, ContainerAction>;
+
+export function containerController(options: ContainerControllerOptions): ContainerController {
+  return {
+    kind: "container",
+    scope: "node",
+    nouns: ["containers", "container"],
+    specs: (desired) => desired.containers,
+    place: (specs, nodes) => assignReplicas(specs, nodes),
+    checkSpec,
+    plan: planContainers,
+    readiness: (entry, observed) => evaluateReadiness(entry, observed),
+    describe: describeContainerAction,
+    actionJson: containerActionJson,
+    rows: containerRows,
+    rolling: (action) => (action.type === "recreate" ? action.spec.update : undefined),
+    runtime() {
+      const { engine, events } = options.drivers();
+      const drivers = {
+        engine,
+        concurrency: options.concurrency ?? 16,
+        stopTimeoutSeconds: options.stopTimeoutSeconds ?? 10,
+      };
+      return {
+        observe: (context) =>
+          new ContainerInformer({
+            node: context.node,
+            engine,
+            events,
+            clock: context.clock,
+            onChange: context.onChange,
+            onError: context.onError,
+          }),
+        execute: (actions, context) => executeContainerPlan(actions, context, drivers),
+      };
+    },
+  };
+}
+
+/** What the agent relies on to plan; the sender's manifest loader validated the rest. */
+function checkSpec(name: string, spec: unknown): string[] {
+  if (typeof spec !== "object" || spec === null) return ["spec: must be an object"];
+  const { name: specName, image } = spec as Record<string, unknown>;
+  const issues: string[] = [];
+  if (specName !== name) issues.push(`spec.name: must be "${name}"`);
+  if (typeof image !== "string" || image === "") issues.push("spec.image: must be a non-empty string");
+  return issues;
+}

@@ -1,0 +1,24 @@
+// The registry of kinds: adding one is a folder beside these and a line here. Only the
+// composition root (src/cli/main.ts) imports this file.
+import type { ContainerEngine, EngineEventSource } from "../src/drivers/engine.js";
+import type { Controller } from "../src/reconcile/controller.js";
+import { containerController } from "./container/index.js";
+import { nodeLinkController } from "./node-link/index.js";
+
+export type BuiltinOptions = {
+  /** The node's engine, made on first use. */
+  docker(): { engine: ContainerEngine; events: EngineEventSource };
+  concurrency?: number;
+  stopTimeoutSeconds?: number;
+};
+
+export function builtinControllers(options: BuiltinOptions): Controller[] {
+  return [
+    containerController({
+      drivers: options.docker,
+      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+      ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
+    }),
+    nodeLinkController(),
+  ];
+}

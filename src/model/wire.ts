@@ -1,0 +1,149 @@
+// What travels between a node's agent and whoever applies to it: the slice a node is asked to
+// run, what it answers about itself, the events it publishes, and the re-parent request. One
+// module, so the agent, the fleet operations, the node daemon and clients agree by construction.
+
+export const AGENT_EVENTS = {
+  apply: "agent.apply",
+  state: "agent.state",
+  /** A small answer per stack (generation, settled, statuses not Ready) for callers that wait on a node. */
+  summary: "agent.summary",
+  status: "agent.status",
+  progress: "apply.progress",
+  drift: "drift",
+} as const;
+
+export const REPARENT_EVENT = "node.reparent";
+
+/** A node's share of one stack: `kind/name` → spec and the replica indices this node runs. */
+export type SliceDocument = {
+  stack: string;
+  generation: number;
+  /** Remove owned objects of resources that left the slice (only those in the node's inventory). */
+  prune: boolean;
+  resources: Record<string, { spec: unknown; replicas: number[] }>;
+};
+
+export function emptySlice(stack: string): SliceDocument {
+  return { stack, generation: 0, prune: false, resources: {} };
+}
+
+export const CONDITIONS = ["Ready", "Reconciling", "Stalled"] as const;
+export type ConditionType = (typeof CONDITIONS)[number];
+
+/** Per-resource status as Kubernetes conditions put it. */
+export type ResourceStatus = {
+  stack: string;
+  /** `kind/name`. */
+  resource: string;
+  node: string;
+  condition: ConditionType;
+  reason: string;
+  message: string;
+  observedGeneration: number;
+  /** Replicas this node should run, and how many of them are ready. */
+  desired: number;
+  ready: number;
+  since: string;
+};
+
+/** A direct child link as its parent sees it: how `get nodes` shows a dead child rather than omitting it. */
+export type ChildLink = {
+  node: string;
+  status: "up" | "down";
+  since: string;
+  reason?: string;
+  /** The child's tags as its parent last knew them: how a plan places for a child that is down. */
+  tags?: string[];
+};
+
+/** How well a node sees one kind's objects: an engine that does not answer is said, never hidden. */
+export type Observation = {
+  synced: boolean;
+  /** Why the last list failed, while it has not succeeded since. */
+  error?: string;
+  items: unknown[];
+};
+
+export type StackState = {
+  slice: SliceDocument;
+  settled: boolean;
+  /** `kind/name` → the replicas this node recorded as applied. */
+  inventory: Record<string, { replicas: number[] }>;
+  statuses: ResourceStatus[];
+};
+
+/** What every agent answers to `agent.state`. */
+export type NodeState = {
+  node: string;
+  tags: string[];
+  parent?: string;
+  children: ChildLink[];
+  /** kind → what the node sees of it. */
+  observed: Record<string, Observation>;
+  stacks: Record<string, StackState>;
+};
+
+/** What an agent answers to `agent.summary` for one stack: enough to wait on an apply. */
+export type NodeSummary = {
+  node: string;
+  parent?: string;
+  stack: string;
+  generation: number;
+  settled: boolean;
+  /** Statuses that are not Ready (usually none): what a failed or slow apply reports. */
+  unready: ResourceStatus[];
+  /** Kinds this node cannot observe now, with why (an engine that does not answer). */
+  blind: string[];
+};
+
+/** What `agent.apply` answers. */
+export type ApplyAnswer = { accepted: boolean; generation: number; reason?: string };
+
+/** `agent.status`: published on every status change. */
+export type StatusAnnouncement = {
+  node: string;
+  stack: string;
+  generation: number;
+  settled: boolean;
+  status: ResourceStatus;
+};
+
+export type DriftReport = {
+  node: string;
+  stack: string;
+  /** `kind/name`. */
+  resource: string;
+  generation: number;
+  differences: { action: string; target: string; reason: string }[];
+  /** When the engine saw the change (ISO), when the agent noticed it, and the gap in ms. */
+  changedAt?: string;
+  detectedAt: string;
+  detectionMs?: number;
+  healing: boolean;
+  /** The resource is in a crash loop: it is healed after this wait, not at once. */
+  healInMs?: number;
+};
+
+export type ProgressReport = {
+  node: string;
+  stack: string;
+  generation: number;
+  /** `kind/name`. */
+  resource: string;
+  target: string;
+  action: string;
+  ok: boolean;
+  error?: string;
+};
+
+/** What a child is sent: the name and address of the parent it should dial. */
+export type ReparentRequest = { parent: string; host: string; port: number };
+
+/** Blind kinds of a node, as a sentence per kind. */
+export function blindKinds(observed: Readonly<Record<string, Observation>>): string[] {
+  return Object.entries(observed).flatMap(([kind, o]) =>
+    o.synced && o.error === undefined
+      ? []
+      : [`${kind}: ${o.error ?? "has not listed its objects yet"}`],
+  );
+}

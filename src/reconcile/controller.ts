@@ -1,0 +1,193 @@
+// The one interface every resource kind implements. The agent, the fleet planner, the renderers
+// and `get` work through it and a registry the composition root hands in; none of them knows a
+// kind by name. A node-scope kind runs in each node's agent against that node's drivers
+// (container, balancer); a fleet-scope kind runs where the apply runs (node-link, server).
+import type { DesiredState } from "../model/resources.js";
+import type { NodeState } from "../model/wire.js";
+import type { Clock } from "../util/clock.js";
+
+/** How a plan line reads, and which count of the plan's summary it adds to. */
+export type Effect = "create" | "recreate" | "update" | "remove" | "start";
+
+export type ActionLine = {
+  effect: Effect;
+  /** `create`, `recreate`, `drain`…: the word in the plan's second column. */
+  verb: string;
+  /** What is acted on, as people find it: a container's name, a balancer's address. */
+  target: string;
+  reason: string;
+};
+
+/** What every planned action carries, whatever its kind. */
+export type PlannedAction = {
+  kind: string;
+  /** Resource name (without the kind). */
+  resource: string;
+  node: string;
+  type: string;
+};
+
+export type Outcome<A extends PlannedAction = PlannedAction> =
+  | { action: A; ok: true; ms: number }
+  /** `code` is the stable code of a TreescaleError (IMAGE_UNAVAILABLE, ENGINE_TIMEOUT…). */
+  | { action: A; ok: false; error: string; code?: string; ms: number };
+
+export interface ProgressSink<A extends PlannedAction = PlannedAction> {
+  started(action: A): void;
+  finished(outcome: Outcome<A>): void;
+  /** Something long is under way that is not one action (an image pull): shown on a terminal. */
+  activity(text: string): void;
+}
+
+/**
+ * Something the plan does not act on but says: an owned object no longer declared that this apply
+ * leaves alone ("kept"), a link that waits for its node ("pending").
+ */
+export type PlanNote = {
+  kind: string;
+  node: string;
+  resource: string;
+  verb: string;
+  target: string;
+  reason: string;
+};
+
+/** A declared resource that no node can run, with why (e.g. no server matches its placement). */
+export type Unschedulable = { kind: string; resource: string; reason: string };
+
+/** A node's share of one resource: its spec and the replica indices this node runs (`[1]` for single ones). */
+export type SliceEntry<Spec = unknown> = { spec: Spec; replicas: number[] };
+
+/** What a node recorded as applied, per resource name of one kind and stack. Prune acts only on these. */
+export type Inventory = Readonly<Record<string, { replicas: readonly number[] }>>;
+
+/** Whatever a node-scope kind observes carries where it belongs. */
+export type ObservedObject = { stack: string; resource: string; replica: number };
+
+export type NodePlanInput<Spec, Observed> = {
+  node: string;
+  stack: string;
+  /** This kind's entries in the node's slice of the stack. */
+  entries: Readonly<Record<string, SliceEntry<Spec>>>;
+  /** This kind's owned objects on the node, of this stack only. */
+  observed: readonly Observed[];
+  inventory: Inventory;
+  prune: boolean;
+  /** Plan only this resource (an agent reconciles one key at a time). */
+  only?: string;
+};
+
+export type NodePlan<A> = {
+  actions: A[];
+  notes: PlanNote[];
+  unchanged: number;
+  /**
+   * Objects in transition the plan would otherwise act on (a container the engine is removing):
+   * the agent waits for them to settle, up to a grace period, before acting.
+   */
+  transient?: string[];
+};
+
+export type Readiness = {
+  condition: "Ready" | "Reconciling" | "Stalled";
+  reason: string;
+  message: string;
+  ready: number;
+  /** Look again after this long: health checks are still deciding. */
+  recheckAfterMs?: number;
+};
+
+export type Placement = {
+  /** resource name → node name → replica indices. */
+  shares: Map<string, Map<string, number[]>>;
+  unschedulable: Unschedulable[];
+};
+
+export type NodeInfo = { name: string; tags: readonly string[] };
+
+/** Keeps a node's view of one kind's owned objects current. */
+export interface Observer<Observed> {
+  /** Resolves after the first successful list (rejects when it fails: the observer keeps trying). */
+  start(): Promise<void>;
+  stop(): void;
+  relist(): Promise<void>;
+  /** A list has succeeded since the start. */
+  readonly synced: boolean;
+  /** Why the last list failed, while it has not succeeded since. */
+  readonly error: string | undefined;
+  items(): Observed[];
+}
+
+export type ObserveContext = {
+  node: string;
+  clock: Clock;
+  /** Resources whose objects changed, with the engine time of the event that revealed it (ms). */
+  onChange(changed: readonly { stack: string; resource: string }[], eventAt: number | undefined): void;
+  onError(message: string): void;
+};
+
+export type ExecuteContext<A extends PlannedAction> = {
+  node: string;
+  stack: string;
+  generation: number;
+  progress: ProgressSink<A>;
+  /** Aborted when the node stops: calls under way end at once. */
+  signal: AbortSignal;
+  /** What the resources of these actions ran before this generation, for a rollback. */
+  previous: Readonly<Record<string, SliceEntry>>;
+};
+
+/** The acting half of a node-scope kind, bound to one node's drivers by the composition root. */
+export interface NodeRuntime<Observed, A extends PlannedAction> {
+  observe(context: ObserveContext): Observer<Observed>;
+  execute(actions: readonly A[], context: ExecuteContext<A>): Promise<Outcome<A>[]>;
+}
+
+export interface NodeController<Spec = unknown, Observed extends ObservedObject = ObservedObject, A extends PlannedAction = PlannedAction> {
+  readonly kind: string;
+  readonly scope: "node";
+  /** This kind's resources in the desired state. */
+  specs(desired: DesiredState): Readonly<Record<string, Spec>>;
+  /** Which node runs which replica. Pure and stable. */
+  place(specs: Readonly<Record<string, Spec>>, nodes: readonly NodeInfo[]): Placement;
+  /** Problems with a spec that arrived over the bus (the sender validated its manifests; this guards the agent). */
+  checkSpec(name: string, spec: unknown): string[];
+  plan(input: NodePlanInput<Spec, Observed>): NodePlan<A>;
+  readiness(entry: SliceEntry<Spec>, observed: readonly Observed[]): Readiness;
+  describe(action: A): ActionLine;
+  /** The JSON form of an action: everything needed to act on it, without the spec. */
+  actionJson(action: A): Record<string, unknown>;
+  /** `get <kind>` rows for observed objects. */
+  rows(observed: readonly Observed[]): Record<string, unknown>[];
+  /** Names `get` accepts for this kind (`containers`, `container`). */
+  readonly nouns: readonly string[];
+  /** The update policy's batch size for a recreate of this action's resource, when it has one. */
+  rolling?(action: A): { maxParallel: number; failureAction: "pause" | "rollback" } | undefined;
+  runtime(): NodeRuntime<Observed, A>;
+}
+
+/** Where a fleet-scope kind acts: requests to nodes over the bus. */
+export interface FleetRequester {
+  /** The node's answer as JSON, or undefined when it did not answer within the time. */
+  request(event: string, node: string, payload: string | undefined, timeoutMs: number): Promise<unknown>;
+}
+
+export type FleetExecuteContext<A extends PlannedAction> = {
+  bus: FleetRequester;
+  /** One deadline for the whole apply (epoch ms). */
+  deadline: number;
+  progress: ProgressSink<A>;
+  signal: AbortSignal;
+};
+
+export interface FleetController<A extends PlannedAction = PlannedAction> {
+  readonly kind: string;
+  readonly scope: "fleet";
+  /** Pure: what to do, from the desired state and the nodes' answers. */
+  plan(desired: DesiredState, states: readonly NodeState[]): { actions: A[]; notes: PlanNote[] };
+  execute(actions: readonly A[], context: FleetExecuteContext<A>): Promise<Outcome<A>[]>;
+  describe(action: A): ActionLine;
+  actionJson(action: A): Record<string, unknown>;
+}
+
+export type Controller = NodeController | FleetController;

@@ -1,0 +1,74 @@
+// The kinds this program knows, handed in by the composition root. Everything else finds a kind's
+// controller here, by its name or by the noun `get` takes.
+import type { DesiredState } from "../model/resources.js";
+import type {
+  ActionLine,
+  Controller,
+  FleetController,
+  NodeController,
+  PlannedAction,
+  PlanNote,
+} from "./controller.js";
+
+/** Manifest sections whose kind has a controller of its own; until it lands, they are reported, not ignored. */
+const DECLARED_KINDS: readonly { kind: string; names(desired: DesiredState): string[]; what: string }[] = [
+  { kind: "container", names: (d) => Object.keys(d.containers), what: "" },
+  { kind: "balancer", names: (d) => Object.keys(d.balancers), what: "" },
+  {
+    kind: "server",
+    names: (d) => Object.values(d.servers).flatMap((s) => (s.ssh ? [s.name] : [])),
+    what: " (its ssh block is not acted on)",
+  },
+];
+
+export class Registry {
+  readonly nodeKinds: readonly NodeController[];
+  readonly fleetKinds: readonly FleetController[];
+
+  constructor(controllers: readonly Controller[]) {
+    const kinds = controllers.map((c) => c.kind);
+    const twice = kinds.find((kind, index) => kinds.indexOf(kind) !== index);
+    if (twice !== undefined) throw new Error(`kind "${twice}" is registered twice`);
+    this.nodeKinds = controllers.filter((c): c is NodeController => c.scope === "node");
+    this.fleetKinds = controllers.filter((c): c is FleetController => c.scope === "fleet");
+  }
+
+  nodeKind(kind: string): NodeController | undefined {
+    return this.nodeKinds.find((c) => c.kind === kind);
+  }
+
+  /** How an action of any registered kind reads in a plan. */
+  describe(action: PlannedAction): ActionLine {
+    return this.#owner(action).describe(action);
+  }
+
+  actionJson(action: PlannedAction): Record<string, unknown> {
+    return { kind: action.kind, ...this.#owner(action).actionJson(action) };
+  }
+
+  #owner(action: PlannedAction): NodeController | FleetController {
+    const owner =
+      this.nodeKind(action.kind) ?? this.fleetKinds.find((controller) => controller.kind === action.kind);
+    if (!owner) throw new Error(`no controller registered for kind "${action.kind}"`);
+    return owner;
+  }
+
+  byNoun(noun: string): NodeController | undefined {
+    return this.nodeKinds.find((c) => c.nouns.includes(noun));
+  }
+
+  /** Resources the manifests declare that no controller of this program acts on. */
+  unsupported(desired: DesiredState): PlanNote[] {
+    const known = new Set([...this.nodeKinds, ...this.fleetKinds].map((c) => c.kind));
+    return DECLARED_KINDS.filter((d) => !known.has(d.kind)).flatMap((d) =>
+      d.names(desired).map((name) => ({
+        kind: d.kind,
+        node: "",
+        resource: name,
+        verb: "unsupported",
+        target: `${d.kind} ${name}`,
+        reason: `no controller for kind ${d.kind} in this version${d.what}`,
+      })),
+    );
+  }
+}
