@@ -41,6 +41,16 @@ export class ImageUnavailableError extends TreescaleError {
   }
 }
 
+/**
+ * The caller gave up on a call (its AbortSignal fired): the node is stopping, or the user pressed Ctrl-C.
+ * Not a failure of the thing called, which may still carry out a request it had already received.
+ */
+export class AbortedError extends TreescaleError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ABORTED", message, options);
+  }
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

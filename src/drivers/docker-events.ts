@@ -1,7 +1,9 @@
 // The Docker engine's event stream for one node's owned containers (GET /events, filtered by the
 // engine), as EngineEvents. A broken or ended stream is reported once; the caller relists and re-watches.
 import { LABELS, LEGACY_STACK } from "../model/labels.js";
-import { type DockerConnectionOptions, resolveConnection } from "./docker-mapping.js";
+import { DEFAULT_ENGINE_TIMEOUTS } from "./deadline.js";
+import { engineTimedOut } from "./docker-errors.js";
+import { type DockerConnection, type DockerEngineOptions, resolveConnection } from "./docker-mapping.js";
 import type { EngineEvent, EngineEventSource } from "./engine.js";
 import { EngineHttpClient } from "./engine-http.js";
 
@@ -13,10 +15,15 @@ type RawEvent = {
 };
 
 export class DockerEventSource implements EngineEventSource {
+  readonly #connection: DockerConnection;
   readonly #client: EngineHttpClient;
+  /** The deadline for the engine to start answering; a stream once open may stay quiet for hours. */
+  readonly #connectMs: number;
 
-  constructor(options: DockerConnectionOptions = {}) {
-    this.#client = new EngineHttpClient(resolveConnection(options), process.env.DOCKER_CERT_PATH);
+  constructor(options: DockerEngineOptions = {}) {
+    this.#connection = resolveConnection(options);
+    this.#client = new EngineHttpClient(this.#connection, process.env.DOCKER_CERT_PATH);
+    this.#connectMs = options.timeouts?.requestMs ?? DEFAULT_ENGINE_TIMEOUTS.requestMs;
   }
 
   watchEvents(
@@ -35,6 +42,11 @@ export class DockerEventSource implements EngineEventSource {
         if (event) onEvent(event);
       },
       onEnd,
+      {
+        timeoutMs: this.#connectMs,
+        timedOut: () =>
+          engineTimedOut(this.#connection, `open the event stream of node "${node}"`, this.#connectMs),
+      },
     );
   }
 }

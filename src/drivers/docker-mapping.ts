@@ -5,9 +5,13 @@ import { UsageError } from "../errors.js";
 import { LABELS, LEGACY_STACK } from "../model/labels.js";
 import type { ContainerRunState, ObservedContainer } from "../model/observed.js";
 import type { HealthCheck, PortMapping } from "../model/resources.js";
+import type { EngineTimeouts } from "./deadline.js";
 import type { CreateContainerRequest, PullProgress } from "./engine.js";
 
 export type DockerConnectionOptions = { socketPath?: string; host?: string; port?: number };
+
+/** Where the engine is, and how long each kind of call may take (DEFAULT_ENGINE_TIMEOUTS for what is unset). */
+export type DockerEngineOptions = DockerConnectionOptions & { timeouts?: Partial<EngineTimeouts> };
 
 export type DockerConnection =
   | { kind: "socket"; socketPath: string }

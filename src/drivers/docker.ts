@@ -1,15 +1,29 @@
 // The ContainerEngine over a Docker Engine: thin async calls returning parsed values.
 // Reads go through a small node:http client; dockerode, the client for every mutation and pull,
 // is loaded on first use, so a no-op apply never pays for its import.
-// Every failure leaves as a typed error that names the container or image and what the engine said.
+// Every call has a deadline and takes the caller's AbortSignal, so a hung dockerd cannot hang an apply
+// or a node's work queue. Every failure leaves as a typed error naming the container or image; one the
+// driver typed already (a timeout, an abort, a misconfigured client) passes each catch unchanged.
+import { Readable } from "node:stream";
 import type Dockerode from "dockerode";
-import { EngineUnreachableError, errorMessage, ImageUnavailableError, UsageError } from "../errors.js";
+import { errorMessage, ImageUnavailableError, TreescaleError, UsageError } from "../errors.js";
 import type { ObservedContainer } from "../model/observed.js";
+import { DEFAULT_ENGINE_TIMEOUTS, type EngineTimeouts, withDeadline } from "./deadline.js";
+import {
+  dockerDeadline,
+  engineSaid,
+  HTTP,
+  isGone,
+  isUnreachable,
+  requestFailed,
+  statusOf,
+  unpullable,
+  unreachableError,
+} from "./docker-errors.js";
 import {
   createOptions,
   type DockerConnection,
-  type DockerConnectionOptions,
-  describeConnection,
+  type DockerEngineOptions,
   dockerodeOptions,
   type ListedContainer,
   ownedFilter,
@@ -17,72 +31,21 @@ import {
   resolveConnection,
   toObservedContainer,
 } from "./docker-mapping.js";
-import type { ContainerEngine, CreateContainerRequest, PullProgress } from "./engine.js";
-import { ContainerNameConflictError, EngineRequestError } from "./engine-errors.js";
+import type { ContainerEngine, CreateContainerRequest, EngineCallOptions, PullProgress } from "./engine.js";
+import { ContainerNameConflictError } from "./engine-errors.js";
 import { EngineHttpClient } from "./engine-http.js";
 
-/** What dockerode and docker-modem attach to their errors. */
-type EngineFailure = { statusCode?: unknown; code?: unknown; json?: unknown };
-
-// Errors of the connection itself, before any HTTP answer: the engine is not there for us.
-const UNREACHABLE_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOENT",
-  "ENOTDIR",
-  "ENOTSOCK",
-  "EACCES",
-  "EPERM",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-]);
-
-const HTTP = { notModified: 304, notFound: 404, conflict: 409 } as const;
-
-function failure(error: unknown): EngineFailure {
-  return error !== null && typeof error === "object" ? (error as EngineFailure) : {};
-}
-
-function statusOf(error: unknown): number | undefined {
-  const { statusCode } = failure(error);
-  return typeof statusCode === "number" ? statusCode : undefined;
-}
-
-function isUnreachable(error: unknown): boolean {
-  const { code } = failure(error);
-  return statusOf(error) === undefined && typeof code === "string" && UNREACHABLE_CODES.has(code);
-}
-
-/** The engine's own words ("No such image: x") rather than dockerode's "(HTTP code 404) ..." wrapper. */
-function engineSaid(error: unknown): string {
-  const { json } = failure(error);
-  if (json !== null && typeof json === "object" && "message" in json && typeof json.message === "string") {
-    return json.message.trim();
-  }
-  // Streamed requests (pull) carry no json; the words follow dockerode's "(HTTP code 500) server error - ".
-  return errorMessage(error)
-    .replace(/^\(HTTP code \d+\) [^-]* - /, "")
-    .trim();
-}
-
-/** No such container, or its removal is already under way (another remove, or --rm). */
-function isGone(error: unknown): boolean {
-  const status = statusOf(error);
-  return (
-    status === HTTP.notFound || (status === HTTP.conflict && /already in progress/i.test(engineSaid(error)))
-  );
-}
+const MS_PER_SECOND = 1000;
 
 export class DockerEngine implements ContainerEngine {
   readonly connection: DockerConnection;
+  readonly timeouts: EngineTimeouts;
   readonly #reader: EngineHttpClient;
   #docker: Promise<Dockerode> | undefined;
 
-  constructor(options: DockerConnectionOptions = {}) {
+  constructor(options: DockerEngineOptions = {}) {
     this.connection = resolveConnection(options);
+    this.timeouts = { ...DEFAULT_ENGINE_TIMEOUTS, ...options.timeouts };
     this.#reader = new EngineHttpClient(this.connection, process.env.DOCKER_CERT_PATH);
   }
 
@@ -99,65 +62,114 @@ export class DockerEngine implements ContainerEngine {
     return this.#docker;
   }
 
-  async ping(): Promise<void> {
+  /**
+   * One request under the usual deadline; `operation` names it for a timeout or an abort.
+   * Callers load dockerode first: its import is this process's cost, not the engine's.
+   */
+  #request<T>(
+    operation: string,
+    options: EngineCallOptions,
+    call: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    return withDeadline(
+      dockerDeadline(this.connection, operation, this.timeouts.requestMs, options.signal),
+      call,
+    );
+  }
+
+  async ping(options: EngineCallOptions = {}): Promise<void> {
     try {
-      await this.#reader.get("/_ping");
+      await this.#request("ping", options, (signal) => this.#reader.get("/_ping", {}, signal));
     } catch (error) {
-      throw this.#unreachable(error);
+      if (error instanceof TreescaleError) throw error;
+      throw unreachableError(this.connection, error);
     }
   }
 
   /** Also the reachability check: an engine that does not answer fails it with EngineUnreachableError. */
-  async listOwned(node: string): Promise<ObservedContainer[]> {
+  async listOwned(node: string, options: EngineCallOptions = {}): Promise<ObservedContainer[]> {
+    const operation = `list the containers of node "${node}"`;
     // One list call with the engine filtering by label: no per-container inspect on the hot path.
     try {
-      const entries = await this.#reader.get("/containers/json", { all: "true", filters: ownedFilter(node) });
+      const entries = await this.#request(operation, options, (signal) =>
+        this.#reader.get("/containers/json", { all: "true", filters: ownedFilter(node) }, signal),
+      );
       if (!Array.isArray(entries)) throw new Error(`unexpected answer: ${JSON.stringify(entries)}`);
       return (entries as ListedContainer[]).map(toObservedContainer);
     } catch (error) {
-      throw this.#failed(`cannot list the containers of node "${node}"`, error);
+      if (error instanceof TreescaleError) throw error;
+      throw requestFailed(this.connection, `cannot ${operation}`, error);
     }
   }
 
-  async hasImage(reference: string): Promise<boolean> {
+  async hasImage(reference: string, options: EngineCallOptions = {}): Promise<boolean> {
+    const operation = `look up image "${reference}"`;
     try {
-      await this.#reader.get(`/images/${encodeURIComponent(reference)}/json`);
+      await this.#request(operation, options, (signal) =>
+        this.#reader.get(`/images/${encodeURIComponent(reference)}/json`, {}, signal),
+      );
       return true;
     } catch (error) {
+      if (error instanceof TreescaleError) throw error;
       if (statusOf(error) === HTTP.notFound) return false;
-      throw this.#failed(`cannot look up image "${reference}"`, error);
+      throw requestFailed(this.connection, `cannot ${operation}`, error);
     }
   }
 
-  async pullImage(reference: string, onProgress: (progress: PullProgress) => void): Promise<void> {
+  async pullImage(
+    reference: string,
+    onProgress: (progress: PullProgress) => void,
+    options: EngineCallOptions = {},
+  ): Promise<void> {
     let pullFailure: string | undefined;
+    const deadline = dockerDeadline(
+      this.connection,
+      `pull image "${reference}"`,
+      this.timeouts.pullIdleMs,
+      options.signal,
+      "between-events",
+    );
     try {
       const docker = await this.#client();
-      const stream = await docker.pull(reference);
-      await new Promise<void>((resolve, reject) => {
-        docker.modem.followProgress(
-          stream,
-          (error: unknown) => (error ? reject(error) : resolve()),
-          (event: unknown) => {
-            const parsed = parsePullEvent(reference, event);
-            if ("error" in parsed) pullFailure ??= parsed.error;
-            else onProgress(parsed.progress);
-          },
-        );
+      await withDeadline(deadline, async (signal, progressed) => {
+        const stream = await docker.pull(reference, { abortSignal: signal });
+        progressed();
+        // The request's signal does not reach a response already streaming: close it explicitly.
+        signal.addEventListener("abort", () => (stream instanceof Readable ? stream.destroy() : undefined), {
+          once: true,
+        });
+        await new Promise<void>((resolve, reject) => {
+          docker.modem.followProgress(
+            stream,
+            (error: unknown) => (error ? reject(error) : resolve()),
+            (event: unknown) => {
+              progressed();
+              const parsed = parsePullEvent(reference, event);
+              if ("error" in parsed) pullFailure ??= parsed.error;
+              else onProgress(parsed.progress);
+            },
+          );
+        });
       });
     } catch (error) {
-      if (isUnreachable(error)) throw this.#unreachable(error);
+      if (error instanceof TreescaleError) throw error;
+      if (isUnreachable(error)) throw unreachableError(this.connection, error);
       throw unpullable(reference, engineSaid(error), error);
     }
     // Docker answers 200 and reports a failed pull inside the progress stream.
     if (pullFailure !== undefined) throw unpullable(reference, pullFailure);
   }
 
-  async create(request: CreateContainerRequest): Promise<string> {
+  async create(request: CreateContainerRequest, options: EngineCallOptions = {}): Promise<string> {
+    const operation = `create container "${request.name}"`;
     try {
-      const container = await (await this.#client()).createContainer(createOptions(request));
+      const docker = await this.#client();
+      const container = await this.#request(operation, options, (signal) =>
+        docker.createContainer({ ...createOptions(request), abortSignal: signal }),
+      );
       return container.id;
     } catch (error) {
+      if (error instanceof TreescaleError) throw error;
       const said = engineSaid(error);
       const status = statusOf(error);
       if (status === HTTP.conflict) {
@@ -175,81 +187,77 @@ export class DockerEngine implements ContainerEngine {
           { cause: error },
         );
       }
-      throw this.#failed(`cannot create container "${request.name}"`, error);
+      throw requestFailed(this.connection, `cannot ${operation}`, error);
     }
   }
 
-  async start(id: string): Promise<void> {
+  async start(id: string, options: EngineCallOptions = {}): Promise<void> {
+    const operation = `start container ${id}`;
     try {
-      await (await this.#client()).getContainer(id).start();
+      const docker = await this.#client();
+      await this.#request(operation, options, (signal) =>
+        docker.getContainer(id).start({ abortSignal: signal }),
+      );
     } catch (error) {
+      if (error instanceof TreescaleError) throw error;
       if (statusOf(error) === HTTP.notModified) return;
-      throw this.#failed(`cannot start container ${id}`, error);
+      throw requestFailed(this.connection, `cannot ${operation}`, error);
     }
   }
 
-  async rename(id: string, name: string): Promise<void> {
+  async rename(id: string, name: string, options: EngineCallOptions = {}): Promise<void> {
+    const operation = `rename container ${id} to "${name}"`;
     try {
-      await (await this.#client()).getContainer(id).rename({ name });
+      const docker = await this.#client();
+      await this.#request(operation, options, (signal) =>
+        docker.getContainer(id).rename({ name, abortSignal: signal }),
+      );
     } catch (error) {
-      throw this.#failed(`cannot rename container ${id} to "${name}"`, error);
+      if (error instanceof TreescaleError) throw error;
+      throw requestFailed(this.connection, `cannot ${operation}`, error);
     }
   }
 
-  async remove(id: string, stopTimeoutSeconds: number): Promise<void> {
+  async remove(id: string, stopTimeoutSeconds: number, options: EngineCallOptions = {}): Promise<void> {
+    // The engine itself waits out the grace period before it kills: only what goes beyond it is a hang.
+    const stop = dockerDeadline(
+      this.connection,
+      `stop container ${id} (grace period ${stopTimeoutSeconds} s)`,
+      stopTimeoutSeconds * MS_PER_SECOND + this.timeouts.stopMarginMs,
+      options.signal,
+    );
     const container = (await this.#client()).getContainer(id);
     try {
-      await container.stop({ t: stopTimeoutSeconds });
+      await withDeadline(stop, (signal) => container.stop({ t: stopTimeoutSeconds, abortSignal: signal }));
     } catch (error) {
+      if (error instanceof TreescaleError) throw error;
       if (statusOf(error) === HTTP.notFound) return;
-      if (isUnreachable(error)) throw this.#unreachable(error);
+      if (isUnreachable(error)) throw unreachableError(this.connection, error);
       // 304 is "already stopped"; any other failure to stop is settled by the forced remove below.
     }
     try {
-      await container.remove();
+      await this.#request(`remove container ${id}`, options, (signal) =>
+        container.remove({ abortSignal: signal }),
+      );
     } catch (error) {
+      if (error instanceof TreescaleError) throw error;
       if (isGone(error)) return;
-      if (isUnreachable(error)) throw this.#unreachable(error);
+      if (isUnreachable(error)) throw unreachableError(this.connection, error);
       // Still running (a restart policy raced the stop, or the stop failed): force it.
-      await this.#forceRemove(id);
+      await this.#forceRemove(container, options);
     }
   }
 
-  async #forceRemove(id: string): Promise<void> {
+  async #forceRemove(container: Dockerode.Container, options: EngineCallOptions): Promise<void> {
+    const operation = `remove container ${container.id}`;
     try {
-      await (await this.#client()).getContainer(id).remove({ force: true });
+      await this.#request(operation, options, (signal) =>
+        container.remove({ force: true, abortSignal: signal }),
+      );
     } catch (error) {
+      if (error instanceof TreescaleError) throw error;
       if (isGone(error)) return;
-      throw this.#failed(`cannot remove container ${id}`, error);
+      throw requestFailed(this.connection, `cannot ${operation}`, error);
     }
   }
-
-  #failed(doing: string, error: unknown): Error {
-    if (isUnreachable(error)) return this.#unreachable(error);
-    return new EngineRequestError(`${doing}: the Docker engine said: ${engineSaid(error)}`, statusOf(error), {
-      cause: error,
-    });
-  }
-
-  #unreachable(error: unknown): EngineUnreachableError {
-    const where = describeConnection(this.connection);
-    const { code } = failure(error);
-    const hint =
-      code === "EACCES" || code === "EPERM"
-        ? "permission denied: run as root or add this user to the docker group; or set DOCKER_HOST"
-        : "is dockerd running? start it with `sudo systemctl start docker` or `dockerd &`; or set DOCKER_HOST";
-    return new EngineUnreachableError(
-      `cannot reach the Docker engine at ${where} (${errorMessage(error)}): ${hint}`,
-      { cause: error },
-    );
-  }
-}
-
-function unpullable(reference: string, reason: string, cause?: unknown): ImageUnavailableError {
-  return new ImageUnavailableError(
-    reference,
-    `image "${reference}" is not on this engine and could not be pulled: ${reason}. ` +
-      "Build or load it first (e.g. docker load / docker import), or check the name.",
-    cause === undefined ? undefined : { cause },
-  );
 }

@@ -1,5 +1,5 @@
 // Errors a container engine raises besides the shared ones in src/errors.ts
-// (EngineUnreachableError, ImageUnavailableError), so controllers can tell them apart.
+// (EngineUnreachableError, ImageUnavailableError, AbortedError), so controllers can tell them apart.
 import { TreescaleError } from "../errors.js";
 
 /** A container of that name exists already, owned by TreeScale or not; it is never replaced silently. */
@@ -17,5 +17,20 @@ export class EngineRequestError extends TreescaleError {
   constructor(message: string, statusCode: number | undefined, options?: { cause?: unknown }) {
     super("ENGINE_REQUEST_FAILED", message, options);
     this.statusCode = statusCode;
+  }
+}
+
+/**
+ * The engine took the connection but did not finish the call in time: it is hung or overloaded.
+ * A mutation that timed out may still take effect; the caller relists before deciding again.
+ */
+export class EngineTimeoutError extends TreescaleError {
+  /** What was asked, naming its container or image: `create container "shop_web_1_n1"`. */
+  readonly operation: string;
+  readonly timeoutMs: number;
+  constructor(operation: string, timeoutMs: number, message: string, options?: { cause?: unknown }) {
+    super("ENGINE_TIMEOUT", message, options);
+    this.operation = operation;
+    this.timeoutMs = timeoutMs;
   }
 }

@@ -33,22 +33,25 @@ export class EngineHttpClient {
   #tls: TlsMaterial | undefined;
 
   /** certPath: DOCKER_CERT_PATH as docker-modem reads it (ca.pem, cert.pem, key.pem). */
-  readonly #readTimeoutMs: number;
-  constructor(connection: DockerConnection, certPath: string | undefined, readTimeoutMs = READ_TIMEOUT_MS) {
+  constructor(connection: DockerConnection, certPath: string | undefined) {
     this.#connection = connection;
     this.#certPath = certPath;
-    this.#readTimeoutMs = readTimeoutMs;
   }
 
-  /** GET a path; resolves with the parsed JSON body (or the text when it is not JSON). */
-  get(path: string, query: Record<string, unknown> = {}): Promise<unknown> {
+  /**
+   * GET a path; resolves with the parsed JSON body (or the text when it is not JSON).
+   * The signal ends the request and closes its connection; deadlines are the caller's (see deadline.ts).
+   */
+  get(path: string, query: Record<string, unknown> = {}, signal?: AbortSignal): Promise<unknown> {
     const search = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) {
       if (value !== undefined) search.set(key, typeof value === "string" ? value : JSON.stringify(value));
     }
     const suffix = search.size > 0 ? `?${search.toString()}` : "";
     return new Promise((resolve, reject) => {
-      const req = this.#request({ method: "GET", path: `${path}${suffix}` }, (res) => {
+      const options: RequestOptions = { method: "GET", path: `${path}${suffix}` };
+      if (signal !== undefined) options.signal = signal;
+      const req = this.#request(options, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", reject);
@@ -60,8 +63,6 @@ export class EngineHttpClient {
           else resolve(parsed);
         });
       });
-      // A hung engine must not hang the CLI or an agent's queue: give up, as unreachable.
-      req.setTimeout(this.#readTimeoutMs, () => req.destroy(timeoutError(this.#readTimeoutMs)));
       req.on("error", reject);
       req.end();
     });
@@ -70,10 +71,19 @@ export class EngineHttpClient {
   /**
    * A streaming GET of newline-delimited JSON (the engine's /events): each line to `onLine`
    * until the returned function is called; `onEnd` once when the stream breaks or ends.
+   * A stream may stay quiet for hours, so only the wait for the answer's headers has a deadline:
+   * when it passes, the request is dropped and `onEnd` gets `connect.timedOut()`.
    */
-  stream(path: string, onLine: (line: string) => void, onEnd: (error?: unknown) => void): () => void {
+  stream(
+    path: string,
+    onLine: (line: string) => void,
+    onEnd: (error?: unknown) => void,
+    connect: { timeoutMs: number; timedOut: () => Error },
+  ): () => void {
     let ended = false;
+    let connectTimer: NodeJS.Timeout | undefined;
     const end = (error?: unknown) => {
+      clearTimeout(connectTimer);
       if (ended) return;
       ended = true;
       onEnd(error);
@@ -81,6 +91,7 @@ export class EngineHttpClient {
     let req: ClientRequest;
     try {
       req = this.#request({ method: "GET", path }, (res) => {
+        clearTimeout(connectTimer);
         if (res.statusCode !== 200) {
           res.resume();
           end(new EngineHttpError(res.statusCode ?? 0, undefined, `GET ${path} answered ${res.statusCode}`));
@@ -110,7 +121,12 @@ export class EngineHttpClient {
     }
     req.on("error", end);
     req.end();
+    connectTimer = setTimeout(() => {
+      end(connect.timedOut());
+      req.destroy();
+    }, connect.timeoutMs);
     return () => {
+      clearTimeout(connectTimer);
       ended = true;
       req.destroy();
     };
@@ -136,14 +152,6 @@ export class EngineHttpClient {
     };
     return this.#tls;
   }
-}
-
-const READ_TIMEOUT_MS = 15_000;
-
-function timeoutError(ms: number): Error {
-  return Object.assign(new Error(`no answer from the Docker engine within ${ms / 1000} s`), {
-    code: "ETIMEDOUT",
-  });
 }
 
 function parseBody(body: string, contentType: string | undefined): unknown {

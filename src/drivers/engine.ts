@@ -1,5 +1,5 @@
-// The narrow door to a container engine. The Docker driver implements it for real;
-// unit tests of pure planning never need it, controller tests use the real engine.
+// The narrow door to a container engine. The Docker driver implements it for real; unit tests use an
+// in-memory fake. Both pass one contract suite (test/contract/container-engine.contract.ts).
 import type { ObservedContainer } from "../model/observed.js";
 import type { ContainerSpec } from "../model/resources.js";
 
@@ -16,20 +16,38 @@ export type CreateContainerRequest = {
 
 export type PullProgress = { image: string; status: string; current?: number; total?: number };
 
+/**
+ * Every call has a deadline and fails with EngineTimeoutError when it passes; an aborted signal
+ * ends a call at once with AbortedError. A mutation that timed out or was aborted may still
+ * take effect on the engine: relist before deciding again.
+ */
+export type EngineCallOptions = { signal?: AbortSignal | undefined };
+
 export interface ContainerEngine {
   /** Fails with EngineUnreachableError when the engine does not answer. */
-  ping(): Promise<void>;
+  ping(options?: EngineCallOptions): Promise<void>;
   /** Every container labelled as managed by TreeScale for this node, running or not. */
-  listOwned(node: string): Promise<ObservedContainer[]>;
-  hasImage(reference: string): Promise<boolean>;
-  /** Fails with ImageUnavailableError when no registry can supply the image. */
-  pullImage(reference: string, onProgress: (progress: PullProgress) => void): Promise<void>;
-  create(request: CreateContainerRequest): Promise<string>;
-  start(id: string): Promise<void>;
+  listOwned(node: string, options?: EngineCallOptions): Promise<ObservedContainer[]>;
+  hasImage(reference: string, options?: EngineCallOptions): Promise<boolean>;
+  /**
+   * Fails with ImageUnavailableError when no registry can supply the image. Its deadline is
+   * between progress events, not in total: a large image may take minutes.
+   */
+  pullImage(
+    reference: string,
+    onProgress: (progress: PullProgress) => void,
+    options?: EngineCallOptions,
+  ): Promise<void>;
+  /** Fails with ContainerNameConflictError when the name is taken, ImageUnavailableError without the image. */
+  create(request: CreateContainerRequest, options?: EngineCallOptions): Promise<string>;
+  start(id: string, options?: EngineCallOptions): Promise<void>;
   /** Renames a container (a start-first recreate moves the new container to the old one's name). */
-  rename(id: string, name: string): Promise<void>;
-  /** Stops (grace period in seconds) and removes; a container already gone is not an error. */
-  remove(id: string, stopTimeoutSeconds: number): Promise<void>;
+  rename(id: string, name: string, options?: EngineCallOptions): Promise<void>;
+  /**
+   * Stops (grace period in seconds) and removes; a container already gone is not an error.
+   * The stop's deadline is the grace period plus a margin.
+   */
+  remove(id: string, stopTimeoutSeconds: number, options?: EngineCallOptions): Promise<void>;
 }
 
 /** A change to one of a node's owned containers, as the engine's event stream reports it. */
