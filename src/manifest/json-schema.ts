@@ -13,13 +13,21 @@ const documentSchema = z
         description: "The JSON Schema this document follows; ignored by the loader.",
       }),
     ),
+    // A copy: a description registered on resourceNameSchema itself would show on every name.
+    stack: z.optional(
+      resourceNameSchema.clone().register(z.globalRegistry, {
+        description:
+          "The stack these resources belong to: the unit of apply, prune and delete. Documents that name one must name the same; with none, the stack is named after the first -f input.",
+      }),
+    ),
     servers: z.optional(z.record(resourceNameSchema, serverSchema)),
     containers: z.optional(z.record(resourceNameSchema, containerSchema)),
     balancers: z.optional(z.record(resourceNameSchema, balancerSchema)),
   })
   .register(z.globalRegistry, {
     title: "TreeScale manifest",
-    description: "Servers, containers and balancers keyed by kind, then by name.",
+    description:
+      "Servers, containers and balancers keyed by kind, then by name, and the stack they belong to.",
   });
 
 export function manifestJsonSchema(): Record<string, unknown> {

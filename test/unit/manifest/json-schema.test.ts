@@ -20,7 +20,13 @@ describe("published JSON Schema", () => {
     };
     expect(schema.$id).toMatch(/treescale\.schema\.json$/);
     expect(schema.additionalProperties).toBe(false);
-    expect(Object.keys(schema.properties)).toEqual(["$schema", "servers", "containers", "balancers"]);
+    expect(Object.keys(schema.properties)).toEqual([
+      "$schema",
+      "stack",
+      "servers",
+      "containers",
+      "balancers",
+    ]);
     const container = schema.properties.containers!.additionalProperties as {
       properties: Record<string, { default?: unknown }>;
       required: string[];
@@ -31,5 +37,18 @@ describe("published JSON Schema", () => {
     expect(container.additionalProperties).toBe(false);
     expect(container.properties.replicas?.default).toBe(1);
     expect(container.properties.restart?.default).toBe("no");
+  });
+
+  it("describes stack with the resource name rule, and only there", () => {
+    const schema = manifestJsonSchema() as {
+      properties: { stack: { pattern: string; maxLength: number; description: string } };
+    };
+    expect(schema.properties.stack).toMatchObject({
+      type: "string",
+      pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+      maxLength: 40,
+    });
+    expect(schema.properties.stack.description).toMatch(/unit of apply, prune and delete/);
+    expect(JSON.stringify(manifestJsonSchema()).match(/unit of apply/g)).toHaveLength(1);
   });
 });
