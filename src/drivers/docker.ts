@@ -214,6 +214,14 @@ export class DockerEngine implements ContainerEngine {
       );
     } catch (error) {
       if (error instanceof TreescaleError) throw error;
+      if (statusOf(error) === HTTP.conflict) {
+        throw new ContainerNameConflictError(
+          name,
+          `cannot ${operation}: the name is taken (${engineSaid(error)}). ` +
+            "Remove or rename the other container first; TreeScale never replaces a container silently.",
+          { cause: error },
+        );
+      }
       throw requestFailed(this.connection, `cannot ${operation}`, error);
     }
   }

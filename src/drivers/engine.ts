@@ -41,7 +41,10 @@ export interface ContainerEngine {
   /** Fails with ContainerNameConflictError when the name is taken, ImageUnavailableError without the image. */
   create(request: CreateContainerRequest, options?: EngineCallOptions): Promise<string>;
   start(id: string, options?: EngineCallOptions): Promise<void>;
-  /** Renames a container (a start-first recreate moves the new container to the old one's name). */
+  /**
+   * Renames a container (a start-first recreate moves the new container to the old one's name);
+   * fails with ContainerNameConflictError while another container holds the name.
+   */
   rename(id: string, name: string, options?: EngineCallOptions): Promise<void>;
   /**
    * Stops (grace period in seconds) and removes; a container already gone is not an error.
