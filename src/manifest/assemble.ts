@@ -3,7 +3,7 @@
 import type * as z from "zod/mini";
 import type { BalancerSpec, ContainerSpec, DesiredState, ServerSpec } from "../model/resources.js";
 import { emptyDesiredState } from "../model/resources.js";
-import type { ExtensionSection } from "./index.js";
+import type { ExtensionSection } from "./extension-section.js";
 import {
   describeValue,
   didYouMean,

@@ -2,11 +2,13 @@
 // normalize seed documents, validate, merge, and report every problem with its file:line:column.
 import type { DesiredState } from "../model/resources.js";
 import type { Fragment, SshPatch } from "./assemble.js";
+import type { ExtensionSection } from "./extension-section.js";
 import { formatPath, ISSUE_CODES, type ManifestIssue, type PathSegment } from "./issues.js";
 import { isPlainObject, parseSource, SCHEMA_KEY, TOP_LEVEL_KEYS } from "./parse.js";
 import { isSeedDocument, readSeed } from "./seed.js";
 import { readInputs, type SourceText } from "./sources.js";
 
+export type { ExtensionSection } from "./extension-section.js";
 export { formatIssue, ISSUE_CODES, type IssueCode, type ManifestIssue } from "./issues.js";
 export { toManifestDocument } from "./serialize.js";
 export { defaultStackName } from "./stack-name.js";
@@ -20,18 +22,6 @@ export type LoadResult = {
   currentNode?: string;
   /** The stack the native documents name with `stack = "…"`; unset when none does (see defaultStackName). */
   stack?: string;
-};
-
-/**
- * A top-level section for a resource kind a controller adds (`[toys.rex]`), so manifests can declare it
- * without the loader knowing the kind. Resources are keyed by name like containers; `parse` checks one
- * body and gives the value kept in `DesiredState.extensions[section][name]`, or issues at paths inside it.
- */
-export type ExtensionSection = {
-  section: string;
-  parse(
-    body: unknown,
-  ): { ok: true; value: unknown } | { ok: false; issues: { path: (string | number)[]; message: string }[] };
 };
 
 export type LoadOptions = { sections?: readonly ExtensionSection[] };

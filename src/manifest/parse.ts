@@ -1,21 +1,9 @@
 // Reads TOML, JSON and YAML texts into plain data plus a locator from key paths to source positions.
 // Each language's parser is imported when the first text in it is met, so a TOML-only run never
 // loads the YAML or JSON packages (the module map keeps each one after its first import).
-import type { ManifestIssue, PathSegment, Position } from "./issues.js";
+import type { ParseResult, Parser } from "./source-document.js";
 
 export type Language = "toml" | "json" | "yaml";
-
-/** One document of a file (YAML files may hold several): its data and where each path is written. */
-export type SourceDocument = {
-  file: string;
-  data: unknown;
-  /** Position of a path, else of its nearest located parent, else line 1. */
-  locate(path: readonly PathSegment[]): Position;
-};
-
-export type ParseResult = { documents: SourceDocument[]; issues: ManifestIssue[] };
-
-type Parser = (file: string, text: string) => ParseResult;
 
 const PARSERS: Record<Language, () => Promise<Parser>> = {
   toml: async () => (await import("./languages/toml.js")).parseToml,

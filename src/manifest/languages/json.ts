@@ -8,7 +8,7 @@ import {
   positionAt,
   syntaxIssue,
 } from "../issues.js";
-import type { ParseResult } from "../parse.js";
+import type { ParseResult } from "../source-document.js";
 
 const STRICT = { disallowComments: true, allowTrailingComma: false };
 

@@ -1,7 +1,7 @@
 // TOML texts: smol-toml reads the data, the scanner in toml-locator.ts finds where each path is written.
 import { parse, TomlError } from "smol-toml";
 import { firstLine, syntaxIssue } from "../issues.js";
-import type { ParseResult } from "../parse.js";
+import type { ParseResult } from "../source-document.js";
 import { createTomlLocator } from "./toml-locator.js";
 
 export function parseToml(file: string, text: string): ParseResult {

@@ -1,7 +1,7 @@
 // YAML texts, one or more documents each, with positions from the yaml package's node ranges.
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from "yaml";
 import { firstLine, type ManifestIssue, type PathSegment, type Position, syntaxIssue } from "../issues.js";
-import type { ParseResult, SourceDocument } from "../parse.js";
+import type { ParseResult, SourceDocument } from "../source-document.js";
 
 /** Whether some error-free document of the text passes the test; false when the text is not YAML. */
 export function someYamlDocument(text: string, test: (data: unknown) => boolean): boolean {
