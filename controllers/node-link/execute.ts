@@ -1,6 +1,11 @@
 // Moves a child under its new parent: told over the bus, then watched until it reports the new
 // link, within the apply's one deadline.
-import { AGENT_EVENTS, type NodeSummary, REPARENT_EVENT, type ReparentRequest } from "../../src/model/wire.js";
+import {
+  AGENT_EVENTS,
+  type NodeSummary,
+  REPARENT_EVENT,
+  type ReparentRequest,
+} from "../../src/model/wire.js";
 import type { FleetExecuteContext, Outcome } from "../../src/reconcile/controller.js";
 import type { LinkMove } from "./plan.js";
 

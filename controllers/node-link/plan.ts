@@ -24,7 +24,14 @@ export function planLinks(
   const actions: LinkMove[] = [];
   const notes: PlanNote[] = [];
   const pending = (child: string, to: string, reason: string) =>
-    notes.push({ kind: "node-link", node: child, resource: child, verb: "pending", target: `${child} → ${to}`, reason });
+    notes.push({
+      kind: "node-link",
+      node: child,
+      resource: child,
+      verb: "pending",
+      target: `${child} → ${to}`,
+      reason,
+    });
   for (const parent of Object.values(desired.servers)) {
     for (const child of parent.childs) {
       const childState = byName.get(child);

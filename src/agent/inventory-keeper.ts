@@ -5,7 +5,10 @@ import { InventoryStore, type LastApplied } from "../state/stack-files.js";
 import type { Clock } from "../util/clock.js";
 
 export class InventoryKeeper {
-  readonly #records = new Map<string, { state: LastApplied; store: InventoryStore; writing: Promise<void> }>();
+  readonly #records = new Map<
+    string,
+    { state: LastApplied; store: InventoryStore; writing: Promise<void> }
+  >();
 
   constructor(
     private readonly home: string,
@@ -42,7 +45,8 @@ export class InventoryKeeper {
     const declared = slice.resources[key] !== undefined;
     const known = declared || record.state.inventory[key] !== undefined;
     const inventory = { ...record.state.inventory };
-    if (declared || (replicas.length > 0 && known)) inventory[key] = { replicas: [...replicas].sort((a, b) => a - b) };
+    if (declared || (replicas.length > 0 && known))
+      inventory[key] = { replicas: [...replicas].sort((a, b) => a - b) };
     else delete inventory[key];
     record.state = {
       generation: slice.generation,

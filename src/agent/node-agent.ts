@@ -18,8 +18,8 @@ import {
 import type {
   NodeController,
   NodeRuntime,
-  Observer,
   ObservedObject,
+  Observer,
   Outcome,
   PlannedAction,
   SliceEntry,
@@ -67,7 +67,11 @@ const HOLDING_CODES = new Set(["UPDATE_PAUSED", "ROLLED_BACK"]);
 /** Failure codes that do not fix themselves by retrying soon. */
 const TERMINAL_CODES = new Set(["IMAGE_UNAVAILABLE"]);
 
-type Kind = { controller: NodeController; runtime: NodeRuntime<ObservedObject, PlannedAction>; observer: Observer<ObservedObject> };
+type Kind = {
+  controller: NodeController;
+  runtime: NodeRuntime<ObservedObject, PlannedAction>;
+  observer: Observer<ObservedObject>;
+};
 
 /** Work-queue keys name the stack too: two stacks may both run a `container/web`. */
 function queueKey(stack: string, key: string): string {
@@ -351,7 +355,9 @@ export class NodeAgent {
         [...this.#kinds.values()].map(({ controller, observer }) =>
           observer
             .relist()
-            .catch((error: unknown) => this.#log(`${controller.kind}: resync list failed: ${errorMessage(error)}`)),
+            .catch((error: unknown) =>
+              this.#log(`${controller.kind}: resync list failed: ${errorMessage(error)}`),
+            ),
         ),
       ).then(() => this.#enqueueAll());
       this.#scheduleResync();
@@ -458,8 +464,13 @@ export class NodeAgent {
       // The engine stopped answering after acting: record what the outcomes created, so a later
       // prune still knows these objects are this node's, then let the queue retry.
       const replicas = [
-        ...observer.items().filter((i) => i.stack === stack && i.resource === name).map((i) => i.replica),
-        ...outcomes.flatMap((o) => (o.ok && controller.describe(o.action).effect !== "remove" ? [replicaOf(o.action)] : [])),
+        ...observer
+          .items()
+          .filter((i) => i.stack === stack && i.resource === name)
+          .map((i) => i.replica),
+        ...outcomes.flatMap((o) =>
+          o.ok && controller.describe(o.action).effect !== "remove" ? [replicaOf(o.action)] : [],
+        ),
       ];
       await this.#inventory.record(key, [...new Set(replicas)], slice);
       if (entry) this.#status(key, slice, failureStatus(error, "cannot list after acting"));
@@ -487,10 +498,14 @@ export class NodeAgent {
       throw new TerminalError(message);
     }
     const terminal = failures.every((f) => f.code !== undefined && TERMINAL_CODES.has(f.code));
-    const code = failures.find((f) => f.code !== undefined && f.code.startsWith("ENGINE_"))?.code;
+    const code = failures.find((f) => f.code?.startsWith("ENGINE_"))?.code;
     this.#status(key, slice, {
       condition: terminal || code !== undefined ? "Stalled" : "Reconciling",
-      reason: terminal ? camelCase(failures[0]?.code ?? "") : code !== undefined ? camelCase(code) : "ActionFailed",
+      reason: terminal
+        ? camelCase(failures[0]?.code ?? "")
+        : code !== undefined
+          ? camelCase(code)
+          : "ActionFailed",
       message,
     });
     throw terminal ? new TerminalError(message) : new TreescaleError(code ?? "ACTION_FAILED", message);

@@ -7,7 +7,10 @@ import { splitResourceKey } from "../reconcile/keys.js";
 
 export type SpecCheck = (kind: string, name: string, spec: unknown) => string[];
 
-export function parseSlice(value: unknown, checkSpec: SpecCheck): { slice: SliceDocument } | { issues: string[] } {
+export function parseSlice(
+  value: unknown,
+  checkSpec: SpecCheck,
+): { slice: SliceDocument } | { issues: string[] } {
   const issues: string[] = [];
   if (!isRecord(value)) return { issues: ["the slice is not an object"] };
   const { stack, generation, prune, resources } = value;

@@ -1,5 +1,14 @@
 // What subscribers receive: the routing header decoded, the payload left as a view of the frame.
-import { decodeRoute, payloadOf, type RouteHeader, type Target, targetOf, utf8 } from "./protocol/frames.js";
+import {
+  decodeRoute,
+  FrameFlag,
+  payloadOf,
+  type RouteHeader,
+  type Target,
+  targetOf,
+  utf8,
+} from "./protocol/frames.js";
+import { encodeReplyError } from "./protocol/messages.js";
 
 export type Payload = Uint8Array | string;
 
@@ -14,7 +23,15 @@ export interface Message {
   json<T = unknown>(): T;
   /** Answers a request; absent on plain publishes. */
   readonly reply?: (payload: Payload) => void;
+  /**
+   * Answers a request with an error instead (its message, and its `code` when a string): the requester's
+   * request() rejects with RequestHandlerError. Absent on plain publishes.
+   */
+  readonly replyError?: (error: unknown) => void;
 }
+
+/** Sends a REPLY to the request a message carries: its payload and flags (0, or FrameFlag.handlerError). */
+export type Respond = (payload: Uint8Array, flags: number) => void;
 
 const decoder = new TextDecoder();
 
@@ -25,6 +42,7 @@ export function toBytes(payload: Payload | undefined): Uint8Array {
 
 class BusMessage implements Message {
   readonly reply?: (payload: Payload) => void;
+  readonly replyError?: (error: unknown) => void;
   private decoded: RouteHeader | undefined;
   constructor(
     readonly kind: Message["kind"],
@@ -32,10 +50,13 @@ class BusMessage implements Message {
     private readonly frame: Uint8Array | undefined,
     header: RouteHeader | undefined,
     readonly data: Uint8Array,
-    reply?: (payload: Payload) => void,
+    respond?: Respond,
   ) {
     this.decoded = header;
-    if (reply) this.reply = reply;
+    if (respond) {
+      this.reply = (payload) => respond(toBytes(payload), 0);
+      this.replyError = (error) => respond(encodeReplyError(error), FrameFlag.handlerError);
+    }
   }
   private get header(): RouteHeader {
     this.decoded ??= decodeRoute(this.frame ?? new Uint8Array(0));
@@ -62,19 +83,15 @@ export function createMessage(
   kind: Message["kind"],
   header: RouteHeader,
   data: Uint8Array,
-  reply?: (payload: Payload) => void,
+  respond?: Respond,
 ): Message {
-  return new BusMessage(kind, undefined, header, data, reply);
+  return new BusMessage(kind, undefined, header, data, respond);
 }
 
 /**
  * A message whose header is decoded when first read: a subscriber that only looks at the payload pays for
  * no strings. The caller has checked the frame with checkRoute.
  */
-export function createMessageOf(
-  kind: Message["kind"],
-  frame: Uint8Array,
-  reply?: (payload: Payload) => void,
-): Message {
-  return new BusMessage(kind, frame, undefined, payloadOf(frame), reply);
+export function createMessageOf(kind: Message["kind"], frame: Uint8Array, respond?: Respond): Message {
+  return new BusMessage(kind, frame, undefined, payloadOf(frame), respond);
 }

@@ -33,7 +33,9 @@ type ApplyOptions = {
 };
 
 export function registerApply(program: Command, kinds: Kinds): void {
-  const command = program.command("apply").description("converge the fleet (or this machine) to the manifests");
+  const command = program
+    .command("apply")
+    .description("converge the fleet (or this machine) to the manifests");
   addStackOption(addNodeNameOption(addFileOption(command)))
     .option("--dry-run", "print the plan and change nothing", false)
     .option("--prune", "remove owned objects of this stack whose resource left the manifests", false)
@@ -56,7 +58,8 @@ export function registerApply(program: Command, kinds: Kinds): void {
 
 async function runApply(options: ApplyOptions, command: Command, kinds: Kinds): Promise<void> {
   const files = requireFiles(options.file);
-  const loaded = await loadOrExit(files);
+  const registry = new Registry(kinds());
+  const loaded = await loadOrExit(files, registry.sections());
   const nodeSettings = { concurrency: options.parallel, stopTimeoutSeconds: options.stopTimeout };
   const fleet = await openFleet(options, () => kinds(nodeSettings));
   if (!fleet.embedded) {
@@ -73,7 +76,7 @@ async function runApply(options: ApplyOptions, command: Command, kinds: Kinds): 
     process.exitCode = await runFleetApply(
       fleet.bus,
       { ...loaded, desired: fleet.view(loaded.desired) },
-      new Registry(kinds()),
+      registry,
       {
         stack: stackOf(options.stack, loaded, files),
         prune: options.prune,

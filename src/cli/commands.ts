@@ -21,7 +21,11 @@ const VERBS: Record<string, () => Promise<Register>> = {
  * Registers the verb named in `args` (the arguments after the program name); every verb when
  * none is named or the name is unknown, so help and commander's suggestions list them all.
  */
-export async function registerCommands(program: Command, args: readonly string[], kinds: Kinds): Promise<void> {
+export async function registerCommands(
+  program: Command,
+  args: readonly string[],
+  kinds: Kinds,
+): Promise<void> {
   const verb = args.find((arg) => !arg.startsWith("-"));
   if (verb === undefined && args.some((arg) => arg === "-V" || arg === "--version")) return;
   const load = verb === undefined ? undefined : VERBS[verb];

@@ -51,7 +51,8 @@ async function exitTwoOnError(run: () => Promise<void>): Promise<void> {
 
 async function runDiff(options: DiffOptions, kinds: Kinds): Promise<void> {
   const files = requireFiles(options.file);
-  const loaded = await loadOrExit(files);
+  const registry = new Registry(kinds());
+  const loaded = await loadOrExit(files, registry.sections());
   const [{ openFleet }, { planFromTree }, { fleetPlanJson, renderFleetPlanText }, { planDiffers }] =
     await Promise.all([
       import("./fleet-connection.js"),
@@ -59,7 +60,6 @@ async function runDiff(options: DiffOptions, kinds: Kinds): Promise<void> {
       import("../fleet/render.js"),
       import("../fleet/fleet-plan.js"),
     ]);
-  const registry = new Registry(kinds());
   const fleet = await openFleet(options, kinds);
   try {
     const plan = await planFromTree(fleet.bus, { ...loaded, desired: fleet.view(loaded.desired) }, registry, {

@@ -1,11 +1,11 @@
 // `treescale events`: subscribe to tree events and print them, one JSON object (or text line) per event.
 import type { Command } from "commander";
-import type { Kinds } from "./kinds.js";
-import { checkNodeName } from "./shared-options.js";
 import { BusClient, BusError, type Message } from "../bus/client/index.js";
 import { TreescaleError, UsageError } from "../errors.js";
 import { collect } from "./flag-values.js";
 import type { EmbeddedNode } from "./fleet-connection.js";
+import type { Kinds } from "./kinds.js";
+import { checkNodeName } from "./shared-options.js";
 
 export interface ConnectionFlags {
   node?: string;

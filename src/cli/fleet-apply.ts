@@ -49,7 +49,10 @@ export async function runFleetApply(
   const json = flags.output === "json";
   if (!json) process.stdout.write(renderFleetPlanText(plan, registry));
   if (flags.dryRun) {
-    if (json) process.stdout.write(`${JSON.stringify({ dryRun: true, plan: fleetPlanJson(plan, registry) }, null, 2)}\n`);
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify({ dryRun: true, plan: fleetPlanJson(plan, registry) }, null, 2)}\n`,
+      );
     return plan.unsupported.length > 0 ? EXIT.failed : EXIT.ok;
   }
   const progress = (line: string) => process.stderr.write(`${line}\n`);
@@ -61,7 +64,14 @@ export async function runFleetApply(
     plan.unsupported.length === 0;
   if (json) {
     const fleetJson = fleet.map((o) => outcomeJson(registry, o));
-    const report = { stack: plan.stack, generation: plan.generation, plan: fleetPlanJson(plan, registry), outcomes: nodes, fleet: fleetJson, converged };
+    const report = {
+      stack: plan.stack,
+      generation: plan.generation,
+      plan: fleetPlanJson(plan, registry),
+      outcomes: nodes,
+      fleet: fleetJson,
+      converged,
+    };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
     process.stdout.write(`\n${nodes.map(describe).join("\n")}\n`);
@@ -73,9 +83,7 @@ export async function runFleetApply(
     }
     for (const note of plan.unsupported) process.stdout.write(`✗ ${note.target}: ${note.reason}\n`);
     process.stdout.write(
-      converged
-        ? `Stack ${plan.stack} converged at generation ${plan.generation}.\n`
-        : `Stack ${plan.stack} NOT converged.\n`,
+      converged ? `Stack ${plan.stack} converged.\n` : `Stack ${plan.stack} NOT converged.\n`,
     );
   }
   return converged ? EXIT.ok : EXIT.failed;
@@ -83,7 +91,9 @@ export async function runFleetApply(
 
 function outcomeJson(registry: Registry, outcome: Outcome): Record<string, unknown> {
   const base = { ...registry.actionJson(outcome.action), ms: Math.round(outcome.ms) };
-  return outcome.ok ? { ...base, ok: true } : { ...base, ok: false, error: outcome.error, code: outcome.code ?? null };
+  return outcome.ok
+    ? { ...base, ok: true }
+    : { ...base, ok: false, error: outcome.error, code: outcome.code ?? null };
 }
 
 function describe(outcome: NodeOutcome): string {

@@ -43,7 +43,9 @@ export async function openFleet(
   retried = false,
 ): Promise<FleetConnection> {
   const url = flags.node ?? process.env.TREESCALE_NODE;
-  const embedded = url ? undefined : await openEmbeddedNode(checkNodeName(flags.name), flags.heal ?? true, kinds);
+  const embedded = url
+    ? undefined
+    : await openEmbeddedNode(checkNodeName(flags.name), flags.heal ?? true, kinds);
   const endpoint = embedded ?? { url: url ?? "", token: flags.token ?? process.env.TREESCALE_TOKEN };
   let client: Awaited<ReturnType<typeof connectClient>>;
   try {

@@ -29,7 +29,9 @@ export function objectRows(
   filter: StackFilter,
 ): Row[] {
   const items = states.flatMap((s) =>
-    ((s.observed[controller.kind]?.items ?? []) as ObservedObject[]).filter((item) => shown(filter, item.stack)),
+    ((s.observed[controller.kind]?.items ?? []) as ObservedObject[]).filter((item) =>
+      shown(filter, item.stack),
+    ),
   );
   const rows = controller.rows(items);
   for (const [name, why] of missingNodes(states, declared, controller.kind))
@@ -48,7 +50,11 @@ export function treeRows(
   return linkRows(states, declared);
 }
 
-function statusRows(states: readonly NodeState[], declared: readonly ServerSpec[], filter: StackFilter): Row[] {
+function statusRows(
+  states: readonly NodeState[],
+  declared: readonly ServerSpec[],
+  filter: StackFilter,
+): Row[] {
   const rows: Row[] = states.flatMap((s) =>
     Object.entries(s.stacks)
       .filter(([stack]) => shown(filter, stack))
@@ -78,7 +84,9 @@ function statusRows(states: readonly NodeState[], declared: readonly ServerSpec[
     });
   }
   const byPlace = new Intl.Collator("en", { numeric: true }).compare;
-  return rows.sort((a, b) => byPlace(`${a.node}/${a.stack}/${a.resource}`, `${b.node}/${b.stack}/${b.resource}`));
+  return rows.sort((a, b) =>
+    byPlace(`${a.node}/${a.stack}/${a.resource}`, `${b.node}/${b.stack}/${b.resource}`),
+  );
 }
 
 function nodeRows(states: readonly NodeState[], declared: readonly ServerSpec[]): Row[] {
@@ -156,7 +164,8 @@ function missingNodes(
       }
     }
     if (!withBlind) continue;
-    const observed = kind === undefined ? state.observed : { [kind]: state.observed[kind] ?? { synced: true, items: [] } };
+    const observed =
+      kind === undefined ? state.observed : { [kind]: state.observed[kind] ?? { synced: true, items: [] } };
     const blind = blindKinds(observed);
     if (blind.length > 0) missing.set(state.node, `cannot see its objects: ${blind.join("; ")}`);
   }

@@ -45,8 +45,10 @@ export function registerGet(program: Command, kinds: Kinds): void {
       const controller = registry.byNoun(kind);
       const fixed = FIXED_KINDS[kind as keyof typeof FIXED_KINDS];
       if (!controller && !fixed) throw new UsageError(`unknown kind "${kind}": choose ${choices}`);
-      const rows = await gather(options, kinds, (states, declared, filter) =>
-        controller ? objectRows(controller, states, declared, filter) : treeRows(fixed!, states, declared, filter),
+      const rows = await gather(options, kinds, registry, (states, declared, filter) =>
+        controller
+          ? objectRows(controller, states, declared, filter)
+          : treeRows(fixed!, states, declared, filter),
       );
       process.stdout.write(await render(rows, options.output));
     });
@@ -55,6 +57,7 @@ export function registerGet(program: Command, kinds: Kinds): void {
 async function gather(
   options: GetOptions,
   kinds: Kinds,
+  registry: Registry,
   toRows: (
     states: Awaited<ReturnType<typeof import("../fleet/fleet-apply.js").gatherStates>>,
     declared: import("../model/resources.js").ServerSpec[],
@@ -66,7 +69,7 @@ async function gather(
     import("../fleet/fleet-apply.js"),
     import("./load-manifests.js"),
   ]);
-  const loaded = options.file.length > 0 ? await loadOrExit(options.file) : undefined;
+  const loaded = options.file.length > 0 ? await loadOrExit(options.file, registry.sections()) : undefined;
   const filter: StackFilter =
     options.allStacks || (options.stack === undefined && loaded === undefined)
       ? {}

@@ -1,9 +1,13 @@
 // Loads manifests for a verb, or stops it with every issue listed (exit 2).
 import { ExitError } from "../errors.js";
-import { formatIssue, type LoadResult, loadManifests } from "../manifest/index.js";
+import { type ExtensionSection, formatIssue, type LoadResult, loadManifests } from "../manifest/index.js";
 
-export async function loadOrExit(files: string[]): Promise<LoadResult> {
-  const result = await loadManifests(files, readStdin);
+/** `sections`: the manifest sections the registered kinds add. */
+export async function loadOrExit(
+  files: string[],
+  sections: readonly ExtensionSection[] = [],
+): Promise<LoadResult> {
+  const result = await loadManifests(files, readStdin, { sections });
   if (result.issues.length > 0) {
     const lines = result.issues.map(formatIssue);
     const count = `${result.issues.length} error${result.issues.length === 1 ? "" : "s"} in the manifests; nothing was changed.`;

@@ -37,7 +37,11 @@ export function addStackOption(command: Command): Command {
 }
 
 /** The stack of an apply: --stack, else the manifests' own `stack`, else named after the first -f. */
-export function stackOf(flag: string | undefined, loaded: Pick<LoadResult, "stack">, files: readonly string[]): string {
+export function stackOf(
+  flag: string | undefined,
+  loaded: Pick<LoadResult, "stack">,
+  files: readonly string[],
+): string {
   if (flag !== undefined) {
     if (!RESOURCE_NAME_PATTERN.test(flag))
       throw new UsageError(`--stack must be lowercase letters, digits and dashes, got "${flag}"`);

@@ -3,9 +3,9 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import { loadManifests } from "../manifest/index.js";
+import { Registry } from "../reconcile/registry.js";
 import { ApplyLoop } from "../watch/apply-loop.js";
 import { watchDebounced } from "../watch/debounced-watcher.js";
-import { Registry } from "../reconcile/registry.js";
 import { wholeNumber } from "./flag-values.js";
 import { runFleetApply } from "./fleet-apply.js";
 import { openFleet } from "./fleet-connection.js";
@@ -55,27 +55,22 @@ async function runWatch(flags: WatchFlags, kinds: Kinds): Promise<void> {
     process.once("SIGTERM", () => resolve());
   });
   const files = requireFiles(flags.file);
+  const registry = new Registry(kinds());
   if (files.includes("-")) throw new UsageError("watch needs files or directories to watch, not stdin");
   const fleet = await openFleet(flags, kinds);
-  const registry = new Registry(kinds());
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   const loop = new ApplyLoop({
-    load: () => loadManifests(files),
+    load: () => loadManifests(files, undefined, { sections: registry.sections() }),
     apply: (loaded) =>
-      runFleetApply(
-        fleet.bus,
-        { ...loaded, desired: fleet.view(loaded.desired) },
-        registry,
-        {
-          stack: stackOf(flags.stack, loaded, files),
-          prune: flags.prune,
-          allowEmpty: flags.allowEmpty,
-          dryRun: false,
-          output: "text",
-          timeoutMs: flags.timeout * 1000,
-          gatherMs: 2000,
-        },
-      ),
+      runFleetApply(fleet.bus, { ...loaded, desired: fleet.view(loaded.desired) }, registry, {
+        stack: stackOf(flags.stack, loaded, files),
+        prune: flags.prune,
+        allowEmpty: flags.allowEmpty,
+        dryRun: false,
+        output: "text",
+        timeoutMs: flags.timeout * 1000,
+        gatherMs: 2000,
+      }),
     log,
   });
   const watcher = watchDebounced(

@@ -113,10 +113,25 @@ export async function applyFleet(options: FleetApplyOptions): Promise<FleetApply
       if (!node.reachable)
         outcomes.push(
           node.blind.length > 0
-            ? { node: node.node, result: "unreachable", message: `cannot see its objects: ${node.blind.join("; ")}`, stalled: [] }
+            ? {
+                node: node.node,
+                result: "unreachable",
+                message: `cannot see its objects: ${node.blind.join("; ")}`,
+                stalled: [],
+              }
             : placesNothing(node.slice)
-              ? { node: node.node, result: "pending", message: "not running; nothing is placed on it", stalled: [] }
-              : { node: node.node, result: "unreachable", message: "not reachable; nothing sent", stalled: [] },
+              ? {
+                  node: node.node,
+                  result: "pending",
+                  message: "not running; nothing is placed on it",
+                  stalled: [],
+                }
+              : {
+                  node: node.node,
+                  result: "unreachable",
+                  message: "not reachable; nothing sent",
+                  stalled: [],
+                },
         );
       if (node.undeclared)
         outcomes.push({
@@ -259,7 +274,13 @@ async function sendAndWait(run: WaveRunner, node: string, slice: SliceDocument):
   for (;;) {
     // Cleared before asking: a settled announcement that arrives while we ask wakes the next wait.
     signals.clear(node);
-    const [summaryReply] = await bus.requestMany(AGENT_EVENTS.summary, { node }, ask, Math.min(budget(), 5000), 1);
+    const [summaryReply] = await bus.requestMany(
+      AGENT_EVENTS.summary,
+      { node },
+      ask,
+      Math.min(budget(), 5000),
+      1,
+    );
     const summary = summaryReply?.json<NodeSummary>();
     silent = summary ? 0 : silent + 1;
     if (silent >= 2) {

@@ -6,13 +6,14 @@ import { blindKinds, type NodeState, type SliceDocument } from "../model/wire.js
 import type {
   NodeInfo,
   ObservedObject,
-  PlannedAction,
   PlanNote,
+  PlannedAction,
   SliceEntry,
   Unschedulable,
 } from "../reconcile/controller.js";
 import { resourceKey, splitResourceKey } from "../reconcile/keys.js";
 import type { Registry } from "../reconcile/registry.js";
+import { canonicalJson } from "../util/canonical-json.js";
 
 export type NodePlan = {
   node: string;
@@ -62,7 +63,9 @@ export function planFleet({ desired, states, stack, prune, registry }: FleetPlan
     const state = byName.get(name);
     return state ? blindKinds(state.observed) : [];
   };
-  const unreachable = nodes.filter((n) => !byName.has(n.name) || blindOf(n.name).length > 0).map((n) => n.name);
+  const unreachable = nodes
+    .filter((n) => !byName.has(n.name) || blindOf(n.name).length > 0)
+    .map((n) => n.name);
   const pruneRefused =
     prune && unreachable.length > 0
       ? `nodes unreachable: ${unreachable.join(", ")}; prune needs every node's inventory`
@@ -125,6 +128,10 @@ export function planFleet({ desired, states, stack, prune, registry }: FleetPlan
       plan.notes.push(...result.notes);
       plan.unchanged += result.unchanged;
     }
+    // Nothing to do and the same slice: the node keeps its generation, so a no-op apply costs it
+    // no reconcile. (With actions, a new generation is what makes an apply heal unhealed drift.)
+    if (held && plan.actions.length === 0 && sameContent(held.slice, slice))
+      plan.slice = { ...slice, generation: held.slice.generation };
     return plan;
   });
   for (const state of states) {
@@ -159,6 +166,10 @@ export function planFleet({ desired, states, stack, prune, registry }: FleetPlan
     unsupported: registry.unsupported(desired),
     ...(pruneRefused ? { pruneRefused } : {}),
   };
+}
+
+function sameContent(a: SliceDocument, b: SliceDocument): boolean {
+  return a.prune === b.prune && canonicalJson(a.resources) === canonicalJson(b.resources);
 }
 
 /** The entries of one kind, keyed by name. */

@@ -32,7 +32,8 @@ export function renderFleetPlanText(plan: FleetPlan, registry: Registry): string
   const fleetLines = plan.fleet.actions.map(describe);
   if (fleetLines.length > 0 || plan.fleet.notes.length > 0)
     lines.push("fleet:", ...actionLines(fleetLines), ...noteLines(plan.fleet.notes));
-  for (const item of plan.unschedulable) lines.push(`  ! unschedulable ${item.kind}/${item.resource}: ${item.reason}`);
+  for (const item of plan.unschedulable)
+    lines.push(`  ! unschedulable ${item.kind}/${item.resource}: ${item.reason}`);
   for (const note of plan.unsupported) lines.push(`  ! ${note.target}: ${note.reason}`);
   if (plan.pruneRefused) lines.push(`  ! prune refused: ${plan.pruneRefused}`);
   const all = [...plan.nodes.flatMap((n) => n.actions.map(describe)), ...fleetLines];

@@ -142,8 +142,6 @@ export type ReparentRequest = { parent: string; host: string; port: number };
 /** Blind kinds of a node, as a sentence per kind. */
 export function blindKinds(observed: Readonly<Record<string, Observation>>): string[] {
   return Object.entries(observed).flatMap(([kind, o]) =>
-    o.synced && o.error === undefined
-      ? []
-      : [`${kind}: ${o.error ?? "has not listed its objects yet"}`],
+    o.synced && o.error === undefined ? [] : [`${kind}: ${o.error ?? "has not listed its objects yet"}`],
   );
 }

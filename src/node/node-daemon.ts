@@ -30,19 +30,19 @@ export class NodeDaemon {
     this.#parentStore = new ParentStore(options.home, options.name);
     this.agent =
       options.controllers.length > 0
-      ? new NodeAgent({
-          name: options.name,
-          tags: options.tags ?? [],
-          home: options.home,
-          controllers: options.controllers,
-          bus: this.node,
-          heal: options.heal,
-          parent: () => this.node.parentName,
-          children: () => [...this.#children.values()],
-          ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
-          ...(options.log ? { log: (line: string) => options.log?.("info", line) } : {}),
-        })
-      : undefined;
+        ? new NodeAgent({
+            name: options.name,
+            tags: options.tags ?? [],
+            home: options.home,
+            controllers: options.controllers,
+            bus: this.node,
+            heal: options.heal,
+            parent: () => this.node.parentName,
+            children: () => [...this.#children.values()],
+            ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
+            ...(options.log ? { log: (line: string) => options.log?.("info", line) } : {}),
+          })
+        : undefined;
   }
 
   async start(): Promise<void> {
@@ -76,7 +76,10 @@ export class NodeDaemon {
         try {
           await this.#parentStore.write(parsed.request);
         } catch (error) {
-          return JSON.stringify({ accepted: false, reason: `cannot record the new parent: ${errorMessage(error)}` });
+          return JSON.stringify({
+            accepted: false,
+            reason: `cannot record the new parent: ${errorMessage(error)}`,
+          });
         }
         const { host, port } = parsed.request;
         // The reply travels over the old parent link: let it leave before that link is dropped.

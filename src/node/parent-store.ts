@@ -33,7 +33,8 @@ function checkReparent(body: unknown): { request: ReparentRequest } | { reason: 
   const problems: string[] = [];
   if (typeof parent !== "string" || !RESOURCE_NAME_PATTERN.test(parent))
     problems.push("parent: must be a node name");
-  if (typeof host !== "string" || host === "" || /[\s/]/.test(host)) problems.push("host: must be a host name or IP");
+  if (typeof host !== "string" || host === "" || /[\s/]/.test(host))
+    problems.push("host: must be a host name or IP");
   if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)
     problems.push("port: must be a whole number from 1 to 65535");
   return problems.length > 0

@@ -6,6 +6,14 @@ import type { DesiredState } from "../model/resources.js";
 import type { NodeState } from "../model/wire.js";
 import type { Clock } from "../util/clock.js";
 
+/** A top-level manifest section a kind adds (see loadManifests' `sections`). */
+export type ManifestSection = {
+  section: string;
+  parse(
+    body: unknown,
+  ): { ok: true; value: unknown } | { ok: false; issues: { path: (string | number)[]; message: string }[] };
+};
+
 /** How a plan line reads, and which count of the plan's summary it adds to. */
 export type Effect = "create" | "recreate" | "update" | "remove" | "start";
 
@@ -143,7 +151,11 @@ export interface NodeRuntime<Observed, A extends PlannedAction> {
   execute(actions: readonly A[], context: ExecuteContext<A>): Promise<Outcome<A>[]>;
 }
 
-export interface NodeController<Spec = unknown, Observed extends ObservedObject = ObservedObject, A extends PlannedAction = PlannedAction> {
+export interface NodeController<
+  Spec = unknown,
+  Observed extends ObservedObject = ObservedObject,
+  A extends PlannedAction = PlannedAction,
+> {
   readonly kind: string;
   readonly scope: "node";
   /** This kind's resources in the desired state. */
@@ -161,6 +173,8 @@ export interface NodeController<Spec = unknown, Observed extends ObservedObject 
   rows(observed: readonly Observed[]): Record<string, unknown>[];
   /** Names `get` accepts for this kind (`containers`, `container`). */
   readonly nouns: readonly string[];
+  /** A kind whose resources are not one of the built-in manifest sections brings its own. */
+  readonly manifestSection?: ManifestSection;
   /** The update policy's batch size for a recreate of this action's resource, when it has one. */
   rolling?(action: A): { maxParallel: number; failureAction: "pause" | "rollback" } | undefined;
   runtime(): NodeRuntime<Observed, A>;

@@ -5,9 +5,10 @@ import type {
   ActionLine,
   Controller,
   FleetController,
+  ManifestSection,
   NodeController,
-  PlannedAction,
   PlanNote,
+  PlannedAction,
 } from "./controller.js";
 
 /** Manifest sections whose kind has a controller of its own; until it lands, they are reported, not ignored. */
@@ -31,6 +32,11 @@ export class Registry {
     if (twice !== undefined) throw new Error(`kind "${twice}" is registered twice`);
     this.nodeKinds = controllers.filter((c): c is NodeController => c.scope === "node");
     this.fleetKinds = controllers.filter((c): c is FleetController => c.scope === "fleet");
+  }
+
+  /** Manifest sections the registered kinds add to the built-in ones. */
+  sections(): ManifestSection[] {
+    return this.nodeKinds.flatMap((kind) => (kind.manifestSection ? [kind.manifestSection] : []));
   }
 
   nodeKind(kind: string): NodeController | undefined {

@@ -8,7 +8,8 @@ const SYMBOL: Record<Effect, string> = { create: "+", recreate: "~", update: "~"
 export function actionLines(lines: readonly ActionLine[], indent = "  "): string[] {
   const width = Math.max(8, ...lines.map((line) => line.target.length));
   return lines.map(
-    (line) => `${indent}${SYMBOL[line.effect]} ${line.verb.padEnd(8)} ${line.target.padEnd(width)}  ${line.reason}`,
+    (line) =>
+      `${indent}${SYMBOL[line.effect]} ${line.verb.padEnd(8)} ${line.target.padEnd(width)}  ${line.reason}`,
   );
 }
 

@@ -25,7 +25,7 @@ import {
   writeRouted,
 } from "../protocol/index.js";
 import { transportFor } from "./dial.js";
-import { BusError } from "./errors.js";
+import { BusError, BusTimeoutError } from "./errors.js";
 import { FrameBatch } from "./frame-batch.js";
 import { ClientRequests } from "./requests.js";
 import type { TlsClientOptions, Transport, TransportFactory, WebSocketConstructor } from "./transport.js";
@@ -51,9 +51,23 @@ export interface ClientOptions {
   webSocket?: WebSocketConstructor;
   /** Overrides the transport chosen from the URL. */
   transport?: TransportFactory;
+  /** Longest wait for the TCP, TLS or WebSocket connection to open, per attempt (default 10 000 ms). */
+  connectTimeoutMs?: number;
+  /** Longest wait for READY once connected (CONNECT and DECLARE sent), per attempt (default 10 000 ms). */
+  handshakeTimeoutMs?: number;
+  /** Longest wait for the READY that confirms a subscribe()'s DECLARE (default 10 000 ms). */
+  subscribeTimeoutMs?: number;
 }
 
+/** Default of each of connectTimeoutMs, handshakeTimeoutMs and subscribeTimeoutMs. */
+export const DEFAULT_DEADLINE_MS = 10_000;
+
 type Outgoing = Uint8Array | (() => Uint8Array);
+
+interface ReadyWaiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
 
 export class BusClient implements AsyncIterable<Message> {
   /** The node this client is connected to (from READY). */
@@ -95,7 +109,9 @@ export class BusClient implements AsyncIterable<Message> {
   /** An ERROR frame from the node: the connection ends right after it. */
   private fatal: BusError | undefined;
   private readonly waiting: ((result: IteratorResult<Message>) => void)[] = [];
-  private readyWaiters: { resolve(): void; reject(error: Error): void }[] = [];
+  private readyWaiters: ReadyWaiter[] = [];
+  /** Ends a connection that has not answered CONNECT/DECLARE with READY in time. */
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private closedResolve!: (error: BusError | undefined) => void;
   /** Resolves when the client is closed for good, with the reason when it was not asked to close. */
   readonly closed: Promise<BusError | undefined> = new Promise((resolve) => {
@@ -127,13 +143,48 @@ export class BusClient implements AsyncIterable<Message> {
   }
 
   private async open(): Promise<void> {
-    const transport = await this.factory();
+    const transport = await this.dial();
     this.attach(transport);
     await this.waitReady();
   }
 
+  /**
+   * Opens a transport within the connect deadline. A dial that loses the race is aborted; one whose factory
+   * ignores the abort is closed when it opens.
+   */
+  private dial(): Promise<Transport> {
+    const timeoutMs = this.options.connectTimeoutMs ?? DEFAULT_DEADLINE_MS;
+    const abort = new AbortController();
+    return new Promise((resolve, reject) => {
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        const error = new BusTimeoutError("connect", this.options.url, timeoutMs);
+        abort.abort(error);
+        reject(error);
+      }, timeoutMs);
+      this.factory(abort.signal).then(
+        (transport) => {
+          clearTimeout(timer);
+          if (late) transport.close();
+          else resolve(transport);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          if (!late) reject(error);
+        },
+      );
+    });
+  }
+
   private waitReady(): Promise<void> {
     return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  private stopHandshakeTimer(): void {
+    if (this.handshakeTimer === undefined) return;
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
   }
 
   private attach(transport: Transport): void {
@@ -171,6 +222,15 @@ export class BusClient implements AsyncIterable<Message> {
     transport.send(
       concat([encodeControl(FrameType.connect, connect), encodeControl(FrameType.declare, this.declaration)]),
     );
+    // Heartbeats start only with READY: until then, nothing else notices a node that stays silent.
+    const timeoutMs = this.options.handshakeTimeoutMs ?? DEFAULT_DEADLINE_MS;
+    this.stopHandshakeTimer();
+    this.handshakeTimer = setTimeout(() => {
+      this.handshakeTimer = undefined;
+      if (this.transport === transport && !this.ready) {
+        this.lostConnection(new BusTimeoutError("handshake", this.options.url, timeoutMs));
+      }
+    }, timeoutMs);
   }
 
   private onFrame(frame: Uint8Array): void {
@@ -185,7 +245,7 @@ export class BusClient implements AsyncIterable<Message> {
       }
       case FrameType.request: {
         const header = decodeRoute(frame);
-        const reply = (payload: Payload) =>
+        const respond = (payload: Uint8Array, flags: number) =>
           this.enqueue(
             encodeRouted(
               FrameType.reply,
@@ -196,10 +256,11 @@ export class BusClient implements AsyncIterable<Message> {
                 node: header.origin,
                 replyTo: header.replyTo,
               },
-              toBytes(payload),
+              payload,
+              flags,
             ),
           );
-        this.deliver(createMessage("request", header, payloadOf(frame), reply));
+        this.deliver(createMessage("request", header, payloadOf(frame), respond));
         return;
       }
       case FrameType.reply: {
@@ -212,6 +273,7 @@ export class BusClient implements AsyncIterable<Message> {
         this.connectionId = ready.connection;
         this.heartbeatMs = ready.heartbeatMs;
         this.ready = true;
+        this.stopHandshakeTimer();
         this.startHeartbeat();
         this.scheduleFlush();
         const waiters = this.readyWaiters;
@@ -269,6 +331,7 @@ export class BusClient implements AsyncIterable<Message> {
     this.transport = undefined;
     this.ready = false;
     lost.close();
+    this.stopHandshakeTimer();
     if (this.heartbeat) clearInterval(this.heartbeat);
     const fatal =
       error.code === "auth_failed" || error.code === "protocol_error" || error.code === "frame_too_large";
@@ -285,15 +348,21 @@ export class BusClient implements AsyncIterable<Message> {
     const backoff = this.backoff ?? DEFAULT_BACKOFF;
     await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, backoff)));
     if (this.closing) return;
+    let transport: Transport;
     try {
-      this.attach(await this.factory());
+      transport = await this.dial();
     } catch {
       void this.reconnect(attempt + 1);
+      return;
     }
+    // close() may have come while dialing: the new connection is not wanted any more.
+    if (this.closing) transport.close();
+    else this.attach(transport);
   }
 
   private shutdown(error: BusError | undefined): void {
     this.closing = true;
+    this.stopHandshakeTimer();
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const waiter of this.readyWaiters) waiter.reject(error ?? new BusError("closed", "client closed"));
     this.readyWaiters = [];
@@ -410,19 +479,78 @@ export class BusClient implements AsyncIterable<Message> {
     );
   }
 
-  /** Replaces this client's events and memberships; resolves when the node confirmed with READY. */
-  async subscribe(declaration: Partial<Declaration>): Promise<void> {
+  /**
+   * Replaces this client's events and memberships; resolves when the node confirmed with READY. Rejects
+   * with SUBSCRIBE_TIMEOUT (BusTimeoutError) after subscribeTimeoutMs; the connection, stuck unconfirmed,
+   * is then dropped, and the next one declares the new declaration.
+   */
+  subscribe(declaration: Partial<Declaration>): Promise<void> {
+    if (this.closing) return Promise.reject(new BusError("closed", "the client is closed"));
     this.declaration = { ...this.declaration, ...declaration };
-    const waiting = this.waitReady();
-    this.ready = false;
-    this.transport?.send(encodeControl(FrameType.declare, this.declaration));
-    await waiting;
+    const timeoutMs = this.options.subscribeTimeoutMs ?? DEFAULT_DEADLINE_MS;
+    return new Promise((resolve, reject) => {
+      const waiter: ReadyWaiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.readyWaiters = this.readyWaiters.filter((other) => other !== waiter);
+        const error = new BusTimeoutError("subscribe", this.options.url, timeoutMs);
+        reject(error);
+        if (this.transport && !this.ready) this.lostConnection(error);
+      }, timeoutMs);
+      this.readyWaiters.push(waiter);
+      this.ready = false;
+      this.transport?.send(encodeControl(FrameType.declare, this.declaration));
+    });
   }
 
   /** Calls `listener` for every message; returns the function that stops it. */
   onMessage(listener: (message: Message) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Answers requests for `event` ("*": every request) with what `handler` returns. A handler that throws or
+   * rejects answers with an error reply: the requester's request() rejects with RequestHandlerError
+   * carrying its message. Declares the event first when the declaration lacks it, and resolves once the
+   * node confirmed; the function it resolves with stops answering (the event stays declared).
+   */
+  async handle(
+    event: string,
+    handler: (request: Message) => Payload | Promise<Payload>,
+  ): Promise<() => void> {
+    const stop = this.onMessage((message) => {
+      const { reply, replyError } = message;
+      if (!reply || !replyError || (event !== "*" && message.event !== event)) return;
+      Promise.resolve()
+        .then(() => handler(message))
+        .then(reply)
+        .catch((error: unknown) => {
+          try {
+            replyError(error);
+          } catch {
+            // Closed, or the buffer full, while the handler ran: the requester's timeout is all that is left.
+          }
+        });
+    });
+    const events = this.declaration.events;
+    if (!events.includes(event) && !events.includes("*")) {
+      try {
+        await this.subscribe({ events: [...events, event] });
+      } catch (error) {
+        stop();
+        throw error;
+      }
+    }
+    return stop;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Message> {

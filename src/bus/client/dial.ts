@@ -9,7 +9,7 @@ import { connectWebSocket } from "./websocket-transport.js";
 export function transportFor(options: ClientOptions): TransportFactory {
   if (options.transport) return options.transport;
   const url = options.url;
-  if (/^wss?:\/\//.test(url)) return () => connectWebSocket(url, options.webSocket);
+  if (/^wss?:\/\//.test(url)) return (signal) => connectWebSocket(url, options.webSocket, signal);
   const tls = url.startsWith("tls://") ? (options.tls ?? {}) : options.tls;
   const match = /^(?:tcp:\/\/|tls:\/\/)?(?:\[([^\]]+)\]|([^:/]+)):(\d+)\/?$/.exec(url);
   if (!match)
@@ -20,11 +20,11 @@ export function transportFor(options: ClientOptions): TransportFactory {
   const host = match[1] ?? match[2] ?? "127.0.0.1";
   const port = Number(match[3]);
   const shown = `${tls ? "tls" : "tcp"}://${match[1] ? `[${host}]` : host}:${port}`;
-  return async () => {
+  return async (signal) => {
     try {
-      return await (await import("./tcp-transport.js")).connectSocket(host, port, tls);
+      return await (await import("./tcp-transport.js")).connectSocket(host, port, tls, signal);
     } catch (error) {
-      throw connectError(shown, error);
+      throw signal?.aborted ? error : connectError(shown, error);
     }
   };
 }

@@ -20,8 +20,11 @@ export interface TlsClientOptions {
   rejectUnauthorized?: boolean;
 }
 
-/** Opens a connected transport. */
-export type TransportFactory = () => Promise<Transport>;
+/**
+ * Opens a connected transport. The client aborts `signal` when its connect deadline passes; a factory that
+ * ignores it still works (the transport it opens too late is closed).
+ */
+export type TransportFactory = (signal?: AbortSignal) => Promise<Transport>;
 
 /** The subset of the WHATWG WebSocket the client uses; `ws` and browsers both provide it. */
 export interface WebSocketLike {

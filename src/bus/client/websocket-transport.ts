@@ -2,7 +2,13 @@
 // as TCP, so message boundaries carry no meaning.
 import type { Transport, WebSocketConstructor, WebSocketLike } from "./transport.js";
 
-export function connectWebSocket(url: string, implementation?: WebSocketConstructor): Promise<Transport> {
+/** Opens a WebSocket to the node; `signal` abandons the dial (the client's connect deadline). */
+export function connectWebSocket(
+  url: string,
+  implementation?: WebSocketConstructor,
+  signal?: AbortSignal,
+): Promise<Transport> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
   const Impl = implementation ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (!Impl) {
     return Promise.reject(
@@ -29,8 +35,15 @@ export function connectWebSocket(url: string, implementation?: WebSocketConstruc
       onData: (listener) => dataListeners.push(listener),
       onClose: (listener) => closeListeners.push(listener),
     };
+    const onAbort = () => {
+      if (open) return;
+      reject(signal?.reason);
+      socket.close(1000);
+    };
+    signal?.addEventListener("abort", onAbort);
     socket.addEventListener("open", () => {
       open = true;
+      signal?.removeEventListener("abort", onAbort);
       resolve(transport);
     });
     socket.addEventListener("message", (event) => {

@@ -18,7 +18,8 @@ export const FrameType = {
 } as const;
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 
-export const FrameFlag = { noResponders: 1 } as const;
+/** REPLY flags: nothing matched the request (sent by a node), or the responder's handler failed. */
+export const FrameFlag = { noResponders: 1, handlerError: 2 } as const;
 
 /** u32 length + u8 type + u8 flags + u16 header length. */
 export const PREFIX_BYTES = 8;

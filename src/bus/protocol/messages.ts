@@ -37,6 +37,16 @@ export interface ErrorBody {
   code: string;
   message: string;
 }
+/** The payload of a REPLY flagged handlerError: the handler's message and its error's code, if any. */
+export interface ReplyErrorBody {
+  message: string;
+  code?: string;
+}
+
+/** A handler's message can be anything it threw; the reply carrying it must stay a small frame. */
+const MAX_REPLY_ERROR_CHARS = 4096;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 function fail(message: string): never {
   throw new ProtocolError(ErrorCode.protocolError, message);
@@ -134,4 +144,28 @@ export function parseError(body: unknown): ErrorBody {
     code: typeof r.code === "string" ? r.code : "unknown",
     message: typeof r.message === "string" ? r.message : "",
   };
+}
+
+/** The payload of an error reply for what a request handler threw or rejected with. */
+export function encodeReplyError(error: unknown): Uint8Array {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  const body: ReplyErrorBody = { message: message.slice(0, MAX_REPLY_ERROR_CHARS) };
+  if (typeof code === "string") body.code = code.slice(0, 255);
+  return encoder.encode(JSON.stringify(body));
+}
+
+/** Reads an error reply's payload; one from another implementation that is not the JSON body is its text. */
+export function decodeReplyError(payload: Uint8Array): ReplyErrorBody {
+  const text = decoder.decode(payload);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { message: text };
+  }
+  const r = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {};
+  const out: ReplyErrorBody = { message: typeof r.message === "string" ? r.message : text };
+  if (typeof r.code === "string") out.code = r.code;
+  return out;
 }

@@ -1,6 +1,7 @@
 // One node of the bus: accepts clients and child nodes, links to a parent, and is the door in-process
 // code (the node's agent) subscribes, publishes, requests and answers through without a socket. It wires
 // the parts together — admission, routing, requests, heartbeats, node events — and dispatches each frame.
+import { errorMessage } from "../../errors.js";
 import { type Message, type Payload, toBytes } from "../message.js";
 import { type BusGauges, BusMetrics } from "../metrics.js";
 import {
@@ -61,6 +62,8 @@ export class BusServer {
   private readonly admission: Admission;
   private readonly heartbeat: Heartbeat;
   private readonly links: NodeLinks;
+  /** Who to tell when a parent link being joined becomes ready. */
+  private readonly parentJoins = new WeakMap<Peer, () => void>();
   private nextPeerId = 1;
   private stopping = false;
 
@@ -155,8 +158,11 @@ export class BusServer {
     this.createPeer(wire);
   }
 
-  /** Joins the parent over an established wire; resolves when the link closes. */
-  attachParent(wire: Wire): Promise<{ ready: boolean; reason: string }> {
+  /**
+   * Joins the parent over an established wire; resolves when the link closes. `onReady` is called once the
+   * parent has answered the challenge with READY, so that the caller can end its handshake deadline.
+   */
+  attachParent(wire: Wire, onReady?: () => void): Promise<{ ready: boolean; reason: string }> {
     return new Promise((resolve) => {
       const peer = this.createPeer(wire, (closed) =>
         resolve({
@@ -164,6 +170,7 @@ export class BusServer {
           reason: closed.closeReason ? `${closed.closeReason.code}: ${closed.closeReason.message}` : "closed",
         }),
       );
+      if (onReady) this.parentJoins.set(peer, onReady);
       this.admission.join(peer);
     });
   }
@@ -244,6 +251,10 @@ export class BusServer {
     peer.nonces = undefined;
     this.router.addLink(peer);
     this.links.announce(peer);
+    if (role === "parent") {
+      this.parentJoins.get(peer)?.();
+      this.parentJoins.delete(peer);
+    }
   }
 
   private onClose(peer: Peer): void {
@@ -285,16 +296,22 @@ export class BusServer {
     );
   }
 
-  /** Answers requests for `event` with what `handler` returns (errors are logged, not answered). */
+  /**
+   * Answers requests for `event` with what `handler` returns. A handler that throws or rejects is logged
+   * and answered with an error reply, so that its requester fails at once with the handler's message
+   * rather than waiting out its timeout.
+   */
   handle(event: string, handler: (request: Message) => Payload | Promise<Payload>): () => void {
     return this.subscribe(event, (message) => {
-      const reply = message.reply;
-      if (!reply) return;
+      const { reply, replyError } = message;
+      if (!reply || !replyError) return;
       Promise.resolve()
         .then(() => handler(message))
-        .then(reply, (error: unknown) =>
-          this.log("error", "request handler failed", { event, error: (error as Error).message }),
-        );
+        .then(reply)
+        .catch((error: unknown) => {
+          this.log("error", "request handler failed", { event, error: errorMessage(error) });
+          replyError(error);
+        });
     });
   }
 

@@ -1,7 +1,8 @@
 // Requests made by in-process code on this node: their ids, the replies gathered so far and their
 // timeouts. A reply routed to connection 0 (the node itself) settles here.
+import { RequestHandlerError } from "../client/errors.js";
 import { createMessage, type Message } from "../message.js";
-import { FrameFlag, frameFlags, payloadOf, type RouteHeader } from "../protocol/index.js";
+import { decodeReplyError, FrameFlag, frameFlags, payloadOf, type RouteHeader } from "../protocol/index.js";
 
 export class RequestTimeoutError extends Error {
   readonly code = "request_timeout";
@@ -12,9 +13,11 @@ export class NoRespondersError extends Error {
 
 interface PendingRequest {
   replies: Message[];
+  /** Error replies: responders whose handler failed. They count toward `max` like any answer. */
+  failures: RequestHandlerError[];
   max: number;
   timer: ReturnType<typeof setTimeout>;
-  finish(replies: Message[], error?: Error): void;
+  finish(error?: Error): void;
 }
 
 export class PendingRequests {
@@ -23,7 +26,8 @@ export class PendingRequests {
 
   /**
    * Registers a request under a fresh id, then calls `send` with it to put the request on the bus.
-   * Resolves with the replies once `max` arrived or `timeoutMs` passed.
+   * Resolves with the replies once `max` answers arrived or `timeoutMs` passed. Error replies are left out
+   * of the result; when they are all it got, it rejects with the first (a RequestHandlerError).
    */
   open(max: number, timeoutMs: number, send: (id: number) => void): Promise<Message[]> {
     const id = this.nextId++;
@@ -32,13 +36,15 @@ export class PendingRequests {
     return new Promise((resolve, reject) => {
       const request: PendingRequest = {
         replies: [],
+        failures: [],
         max,
-        timer: setTimeout(() => request.finish(request.replies), timeoutMs),
-        finish: (replies, error) => {
+        timer: setTimeout(() => request.finish(), timeoutMs),
+        finish: (error) => {
           clearTimeout(request.timer);
           this.pending.delete(id);
-          if (error && replies.length === 0) reject(error);
-          else resolve(replies);
+          const failure = error ?? request.failures[0];
+          if (failure && request.replies.length === 0) reject(failure);
+          else resolve(request.replies);
         },
       };
       this.pending.set(id, request);
@@ -50,19 +56,25 @@ export class PendingRequests {
   settle(frame: Uint8Array, header: RouteHeader): void {
     const request = this.pending.get(header.id);
     if (!request) return;
-    if (frameFlags(frame) & FrameFlag.noResponders) {
-      request.finish(
-        request.replies,
-        new NoRespondersError(`no subscriber for "${header.event}" matches the target`),
-      );
+    const flags = frameFlags(frame);
+    if (flags & FrameFlag.noResponders) {
+      request.finish(new NoRespondersError(`no subscriber for "${header.event}" matches the target`));
       return;
     }
-    request.replies.push(createMessage("publish", header, payloadOf(frame).slice()));
-    if (request.replies.length >= request.max) request.finish(request.replies);
+    if (flags & FrameFlag.handlerError) {
+      const body = decodeReplyError(payloadOf(frame));
+      request.failures.push(new RequestHandlerError(header.event, header.origin, body.message, body.code));
+    } else {
+      request.replies.push(createMessage("publish", header, payloadOf(frame).slice()));
+    }
+    if (request.replies.length + request.failures.length >= request.max) request.finish();
   }
 
   /** Rejects every open request with `error`, replies gathered so far included (the node is stopping). */
   failAll(error: Error): void {
-    for (const request of this.pending.values()) request.finish([], error);
+    for (const request of this.pending.values()) {
+      request.replies = [];
+      request.finish(error);
+    }
   }
 }

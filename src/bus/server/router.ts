@@ -1,7 +1,7 @@
 // The routing core of one node: the interest table, who on this node subscribed to what, and the
 // forwarding of routed frames by header only — the same bytes go out that came in, to each link and each
 // subscriber at most once.
-import { createMessage, type Message, type Payload, toBytes } from "../message.js";
+import { createMessage, type Message } from "../message.js";
 import type { BusMetrics } from "../metrics.js";
 import {
   type Declaration,
@@ -220,9 +220,9 @@ export class Router {
       if (source && link.pendingBytes() > this.maxPendingBytes / 2) throttle(source, link);
     }
     if (!header.node || header.node === this.name) {
-      delivered += this.deliverTo(this.subscribers.get(header.event), frame, header, type, source);
+      delivered += this.deliverTo(this.subscribers.get(header.event), frame, header, type, source, false);
       if (header.event !== WILDCARD) {
-        delivered += this.deliverTo(this.subscribers.get(WILDCARD), frame, header, type, source);
+        delivered += this.deliverTo(this.subscribers.get(WILDCARD), frame, header, type, source, true);
       }
     }
     if (delivered > 0) return;
@@ -245,11 +245,14 @@ export class Router {
     header: RouteHeader,
     type: number,
     source: Peer | undefined,
+    /** For the `*` subscribers: who also declared the event by name got the frame already. */
+    wildcard: boolean,
   ): number {
     if (!set) return 0;
     let delivered = 0;
     for (const member of set) {
-      if (member === source || !membershipMatches(member, header)) continue;
+      if (member === source || (wildcard && member.events.has(header.event))) continue;
+      if (!membershipMatches(member, header)) continue;
       if (member instanceof Peer) {
         if (member.state === "ready" && member.send(frame)) delivered++;
       } else {
@@ -266,9 +269,9 @@ export class Router {
     header: RouteHeader,
     type: number,
   ): void {
-    const reply =
+    const respond =
       type === FrameType.request
-        ? (payload: Payload) => {
+        ? (payload: Uint8Array, flags: number) => {
             const answer = encodeRouted(
               FrameType.reply,
               {
@@ -278,7 +281,8 @@ export class Router {
                 node: header.origin,
                 replyTo: header.replyTo,
               },
-              toBytes(payload),
+              payload,
+              flags,
             );
             this.routeReply(answer, decodeRoute(answer), undefined);
           }
@@ -287,7 +291,7 @@ export class Router {
       type === FrameType.request ? "request" : "publish",
       header,
       payloadOf(frame),
-      reply,
+      respond,
     );
     try {
       subscription.handler(message);

@@ -1,8 +1,15 @@
 // The node side of one connection's byte stream: TCP/TLS sockets and WebSockets behind one narrow
 // interface, with writes batched once per microtask into a single socket write.
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
 import type { WebSocket } from "ws";
+
+/** What SocketWire uses of a socket: a net or TLS socket, or an in-memory stream pair in unit tests. */
+export type StreamSocket = Duplex & {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  setNoDelay(noDelay?: boolean): unknown;
+};
 
 export interface Wire {
   readonly remote: string;
@@ -38,7 +45,7 @@ export class SocketWire implements Wire {
   readonly remote: string;
   readonly authorizedPeer: boolean;
   readonly certificateProblem: string;
-  constructor(private readonly socket: Socket) {
+  constructor(private readonly socket: StreamSocket) {
     this.remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
     this.authorizedPeer = socket instanceof TLSSocket && socket.authorized;
     this.certificateProblem = this.authorizedPeer ? "" : describeCertificateProblem(socket);
@@ -98,7 +105,7 @@ export class SocketWire implements Wire {
 }
 
 /** The peer's certificate subject and the verifier's verdict, e.g. `"CN=x": self-signed certificate`. */
-function describeCertificateProblem(socket: Socket): string {
+function describeCertificateProblem(socket: StreamSocket): string {
   if (!(socket instanceof TLSSocket)) return "the connection is not TLS";
   const certificate = socket.getPeerCertificate();
   const commonName = certificate?.subject?.CN;
