@@ -3,8 +3,8 @@ import { BusClient, type ClientOptions } from "./client.js";
 
 export type { Message, Payload } from "../message.js";
 export type { Target } from "../protocol/frames.js";
-export { BusClient, type ClientOptions } from "./client.js";
-export { BusError } from "./errors.js";
+export { BusClient, type ClientOptions, DEFAULT_DEADLINE_MS } from "./client.js";
+export { BusError, BusTimeoutError, type ConnectPhase, RequestHandlerError } from "./errors.js";
 export type { TlsClientOptions, Transport, TransportFactory, WebSocketConstructor } from "./transport.js";
 export { connectWebSocket } from "./websocket-transport.js";
 

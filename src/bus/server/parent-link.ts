@@ -68,10 +68,11 @@ export class ParentLink {
       this.retry(reason);
     };
     const deadline = setTimeout(() => {
-      const waitedFor = !attached ? (tls ? "a TLS connection" : "a TCP connection") : "READY";
-      timedOut =
-        `no ${waitedFor} from the parent at ${this.address} within ${timeoutMs} ms ` +
-        `(${attached ? "handshake" : "connect"} timed out)`;
+      timedOut = attached
+        ? `the parent at ${this.address} took the connection but sent no READY within ${timeoutMs} ms ` +
+          "(handshake timed out)"
+        : `could not connect to the parent at ${this.address} within ${timeoutMs} ms ` +
+          `(connect timed out${tls ? ", TLS handshake included" : ""})`;
       socket.destroy();
       // Before the wire is attached, no link exists whose end would schedule the retry.
       if (!attached) end(timedOut);

@@ -1,9 +1,11 @@
 // The client's sending and ending over in-memory connections to a real node: flush hands everything on,
 // close sends what is queued and ends the connection, and what is left waiting ends with it.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BusError, type Message } from "../../../src/bus/client/index.js";
+import { BusClient, BusError, type Message } from "../../../src/bus/client/index.js";
+import { socketTransport } from "../../../src/bus/client/tcp-transport.js";
 import { inbox, until } from "../../support/bus.js";
-import { MemoryBus } from "../../support/memory-bus.js";
+import { duplexPair } from "../../support/duplex-pair.js";
+import { MemoryBus, TOKEN } from "../../support/memory-bus.js";
 
 let bus: MemoryBus;
 beforeEach(() => {
@@ -80,5 +82,31 @@ describe("client — close", () => {
     node.stop();
     const error = await client.closed;
     expect(error).toMatchObject({ name: "BusError", code: "shutting_down" });
+  });
+});
+
+describe("client — reconnect", () => {
+  it("keeps retrying, rather than waiting forever, when the node it reconnects to never answers", async () => {
+    const node = bus.node("n1");
+    let dials = 0;
+    const client = await BusClient.connect({
+      url: "memory://n1",
+      token: TOKEN,
+      handshakeTimeoutMs: 100,
+      reconnect: { initialMs: 10, maxMs: 20 },
+      transport: async () => {
+        dials++;
+        if (dials === 1) return socketTransport(bus.connect(node));
+        // A connection whose far end takes the bytes and never answers.
+        const [near, far] = duplexPair();
+        bus.sockets.push(near, far);
+        far.resume();
+        return socketTransport(near);
+      },
+    });
+    bus.clients.push(client);
+    node.stop();
+    await until(() => dials >= 4, 3000, "repeated reconnect attempts");
+    expect(client.isReady).toBe(false);
   });
 });
