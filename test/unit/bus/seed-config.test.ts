@@ -67,6 +67,7 @@ describe("node config from the seed file", () => {
       heal: false,
       resync: "60",
       stopTimeout: "10",
+      parallel: "16",
     };
     // The seed listens on every address: without tokens that needs the explicit opt-in.
     const options = await nodeOptionsFromFlags({ ...flags, insecure: true });

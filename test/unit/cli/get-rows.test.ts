@@ -1,16 +1,16 @@
 import { describe, expect, it } from "vitest";
-import type { NodeState } from "../../../src/agent/status.js";
-import { engineRows, treeRows } from "../../../src/cli/get-rows.js";
-import type { ServerSpec } from "../../../src/model/resources.js";
-import { nodeState } from "../../support/node-state.js";
-import { running, spec } from "../plan/fixtures.js";
+import { objectRows, treeRows } from "../../../src/cli/get-rows.js";
+import type { ObservedContainer } from "../../../src/model/observed.js";
+import type { ContainerSpec, ServerSpec } from "../../../src/model/resources.js";
+import type { NodeState, ResourceStatus } from "../../../src/model/wire.js";
+import { nodeState, observation, stackState } from "../../support/node-state.js";
+import { planningRegistry } from "../../support/registry.js";
+import { running, STACK, spec } from "../controllers/container/fixtures.js";
+
+const containers = planningRegistry().byNoun("containers")!;
 
 function state(node: string, overrides: Partial<NodeState> = {}): NodeState {
-  return nodeState(node, {
-    generation: 3,
-    slice: { generation: 3, prune: false, containers: {} },
-    ...overrides,
-  });
+  return nodeState(node, { stacks: { [STACK]: stackState(STACK, 3) }, ...overrides });
 }
 
 const server = (name: string, childs: string[] = []): ServerSpec => ({
@@ -22,39 +22,68 @@ const server = (name: string, childs: string[] = []): ServerSpec => ({
   childs,
 });
 
+/** The status a node's agent reports for a resource: the container kind's readiness of what it observed. */
+function statusOf(
+  node: string,
+  generation: number,
+  resource: ContainerSpec,
+  replicas: number[],
+  observed: readonly ObservedContainer[],
+): ResourceStatus {
+  const readiness = containers.readiness({ spec: resource, replicas }, observed);
+  return {
+    stack: STACK,
+    resource: `container/${resource.name}`,
+    node,
+    condition: readiness.condition,
+    reason: readiness.reason,
+    message: readiness.message,
+    observedGeneration: generation,
+    desired: replicas.length,
+    ready: readiness.ready,
+    since: "",
+  };
+}
+
 describe("get rows", () => {
   const web = spec("web");
   const states = [
     state("root", { children: [{ node: "c2", status: "down", since: "t0", reason: "heartbeat_timeout" }] }),
-    state("c1", { parent: "root", tags: ["web"], containers: [running("c1", web, 1)] }),
+    state("c1", {
+      parent: "root",
+      tags: ["web"],
+      observed: { container: observation([running("c1", web, 1)]) },
+    }),
   ];
 
   it("nodes: every node that answered, and the ones that did not, with why", () => {
-    expect(treeRows("nodes", states, [server("root", ["c1", "c3"]), server("c1"), server("c3")])).toEqual([
-      { name: "c1", status: "Ready", parent: "root", tags: "web", containers: 1, generation: 3 },
-      {
-        name: "c2",
-        status: "Unreachable (down since t0: heartbeat_timeout)",
-        parent: "?",
-        tags: "?",
-        containers: "?",
-        generation: "?",
-      },
-      {
-        name: "c3",
-        status: "Unreachable (did not answer)",
-        parent: "?",
-        tags: "?",
-        containers: "?",
-        generation: "?",
-      },
-      { name: "root", status: "Ready", parent: "-", tags: "-", containers: 0, generation: 3 },
-    ]);
+    expect(treeRows("nodes", states, [server("root", ["c1", "c3"]), server("c1"), server("c3")], {})).toEqual(
+      [
+        { name: "c1", status: "Ready", parent: "root", tags: "web", stacks: STACK, objects: 1 },
+        {
+          name: "c2",
+          status: "Unreachable (down since t0: heartbeat_timeout)",
+          parent: "?",
+          tags: "?",
+          stacks: "?",
+          objects: "?",
+        },
+        {
+          name: "c3",
+          status: "Unreachable (did not answer)",
+          parent: "?",
+          tags: "?",
+          stacks: "?",
+          objects: "?",
+        },
+        { name: "root", status: "Ready", parent: "-", tags: "-", stacks: STACK, objects: 0 },
+      ],
+    );
   });
 
   it("links: live edges, declared edges waiting for their child, and lost children", () => {
     expect(
-      treeRows("links", states, [server("root", ["c3"]), server("c1"), server("other", ["c1"])]),
+      treeRows("links", states, [server("root", ["c3"]), server("c1"), server("other", ["c1"])], {}),
     ).toEqual([
       { parent: "root", child: "c1", status: "Connected (declared under other)" },
       { parent: "root", child: "c2", status: "Down since t0 (heartbeat_timeout)" },
@@ -62,37 +91,88 @@ describe("get rows", () => {
     ]);
   });
 
-  it("status from the engine: Ready when every recorded replica runs, NotRunning otherwise", () => {
+  it("status as the node's agent reports it: Ready when every replica it placed runs, Reconciling otherwise", () => {
     const api = spec("api");
-    const rows = engineRows(
-      "status",
-      "local",
-      [running("local", web, 1), running("local", api, 1, "exited")],
-      {
-        generation: 4,
-        appliedAt: "",
-        inventory: { web: { replicas: [1] }, api: { replicas: [1] } },
+    const seen = [running("local", web, 1), running("local", api, 1, "exited")];
+    const local = state("local", {
+      observed: { container: observation(seen) },
+      stacks: {
+        [STACK]: stackState(
+          STACK,
+          4,
+          { "container/web": { spec: web, replicas: [1] }, "container/api": { spec: api, replicas: [1] } },
+          { statuses: [statusOf("local", 4, web, [1], seen), statusOf("local", 4, api, [1], seen)] },
+        ),
       },
-    );
-    expect(rows).toEqual([
+    });
+    expect(treeRows("status", [local], [], {})).toEqual([
       {
         node: "local",
-        resource: "api",
+        stack: STACK,
+        resource: "container/api",
         condition: "Reconciling",
-        reason: "NotRunning",
+        reason: "WaitingForHealthy",
         ready: "0/1",
         generation: 4,
         message: "0/1 replicas running",
       },
       {
         node: "local",
-        resource: "web",
+        stack: STACK,
+        resource: "container/web",
         condition: "Ready",
         reason: "Converged",
         ready: "1/1",
         generation: 4,
         message: "1/1 replicas running",
       },
+    ]);
+  });
+
+  it("status: one stack or all, and a node that cannot see its engine or did not answer shown as such", () => {
+    const ready = (stack: string) => ({ ...statusOf("c1", 2, web, [1], [running("c1", web, 1)]), stack });
+    const both = state("c1", {
+      stacks: {
+        a: stackState("a", 2, {}, { statuses: [ready("a")] }),
+        b: stackState("b", 2, {}, { statuses: [ready("b")] }),
+      },
+    });
+    const blind = state("c2", {
+      observed: { container: observation([], { synced: false, error: "engine down" }) },
+    });
+    const place = (rows: Record<string, unknown>[]) => rows.map((r) => [r.node, r.stack, r.reason]);
+    expect(place(treeRows("status", [both, blind], [server("c3")], { stack: "b" }))).toEqual([
+      ["c1", "b", "Converged"],
+      ["c2", "b", "EngineUnreachable"],
+      ["c3", "b", "NodeUnreachable"],
+    ]);
+    expect(place(treeRows("status", [both], [], {}))).toEqual([
+      ["c1", "a", "Converged"],
+      ["c1", "b", "Converged"],
+    ]);
+  });
+
+  it("containers: the kind's rows of one stack or all, and nodes whose containers cannot be shown", () => {
+    const c1 = state("c1", {
+      observed: {
+        container: observation([running("c1", web, 1), running("c1", web, 1, "running", "other")]),
+      },
+    });
+    const blind = state("c2", { observed: { container: observation([], { synced: false }) } });
+    const rows = (filter: { stack?: string }) =>
+      objectRows(containers, [c1, blind], [server("c1"), server("c2"), server("c3")], filter).map((r) => [
+        r.name,
+        r.node,
+        r.state,
+      ]);
+    expect(rows({ stack: STACK })).toEqual([
+      ["shop_web_1_c1", "c1", "running"],
+      ["?", "c3", "unknown (did not answer)"],
+      ["?", "c2", "unknown (cannot see its objects: container: has not listed its objects yet)"],
+    ]);
+    expect(rows({}).slice(0, 2)).toEqual([
+      ["other_web_1_c1", "c1", "running"],
+      ["shop_web_1_c1", "c1", "running"],
     ]);
   });
 });

@@ -1,13 +1,21 @@
 // A FleetBus with scripted agents behind it: each answers state, summary and apply requests as a
-// real agent would, announces `agent.status` when it settles, and records what it was asked.
-import type { SliceDocument } from "../../../src/agent/slice.js";
-import type { NodeState, NodeSummary, ResourceStatus } from "../../../src/agent/status.js";
-
-export { nodeState } from "../../support/node-state.js";
-
+// real agent would (one book per stack), announces `agent.status` when it settles, and records
+// what it was asked.
 import type { Message, Payload } from "../../../src/bus/message.js";
 import type { Target } from "../../../src/bus/protocol/frames.js";
 import type { FleetBus } from "../../../src/fleet/fleet-bus.js";
+import {
+  blindKinds,
+  emptySlice,
+  type NodeState,
+  type NodeSummary,
+  type ResourceStatus,
+  type SliceDocument,
+  type StackState,
+  type StatusAnnouncement,
+} from "../../../src/model/wire.js";
+
+export { nodeState } from "../../support/node-state.js";
 
 export type FakeAgent = {
   state: NodeState;
@@ -15,7 +23,7 @@ export type FakeAgent = {
   silent?: boolean;
   /** Answers state requests only from this call on (1-based): a node that is slow to answer. */
   answersFromCall?: number;
-  /** How each resource of a taken slice ends up (default Ready). */
+  /** How each resource (`kind/name`) of a taken slice ends up (default Ready). */
   verdict?(slice: SliceDocument): Partial<Record<string, Pick<ResourceStatus, "condition" | "reason">>>;
   /** Settles this long after taking a slice (default at once). */
   settleAfterMs?: number;
@@ -59,7 +67,7 @@ export class FakeFleetBus implements FleetBus {
 
   async close(): Promise<void> {}
 
-  /** Event names of the requests made so far. */
+  /** The requests of this event made so far. */
   asked(event: string): Request[] {
     return this.requests.filter((r) => r.event === event);
   }
@@ -70,20 +78,29 @@ export class FakeFleetBus implements FleetBus {
       case "agent.state":
         return message(event, state.node, state);
       case "agent.summary": {
+        const { stack } = JSON.parse(String(payload)) as { stack: string };
+        const book = state.stacks[stack];
         const summary: NodeSummary = {
           node: state.node,
-          generation: state.generation,
-          settled: state.settled,
-          unready: state.statuses.filter((s) => s.condition !== "Ready"),
+          ...(state.parent !== undefined ? { parent: state.parent } : {}),
+          stack,
+          generation: book?.slice.generation ?? 0,
+          settled: book?.settled ?? true,
+          unready: (book?.statuses ?? []).filter((s) => s.condition !== "Ready"),
+          blind: blindKinds(state.observed),
         };
         return message(event, state.node, summary);
       }
       case "agent.apply": {
         const slice = JSON.parse(String(payload)) as SliceDocument;
         this.log.push(`apply ${state.node} g${slice.generation}`);
-        state.slice = slice;
-        state.generation = slice.generation;
-        state.settled = false;
+        const book: StackState = state.stacks[slice.stack] ?? {
+          slice: emptySlice(slice.stack),
+          settled: true,
+          inventory: {},
+          statuses: [],
+        };
+        state.stacks[slice.stack] = { ...book, slice, settled: false };
         const settle = () => this.#settle(agent, slice);
         if (agent.settleAfterMs === undefined) settle();
         else setTimeout(settle, agent.settleAfterMs);
@@ -97,27 +114,38 @@ export class FakeFleetBus implements FleetBus {
   #settle(agent: FakeAgent, slice: SliceDocument): void {
     const { state } = agent;
     const verdict = agent.verdict?.(slice) ?? {};
-    state.statuses = Object.keys(slice.containers).map((resource) => ({
+    const statuses: ResourceStatus[] = Object.entries(slice.resources).map(([resource, entry]) => ({
+      stack: slice.stack,
       resource,
       node: state.node,
       condition: verdict[resource]?.condition ?? "Ready",
       reason: verdict[resource]?.reason ?? "Converged",
       message: "",
       observedGeneration: slice.generation,
-      desired: slice.containers[resource]?.replicas.length ?? 0,
+      desired: entry.replicas.length,
       ready: 0,
       since: "",
     }));
-    state.settled = true;
+    const inventory = Object.fromEntries(
+      Object.entries(slice.resources)
+        .filter(([, entry]) => entry.replicas.length > 0)
+        .map(([resource, entry]) => [resource, { replicas: [...entry.replicas] }]),
+    );
+    state.stacks[slice.stack] = { slice, settled: true, inventory, statuses };
     this.log.push(`settled ${state.node} g${slice.generation}`);
-    const status = {
+    // A real agent announces on every status change; one announcement per settle is what the wait needs.
+    const [status] = statuses;
+    if (!status) return;
+    const announcement: StatusAnnouncement = {
       node: state.node,
+      stack: slice.stack,
       generation: slice.generation,
       settled: true,
-      status: state.statuses[0],
+      status,
     };
     for (const listener of this.#listeners)
-      if (listener.events.has("agent.status")) listener.handler(message("agent.status", state.node, status));
+      if (listener.events.has("agent.status"))
+        listener.handler(message("agent.status", state.node, announcement));
   }
 }
 
