@@ -1,7 +1,9 @@
-// `npm run bench -- drift [--trials=N] [--runs=N]`: how fast a tree of real `treescale node` processes
-// (root + 2 children on loopback, each with its agent, sharing this machine's dockerd) notices and heals
-// a `docker rm -f` of an owned container, and how long a fleet `apply` takes to converge 50 containers
-// over the 3 nodes, beside the embedded (single-node) apply of the same 50.
+// `npm run bench -- drift [--trials=N] [--runs=N] [--baseline=DIR]`: how fast a tree of real
+// `treescale node` processes (root + 2 children on loopback, each with its agent, sharing this machine's
+// dockerd) notices and heals a `docker rm -f` of an owned container, and how long a fleet `apply` takes
+// to converge 50 containers over the 3 nodes, beside the embedded (single-node) apply of the same 50.
+// --baseline=DIR repeats both for the treescale built in DIR (an older commit's checkout): the drift
+// trials one tree after the other, the applies interleaved run by run in rotating order.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,8 +12,9 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import Docker from "dockerode";
 import type { DriftReport } from "../src/model/wire.js";
-import { BusClient, type Message } from "../src/bus/client/index.js";
 import { runLimited } from "../src/util/run-limited.js";
+import { type Build, buildsFrom } from "./support/builds.js";
+import { type NodeProcess, startNodeProcess, stopProcess } from "./support/node-process.js";
 import { exec, median, percentile, printTable, timed } from "./support/timing.js";
 
 const IMAGE = "local/busybox:1";
@@ -19,10 +22,16 @@ const IMAGE = "local/busybox:1";
 const COMMAND = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"];
 const APPLY_COUNT = 50;
 const TOKEN = "bench-token";
-const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 const docker = new Docker();
 
-type TreeNode = { name: string; url: string; port: number; process: ChildProcess; stderr: string[] };
+type TreeNode = NodeProcess;
+/**
+ * A drift event as `treescale events -o json` prints its data. Builds before the reconcile core
+ * (a --baseline) name the container of a difference `container`, later ones `target`.
+ */
+type SeenDriftReport = Omit<DriftReport, "differences"> & {
+  differences: { target?: string; container?: string }[];
+};
 type Trial = { node: string; removeMs: number; driftMs: number; replacementMs: number; detectionMs?: number };
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable with the engine's timeNano. */
@@ -33,7 +42,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 class Harness {
   readonly processes: ChildProcess[] = [];
   readonly nodeNames = new Set<string>();
-  readonly clients: BusClient[] = [];
   dir = "";
   tokens = "";
   secret = "";
@@ -46,15 +54,15 @@ class Harness {
     await writeFile(this.secret, "bench-cluster-secret\n");
   }
 
-  async startNode(name: string, tags: string[], home: string, parent?: TreeNode): Promise<TreeNode> {
+  async startNode(
+    cli: string,
+    name: string,
+    tags: string[],
+    home: string,
+    parent?: TreeNode,
+  ): Promise<TreeNode> {
     this.nodeNames.add(name);
-    const args = [
-      CLI,
-      "node",
-      "--name",
-      name,
-      "--listen",
-      "127.0.0.1:0",
+    const node = await startNodeProcess(cli, name, [
       "--tokens",
       this.tokens,
       "--cluster-secret",
@@ -64,33 +72,18 @@ class Harness {
       home,
       ...tags.flatMap((tag) => ["--tag", tag]),
       ...(parent ? ["--parent", parent.url] : []),
-    ];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    this.processes.push(child);
-    const stderr: string[] = [];
-    createInterface({ input: child.stderr! }).on("line", (line) => stderr.push(line));
-    const line = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`node ${name} did not start:\n${stderr.join("\n")}`)),
-        15_000,
-      );
-      child.once("exit", (code) => reject(new Error(`node ${name} exited ${code}:\n${stderr.join("\n")}`)));
-      createInterface({ input: child.stdout! }).once("line", (first) => {
-        clearTimeout(timer);
-        resolve(first);
-      });
-    });
-    const url = (JSON.parse(line) as { listen: string }).listen;
-    return { name, url, port: Number(url.split(":").pop()), process: child, stderr };
+    ]);
+    this.processes.push(node.process);
+    return node;
   }
 
   /** Starts root + 2 children; resolves once both children are linked to the root. */
-  async startTree(prefix: string, tags: { root: string; child: string }): Promise<TreeNode[]> {
+  async startTree(cli: string, prefix: string, tags: { root: string; child: string }): Promise<TreeNode[]> {
     const homes = join(this.dir, `${prefix}-homes`);
     await mkdir(homes, { recursive: true });
-    const root = await this.startNode(`${prefix}root`, [tags.root], join(homes, "root"));
+    const root = await this.startNode(cli, `${prefix}root`, [tags.root], join(homes, "root"));
     const children = await Promise.all(
-      ["c1", "c2"].map((key) => this.startNode(`${prefix}${key}`, [tags.child], join(homes, key), root)),
+      ["c1", "c2"].map((key) => this.startNode(cli, `${prefix}${key}`, [tags.child], join(homes, key), root)),
     );
     await waitFor(
       () => children.every((child) => child.stderr.some((line) => /linked to parent/.test(line))),
@@ -101,8 +94,7 @@ class Harness {
   }
 
   async stopNodes(): Promise<void> {
-    await Promise.all(this.clients.splice(0).map((client) => client.close().catch(() => undefined)));
-    await Promise.all(this.processes.splice(0).map(kill));
+    await Promise.all(this.processes.splice(0).map(stopProcess));
     await removeContainersOf([...this.nodeNames]);
   }
 
@@ -110,15 +102,6 @@ class Harness {
     await this.stopNodes();
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-function kill(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGCONT");
-    child.kill("SIGKILL");
-  });
 }
 
 async function removeContainersOf(nodes: string[]): Promise<void> {
@@ -178,9 +161,9 @@ command = ${JSON.stringify(COMMAND)}
 ${placementTag ? `placement = { tags = ["${placementTag}"] }\n` : ""}`;
 }
 
-function fleetApply(root: TreeNode, manifests: string): Promise<string> {
+function fleetApply(cli: string, root: TreeNode, manifests: string): Promise<string> {
   return exec(process.execPath, [
-    CLI,
+    cli,
     "apply",
     "--node",
     root.url,
@@ -257,14 +240,47 @@ class Waiters<T> {
   }
 }
 
-async function driftTrials(harness: Harness, trials: number): Promise<Trial[]> {
-  const tree = await harness.startTree("bdrift", { root: "core", child: "web" });
+/**
+ * Drift events as a client of the root receives them, through the build's own `treescale events`
+ * (so a --baseline speaks its own protocol); resolves once that client is connected.
+ */
+async function subscribeDrift(
+  harness: Harness,
+  cli: string,
+  root: TreeNode,
+  onReport: (report: SeenDriftReport, atMs: number) => void,
+): Promise<void> {
+  const args = ["events", "--node", root.url, "--token", TOKEN, "--event", "drift", "-o", "json"];
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  harness.processes.push(child);
+  createInterface({ input: child.stdout! }).on("line", (line) => {
+    const atMs = wallNow();
+    onReport((JSON.parse(line) as { data: SeenDriftReport }).data, atMs);
+  });
+  const stderr: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`treescale events did not connect:\n${stderr.join("\n")}`)),
+      15_000,
+    );
+    child.once("exit", (code) => reject(new Error(`treescale events exited ${code}:\n${stderr.join("\n")}`)));
+    createInterface({ input: child.stderr! }).on("line", (line) => {
+      stderr.push(line);
+      if (!line.startsWith("connected to")) return;
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+async function driftTrials(harness: Harness, trials: number, build: Build, prefix: string): Promise<Trial[]> {
+  const tree = await harness.startTree(build.cli, prefix, { root: "core", child: "web" });
   const [root, ...children] = tree as [TreeNode, ...TreeNode[]];
-  const manifests = join(harness.dir, "drift-fleet");
+  const manifests = join(harness.dir, `${prefix}-fleet`);
   await mkdir(manifests);
   await writeFile(join(manifests, "servers.toml"), serversToml(tree, ["core", "web", "web"]));
   await writeFile(join(manifests, "web.toml"), containerToml("web", children.length, "web"));
-  await fleetApply(root, manifests);
+  await fleetApply(build.cli, root, manifests);
   const childNames = children.map((c) => c.name);
   await waitFor(
     async () => (await runningOf(childNames)) === children.length,
@@ -272,14 +288,9 @@ async function driftTrials(harness: Harness, trials: number): Promise<Trial[]> {
     "one container per child",
   );
 
-  const drifts = new Waiters<{ report: DriftReport; atMs: number }>();
+  const drifts = new Waiters<{ report: SeenDriftReport; atMs: number }>();
   const starts = new Waiters<EngineStart>();
-  const client = await BusClient.connect({ url: root.url, token: TOKEN, events: ["drift"] });
-  harness.clients.push(client);
-  client.onMessage((message: Message) => {
-    const atMs = wallNow();
-    drifts.push({ report: message.json<DriftReport>(), atMs });
-  });
+  await subscribeDrift(harness, build.cli, root, (report, atMs) => drifts.push({ report, atMs }));
   const stopWatching = await watchStarts((start) => starts.push(start));
 
   const results: Trial[] = [];
@@ -298,7 +309,7 @@ async function driftTrials(harness: Harness, trials: number): Promise<Trial[]> {
       const drift = drifts.next(
         ({ report }) =>
           report.node === node &&
-          report.differences.some((d) => d.target === name) &&
+          report.differences.some((d) => (d.target ?? d.container) === name) &&
           (report.changedAt === undefined || Date.parse(report.changedAt) >= Math.floor(removedAt)),
         i === 0 ? 10_000 : 5000,
         `drift event for ${name}`,
@@ -330,47 +341,68 @@ async function driftTrials(harness: Harness, trials: number): Promise<Trial[]> {
   return results;
 }
 
-async function applyRuns(harness: Harness, runs: number): Promise<{ fleet: number[]; embedded: number[] }> {
-  const fleet: number[] = [];
-  const embedded: number[] = [];
+type ApplyTimes = { fleet: number[]; embedded: number[] };
+
+async function applyRuns(harness: Harness, runs: number, builds: Build[]): Promise<Map<string, ApplyTimes>> {
+  const results = new Map<string, ApplyTimes>(
+    builds.map((build) => [build.label, { fleet: [], embedded: [] }]),
+  );
   const embeddedName = "bapplylocal";
   harness.nodeNames.add(embeddedName);
   const embeddedManifest = join(harness.dir, "embedded.toml");
   await writeFile(embeddedManifest, containerToml("bench", APPLY_COUNT));
 
-  const runFleet = async (run: number) => {
-    const tree = await harness.startTree(`bapply${run}`, { root: "web", child: "web" });
-    const manifests = join(harness.dir, `apply-fleet-${run}`);
-    await mkdir(manifests);
-    await writeFile(join(manifests, "servers.toml"), serversToml(tree, ["web", "web", "web"]));
-    await writeFile(join(manifests, "bench.toml"), containerToml("bench", APPLY_COUNT, "web"));
-    fleet.push((await timed(() => fleetApply(tree[0]!, manifests))).ms);
-    const running = await runningOf(tree.map((node) => node.name));
-    if (running !== APPLY_COUNT) throw new Error(`fleet apply left ${running} of ${APPLY_COUNT} running`);
-    await harness.stopNodes();
-  };
-  const runEmbedded = async (run: number) => {
-    const env = { ...process.env, TREESCALE_HOME: join(harness.dir, `embedded-home-${run}`) };
-    const apply = () =>
-      exec(process.execPath, [CLI, "apply", "--name", embeddedName, "-f", embeddedManifest], { env });
-    embedded.push((await timed(apply)).ms);
-    const running = await runningOf([embeddedName]);
-    if (running !== APPLY_COUNT) throw new Error(`embedded apply left ${running} of ${APPLY_COUNT} running`);
-    await removeContainersOf([embeddedName]);
-  };
+  type Step = { name: string; run(run: number): Promise<void> };
+  const steps = builds.flatMap((build, index): Step[] => {
+    const times = results.get(build.label)!;
+    // Each build keeps its own node names and homes: a home one build wrote is no state for another.
+    const prefix = `b${index === 0 ? "" : build.label}apply`;
+    const label = builds.length > 1 ? `${build.label} ` : "";
+    return [
+      {
+        name: `${label}fleet`,
+        async run(run) {
+          const tree = await harness.startTree(build.cli, `${prefix}${run}`, { root: "web", child: "web" });
+          const manifests = join(harness.dir, `${prefix}-fleet-${run}`);
+          await mkdir(manifests);
+          await writeFile(join(manifests, "servers.toml"), serversToml(tree, ["web", "web", "web"]));
+          await writeFile(join(manifests, "bench.toml"), containerToml("bench", APPLY_COUNT, "web"));
+          times.fleet.push((await timed(() => fleetApply(build.cli, tree[0]!, manifests))).ms);
+          const running = await runningOf(tree.map((node) => node.name));
+          if (running !== APPLY_COUNT)
+            throw new Error(`fleet apply left ${running} of ${APPLY_COUNT} running`);
+          await harness.stopNodes();
+        },
+      },
+      {
+        name: `${label}embedded`,
+        async run(run) {
+          const env = { ...process.env, TREESCALE_HOME: join(harness.dir, `${prefix}-embedded-home-${run}`) };
+          const apply = () =>
+            exec(process.execPath, [build.cli, "apply", "--name", embeddedName, "-f", embeddedManifest], {
+              env,
+            });
+          times.embedded.push((await timed(apply)).ms);
+          const running = await runningOf([embeddedName]);
+          if (running !== APPLY_COUNT)
+            throw new Error(`embedded apply left ${running} of ${APPLY_COUNT} running`);
+          await removeContainersOf([embeddedName]);
+        },
+      },
+    ];
+  });
 
   for (let run = 0; run < runs; run++) {
-    // Alternate the order so that neither always runs on a warmer engine.
-    const order = run % 2 === 0 ? [runFleet, runEmbedded] : [runEmbedded, runFleet];
-    process.stdout.write(
-      `apply run ${run + 1}/${runs}: ${run % 2 === 0 ? "fleet, embedded" : "embedded, fleet"}\n`,
-    );
-    for (const step of order) await step(run);
+    // Rotate the order so that no step always runs on a warmer engine.
+    const shift = run % steps.length;
+    const order = [...steps.slice(shift), ...steps.slice(0, shift)];
+    process.stdout.write(`apply run ${run + 1}/${runs}: ${order.map((step) => step.name).join(", ")}\n`);
+    for (const step of order) await step.run(run);
   }
-  return { fleet, embedded };
+  return results;
 }
 
-function printDrift(trials: Trial[]): void {
+function printDrift(trials: Trial[], label: string): void {
   const ms = (value: number) => value.toFixed(0);
   const row = (label: string, values: number[]) => [
     label,
@@ -381,7 +413,7 @@ function printDrift(trials: Trial[]): void {
   ];
   const detection = trials.flatMap((t) => (t.detectionMs === undefined ? [] : [t.detectionMs]));
   process.stdout.write(
-    `\ndrift: docker rm -f of an owned container on a child, ${trials.length} trials (ms)\n`,
+    `\ndrift${label}: docker rm -f of an owned container on a child, ${trials.length} trials (ms)\n`,
   );
   printTable(
     ["from docker rm -f to", "median", "p99", "min", "max"],
@@ -411,29 +443,41 @@ function printDrift(trials: Trial[]): void {
   );
 }
 
-function printApply(results: { fleet: number[]; embedded: number[] }, runs: number): void {
+function printApply(results: Map<string, ApplyTimes>, runs: number): void {
   const seconds = (values: number[]) => values.map((v) => (v / 1000).toFixed(2)).join(" ");
+  const ratio = (a: number[], b: number[]) => (median(a) / median(b)).toFixed(2);
+  const label = (build: string) => (results.size > 1 ? `${build} ` : "");
   process.stdout.write(
     `\napply: converge ${APPLY_COUNT} containers from nothing, ${runs} run(s), median [all samples] (s)\n`,
   );
   printTable(
     ["apply", "median", "samples"],
-    [
+    [...results].flatMap(([build, times]) => [
       [
-        "fleet: --node root, 3 nodes (root + 2 children)",
-        (median(results.fleet) / 1000).toFixed(2),
-        seconds(results.fleet),
+        `${label(build)}fleet: --node root, 3 nodes (root + 2 children)`,
+        (median(times.fleet) / 1000).toFixed(2),
+        seconds(times.fleet),
       ],
       [
-        "embedded: one node, no tree",
-        (median(results.embedded) / 1000).toFixed(2),
-        seconds(results.embedded),
+        `${label(build)}embedded: one node, no tree`,
+        (median(times.embedded) / 1000).toFixed(2),
+        seconds(times.embedded),
       ],
-    ],
+    ]),
   );
+  for (const [build, times] of results) {
+    process.stdout.write(`${label(build)}fleet/embedded = ${ratio(times.fleet, times.embedded)}\n`);
+  }
+  const current = results.get("treescale");
+  const baseline = results.get("baseline");
+  if (current && baseline) {
+    process.stdout.write(
+      `treescale/baseline: fleet ${ratio(current.fleet, baseline.fleet)}, ` +
+        `embedded ${ratio(current.embedded, baseline.embedded)} (below 1: this build is faster)\n`,
+    );
+  }
   process.stdout.write(
-    `fleet/embedded = ${(median(results.fleet) / median(results.embedded)).toFixed(2)} ` +
-      "(each run: the CLI process from start to exit; the fleet apply waits until every node reports the generation)\n",
+    "(each run: the CLI process from start to exit; the fleet apply waits until every node reports the generation)\n",
   );
 }
 
@@ -442,6 +486,7 @@ export async function run(args: string[]): Promise<void> {
     Number(args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
   const trials = option("trials", 20);
   const runs = option("runs", 3);
+  const builds = await buildsFrom(args);
   await exec(fileURLToPath(new URL("../../scripts/make-busybox-image.sh", import.meta.url)), [IMAGE]);
   const harness = new Harness();
   const interrupted = () => {
@@ -451,11 +496,13 @@ export async function run(args: string[]): Promise<void> {
   process.once("SIGTERM", interrupted);
   try {
     await harness.setup();
-    const drift = await driftTrials(harness, trials);
-    printDrift(drift);
+    for (const [index, build] of builds.entries()) {
+      // Each build's tree has its own names and homes, so nothing one left behind is read by the other.
+      const drift = await driftTrials(harness, trials, build, `bdrift${index === 0 ? "" : build.label}`);
+      printDrift(drift, builds.length > 1 ? ` (${build.label})` : "");
+    }
     process.stdout.write("\n");
-    const apply = await applyRuns(harness, runs);
-    printApply(apply, runs);
+    printApply(await applyRuns(harness, runs, builds), runs);
   } finally {
     await harness.teardown();
     process.off("SIGINT", interrupted);

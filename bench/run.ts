@@ -1,4 +1,6 @@
-// `npm run bench -- <name>`: each benchmark prints its own figures beside the peer's, measured in the same run.
+// `npm run bench -- [name] [options]`: each benchmark prints its own figures beside the peer's, measured
+// in the same run. Without a name every benchmark runs with the options, so `npm run bench --
+// --baseline=DIR` compares this build with DIR's wherever a benchmark supports it.
 const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   apply: () => import("./apply.js"),
   bus: () => import("./bus.js"),
@@ -6,7 +8,9 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
 };
 
 async function main(): Promise<void> {
-  const [name, ...args] = process.argv.slice(2);
+  const words = process.argv.slice(2);
+  const name = words[0]?.startsWith("-") === false ? words[0] : undefined;
+  const args = name === undefined ? words : words.slice(1);
   const names = Object.keys(benches);
   const selected = name ? [name] : names;
   for (const bench of selected) {
