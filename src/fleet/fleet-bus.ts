@@ -1,10 +1,12 @@
 // The part of the bus a fleet operation needs, over the client library (a remote node, or the
 // embedded node, which is reached the same way).
 import type { BusClient } from "../bus/client/client.js";
+import { BusError } from "../bus/client/errors.js";
 import type { Message, Payload } from "../bus/message.js";
 import type { Target } from "../bus/protocol/frames.js";
 
 export interface FleetBus {
+  /** The replies gathered within the time; a target nobody answers for gives none (never an error). */
   requestMany(
     event: string,
     target: Target,
@@ -19,8 +21,16 @@ export interface FleetBus {
 
 export function clientFleetBus(client: BusClient): FleetBus {
   return {
-    requestMany: (event, target, payload, timeoutMs, max) =>
-      client.requestMany(event, target, payload, timeoutMs, max),
+    requestMany: async (event, target, payload, timeoutMs, max) => {
+      try {
+        return await client.requestMany(event, target, payload, timeoutMs, max);
+      } catch (error) {
+        // A node that is not (or no longer) in the tree is one that did not answer: the caller
+        // reports it as unreachable, it does not end the whole operation.
+        if (error instanceof BusError && error.code === "no_responders") return [];
+        throw error;
+      }
+    },
     listen: async (events, handler) => {
       await client.subscribe({ events });
       const wanted = new Set(events);

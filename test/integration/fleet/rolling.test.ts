@@ -94,7 +94,7 @@ describe("rolling recreate across nodes", () => {
     await writeFleet("2", false, "pause");
     const result = await apply();
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(new RegExp(`✗ ${names.c1}: failed: web: Unhealthy`));
+    expect(result.stdout).toMatch(new RegExp(`✗ ${names.c1}: failed: container/web: Unhealthy`));
     expect(result.stdout).toMatch(
       new RegExp(`✗ ${names.c2}: paused: rolling update stopped after a failure in wave 1`),
     );
