@@ -2,12 +2,13 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { containerController } from "../../../controllers/container/index.js";
 import { type AgentBus, NodeAgent, type NodeAgentOptions } from "../../../src/agent/node-agent.js";
-import type { DriftReport } from "../../../src/agent/reports.js";
-import type { SliceDocument } from "../../../src/agent/slice.js";
 import type { Message, Payload } from "../../../src/bus/message.js";
+import { EngineUnreachableError } from "../../../src/errors.js";
+import type { DriftReport, ResourceStatus, SliceDocument } from "../../../src/model/wire.js";
 import { FakeClock, settle } from "../../support/fake-clock.js";
-import { spec } from "../plan/fixtures.js";
+import { spec } from "../controllers/container/fixtures.js";
 import { FakeEngine } from "./fake-engine.js";
 
 class RecordingBus implements AgentBus {
@@ -32,12 +33,21 @@ class RecordingBus implements AgentBus {
   }
 }
 
-function slice(generation: number, replicas = 1, env: Record<string, string> = {}): SliceDocument {
+const STACK = "shop";
+const WEB = "container/web";
+
+function slice(
+  generation: number,
+  replicas = 1,
+  env: Record<string, string> = {},
+  stack = STACK,
+): SliceDocument {
   return {
+    stack,
     generation,
     prune: false,
-    containers: {
-      web: {
+    resources: {
+      [WEB]: {
         spec: spec("web", { replicas, env }),
         replicas: Array.from({ length: replicas }, (_, i) => i + 1),
       },
@@ -78,13 +88,13 @@ async function startAgent(options: Partial<NodeAgentOptions> = {}): Promise<Node
     name: "n",
     tags: [],
     home,
-    engine,
-    events: engine,
+    controllers: [
+      containerController({ drivers: () => ({ engine, events: engine }), stopTimeoutSeconds: 0 }),
+    ],
     bus,
     heal: true,
     clock,
     resyncMs: 3_600_000,
-    stopTimeoutSeconds: 0,
     ...options,
   });
   agents.push(agent);
@@ -92,7 +102,13 @@ async function startAgent(options: Partial<NodeAgentOptions> = {}): Promise<Node
   return agent;
 }
 
-const webStatus = (agent: NodeAgent) => agent.state().statuses.find((s) => s.resource === "web");
+const stackFile = (stack: string, file: "slice.json" | "inventory.json") =>
+  join(home, "nodes", "n", "stacks", stack, file);
+
+const statusOf = (agent: NodeAgent, key: string, stack = STACK): ResourceStatus | undefined =>
+  agent.state().stacks[stack]?.statuses.find((s) => s.resource === key);
+
+const webStatus = (agent: NodeAgent, stack = STACK) => statusOf(agent, WEB, stack);
 
 describe("NodeAgent — taking slices", () => {
   it("takes concurrent applies one at a time: an older generation arriving meanwhile is refused", async () => {
@@ -100,8 +116,8 @@ describe("NodeAgent — taking slices", () => {
     const [newer, older] = await Promise.all([agent.applySlice(slice(2)), agent.applySlice(slice(1))]);
     expect(newer).toEqual({ accepted: true, generation: 2 });
     expect(older).toMatchObject({ accepted: false, generation: 2 });
-    expect(agent.state().generation).toBe(2);
-    const onDisk = JSON.parse(await readFile(join(home, "nodes", "n", "slice.json"), "utf8"));
+    expect(agent.state().stacks[STACK]?.slice.generation).toBe(2);
+    const onDisk = JSON.parse(await readFile(stackFile(STACK, "slice.json"), "utf8"));
     expect(onDisk.generation).toBe(2);
   });
 
@@ -112,10 +128,10 @@ describe("NodeAgent — taking slices", () => {
     const other = await agent.applySlice(slice(3, 2));
     expect(other).toMatchObject({ accepted: false, generation: 3 });
     expect(other.reason).toBe(
-      "the offered slice and the slice this node holds are both generation 3 but differ in web; " +
+      "the offered slice and the slice this node holds are both generation 3 but differ in container/web; " +
         "a changed slice needs a newer generation",
     );
-    expect(agent.state().slice.containers.web?.replicas).toEqual([1]);
+    expect(agent.state().stacks[STACK]?.slice.resources[WEB]?.replicas).toEqual([1]);
   });
 });
 
@@ -125,7 +141,7 @@ describe("NodeAgent — agent.apply requests", () => {
     const answer = await bus.request("agent.apply", "{not json");
     expect(answer).toMatchObject({ accepted: false, generation: 0 });
     expect((answer as { reason: string }).reason).toMatch(/^the slice is not JSON: /);
-    expect(agent.state().generation).toBe(0);
+    expect(agent.state().stacks).toEqual({});
   });
 
   it("answers a slice of the wrong shape with every problem and its path", async () => {
@@ -133,18 +149,22 @@ describe("NodeAgent — agent.apply requests", () => {
     const answer = await bus.request(
       "agent.apply",
       JSON.stringify({
+        stack: "Shop!",
         generation: -1,
         prune: "yes",
-        containers: { web: { spec: { name: "api", image: "" }, replicas: [0] } },
+        resources: { [WEB]: { spec: { name: "api", image: "" }, replicas: [0] }, web: {} },
       }),
     );
     expect(answer).toEqual({
       accepted: false,
       generation: 0,
       reason:
-        "invalid slice: generation: must be a whole number ≥ 0; prune: must be true or false; " +
-        'containers.web.spec.name: must be "web"; containers.web.spec.image: must be a non-empty string; ' +
-        "containers.web.replicas: must be a list of replica numbers ≥ 1",
+        "invalid slice: stack: must be a lowercase name of letters, digits and '-'; " +
+        "generation: must be a whole number ≥ 0; prune: must be true or false; " +
+        'resources.container/web.spec.name: must be "web"; ' +
+        "resources.container/web.spec.image: must be a non-empty string; " +
+        "resources.container/web.replicas: must be a list of replica numbers ≥ 1; " +
+        "resources.web: keys are kind/name, such as container/web",
     });
   });
 
@@ -154,40 +174,48 @@ describe("NodeAgent — agent.apply requests", () => {
     await writeFile(join(home, "nodes", "n"), "a file where the node's directory belongs");
     const answer = (await bus.request("agent.apply", JSON.stringify(slice(1)))) as { reason: string };
     expect(answer).toMatchObject({ accepted: false, generation: 0 });
-    expect(answer.reason).toContain(join(home, "nodes", "n", "slice.json"));
+    expect(answer.reason).toContain(stackFile(STACK, "slice.json"));
     expect(answer.reason).toContain("the slice was not taken");
-    expect(agent.state().generation).toBe(0);
+    expect(agent.state().stacks).toEqual({});
   });
 
-  it("answers agent.summary with the generation, settled and the statuses that are not Ready", async () => {
+  it("answers agent.summary for the stack asked with the generation, settled and the statuses that are not Ready", async () => {
     const agent = await startAgent();
     await agent.applySlice(slice(1));
-    await until(() => agent.settled(), "settled");
-    expect(await bus.request("agent.summary", "")).toEqual({
+    await until(() => agent.settled(STACK), "settled");
+    expect(await bus.request("agent.summary", JSON.stringify({ stack: STACK }))).toEqual({
       node: "n",
+      stack: STACK,
       generation: 1,
       settled: true,
       unready: [],
+      blind: [],
+    });
+    expect(await bus.request("agent.summary", JSON.stringify({ stack: "blog" }))).toMatchObject({
+      stack: "blog",
+      generation: 0,
     });
   });
 });
 
 describe("NodeAgent — stop()", () => {
-  it("resolves only after the reconcile in flight and its inventory write are done", async () => {
+  it("aborts the engine call in flight, and resolves only after that reconcile and its inventory write are done", async () => {
     const agent = await startAgent();
-    let release: () => void = () => undefined;
-    engine.hold = new Promise((resolve) => (release = resolve));
+    // Never released: only the abort ends the create.
+    engine.hold = new Promise(() => undefined);
     await agent.applySlice(slice(1));
     await until(() => webStatus(agent)?.reason === "Applying", "the reconcile to start");
-    let stopped = false;
-    const stopping = agent.stop().then(() => (stopped = true));
-    await settle();
-    expect(stopped).toBe(false);
-    release();
-    await stopping;
-    const inventory = JSON.parse(await readFile(join(home, "nodes", "n", "last-applied.json"), "utf8"));
-    expect(inventory.inventory).toEqual({ web: { replicas: [1] } });
-    expect(engine.calls).toContain("start n-web-1");
+    const inventoryFile = stackFile(STACK, "inventory.json");
+    await expect(readFile(inventoryFile, "utf8")).rejects.toMatchObject({ code: "ENOENT" });
+    await agent.stop();
+    const inventory = JSON.parse(await readFile(inventoryFile, "utf8"));
+    expect(inventory.inventory).toEqual({ [WEB]: { replicas: [] } });
+    expect(engine.calls.filter((call) => call !== "list")).toEqual([]);
+    expect(webStatus(agent)).toMatchObject({
+      condition: "Reconciling",
+      reason: "ActionFailed",
+      message: expect.stringContaining("was cancelled before it finished"),
+    });
   });
 
   it("refuses slices once stopping", async () => {
@@ -210,13 +238,19 @@ describe("NodeAgent — the engine vanishing after acting", () => {
     await until(() => webStatus(agent)?.reason === "Applying", "the reconcile to start");
     engine.listFailure = new Error("engine gone");
     release();
-    const inventoryFile = join(home, "nodes", "n", "last-applied.json");
+    const inventoryFile = stackFile(STACK, "inventory.json");
     await until(async () => {
       const text = await readFile(inventoryFile, "utf8").catch(() => "{}");
       return (
-        JSON.stringify(JSON.parse(text).inventory ?? {}) === JSON.stringify({ web: { replicas: [1, 2] } })
+        JSON.stringify(JSON.parse(text).inventory ?? {}) === JSON.stringify({ [WEB]: { replicas: [1, 2] } })
       );
     }, "the inventory to record both replicas");
+    await until(() => webStatus(agent)?.condition === "Stalled", "web Stalled");
+    expect(webStatus(agent)).toMatchObject({
+      reason: "EngineUnreachable",
+      message: "cannot list after acting: engine gone",
+    });
+    expect(agent.state().observed.container).toMatchObject({ synced: true, error: "engine gone" });
     engine.listFailure = undefined;
     await agent.stop();
   });
@@ -227,7 +261,7 @@ describe("NodeAgent — drift", () => {
     const agent = await startAgent();
     await agent.applySlice(slice(1));
     await until(() => webStatus(agent)?.condition === "Ready", "web Ready");
-    const container = engine.byName("n-web-1");
+    const container = engine.byName("shop_web_1_n");
     container.state = "removing";
     engine.emit({ containerId: container.id, resource: "web", action: "kill", time: clock.now() });
     await clock.advance(20);
@@ -238,16 +272,22 @@ describe("NodeAgent — drift", () => {
   it("waits for a container being removed by hand to be gone, then reports it missing and recreates it", async () => {
     const { agent, id } = await removing();
     await clock.advance(500);
-    expect(engine.calls.filter((call) => call.startsWith("create"))).toEqual(["create n-web-1"]);
+    expect(engine.calls.filter((call) => call.startsWith("create"))).toEqual(["create shop_web_1_n"]);
     expect(bus.drifts()).toEqual([]);
     engine.containers.delete(id);
-    engine.emit({ containerId: id, resource: "web", action: "destroy", time: clock.now() });
+    engine.emit({ containerId: id, stack: STACK, resource: "web", action: "destroy", time: clock.now() });
     await clock.advance(20);
-    await until(() => webStatus(agent)?.condition === "Ready" && engine.starts("n-web-1") === 2, "healed");
+    await until(
+      () => webStatus(agent)?.condition === "Ready" && engine.starts("shop_web_1_n") === 2,
+      "healed",
+    );
     expect(bus.drifts()).toMatchObject([
       {
+        node: "n",
+        stack: STACK,
+        resource: WEB,
         differences: [
-          { action: "create", container: "n-web-1", reason: "missing: removed outside TreeScale" },
+          { action: "create", target: "shop_web_1_n", reason: "missing: removed outside TreeScale" },
         ],
       },
     ]);
@@ -273,22 +313,25 @@ describe("NodeAgent — crash loop", () => {
   }
 
   async function exits(): Promise<void> {
-    engine.exit("n-web-1");
+    engine.exit("shop_web_1_n");
     await clock.advance(20);
   }
 
   /** The container was started `starts` times in all, and the reconcile that did it has finished. */
   async function healed(agent: NodeAgent, starts: number, what: string): Promise<void> {
-    await until(() => engine.starts("n-web-1") === starts && webStatus(agent)?.condition === "Ready", what);
+    await until(
+      () => engine.starts("shop_web_1_n") === starts && webStatus(agent)?.condition === "Ready",
+      what,
+    );
   }
 
   it("heals the first stop at once and backs off 1 s, 2 s, 4 s between further heals, Stalled meanwhile", async () => {
     const agent = await running();
-    expect(engine.starts("n-web-1")).toBe(1);
+    expect(engine.starts("shop_web_1_n")).toBe(1);
 
     await exits();
     await healed(agent, 2, "the immediate heal");
-    expect(bus.drifts()).toMatchObject([{ resource: "web", healing: true }]);
+    expect(bus.drifts()).toMatchObject([{ stack: STACK, resource: WEB, healing: true }]);
 
     for (const [restarts, waitMs] of [
       [1, 1000],
@@ -301,14 +344,14 @@ describe("NodeAgent — crash loop", () => {
       expect(webStatus(agent)?.message).toContain(
         `restarted ${restarts} time${restarts === 1 ? "" : "s"}, next try in ${waitMs / 1000} s`,
       );
-      expect(agent.settled()).toBe(true);
+      expect(agent.settled(STACK)).toBe(true);
       const drift = bus.drifts().at(-1);
-      expect(drift).toMatchObject({ resource: "web", healing: true });
+      expect(drift).toMatchObject({ resource: WEB, healing: true });
       expect(drift?.healInMs).toBeGreaterThan(waitMs - 100);
       expect(drift?.healInMs).toBeLessThanOrEqual(waitMs);
       await clock.advance(waitMs - 100);
       await settle();
-      expect(engine.starts("n-web-1")).toBe(restarts + 1);
+      expect(engine.starts("shop_web_1_n")).toBe(restarts + 1);
       await clock.advance(100);
       await healed(agent, restarts + 2, `heal ${restarts + 1}`);
     }
@@ -318,21 +361,21 @@ describe("NodeAgent — crash loop", () => {
     const agent = await startAgent();
     await agent.applySlice(slice(1, 2));
     await until(() => webStatus(agent)?.condition === "Ready", "web Ready");
-    engine.exit("n-web-1");
+    engine.exit("shop_web_1_n");
     await clock.advance(20);
-    await until(() => engine.starts("n-web-1") === 2, "the immediate heal");
+    await until(() => engine.starts("shop_web_1_n") === 2, "the immediate heal");
     await until(() => webStatus(agent)?.condition === "Ready", "Ready again");
 
-    engine.exit("n-web-1");
-    await engine.remove(engine.byName("n-web-2").id);
+    engine.exit("shop_web_1_n");
+    await engine.remove(engine.byName("shop_web_2_n").id);
     await clock.advance(20);
     await until(
-      () => engine.calls.filter((c) => c === "create n-web-2").length === 2,
+      () => engine.calls.filter((c) => c === "create shop_web_2_n").length === 2,
       "web-2 recreated at once",
     );
-    expect(engine.starts("n-web-1")).toBe(2);
+    expect(engine.starts("shop_web_1_n")).toBe(2);
     await clock.advance(1000);
-    await until(() => engine.starts("n-web-1") === 3, "web-1 restarted after its backoff");
+    await until(() => engine.starts("shop_web_1_n") === 3, "web-1 restarted after its backoff");
   });
 
   it("caps the backoff at the maximum", async () => {
@@ -345,7 +388,7 @@ describe("NodeAgent — crash loop", () => {
       await exits();
       await until(() => webStatus(agent)?.reason === "CrashLoopBackOff", "CrashLoopBackOff");
       expect(webStatus(agent)?.message).toContain(`next try in ${waitMs / 1000} s`);
-      const before = engine.starts("n-web-1");
+      const before = engine.starts("shop_web_1_n");
       await clock.advance(waitMs);
       await healed(agent, before + 1, "the heal after the backoff");
     }
@@ -374,9 +417,9 @@ describe("NodeAgent — crash loop", () => {
     await exits();
     await until(() => webStatus(agent)?.reason === "CrashLoopBackOff", "CrashLoopBackOff");
     await clock.advance(12_000);
-    engine.emit({ containerId: "x", resource: "web", action: "die", time: clock.now() });
+    engine.emit({ containerId: "x", stack: STACK, resource: "web", action: "die", time: clock.now() });
     await clock.advance(20);
-    expect(engine.starts("n-web-1")).toBe(2);
+    expect(engine.starts("shop_web_1_n")).toBe(2);
   });
 
   it("a new slice is not held back by the crash history of the old one", async () => {
@@ -386,9 +429,127 @@ describe("NodeAgent — crash loop", () => {
     await exits();
     await until(() => webStatus(agent)?.reason === "CrashLoopBackOff", "CrashLoopBackOff");
     await agent.applySlice(slice(2, 1, { FIXED: "1" }));
-    await until(() => webStatus(agent)?.condition === "Ready" && agent.settled(), "generation 2 Ready");
+    await until(() => webStatus(agent)?.condition === "Ready" && agent.settled(STACK), "generation 2 Ready");
     await exits();
     // One start for the first container, one heal, one for the recreated container, then its heal.
     await healed(agent, 4, "an immediate heal of the new container");
+  });
+});
+
+describe("NodeAgent — stacks", () => {
+  const containers = () =>
+    [...engine.containers.values()]
+      .map((c) => [c.name, c.stack, c.state])
+      .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+
+  it("runs a resource named web in two stacks side by side: separate containers, statuses and inventories", async () => {
+    const agent = await startAgent();
+    await agent.applySlice(slice(1, 1, {}, "shop"));
+    await agent.applySlice(slice(4, 1, {}, "blog"));
+    await until(
+      () => agent.settled("shop") && agent.settled("blog") && webStatus(agent, "blog")?.condition === "Ready",
+      "both stacks Ready",
+    );
+    expect(containers()).toEqual([
+      ["blog_web_1_n", "blog", "running"],
+      ["shop_web_1_n", "shop", "running"],
+    ]);
+    const { stacks } = agent.state();
+    expect(stacks.shop?.statuses).toMatchObject([
+      { stack: "shop", resource: WEB, condition: "Ready", observedGeneration: 1 },
+    ]);
+    expect(stacks.blog?.statuses).toMatchObject([
+      { stack: "blog", resource: WEB, condition: "Ready", observedGeneration: 4 },
+    ]);
+    expect(stacks.shop?.statuses).toHaveLength(1);
+    expect(stacks.blog?.statuses).toHaveLength(1);
+    expect(stacks.shop?.inventory).toEqual({ [WEB]: { replicas: [1] } });
+    expect(stacks.blog?.inventory).toEqual({ [WEB]: { replicas: [1] } });
+
+    engine.exit("blog_web_1_n");
+    await clock.advance(20);
+    await until(() => engine.starts("blog_web_1_n") === 2 && webStatus(agent, "blog")?.condition === "Ready");
+    expect(bus.drifts()).toMatchObject([{ stack: "blog", resource: WEB }]);
+    expect(engine.starts("shop_web_1_n")).toBe(1);
+  });
+
+  it("prunes within one stack only: the other stack's web keeps running, Ready", async () => {
+    const agent = await startAgent();
+    await agent.applySlice(slice(1, 1, {}, "shop"));
+    await agent.applySlice(slice(1, 1, {}, "blog"));
+    await until(
+      () =>
+        webStatus(agent, "shop")?.condition === "Ready" && webStatus(agent, "blog")?.condition === "Ready",
+      "both stacks Ready",
+    );
+    expect(await agent.applySlice({ stack: "shop", generation: 2, prune: true, resources: {} })).toEqual({
+      accepted: true,
+      generation: 2,
+    });
+    await until(() => engine.calls.includes("remove shop_web_1_n") && agent.settled("shop"), "shop pruned");
+    await agent.idle();
+    expect(containers()).toEqual([["blog_web_1_n", "blog", "running"]]);
+    expect(engine.calls.filter((call) => call.startsWith("remove"))).toEqual(["remove shop_web_1_n"]);
+    const inventoryOf = async (stack: string) =>
+      JSON.parse(await readFile(stackFile(stack, "inventory.json"), "utf8")).inventory;
+    await until(async () => Object.keys(await inventoryOf("shop")).length === 0, "shop's inventory emptied");
+    const { stacks } = agent.state();
+    expect(stacks.shop?.statuses).toEqual([]);
+    expect(stacks.shop?.inventory).toEqual({});
+    expect(stacks.blog?.statuses).toMatchObject([{ resource: WEB, condition: "Ready" }]);
+    expect(stacks.blog?.inventory).toEqual({ [WEB]: { replicas: [1] } });
+    expect(await inventoryOf("blog")).toEqual({ [WEB]: { replicas: [1] } });
+  });
+});
+
+describe("NodeAgent — kinds it cannot act on", () => {
+  it("takes a slice with a kind it has no controller for, and holds that resource Stalled with NoController", async () => {
+    const agent = await startAgent();
+    const answer = await bus.request(
+      "agent.apply",
+      JSON.stringify({
+        ...slice(1),
+        resources: { ...slice(1).resources, "balancer/lb": { spec: { name: "lb" }, replicas: [1] } },
+      }),
+    );
+    expect(answer).toEqual({ accepted: true, generation: 1 });
+    await until(() => agent.settled(STACK), "settled");
+    expect(statusOf(agent, "balancer/lb")).toMatchObject({
+      stack: STACK,
+      condition: "Stalled",
+      reason: "NoController",
+      message: "this node's version has no controller for kind balancer",
+      observedGeneration: 1,
+    });
+    expect(webStatus(agent)).toMatchObject({ condition: "Ready" });
+    expect(agent.summary(STACK).unready).toMatchObject([{ resource: "balancer/lb", reason: "NoController" }]);
+    expect(Object.keys(agent.state().observed)).toEqual(["container"]);
+  });
+
+  it("says it cannot see a kind whose list fails, and holds its resources Stalled with EngineUnreachable", async () => {
+    const unreachable = "cannot reach the Docker engine at /var/run/docker.sock: connect ENOENT";
+    engine.listFailure = new EngineUnreachableError(unreachable);
+    const log: string[] = [];
+    const agent = await startAgent({ log: (line) => log.push(line) });
+    expect(log).toContain(`[agent n] container: cannot list: ${unreachable}`);
+    expect(agent.state().observed).toEqual({ container: { synced: false, error: unreachable, items: [] } });
+    expect(agent.summary(STACK).blind).toEqual([`container: ${unreachable}`]);
+
+    expect(await agent.applySlice(slice(1))).toEqual({ accepted: true, generation: 1 });
+    await until(() => webStatus(agent)?.reason === "EngineUnreachable", "web Stalled");
+    expect(webStatus(agent)).toMatchObject({
+      condition: "Stalled",
+      message: `cannot list container objects: ${unreachable}`,
+      observedGeneration: 1,
+    });
+    expect(agent.summary(STACK)).toMatchObject({ settled: true, unready: [{ resource: WEB }] });
+    expect(engine.calls.filter((call) => call !== "list")).toEqual([]);
+
+    engine.listFailure = undefined;
+    await clock.advance(1000);
+    await until(() => webStatus(agent)?.condition === "Ready", "web Ready once the engine answers");
+    expect(agent.state().observed.container).toMatchObject({ synced: true });
+    expect(agent.state().observed.container).not.toHaveProperty("error");
+    expect(agent.summary(STACK).blind).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { LoadResult } from "../../../src/manifest/index.js";
+import { ISSUE_CODES, type LoadResult } from "../../../src/manifest/index.js";
 import { emptyDesiredState } from "../../../src/model/resources.js";
 import { ApplyLoop } from "../../../src/watch/apply-loop.js";
 
@@ -7,7 +7,14 @@ const good = (): LoadResult => ({ desired: emptyDesiredState(), issues: [], file
 const broken = (): LoadResult => ({
   desired: emptyDesiredState(),
   issues: [
-    { file: "fleet/web.toml", line: 3, column: 1, path: "containers.web.image", message: "is required" },
+    {
+      file: "fleet/web.toml",
+      line: 3,
+      column: 1,
+      path: "containers.web.image",
+      code: ISSUE_CODES.missingField,
+      message: "is required",
+    },
   ],
   files: ["fleet/web.toml"],
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { evaluateReadiness } from "../../../src/agent/readiness.js";
-import { running, spec } from "../plan/fixtures.js";
+import { evaluateReadiness } from "../../../../controllers/container/readiness.js";
+import { running, spec } from "./fixtures.js";
 
 const web = spec("web", { replicas: 2 });
 const checked = spec("web", { replicas: 2, healthcheck: { test: ["CMD", "true"] } });
@@ -46,7 +46,7 @@ describe("evaluateReadiness", () => {
     expect(evaluateReadiness({ spec: checked, replicas: [1] }, [sick])).toMatchObject({
       condition: "Stalled",
       reason: "Unhealthy",
-      message: "n-web-1 failing health checks",
+      message: "shop_web_1_n failing health checks",
     });
   });
 

@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { ContainerInformer, type InformerOptions } from "../../../src/agent/container-informer.js";
-import { FakeClock, settle } from "../../support/fake-clock.js";
-import { running, spec } from "../plan/fixtures.js";
-import { FakeEngine } from "./fake-engine.js";
+import { ContainerInformer, type InformerOptions } from "../../../../controllers/container/informer.js";
+import { FakeClock, settle } from "../../../support/fake-clock.js";
+import { FakeEngine } from "../../agent/fake-engine.js";
+import { running, spec } from "./fixtures.js";
 
 async function setup(options: Partial<InformerOptions> = {}) {
   const clock = new FakeClock();
   const engine = new FakeEngine(clock);
+  /** Each change as `stack/resource`, sorted. */
   const changes: { resources: string[]; eventAt: number | undefined }[] = [];
   const errors: string[] = [];
   const informer = new ContainerInformer({
@@ -14,7 +15,8 @@ async function setup(options: Partial<InformerOptions> = {}) {
     engine,
     events: engine,
     clock,
-    onChange: (resources, eventAt) => changes.push({ resources: [...resources].sort(), eventAt }),
+    onChange: (changed, eventAt) =>
+      changes.push({ resources: changed.map((c) => `${c.stack}/${c.resource}`).sort(), eventAt }),
     onError: (message) => errors.push(message),
     ...options,
   });
@@ -23,8 +25,8 @@ async function setup(options: Partial<InformerOptions> = {}) {
   return { clock, engine, informer, changes, errors, lists };
 }
 
-const add = (engine: FakeEngine, resource: string, replica = 1) => {
-  const container = running("n", spec(resource), replica);
+const add = (engine: FakeEngine, resource: string, replica = 1, stack = "shop") => {
+  const container = running("n", spec(resource), replica, "running", stack);
   engine.containers.set(container.id, container);
   return container;
 };
@@ -38,18 +40,62 @@ describe("ContainerInformer", () => {
   });
 
   it("retries a failed list with backoff instead of waiting for the resync", async () => {
-    const { clock, engine, changes, errors } = await setup();
+    const { clock, engine, informer, changes, errors } = await setup();
     const web = add(engine, "web");
     engine.listFailure = new Error("engine busy");
     engine.emit({ containerId: web.id, resource: "web", action: "create", time: 1000 });
     await clock.advance(15);
     expect(errors).toEqual(["engine busy"]);
     expect(changes).toEqual([]);
+    expect(informer.error).toBe("engine busy");
+    expect(informer.synced).toBe(true);
     engine.listFailure = undefined;
     await clock.advance(199);
     expect(changes).toEqual([]);
     await clock.advance(1);
-    expect(changes).toEqual([{ resources: ["web"], eventAt: 1000 }]);
+    expect(changes).toEqual([{ resources: ["shop/web"], eventAt: 1000 }]);
+    expect(informer.error).toBeUndefined();
+  });
+
+  it("says it has not synced, and why, while its first list fails", async () => {
+    const clock = new FakeClock();
+    const engine = new FakeEngine(clock);
+    engine.listFailure = new Error("engine gone");
+    const informer = new ContainerInformer({
+      node: "n",
+      engine,
+      events: engine,
+      clock,
+      onChange: () => undefined,
+    });
+    await expect(informer.start()).rejects.toThrow("engine gone");
+    expect(informer.synced).toBe(false);
+    expect(informer.error).toBe("engine gone");
+    expect(informer.items()).toEqual([]);
+    engine.listFailure = undefined;
+    await informer.relist();
+    expect(informer.synced).toBe(true);
+    expect(informer.error).toBeUndefined();
+    informer.stop();
+  });
+
+  it("tells apart resources of one name in two stacks", async () => {
+    const { clock, engine, informer, changes } = await setup();
+    const shop = add(engine, "web", 1, "shop");
+    const blog = add(engine, "web", 1, "blog");
+    engine.emit({ containerId: shop.id, resource: "web", action: "create", time: 1000 });
+    await clock.advance(15);
+    expect(changes).toEqual([{ resources: ["blog/web", "shop/web"], eventAt: 1000 }]);
+    engine.containers.get(blog.id)!.state = "exited";
+    engine.emit({ containerId: blog.id, resource: "web", action: "die", time: 2000 });
+    await clock.advance(15);
+    expect(changes.at(-1)).toEqual({ resources: ["blog/web"], eventAt: 2000 });
+    expect(
+      informer
+        .items()
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual(["blog_web_1_n", "shop_web_1_n"]);
   });
 
   it("coalesces a burst of events into one list, reporting the first event's time", async () => {
@@ -62,7 +108,7 @@ describe("ContainerInformer", () => {
     expect(lists()).toBe(1);
     await clock.advance(15);
     expect(lists()).toBe(2);
-    expect(changes).toEqual([{ resources: ["web"], eventAt: 1000 }]);
+    expect(changes).toEqual([{ resources: ["shop/web"], eventAt: 1000 }]);
   });
 
   it("lists again when a list does not yet show an event's change (die announced before the state is exited)", async () => {
@@ -72,7 +118,7 @@ describe("ContainerInformer", () => {
     changes.length = 0;
     engine.emit({ containerId: web.id, resource: "web", action: "start", time: 1000 });
     await clock.advance(15);
-    expect(changes).toEqual([{ resources: ["web"], eventAt: 1000 }]);
+    expect(changes).toEqual([{ resources: ["shop/web"], eventAt: 1000 }]);
     engine.emit({ containerId: web.id, resource: "web", action: "die", time: 2000 });
     await clock.advance(15);
     expect(changes).toHaveLength(1);
@@ -80,7 +126,7 @@ describe("ContainerInformer", () => {
     const before = lists();
     await clock.advance(50);
     expect(lists()).toBe(before + 1);
-    expect(changes.at(-1)).toEqual({ resources: ["web"], eventAt: 2000 });
+    expect(changes.at(-1)).toEqual({ resources: ["shop/web"], eventAt: 2000 });
     await clock.advance(1000);
     expect(lists()).toBe(before + 1);
   });
@@ -116,8 +162,8 @@ describe("ContainerInformer", () => {
     await clock.advance(200);
     expect(engine.watchers).toBe(1);
     expect(lists()).toBe(2);
-    expect(changes).toEqual([{ resources: ["api"], eventAt: undefined }]);
-    expect(informer.containers().map((c) => c.name)).toEqual(["n-api-1"]);
+    expect(changes).toEqual([{ resources: ["shop/api"], eventAt: undefined }]);
+    expect(informer.items().map((c) => c.name)).toEqual(["shop_api_1_n"]);
   });
 
   it("reconnects with growing, capped backoff while the stream keeps failing, and resets after an event", async () => {
