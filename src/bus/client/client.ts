@@ -163,7 +163,15 @@ export class BusClient implements AsyncIterable<Message> {
         abort.abort(error);
         reject(error);
       }, timeoutMs);
-      this.factory(abort.signal).then(
+      let dialing: Promise<Transport>;
+      try {
+        dialing = this.factory(abort.signal);
+      } catch (error) {
+        clearTimeout(timer);
+        reject(error);
+        return;
+      }
+      dialing.then(
         (transport) => {
           clearTimeout(timer);
           if (late) transport.close();
@@ -450,14 +458,22 @@ export class BusClient implements AsyncIterable<Message> {
     return this.publishHeader.bytes;
   }
 
-  /** Sends a request and resolves with the first reply. */
+  /**
+   * Sends a request and resolves with the first reply. Rejects with RequestHandlerError when that first
+   * answer is an error reply (the responder's handler failed), no_responders when nothing matches, and
+   * request_timeout when no answer came in time.
+   */
   async request(event: string, target: Target, payload?: Payload, timeoutMs = 5000): Promise<Message> {
     const [first] = await this.requestMany(event, target, payload, timeoutMs, 1);
     if (!first) throw new BusError("request_timeout", `no reply to "${event}" within ${timeoutMs} ms`);
     return first;
   }
 
-  /** Sends a request and gathers replies until `max` arrived or the timeout passed. */
+  /**
+   * Sends a request and gathers replies until `max` answers arrived or the timeout passed. Error replies
+   * count toward `max` but are left out of the result; when every answer was one, it rejects with the
+   * first RequestHandlerError.
+   */
   requestMany(
     event: string,
     target: Target,

@@ -29,6 +29,7 @@ import { PendingRequests, RequestTimeoutError } from "./requests.js";
 import { Router } from "./router.js";
 import type { Wire } from "./wire.js";
 
+export { RequestHandlerError } from "../client/errors.js";
 export type { Logger, LogLevel } from "./log.js";
 export type { NodeDownEvent } from "./node-links.js";
 export { NoRespondersError, RequestTimeoutError } from "./requests.js";
@@ -315,7 +316,10 @@ export class BusServer {
     });
   }
 
-  /** Sends a request and resolves with the first reply. */
+  /**
+   * Sends a request and resolves with the first reply. Rejects with RequestHandlerError when that first
+   * answer is an error reply, NoRespondersError when nothing matches, RequestTimeoutError without answer.
+   */
   async request(
     event: string,
     target: Target,
@@ -328,7 +332,11 @@ export class BusServer {
     return first;
   }
 
-  /** Sends a request and gathers replies until `max` arrived or the timeout passed. */
+  /**
+   * Sends a request and gathers replies until `max` answers arrived or the timeout passed. Error replies
+   * count toward `max` but are left out of the result; when every answer was one, it rejects with the
+   * first RequestHandlerError.
+   */
   requestMany(
     event: string,
     target: Target,
