@@ -99,20 +99,19 @@ async function rollBack(
   options: RolloutOptions,
 ): Promise<Outcome<RecreateAction>[]> {
   const current = await listed(options);
-  const back = actions.flatMap((action): RecreateAction[] => {
+  const back = actions.map((action): RecreateAction => {
+    // A replica whose new container never came up still holds its old, removed id: recreating
+    // from it is a create (removing what is gone is not an error), so every replica comes back.
     const container = current.find((c) => c.name === action.name);
-    if (!container) return [];
-    return [
-      {
-        ...action,
-        containerId: container.id,
-        spec,
-        hash: specHash(spec),
-        fieldHashes: fieldHashes(spec),
-        changed: [],
-        reason: "rollback to the previous spec",
-      },
-    ];
+    return {
+      ...action,
+      containerId: container?.id ?? action.containerId,
+      spec,
+      hash: specHash(spec),
+      fieldHashes: fieldHashes(spec),
+      changed: [],
+      reason: "rollback to the previous spec",
+    };
   });
   return Promise.all(back.map((action) => options.run(action)));
 }

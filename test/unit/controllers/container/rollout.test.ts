@@ -214,10 +214,7 @@ describe("recreateInWaves", () => {
     expect(hashes()).toEqual({ 1: specHash(old), 2: specHash(old), 3: specHash(old) });
   });
 
-  // Product bug: rollBack() looks the replaced replicas up by name and skips those it does not find,
-  // so a replica whose old container was removed before its new one failed to be created is not put
-  // back; the agent then holds the resource (ROLLED_BACK) and the replica stays missing until a new slice.
-  it.fails("rolls back a replica whose new container could not be created after the old one was removed", async () => {
+  it("rolls back a replica whose new container could not be created after the old one was removed", async () => {
     const { old, next } = specs({ maxParallel: 1, failureAction: "rollback" });
     const { roll, hashes } = await rollout(old, next, (action) =>
       action.replica === 2 && action.hash === specHash(next) ? "create fails" : "healthy",
