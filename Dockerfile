@@ -20,8 +20,8 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist dist
 COPY manifests manifests
-RUN ln -s /opt/treescale/dist/src/cli/main.js /usr/local/bin/treescale && chmod +x dist/src/cli/main.js
+RUN ln -s /opt/treescale/dist/cli/treescale.js /usr/local/bin/treescale && chmod +x dist/cli/treescale.js
 VOLUME /var/lib/treescale
 EXPOSE 7000 7080
-ENTRYPOINT ["node", "/opt/treescale/dist/src/cli/main.js"]
+ENTRYPOINT ["node", "/opt/treescale/dist/cli/treescale.js"]
 CMD ["--help"]

@@ -7,7 +7,7 @@ import { nodeLinkController } from "./node-link/index.js";
 
 export type BuiltinOptions = {
   /** The node's engine, made on first use. */
-  docker(): { engine: ContainerEngine; events: EngineEventSource };
+  docker(): Promise<{ engine: ContainerEngine; events: EngineEventSource }>;
   concurrency?: number;
   stopTimeoutSeconds?: number;
 };

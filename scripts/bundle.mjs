@@ -100,6 +100,9 @@ const result = await build({
   splitting: true,
   format: "esm",
   platform: "node",
+  // ESM builds first: some packages' CommonJS entry is a UMD wrapper whose require() calls esbuild
+  // cannot follow (jsonc-parser's lib/umd asks for "./impl/format" at run time).
+  mainFields: ["module", "main"],
   target: "node20",
   external: EXTERNAL,
   banner: { js: REQUIRE_SHIM },

@@ -6,15 +6,15 @@ import type { ContainerSpec } from "../../src/model/resources.js";
 import type { NodeController } from "../../src/reconcile/controller.js";
 import type { ContainerAction } from "./actions.js";
 import { containerActionJson, containerRows, describeContainerAction } from "./describe.js";
-import { executeContainerPlan } from "./execute.js";
-import { ContainerInformer } from "./informer.js";
 import { assignReplicas } from "./placement.js";
 import { planContainers } from "./plan.js";
 import { evaluateReadiness } from "./readiness.js";
 
+type Drivers = { engine: ContainerEngine; events: EngineEventSource };
+
 export type ContainerControllerOptions = {
   /** Made on first use: planning and rendering never need an engine. */
-  drivers(): { engine: ContainerEngine; events: EngineEventSource };
+  drivers(): Drivers | Promise<Drivers>;
   /** Actions in flight at once on one node (16: where Docker's start path saturates, bench/apply.ts). */
   concurrency?: number;
   stopTimeoutSeconds?: number;
@@ -36,8 +36,12 @@ export function containerController(options: ContainerControllerOptions): Contai
     actionJson: containerActionJson,
     rows: containerRows,
     rolling: (action) => (action.type === "recreate" ? action.spec.update : undefined),
-    runtime() {
-      const { engine, events } = options.drivers();
+    async runtime() {
+      const [{ engine, events }, { executeContainerPlan }, { ContainerInformer }] = await Promise.all([
+        options.drivers(),
+        import("./execute.js"),
+        import("./informer.js"),
+      ]);
       const drivers = {
         engine,
         concurrency: options.concurrency ?? 16,

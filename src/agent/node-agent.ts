@@ -49,6 +49,11 @@ export type NodeAgentOptions = {
   bus: AgentBus;
   /** false: drift is only reported, never healed (`treescale node --no-heal`). */
   heal: boolean;
+  /**
+   * Observe and plan, never act: what an embedded node started for `diff`, `get` or a dry run
+   * runs, so that looking never changes anything.
+   */
+  readOnly?: boolean;
   clock?: Clock;
   resyncMs?: number;
   concurrency?: number;
@@ -140,27 +145,12 @@ export class NodeAgent {
         terminal: (key, error) => this.#log(`reconcile ${key} stalled: ${errorMessage(error)}`),
       },
     });
-    for (const controller of options.controllers) {
-      const runtime = controller.runtime();
-      const observer = runtime.observe({
-        node: options.name,
-        clock: this.#clock,
-        onChange: (changed, eventAt) => {
-          for (const { stack, resource } of changed) {
-            const queued = queueKey(stack, resourceKey(controller.kind, resource));
-            if (eventAt !== undefined && !this.#changedAt.has(queued)) this.#changedAt.set(queued, eventAt);
-            this.#queue.add(queued);
-          }
-        },
-        onError: (message) => this.#log(`${controller.kind}: ${message}`),
-      });
-      this.#kinds.set(controller.kind, { controller, runtime, observer });
-    }
   }
 
   async start(): Promise<void> {
     const stacks = await storedStacks(this.#options.home, this.name);
-    const [slices] = await Promise.all([
+    const [, slices] = await Promise.all([
+      this.#startKinds(),
       Promise.all(stacks.map((stack) => new SliceStore(this.#options.home, this.name, stack).read())),
       this.#inventory.load(stacks),
     ]);
@@ -181,6 +171,27 @@ export class NodeAgent {
     );
     this.#enqueueAll();
     this.#scheduleResync();
+  }
+
+  /** Each kind's acting half and observer; loaded here, so constructing an agent costs nothing. */
+  async #startKinds(): Promise<void> {
+    const runtimes = await Promise.all(this.#options.controllers.map((controller) => controller.runtime()));
+    for (const [index, controller] of this.#options.controllers.entries()) {
+      const runtime = runtimes[index]!;
+      const observer = runtime.observe({
+        node: this.name,
+        clock: this.#clock,
+        onChange: (changed, eventAt) => {
+          for (const { stack, resource } of changed) {
+            const queued = queueKey(stack, resourceKey(controller.kind, resource));
+            if (eventAt !== undefined && !this.#changedAt.has(queued)) this.#changedAt.set(queued, eventAt);
+            this.#queue.add(queued);
+          }
+        },
+        onError: (message) => this.#log(`${controller.kind}: ${message}`),
+      });
+      this.#kinds.set(controller.kind, { controller, runtime, observer });
+    }
   }
 
   /**
@@ -405,6 +416,15 @@ export class NodeAgent {
     const changedAt = this.#changedAt.get(queued);
     this.#changedAt.delete(queued);
     if (plan.actions.length === 0) return this.#settle(queued, kind, slice);
+    if (this.#options.readOnly) {
+      const what = plan.actions.map((action) => controller.describe(action));
+      this.#status(key, slice, {
+        condition: "Reconciling",
+        reason: "NotApplied",
+        message: `${what.length} action(s) pending: ${what.map((l) => `${l.verb} ${l.target}`).join(", ")}`,
+      });
+      return undefined;
+    }
 
     const drift = this.#convergedAt.get(queued) === slice.generation;
     const heal = this.#options.heal && (entry?.spec as { heal?: boolean } | undefined)?.heal !== false;

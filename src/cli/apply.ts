@@ -61,7 +61,7 @@ async function runApply(options: ApplyOptions, command: Command, kinds: Kinds): 
   const registry = new Registry(kinds());
   const loaded = await loadOrExit(files, registry.sections());
   const nodeSettings = { concurrency: options.parallel, stopTimeoutSeconds: options.stopTimeout };
-  const fleet = await openFleet(options, () => kinds(nodeSettings));
+  const fleet = await openFleet({ ...options, readOnly: options.dryRun }, () => kinds(nodeSettings));
   if (!fleet.embedded) {
     for (const flag of ["parallel", "stopTimeout"] as const) {
       if (command.getOptionValueSource(flag) === "cli") {
@@ -86,6 +86,7 @@ async function runApply(options: ApplyOptions, command: Command, kinds: Kinds): 
         timeoutMs: options.timeout * 1000,
         gatherMs: 3000,
       },
+      fleet.embedded ? options.name : undefined,
     );
   } finally {
     await fleet.close();

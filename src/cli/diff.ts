@@ -60,14 +60,20 @@ async function runDiff(options: DiffOptions, kinds: Kinds): Promise<void> {
       import("../fleet/render.js"),
       import("../fleet/fleet-plan.js"),
     ]);
-  const fleet = await openFleet(options, kinds);
+  const fleet = await openFleet({ ...options, readOnly: true }, kinds);
   try {
-    const plan = await planFromTree(fleet.bus, { ...loaded, desired: fleet.view(loaded.desired) }, registry, {
-      stack: stackOf(options.stack, loaded, files),
-      prune: options.prune,
-      allowEmpty: true,
-      gatherMs: 3000,
-    });
+    const plan = await planFromTree(
+      fleet.bus,
+      { ...loaded, desired: fleet.view(loaded.desired) },
+      registry,
+      {
+        stack: stackOf(options.stack, loaded, files),
+        prune: options.prune,
+        allowEmpty: true,
+        gatherMs: 3000,
+      },
+      fleet.embedded ? options.name : undefined,
+    );
     process.stdout.write(
       options.output === "json"
         ? `${JSON.stringify(fleetPlanJson(plan, registry), null, 2)}\n`

@@ -1,41 +1,12 @@
 // `treescale events`: subscribe to tree events and print them, one JSON object (or text line) per event.
 import type { Command } from "commander";
-import { BusClient, BusError, type Message } from "../bus/client/index.js";
-import { TreescaleError, UsageError } from "../errors.js";
+import type { BusClient, Message } from "../bus/client/index.js";
+import { UsageError } from "../errors.js";
+import { BusCliError, type ConnectionFlags, connectClient, connectionFrom } from "./bus-connection.js";
 import { collect } from "./flag-values.js";
 import type { EmbeddedNode } from "./fleet-connection.js";
 import type { Kinds } from "./kinds.js";
 import { checkNodeName } from "./shared-options.js";
-
-export interface ConnectionFlags {
-  node?: string;
-  token?: string;
-}
-
-/** --node/--token with $TREESCALE_NODE/$TREESCALE_TOKEN as defaults. */
-export function connectionFrom(flags: ConnectionFlags): { url: string; token: string | undefined } {
-  const url = flags.node ?? process.env.TREESCALE_NODE;
-  if (!url)
-    throw new UsageError("--node is required (or set TREESCALE_NODE), for example --node 127.0.0.1:7000");
-  return { url, token: flags.token ?? process.env.TREESCALE_TOKEN };
-}
-
-/** Connection failures the user can fix are reported as such, not as internal errors. */
-export async function connectClient(options: Parameters<typeof BusClient.connect>[0]): Promise<BusClient> {
-  try {
-    return await BusClient.connect(options);
-  } catch (error) {
-    if (error instanceof BusError && error.code === "bad_url") throw new UsageError(error.message);
-    const reason = error instanceof BusError ? `${error.code}: ${error.message}` : (error as Error).message;
-    throw new BusCliError(`cannot connect to ${options.url}: ${reason}`, error);
-  }
-}
-
-export class BusCliError extends TreescaleError {
-  constructor(message: string, cause: unknown) {
-    super("BUS", message, { cause });
-  }
-}
 
 function dataOf(message: Message): unknown {
   const text = message.text();
@@ -122,7 +93,11 @@ async function connectEmbedded(
 ): Promise<{ client: BusClient; embedded: EmbeddedNode }> {
   const { openEmbeddedNode } = await import("./fleet-connection.js");
   for (let attempt = 0; ; attempt++) {
-    const embedded = await openEmbeddedNode(checkNodeName(flags.name), flags.heal, kinds);
+    const embedded = await openEmbeddedNode(checkNodeName(flags.name), {
+      heal: flags.heal,
+      readOnly: false,
+      kinds,
+    });
     try {
       const client = await connectClient({ url: embedded.url, token: embedded.token, ...declaration });
       return { client, embedded };

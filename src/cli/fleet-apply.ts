@@ -1,11 +1,12 @@
 // `treescale apply`: plan one stack for the whole tree (the embedded node is a tree of one), then
 // converge it node by node over the bus, the fleet-scope kinds last, within one deadline.
-import { EXIT, UsageError } from "../errors.js";
+import { EngineUnreachableError, EXIT, TreescaleError, UsageError } from "../errors.js";
 import { applyFleet, gatherStates, type NodeOutcome } from "../fleet/fleet-apply.js";
 import type { FleetBus } from "../fleet/fleet-bus.js";
 import { type FleetPlan, planFleet } from "../fleet/fleet-plan.js";
 import { fleetPlanJson, renderFleetPlanText } from "../fleet/render.js";
 import type { LoadResult } from "../manifest/index.js";
+import { blindKinds, type NodeState } from "../model/wire.js";
 import type { Outcome } from "../reconcile/controller.js";
 import type { Registry } from "../reconcile/registry.js";
 
@@ -24,6 +25,8 @@ export async function planFromTree(
   loaded: LoadResult,
   registry: Registry,
   flags: Pick<FleetApplyFlags, "prune" | "allowEmpty" | "gatherMs" | "stack">,
+  /** The embedded node: a tree of one that cannot see its engine has nothing to plan with. */
+  embedded?: string,
 ): Promise<FleetPlan> {
   const { desired } = loaded;
   const declaredObjects = registry.nodeKinds.some((kind) => Object.keys(kind.specs(desired)).length > 0);
@@ -34,6 +37,7 @@ export async function planFromTree(
   }
   const declared = Object.keys(desired.servers);
   const states = await gatherStates(bus, flags.gatherMs, declared.length > 0 ? declared : undefined);
+  if (embedded !== undefined) requireSighted(states, embedded);
   return planFleet({ desired, states, prune: flags.prune, stack: flags.stack, registry });
 }
 
@@ -43,9 +47,10 @@ export async function runFleetApply(
   loaded: LoadResult,
   registry: Registry,
   flags: FleetApplyFlags,
+  embedded?: string,
 ): Promise<number> {
   const deadline = Date.now() + flags.timeoutMs;
-  const plan = await planFromTree(bus, loaded, registry, flags);
+  const plan = await planFromTree(bus, loaded, registry, flags, embedded);
   const json = flags.output === "json";
   if (!json) process.stdout.write(renderFleetPlanText(plan, registry));
   if (flags.dryRun) {
@@ -56,7 +61,7 @@ export async function runFleetApply(
     return plan.unsupported.length > 0 ? EXIT.failed : EXIT.ok;
   }
   const progress = (line: string) => process.stderr.write(`${line}\n`);
-  const { nodes, fleet } = await applyFleet({ bus, plan, registry, deadline, onProgress: progress });
+  const { nodes, actions, fleet } = await applyFleet({ bus, plan, registry, deadline, onProgress: progress });
   const converged =
     nodes.every((o) => o.result === "converged" || o.result === "left-alone" || o.result === "pending") &&
     fleet.every((o) => o.ok) &&
@@ -69,6 +74,7 @@ export async function runFleetApply(
       generation: plan.generation,
       plan: fleetPlanJson(plan, registry),
       outcomes: nodes,
+      actions,
       fleet: fleetJson,
       converged,
     };
@@ -87,6 +93,13 @@ export async function runFleetApply(
     );
   }
   return converged ? EXIT.ok : EXIT.failed;
+}
+
+function requireSighted(states: readonly NodeState[], node: string): void {
+  const state = states.find((s) => s.node === node);
+  if (!state) throw new TreescaleError("NODE_UNREACHABLE", `the embedded node "${node}" did not answer`);
+  const blind = blindKinds(state.observed);
+  if (blind.length > 0) throw new EngineUnreachableError(blind.join("; "));
 }
 
 function outcomeJson(registry: Registry, outcome: Outcome): Record<string, unknown> {

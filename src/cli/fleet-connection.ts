@@ -15,7 +15,7 @@ import {
 import { NodeDaemon } from "../node/node-daemon.js";
 import type { Controller, NodeController } from "../reconcile/controller.js";
 import { treescaleHome } from "../state/stack-files.js";
-import { connectClient } from "./events.js";
+import { connectClient } from "./bus-connection.js";
 import { checkNodeName } from "./shared-options.js";
 
 /** What a verb's flags say about where to go; unset --node/--token fall back to the environment. */
@@ -24,6 +24,8 @@ export type ConnectionFlags = {
   token?: string | undefined;
   name: string;
   heal?: boolean;
+  /** The verb only looks (diff, get, a dry run): an embedded node started for it never acts. */
+  readOnly?: boolean;
 };
 
 export type FleetConnection = {
@@ -45,7 +47,11 @@ export async function openFleet(
   const url = flags.node ?? process.env.TREESCALE_NODE;
   const embedded = url
     ? undefined
-    : await openEmbeddedNode(checkNodeName(flags.name), flags.heal ?? true, kinds);
+    : await openEmbeddedNode(checkNodeName(flags.name), {
+        heal: flags.heal ?? true,
+        readOnly: flags.readOnly ?? false,
+        kinds,
+      });
   const endpoint = embedded ?? { url: url ?? "", token: flags.token ?? process.env.TREESCALE_TOKEN };
   let client: Awaited<ReturnType<typeof connectClient>>;
   try {
@@ -81,14 +87,16 @@ export type EmbeddedNode = {
   discard(): Promise<void>;
 };
 
+export type EmbeddedOptions = { heal: boolean; readOnly: boolean; kinds: EmbeddedKinds };
+
 /**
  * The embedded node: joined when another process (a `watch`, say) already runs it, so no rival
- * agent starts; otherwise started in this process, token-protected, until close().
+ * agent starts; otherwise started in this process, token-protected, until close(). A read-only
+ * one is private to this process: it never acts, so it is neither a rival nor one to join.
  */
 export async function openEmbeddedNode(
   name: string,
-  heal: boolean,
-  kinds: EmbeddedKinds,
+  options: EmbeddedOptions,
   attempt = 0,
 ): Promise<EmbeddedNode> {
   const home = treescaleHome();
@@ -103,6 +111,7 @@ export async function openEmbeddedNode(
     };
   }
   const token = newEmbeddedToken();
+  if (options.readOnly) return startEmbedded(name, home, token, options, false);
   // Claim the name before starting, so two processes never run rival agents for one node.
   if (!(await claimEmbeddedEndpoint(home, { node: name, url: "", token, pid: process.pid }))) {
     if (attempt >= 2) {
@@ -111,31 +120,42 @@ export async function openEmbeddedNode(
         `the embedded node "${name}" is being started by another process that has not finished; try again, or remove ${home}/nodes/${name}/endpoint.json if that process is gone`,
       );
     }
-    return openEmbeddedNode(name, heal, kinds, attempt + 1);
+    return openEmbeddedNode(name, options, attempt + 1);
   }
+  return startEmbedded(name, home, token, options, true);
+}
+
+async function startEmbedded(
+  name: string,
+  home: string,
+  token: string,
+  options: EmbeddedOptions,
+  published: boolean,
+): Promise<EmbeddedNode> {
   const daemon = new NodeDaemon({
     name,
     listen: { host: "127.0.0.1", port: 0 },
     tokens: new Set([token]),
     home,
-    heal,
-    controllers: kinds().filter((kind): kind is NodeController => kind.scope === "node"),
+    heal: options.heal,
+    readOnly: options.readOnly,
+    controllers: options.kinds().filter((kind): kind is NodeController => kind.scope === "node"),
   });
   try {
     await daemon.start();
   } catch (error) {
-    await forgetEmbeddedEndpoint(home, name);
+    if (published) await forgetEmbeddedEndpoint(home, name);
     throw error;
   }
   const url = daemon.node.describe().listen;
-  await publishEmbeddedEndpoint(home, { node: name, url, token, pid: process.pid });
+  if (published) await publishEmbeddedEndpoint(home, { node: name, url, token, pid: process.pid });
   return {
     url,
     token,
     joined: false,
     discard: async () => undefined,
     close: async () => {
-      await forgetEmbeddedEndpoint(home, name);
+      if (published) await forgetEmbeddedEndpoint(home, name);
       await daemon.stop();
     },
   };

@@ -74,7 +74,7 @@ async function gather(
     options.allStacks || (options.stack === undefined && loaded === undefined)
       ? {}
       : { stack: stackOf(options.stack, loaded ?? {}, options.file) };
-  const fleet = await openFleet(options, kinds);
+  const fleet = await openFleet({ ...options, readOnly: true }, kinds);
   try {
     const declared = loaded ? Object.values(fleet.view(loaded.desired).servers) : [];
     const states = await gatherStates(

@@ -4,16 +4,20 @@
 // expected failure arrives here as a typed error and leaves as an exit code.
 import { Command, CommanderError } from "commander";
 import { builtinControllers } from "../../controllers/index.js";
-import { DockerEngine } from "../drivers/docker.js";
-import { DockerEventSource } from "../drivers/docker-events.js";
 import { ExitError, TreescaleError, UsageError } from "../errors.js";
 import { registerCommands } from "./commands.js";
 import type { Kinds } from "./kinds.js";
 
-/** The drivers are made only when a node's agent starts acting: planning never touches Docker. */
+/** The drivers are loaded and made only when a node's agent starts: planning never touches Docker. */
 const kinds: Kinds = (options = {}) =>
   builtinControllers({
-    docker: () => ({ engine: new DockerEngine(), events: new DockerEventSource() }),
+    docker: async () => {
+      const [{ DockerEngine }, { DockerEventSource }] = await Promise.all([
+        import("../drivers/docker.js"),
+        import("../drivers/docker-events.js"),
+      ]);
+      return { engine: new DockerEngine(), events: new DockerEventSource() };
+    },
     ...options,
   });
 

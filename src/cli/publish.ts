@@ -1,7 +1,7 @@
 // `treescale publish EVENT`: send one event into the tree, optionally narrowed to a node, tag, group, channel.
 import type { Command } from "commander";
 import type { Target } from "../bus/client/index.js";
-import { type ConnectionFlags, connectClient, connectionFrom } from "./events.js";
+import { type ConnectionFlags, connectClient, connectionFrom } from "./bus-connection.js";
 
 interface PublishFlags extends ConnectionFlags {
   data?: string;

@@ -62,15 +62,21 @@ async function runWatch(flags: WatchFlags, kinds: Kinds): Promise<void> {
   const loop = new ApplyLoop({
     load: () => loadManifests(files, undefined, { sections: registry.sections() }),
     apply: (loaded) =>
-      runFleetApply(fleet.bus, { ...loaded, desired: fleet.view(loaded.desired) }, registry, {
-        stack: stackOf(flags.stack, loaded, files),
-        prune: flags.prune,
-        allowEmpty: flags.allowEmpty,
-        dryRun: false,
-        output: "text",
-        timeoutMs: flags.timeout * 1000,
-        gatherMs: 2000,
-      }),
+      runFleetApply(
+        fleet.bus,
+        { ...loaded, desired: fleet.view(loaded.desired) },
+        registry,
+        {
+          stack: stackOf(flags.stack, loaded, files),
+          prune: flags.prune,
+          allowEmpty: flags.allowEmpty,
+          dryRun: false,
+          output: "text",
+          timeoutMs: flags.timeout * 1000,
+          gatherMs: 2000,
+        },
+        fleet.embedded ? flags.name : undefined,
+      ),
     log,
   });
   const watcher = watchDebounced(

@@ -46,7 +46,8 @@ export type FleetApplyOptions = {
   signal?: AbortSignal;
 };
 
-export type FleetApplyResult = { nodes: NodeOutcome[]; fleet: Outcome[] };
+/** Per node, how it ended; every action the nodes reported for this generation; the fleet-scope outcomes. */
+export type FleetApplyResult = { nodes: NodeOutcome[]; actions: ProgressReport[]; fleet: Outcome[] };
 
 /**
  * Every node's state. With `expected` (the declared servers), returns as soon as each of them
@@ -94,6 +95,7 @@ const FIRST_WINDOW_MS = 300;
 export async function applyFleet(options: FleetApplyOptions): Promise<FleetApplyResult> {
   const { plan, bus } = options;
   const signals = new SettledSignals();
+  const actions: ProgressReport[] = [];
   const stopListening = await bus.listen([AGENT_EVENTS.progress, AGENT_EVENTS.status], (message) => {
     if (message.event === AGENT_EVENTS.status) {
       const status = message.json<StatusAnnouncement>();
@@ -102,6 +104,7 @@ export async function applyFleet(options: FleetApplyOptions): Promise<FleetApply
     }
     const report = message.json<ProgressReport>();
     if (report.stack !== plan.stack || report.generation !== plan.generation) return;
+    actions.push(report);
     options.onProgress(
       `[${report.node}] ${report.target}: ${report.action}${report.ok ? " done" : ` FAILED: ${report.error ?? ""}`}`,
     );
@@ -160,7 +163,7 @@ export async function applyFleet(options: FleetApplyOptions): Promise<FleetApply
       break;
     }
     const fleet = await runFleetKinds(options);
-    return { nodes: dedupeLast(outcomes).sort((a, b) => a.node.localeCompare(b.node)), fleet };
+    return { nodes: dedupeLast(outcomes).sort((a, b) => a.node.localeCompare(b.node)), actions, fleet };
   } finally {
     stopListening();
   }

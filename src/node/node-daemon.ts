@@ -14,6 +14,8 @@ export type NodeDaemonOptions = TreeNodeOptions & {
   heal: boolean;
   /** The node-scope kinds the agent runs; none: a pure bus node (e.g. on a machine without Docker). */
   controllers: readonly NodeController[];
+  /** The agent observes and plans but never acts (an embedded node started to look, not to apply). */
+  readOnly?: boolean;
   resyncMs?: number;
 };
 

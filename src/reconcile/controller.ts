@@ -177,7 +177,8 @@ export interface NodeController<
   readonly manifestSection?: ManifestSection;
   /** The update policy's batch size for a recreate of this action's resource, when it has one. */
   rolling?(action: A): { maxParallel: number; failureAction: "pause" | "rollback" } | undefined;
-  runtime(): NodeRuntime<Observed, A>;
+  /** The acting half, loaded (with its drivers) only by a node that acts: planning never pays for it. */
+  runtime(): Promise<NodeRuntime<Observed, A>>;
 }
 
 /** Where a fleet-scope kind acts: requests to nodes over the bus. */

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { containerName } from "../../src/model/labels.js";
 import { CLI, requireBuild, runCli, scratch } from "../support/cli.js";
 import {
   engineEvents,
@@ -18,6 +19,8 @@ import { pollUntil } from "../support/poll.js";
 
 const docker = new Docker();
 const node = uniqueNodeName("e2e");
+/** The stack is named after the manifests' directory (`app/`), as compose names a project. */
+const cname = (resource: string, replica: number) => containerName("app", node, resource, replica);
 let work: Awaited<ReturnType<typeof scratch>>;
 let env: Record<string, string>;
 
@@ -86,10 +89,10 @@ describe("treescale apply (embedded node, real Docker)", () => {
     const result = await apply("-f", join(work.dir, "app"));
     expect(result.stderr).not.toMatch(/FAILED/);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain(`+ create   ${node}-web-1`);
+    expect(result.stdout).toMatch(new RegExp(`\\+ create\\s+${cname("web", 1)}`));
     expect(result.stdout).toContain("Plan: 3 to create, 0 to recreate, 0 to remove.");
     const containers = await containersOf();
-    expect([...containers.keys()].sort()).toEqual([`${node}-web-1`, `${node}-web-2`, `${node}-worker-1`]);
+    expect([...containers.keys()].sort()).toEqual([cname("web", 1), cname("web", 2), cname("worker", 1)]);
     for (const c of containers.values()) expect(c.state).toBe("running");
   });
 
@@ -118,17 +121,22 @@ describe("treescale apply (embedded node, real Docker)", () => {
       resource: string;
     }[];
     expect(rows.map((r) => [r.name, r.node, r.state])).toEqual([
-      [`${node}-web-1`, node, "running"],
-      [`${node}-web-2`, node, "running"],
-      [`${node}-worker-1`, node, "running"],
+      [cname("web", 1), node, "running"],
+      [cname("web", 2), node, "running"],
+      [cname("worker", 1), node, "running"],
     ]);
     const status = await runCli(["get", "status", "--name", node, "-o", "json"], { env });
     expect(JSON.parse(status.stdout)).toEqual([
-      expect.objectContaining({ resource: "web", condition: "Ready", ready: "2/2" }),
-      expect.objectContaining({ resource: "worker", condition: "Ready", ready: "1/1" }),
+      expect.objectContaining({ stack: "app", resource: "container/web", condition: "Ready", ready: "2/2" }),
+      expect.objectContaining({
+        stack: "app",
+        resource: "container/worker",
+        condition: "Ready",
+        ready: "1/1",
+      }),
     ]);
     const table = await runCli(["get", "containers", "--name", node], { env });
-    expect(table.stdout.split("\n")[0]).toMatch(/^NAME\s+RESOURCE\s+NODE\s+IMAGE\s+STATE/);
+    expect(table.stdout.split("\n")[0]).toMatch(/^NAME\s+STACK\s+RESOURCE\s+NODE\s+IMAGE\s+STATE/);
   });
 
   it("a changed env recreates only that resource", async () => {
@@ -136,7 +144,7 @@ describe("treescale apply (embedded node, real Docker)", () => {
     await work.write("app/web.toml", web(2, "hello"));
     const result = await apply("-f", join(work.dir, "app"));
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/~ recreate\s+\S+-web-1\s+env changed/);
+    expect(result.stdout).toMatch(/~ recreate\s+\S+_web_1_\S+\s+env changed/);
     expect(result.stdout).toContain("Plan: 0 to create, 2 to recreate, 0 to remove.");
     const webs = await containersOf("web");
     for (const c of webs.values()) expect(c.env).toContain("GREETING=hello");
@@ -163,8 +171,8 @@ describe("treescale apply (embedded node, real Docker)", () => {
         15_000,
       );
       expect(statuses.map((r) => [r.resource, r.condition])).toEqual([
-        ["web", "Ready"],
-        ["worker", "Ready"],
+        ["container/web", "Ready"],
+        ["container/worker", "Ready"],
       ]);
       const exited = new Promise((resolve) => events.once("exit", resolve));
       events.kill("SIGTERM");
@@ -177,8 +185,8 @@ describe("treescale apply (embedded node, real Docker)", () => {
     await work.write("app/web.toml", web(1, "hello"));
     const result = await apply("-f", join(work.dir, "app"));
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/- remove\s+\S+-web-2\s+scale down to 1/);
-    expect([...(await containersOf("web")).keys()]).toEqual([`${node}-web-1`]);
+    expect(result.stdout).toMatch(/- remove\s+\S+_web_2_\S+\s+scale down to 1/);
+    expect([...(await containersOf("web")).keys()]).toEqual([cname("web", 1)]);
   });
 
   it("reports a container removed by hand in diff (exit 1) and restores it with apply", async () => {
@@ -199,8 +207,8 @@ describe("treescale apply (embedded node, real Docker)", () => {
     await docker.getContainer(target.id).stop({ t: 0 });
     const result = await apply("-f", join(work.dir, "app"));
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/> start\s+\S+-web-1\s+container is exited/);
-    expect((await containersOf("web")).get(`${node}-web-1`)).toMatchObject({
+    expect(result.stdout).toMatch(/> start\s+\S+_web_1_\S+\s+container is exited/);
+    expect((await containersOf("web")).get(cname("web", 1))).toMatchObject({
       id: target.id,
       state: "running",
     });
@@ -215,10 +223,11 @@ describe("treescale apply (embedded node, real Docker)", () => {
     });
     const foreign = await docker.createContainer({
       Image: TEST_IMAGE,
-      name: `${node}-foreign-1`,
+      name: cname("foreign", 1),
       Cmd: ["sleep", "60"],
       Labels: {
         "treescale.managed": "true",
+        "treescale.stack": "app",
         "treescale.node": node,
         "treescale.resource": "foreign",
         "treescale.replica": "1",
@@ -234,8 +243,10 @@ describe("treescale apply (embedded node, real Docker)", () => {
 
       const pruned = await apply("-f", join(work.dir, "app"), "--prune");
       expect(pruned.code).toBe(0);
-      expect(pruned.stdout).toMatch(/- remove\s+\S+-worker-1\s+left the manifests/);
-      expect(pruned.stdout).toMatch(/! kept\s+\S+-foreign-1/);
+      expect(pruned.stdout).toMatch(/- remove\s+\S+_worker_1_\S+\s+left the manifests/);
+      expect(pruned.stdout).toMatch(
+        new RegExp(`! kept\\s+${cname("foreign", 1)}\\s+not in this node.s record`),
+      );
       expect(await containersOf("worker")).toHaveProperty("size", 0);
       await expect(unlabeled.inspect()).resolves.toBeTruthy();
       await expect(foreign.inspect()).resolves.toBeTruthy();
@@ -249,12 +260,12 @@ describe("treescale apply (embedded node, real Docker)", () => {
   it("refuses to prune everything when no containers are declared, unless --allow-empty", async () => {
     const empty = await work.write("empty.toml", '[servers.elsewhere]\nip = "127.0.0.1"\n');
     const before = await containersOf();
-    const refused = await apply("-f", empty, "--prune");
+    const refused = await apply("-f", empty, "--stack", "app", "--prune");
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("refusing to prune everything");
     expect(refused.stderr).toContain("--allow-empty");
     expect(await containersOf()).toEqual(before);
-    const dryRun = await apply("-f", empty, "--prune", "--allow-empty", "--dry-run");
+    const dryRun = await apply("-f", empty, "--stack", "app", "--prune", "--allow-empty", "--dry-run");
     expect(dryRun.code).toBe(0);
     expect(dryRun.stdout).toMatch(/Plan: 0 to create, 0 to recreate, \d+ to remove\./);
   });
@@ -284,17 +295,17 @@ describe("treescale apply (embedded node, real Docker)", () => {
   });
 
   it("-o json reports plan and outcomes for scripts, reading the manifest from stdin", async () => {
-    const result = await runCli(["apply", "--name", node, "-f", "-", "-o", "json"], {
+    const result = await runCli(["apply", "--name", node, "--stack", "app", "-f", "-", "-o", "json"], {
       env,
       stdin: web(3, "hello"),
     });
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as {
       converged: boolean;
-      outcomes: { ok: boolean; action: string }[];
+      actions: { ok: boolean; action: string }[];
     };
     expect(report.converged).toBe(true);
-    expect(report.outcomes.map((o) => [o.action, o.ok])).toEqual([
+    expect(report.actions.map((o) => [o.action, o.ok])).toEqual([
       ["create", true],
       ["create", true],
     ]);
@@ -305,9 +316,14 @@ describe("treescale apply (embedded node, real Docker)", () => {
       "broken-image.toml",
       `${web(3, "hello")}\n[containers.ghost]\nimage = "local/does-not-exist:1"\ncommand = ["sleep", "60"]\n`,
     );
-    const result = await apply("-f", file);
+    const result = await apply("-f", file, "--stack", "app");
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/✗ \S+-ghost-1: create FAILED: .*local\/does-not-exist:1/);
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `✗ ${node}: failed: container/ghost: ImageUnavailable: ${cname("ghost", 1)}: .*local/does-not-exist:1`,
+      ),
+    );
+    expect(result.stderr).toMatch(new RegExp(`${cname("ghost", 1)}: create FAILED`));
     expect(await containersOf("web")).toHaveProperty("size", 3);
   });
 

@@ -5,12 +5,15 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { containerName } from "../../src/model/labels.js";
 import { CLI, requireBuild, runCli, scratch } from "../support/cli.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
 
 const docker = new Docker();
 const node = uniqueNodeName("watch");
 let work: Awaited<ReturnType<typeof scratch>>;
+/** Watch and apply name the stack, so applies from another directory change the same one. */
+const cname = (replica: number) => containerName("app", node, "app", replica);
 let watcher: ChildProcess;
 const lines: string[] = [];
 let waiters: (() => void)[] = [];
@@ -47,10 +50,14 @@ beforeAll(async () => {
   await ensureTestImage();
   work = await scratch();
   await work.write("app.toml", manifest(1));
-  watcher = spawn(process.execPath, [CLI, "watch", "--name", node, "--debounce", "100", "-f", work.dir], {
-    env: { ...process.env, TREESCALE_HOME: join(work.dir, ".home") },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  watcher = spawn(
+    process.execPath,
+    [CLI, "watch", "--name", node, "--stack", "app", "--debounce", "100", "-f", work.dir],
+    {
+      env: { ...process.env, TREESCALE_HOME: join(work.dir, ".home") },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   for (const stream of [watcher.stdout!, watcher.stderr!]) {
     createInterface({ input: stream }).on("line", (line) => {
       lines.push(line);
@@ -71,14 +78,14 @@ describe("treescale watch (embedded node)", () => {
 
   it("applies the manifests at start", async () => {
     mark = await logLine(/applied: converged/, 0);
-    expect(await running()).toEqual([`${node}-app-1`]);
+    expect(await running()).toEqual([cname(1)]);
   });
 
   it("re-applies an edited file, including an editor's atomic save (write then rename)", async () => {
     await work.write(".app.toml.tmp", manifest(2));
     await rename(join(work.dir, ".app.toml.tmp"), join(work.dir, "app.toml"));
     mark = await logLine(/applied: converged/, mark + 1);
-    expect(await running()).toEqual([`${node}-app-1`, `${node}-app-2`]);
+    expect(await running()).toEqual([cname(1), cname(2)]);
   });
 
   it("ignores a broken file, keeps the last good state, and applies once it is fixed", async () => {
@@ -88,10 +95,10 @@ describe("treescale watch (embedded node)", () => {
       mark + 1,
     );
     expect(lines.slice(mark, invalid).some((line) => line.includes("app.toml:"))).toBe(true);
-    expect(await running()).toEqual([`${node}-app-1`, `${node}-app-2`]);
+    expect(await running()).toEqual([cname(1), cname(2)]);
     await work.write("app.toml", manifest(3));
     mark = await logLine(/applied: converged/, invalid + 1);
-    expect(await running()).toEqual([`${node}-app-1`, `${node}-app-2`, `${node}-app-3`]);
+    expect(await running()).toEqual([cname(1), cname(2), cname(3)]);
   });
 
   it("heals drift between changes; `events` without --node joins the embedded node and prints it", async () => {
@@ -103,16 +110,21 @@ describe("treescale watch (embedded node)", () => {
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
-    const drift = new Promise<{ event: string; data: { node: string; resource: string } }>((resolve) => {
-      createInterface({ input: events.stdout! }).once("line", (line) => resolve(JSON.parse(line)));
-    });
+    const drift = new Promise<{ event: string; data: { node: string; stack: string; resource: string } }>(
+      (resolve) => {
+        createInterface({ input: events.stdout! }).once("line", (line) => resolve(JSON.parse(line)));
+      },
+    );
     await new Promise<void>((resolve) =>
       createInterface({ input: events.stderr! }).once("line", () => resolve()),
     );
     try {
       const [victim] = await docker.listContainers({ filters: { label: [`treescale.node=${node}`] } });
       await docker.getContainer(victim!.Id).remove({ force: true });
-      expect(await drift).toMatchObject({ event: "drift", data: { node, resource: "app" } });
+      expect(await drift).toMatchObject({
+        event: "drift",
+        data: { node, stack: "app", resource: "container/app" },
+      });
     } finally {
       const exited = new Promise((resolve) => events.once("exit", resolve));
       events.kill("SIGTERM");
@@ -129,20 +141,25 @@ describe("treescale watch (embedded node)", () => {
       "app.toml": `${manifest(2)}\n[servers.${node}]\nip = "127.0.0.1"\n\n[servers.far-away]\nip = "127.0.0.2"\n`,
     });
     try {
-      const result = await runCli(["apply", "--name", node, "-f", elsewhere.dir], {
+      const result = await runCli(["apply", "--name", node, "--stack", "app", "-f", elsewhere.dir], {
         env: { TREESCALE_HOME: join(work.dir, ".home") },
       });
       expect(result.code).toBe(0);
       expect(result.stdout).toContain(`node ${node}:`);
-      expect(await running()).toEqual([`${node}-app-1`, `${node}-app-2`]);
+      expect(await running()).toEqual([cname(1), cname(2)]);
       // The agent now holds the new slice: it reports it settled, and does not bring the third replica back.
       const status = await runCli(["get", "status", "--name", node, "-o", "json"], {
         env: { TREESCALE_HOME: join(work.dir, ".home") },
       });
       expect(JSON.parse(status.stdout)).toEqual([
-        expect.objectContaining({ resource: "app", condition: "Ready", ready: "2/2" }),
+        expect.objectContaining({
+          stack: "app",
+          resource: "container/app",
+          condition: "Ready",
+          ready: "2/2",
+        }),
       ]);
-      expect(await running()).toEqual([`${node}-app-1`, `${node}-app-2`]);
+      expect(await running()).toEqual([cname(1), cname(2)]);
     } finally {
       await elsewhere.remove();
     }

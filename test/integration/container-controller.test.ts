@@ -33,7 +33,7 @@ const controller = containerController({
   concurrency: 4,
   stopTimeoutSeconds: 0,
 });
-const runtime = controller.runtime();
+const runtime = await controller.runtime();
 
 const server = (overrides: Partial<ContainerSpec> = {}) =>
   spec("web", { image: TEST_IMAGE, command: ["httpd", "-f", "-p", "80", "-h", "/www"], ...overrides });

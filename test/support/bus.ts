@@ -10,7 +10,7 @@ import { BusClient, type ClientOptions, type Message } from "../../src/bus/clien
 import { requireBuild } from "./cli.js";
 
 const root = new URL("../..", import.meta.url).pathname;
-export const cliPath = join(root, "dist/src/cli/main.js");
+export const cliPath = join(root, "dist/cli/treescale.js");
 
 /**
  * The node processes run the built CLI. `npm test` builds before any test starts; building here

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const CLI = fileURLToPath(new URL("../../dist/src/cli/main.js", import.meta.url));
+export const CLI = fileURLToPath(new URL("../../dist/cli/treescale.js", import.meta.url));
 
 export type CliResult = { code: number; stdout: string; stderr: string };
 

@@ -1,12 +1,19 @@
 // Picks the transport for a client's URL (WebSocket, TLS or plain TCP) and turns a failed dial into a
 // BusError that says what to change (the scheme, tls.ca, tls.servername).
-import type { ClientOptions } from "./client.js";
 import { BusError } from "./errors.js";
-import type { TransportFactory } from "./transport.js";
+import type { TlsClientOptions, TransportFactory, WebSocketConstructor } from "./transport.js";
 import { connectWebSocket } from "./websocket-transport.js";
 
+/** What choosing a transport needs of a client's options. */
+export type DialOptions = {
+  url: string;
+  tls?: TlsClientOptions;
+  webSocket?: WebSocketConstructor;
+  transport?: TransportFactory;
+};
+
 /** The transport for `options.url`, unless `options.transport` overrides it. */
-export function transportFor(options: ClientOptions): TransportFactory {
+export function transportFor(options: DialOptions): TransportFactory {
   if (options.transport) return options.transport;
   const url = options.url;
   if (/^wss?:\/\//.test(url)) return (signal) => connectWebSocket(url, options.webSocket, signal);

@@ -101,6 +101,7 @@ describe("applyFleet", () => {
           stalled: [],
         },
       ],
+      actions: [],
       fleet: [],
     });
   });
