@@ -20,6 +20,11 @@ export interface FleetBus {
 }
 
 export function clientFleetBus(client: BusClient): FleetBus {
+  // Why the connection ended, when it did by itself: what a later request's failure should say.
+  let lost: BusError | undefined;
+  void client.closed.then((reason) => {
+    lost = reason;
+  });
   return {
     requestMany: async (event, target, payload, timeoutMs, max) => {
       try {
@@ -28,6 +33,10 @@ export function clientFleetBus(client: BusClient): FleetBus {
         // A node that is not (or no longer) in the tree is one that did not answer: the caller
         // reports it as unreachable, it does not end the whole operation.
         if (error instanceof BusError && error.code === "no_responders") return [];
+        if (lost)
+          throw new BusError(lost.code, `the connection to ${client.node} was lost: ${lost.message}`, {
+            cause: lost,
+          });
         throw error;
       }
     },
