@@ -5,6 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { containerController } from "../../../controllers/container/index.js";
 import { type AgentBus, NodeAgent, type NodeAgentOptions } from "../../../src/agent/node-agent.js";
 import type { Message, Payload } from "../../../src/bus/message.js";
+import type { CreateContainerRequest, EngineCallOptions } from "../../../src/drivers/engine.js";
+import { EngineTimeoutError } from "../../../src/drivers/engine-errors.js";
 import { EngineUnreachableError } from "../../../src/errors.js";
 import type { DriftReport, ResourceStatus, SliceDocument } from "../../../src/model/wire.js";
 import { FakeClock, settle } from "../../support/fake-clock.js";
@@ -30,6 +32,26 @@ class RecordingBus implements AgentBus {
   }
   drifts(): DriftReport[] {
     return this.published.filter((p) => p.event === "drift").map((p) => p.payload as DriftReport);
+  }
+}
+
+/**
+ * The fake engine, with the creates of chosen container names timing out as the Docker driver's do
+ * when dockerd takes the request and never answers (test/unit/drivers/docker-deadlines.test.ts).
+ */
+class HangingCreatesEngine extends FakeEngine {
+  readonly hungCreates = new Set<string>();
+
+  override async create(request: CreateContainerRequest, options: EngineCallOptions = {}): Promise<string> {
+    if (!this.hungCreates.has(request.name)) return super.create(request, options);
+    this.calls.push(`create ${request.name} (timed out)`);
+    const operation = `create container "${request.name}"`;
+    throw new EngineTimeoutError(
+      operation,
+      30_000,
+      `${operation} timed out after 30 s: the Docker engine at unix socket /var/run/docker.sock ` +
+        "took the request but did not finish it.",
+    );
   }
 }
 
@@ -551,5 +573,55 @@ describe("NodeAgent — kinds it cannot act on", () => {
     expect(agent.state().observed.container).toMatchObject({ synced: true });
     expect(agent.state().observed.container).not.toHaveProperty("error");
     expect(agent.summary(STACK).blind).toEqual([]);
+  });
+});
+
+describe("NodeAgent — an engine timing out on one resource", () => {
+  const API = "container/api";
+  const twoResources = (): SliceDocument => ({
+    ...slice(1, 2),
+    resources: { ...slice(1, 2).resources, [API]: { spec: spec("api"), replicas: [1] } },
+  });
+
+  it("stalls that resource with EngineTimeout, converges the rest of the slice, and a retry converges it once the engine answers", async () => {
+    const hanging = new HangingCreatesEngine(clock);
+    engine = hanging;
+    hanging.hungCreates.add("shop_api_1_n");
+    const log: string[] = [];
+    const agent = await startAgent({ log: (line) => log.push(line) });
+    await agent.applySlice(twoResources());
+    await until(
+      () => statusOf(agent, API)?.reason === "EngineTimeout" && webStatus(agent)?.condition === "Ready",
+      "api Stalled and web Ready",
+    );
+    expect(statusOf(agent, API)).toMatchObject({
+      condition: "Stalled",
+      observedGeneration: 1,
+      message: expect.stringContaining('create container "shop_api_1_n" timed out after 30 s'),
+    });
+    expect(webStatus(agent)).toMatchObject({ condition: "Ready", observedGeneration: 1 });
+    expect(engine.byName("shop_web_1_n").state).toBe("running");
+    expect(engine.byName("shop_web_2_n").state).toBe("running");
+    expect(() => engine.byName("shop_api_1_n")).toThrow();
+    // Settled, so an apply waiting on this node is told about api instead of waiting out its deadline.
+    expect(agent.summary(STACK)).toMatchObject({ settled: true, unready: [{ resource: API }] });
+
+    // While the engine still hangs, each retry stalls again and the next one waits twice as long.
+    await until(() => log.some((line) => line.includes("shop:container/api failed (retry in 100 ms)")));
+    await clock.advance(100);
+    await until(() => log.some((line) => line.includes("shop:container/api failed (retry in 200 ms)")));
+    expect(hanging.calls.filter((call) => call === "create shop_api_1_n (timed out)")).toHaveLength(2);
+    expect(statusOf(agent, API)).toMatchObject({ condition: "Stalled", reason: "EngineTimeout" });
+
+    hanging.hungCreates.clear();
+    await clock.advance(200);
+    await until(() => statusOf(agent, API)?.condition === "Ready", "api Ready once the engine answers");
+    expect(engine.byName("shop_api_1_n").state).toBe("running");
+    expect(agent.summary(STACK)).toMatchObject({ settled: true, unready: [] });
+    // The retries touched api only: web's containers were created once and never again.
+    expect(engine.calls.filter((call) => call.startsWith("create shop_web"))).toEqual([
+      "create shop_web_1_n",
+      "create shop_web_2_n",
+    ]);
   });
 });
