@@ -11,6 +11,13 @@ export class TreescaleError extends Error {
   }
 }
 
+/** A broken assumption inside TreeScale (a bug, not the user's input): the CLI exits 70 for it. */
+export class InternalError extends TreescaleError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("INTERNAL", message, options);
+  }
+}
+
 /** Expected termination with a given exit code; the message has already been printed or is the message. */
 export class ExitError extends TreescaleError {
   readonly exitCode: number;

@@ -82,7 +82,11 @@ async function perform(
         const message = `${imageError.message} (the existing container was left running)`;
         throw imageError instanceof ImageUnavailableError
           ? new ImageUnavailableError(imageError.image, message, { cause: imageError })
-          : new Error(message, { cause: imageError });
+          : new TreescaleError(
+              imageError instanceof TreescaleError ? imageError.code : "IMAGE_CHECK_FAILED",
+              message,
+              { cause: imageError },
+            );
       }
       if (action.spec.update.order === "start-first") {
         await startFirst(action, context, engine, stopTimeoutSeconds);
@@ -186,7 +190,10 @@ async function ensureImages(
         { signal: context.signal },
       );
     } catch (error) {
-      errors.set(image, error instanceof Error ? error : new Error(String(error)));
+      errors.set(
+        image,
+        error instanceof Error ? error : new TreescaleError("IMAGE_CHECK_FAILED", String(error)),
+      );
     }
   });
   return errors;

@@ -54,6 +54,7 @@ export function containerController(options: ContainerControllerOptions): Contai
             engine,
             events,
             clock: context.clock,
+            signal: context.signal,
             onChange: context.onChange,
             onError: context.onError,
           }),

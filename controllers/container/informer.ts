@@ -12,6 +12,8 @@ export type InformerOptions = {
   engine: Pick<ContainerEngine, "listOwned">;
   events: EngineEventSource;
   clock: Clock;
+  /** Aborted when the node stops: a list under way (an engine that does not answer) ends at once. */
+  signal?: AbortSignal;
   /** Resources whose containers changed, with the engine time of the event that revealed it (ms). */
   onChange(changed: { stack: string; resource: string }[], eventAt: number | undefined): void;
   onError?(message: string): void;
@@ -111,7 +113,10 @@ export class ContainerInformer implements Observer<ObservedContainer> {
       this.#pendingEventAt = undefined;
       let fresh: ObservedContainer[];
       try {
-        fresh = await this.#options.engine.listOwned(this.#options.node);
+        fresh = await this.#options.engine.listOwned(
+          this.#options.node,
+          this.#options.signal ? { signal: this.#options.signal } : {},
+        );
       } catch (error) {
         this.#error = errorMessage(error);
         throw error;

@@ -154,21 +154,24 @@ export class NodeAgent {
       Promise.all(stacks.map((stack) => new SliceStore(this.#options.home, this.name, stack).read())),
       this.#inventory.load(stacks),
     ]);
-    for (const slice of slices) this.#slices.set(slice.stack, slice);
+    for (const slice of slices) {
+      this.#slices.set(slice.stack, slice);
+      this.#statuses.seed(slice);
+    }
     const bus = this.#options.bus;
     this.#unsubscribe.push(
       bus.handle(AGENT_EVENTS.apply, async (request) => JSON.stringify(await this.#answerApply(request))),
       bus.handle(AGENT_EVENTS.state, () => JSON.stringify(this.state())),
       bus.handle(AGENT_EVENTS.summary, (request) => JSON.stringify(this.summary(stackAsked(request)))),
     );
-    // A dead engine must not keep the node off the bus: the observer retries, the queue waits.
-    await Promise.all(
-      [...this.#kinds.values()].map(({ controller, observer }) =>
-        observer
-          .start()
-          .catch((error: unknown) => this.#log(`${controller.kind}: cannot list: ${errorMessage(error)}`)),
-      ),
-    );
+    // The first lists are not waited for: an engine that does not answer must not hold the node's
+    // start (or its stop) for a deadline. Reconciles wait for their kind's list; a finished list
+    // announces what it found.
+    for (const { controller, observer } of this.#kinds.values()) {
+      observer
+        .start()
+        .catch((error: unknown) => this.#log(`${controller.kind}: cannot list: ${errorMessage(error)}`));
+    }
     this.#enqueueAll();
     this.#scheduleResync();
   }
@@ -181,6 +184,7 @@ export class NodeAgent {
       const observer = runtime.observe({
         node: this.name,
         clock: this.#clock,
+        signal: this.#stopSignal.signal,
         onChange: (changed, eventAt) => {
           for (const { stack, resource } of changed) {
             const queued = queueKey(stack, resourceKey(controller.kind, resource));
@@ -479,7 +483,8 @@ export class NodeAgent {
     if (!drift) this.#crashLoop.forget(queued);
     else if (actions.some(isRestart)) this.#crashLoop.healed(queued);
     try {
-      await observer.relist();
+      // Stopping aborts every engine call: record from what is known rather than list again.
+      if (!this.#stopSignal.signal.aborted) await observer.relist();
     } catch (error) {
       // The engine stopped answering after acting: record what the outcomes created, so a later
       // prune still knows these objects are this node's, then let the queue retry.

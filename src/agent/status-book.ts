@@ -56,6 +56,26 @@ export class StatusBook {
     this.announce(status);
   }
 
+  /** At start: every resource of a held slice is listed, as not evaluated yet, until its first reconcile. */
+  seed(slice: SliceDocument): void {
+    const book = this.#book(slice.stack);
+    for (const [key, entry] of Object.entries(slice.resources)) {
+      if (book.has(key)) continue;
+      book.set(key, {
+        stack: slice.stack,
+        resource: key,
+        node: this.node,
+        condition: "Reconciling",
+        reason: "NotEvaluated",
+        message: "not evaluated since the node started",
+        observedGeneration: slice.generation,
+        desired: entry.replicas.length,
+        ready: 0,
+        since: new Date(this.clock.now()).toISOString(),
+      });
+    }
+  }
+
   /** A new slice arrived: resources it dropped are forgotten, the rest wait to be reconciled. */
   restart(slice: SliceDocument): void {
     const book = this.#book(slice.stack);

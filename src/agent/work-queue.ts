@@ -2,12 +2,13 @@
 // events, so ten changes to one resource cost one reconcile. A key is never reconciled twice
 // at once; a key added while it runs is run again afterwards; failures come back with per-key
 // exponential backoff under a global rate limit; a terminal error is reported and not retried.
+import { TreescaleError } from "../errors.js";
 import type { Clock } from "../util/clock.js";
 
-export class TerminalError extends Error {
+/** A reconcile that retrying will not fix: reported, and not retried until the key is added again. */
+export class TerminalError extends TreescaleError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "TerminalError";
+    super("RECONCILE_STALLED", message, options);
   }
 }
 

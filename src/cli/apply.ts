@@ -75,7 +75,7 @@ async function runApply(options: ApplyOptions, command: Command, kinds: Kinds): 
   try {
     process.exitCode = await runFleetApply(
       fleet.bus,
-      { ...loaded, desired: fleet.view(loaded.desired) },
+      loaded,
       registry,
       {
         stack: stackOf(options.stack, loaded, files),
@@ -86,7 +86,7 @@ async function runApply(options: ApplyOptions, command: Command, kinds: Kinds): 
         timeoutMs: options.timeout * 1000,
         gatherMs: 3000,
       },
-      fleet.embedded ? options.name : undefined,
+      fleet,
     );
   } finally {
     await fleet.close();

@@ -1,7 +1,7 @@
 // `treescale diff -f …`: the plan only, for the tree or (without --node) this machine.
 // Exit 0 no differences, 1 differences, 2 invalid input or an error computing them, 70 a bug.
 import type { Command } from "commander";
-import { EXIT, ExitError, errorMessage, TreescaleError } from "../errors.js";
+import { EXIT, ExitError, errorMessage, InternalError, TreescaleError } from "../errors.js";
 import { Registry } from "../reconcile/registry.js";
 import type { Kinds } from "./kinds.js";
 import { loadOrExit } from "./load-manifests.js";
@@ -44,7 +44,8 @@ async function exitTwoOnError(run: () => Promise<void>): Promise<void> {
   try {
     await run();
   } catch (error) {
-    if (error instanceof ExitError || !(error instanceof TreescaleError)) throw error;
+    if (error instanceof ExitError || error instanceof InternalError || !(error instanceof TreescaleError))
+      throw error;
     throw new ExitError(2, `error: ${errorMessage(error)}`);
   }
 }
@@ -64,7 +65,7 @@ async function runDiff(options: DiffOptions, kinds: Kinds): Promise<void> {
   try {
     const plan = await planFromTree(
       fleet.bus,
-      { ...loaded, desired: fleet.view(loaded.desired) },
+      loaded,
       registry,
       {
         stack: stackOf(options.stack, loaded, files),
@@ -72,7 +73,7 @@ async function runDiff(options: DiffOptions, kinds: Kinds): Promise<void> {
         allowEmpty: true,
         gatherMs: 3000,
       },
-      fleet.embedded ? options.name : undefined,
+      fleet,
     );
     process.stdout.write(
       options.output === "json"

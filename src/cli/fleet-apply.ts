@@ -9,6 +9,10 @@ import type { LoadResult } from "../manifest/index.js";
 import { blindKinds, type NodeState } from "../model/wire.js";
 import type { Outcome } from "../reconcile/controller.js";
 import type { Registry } from "../reconcile/registry.js";
+import type { FleetConnection } from "./fleet-connection.js";
+
+/** Where the plan goes: the embedded node (a tree of one) or a tree, and the manifests as it sees them. */
+export type PlanTarget = Pick<FleetConnection, "embedded" | "view">;
 
 export type FleetApplyFlags = {
   stack: string;
@@ -25,10 +29,9 @@ export async function planFromTree(
   loaded: LoadResult,
   registry: Registry,
   flags: Pick<FleetApplyFlags, "prune" | "allowEmpty" | "gatherMs" | "stack">,
-  /** The embedded node: a tree of one that cannot see its engine has nothing to plan with. */
-  embedded?: string,
+  connection: PlanTarget = { embedded: undefined, view: (desired) => desired },
 ): Promise<FleetPlan> {
-  const { desired } = loaded;
+  const desired = connection.view(loaded.desired);
   const declaredObjects = registry.nodeKinds.some((kind) => Object.keys(kind.specs(desired)).length > 0);
   if (flags.prune && !declaredObjects && !flags.allowEmpty) {
     throw new UsageError(
@@ -36,9 +39,21 @@ export async function planFromTree(
     );
   }
   const declared = Object.keys(desired.servers);
-  const states = await gatherStates(bus, flags.gatherMs, declared.length > 0 ? declared : undefined);
-  if (embedded !== undefined) requireSighted(states, embedded);
-  return planFleet({ desired, states, prune: flags.prune, stack: flags.stack, registry });
+  const expected = declared.length > 0 ? declared : undefined;
+  const deadline = Date.now() + flags.gatherMs;
+  let states = await gatherStates(bus, flags.gatherMs, expected);
+  if (connection.embedded !== undefined) {
+    // An embedded node started for this verb lists its engine as it starts: wait for that answer.
+    while (!listed(states, connection.embedded) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      states = await gatherStates(bus, Math.max(1, deadline - Date.now()), expected);
+    }
+    requireSighted(states, connection.embedded);
+  }
+  const plan = planFleet({ desired, states, prune: flags.prune, stack: flags.stack, registry });
+  // What no controller here acts on is judged on the manifests as written: the embedded node's
+  // view leaves the other servers out, not the fact that their ssh blocks go unheeded.
+  return { ...plan, unsupported: registry.unsupported(loaded.desired) };
 }
 
 /** Returns the exit code: 0 every node converged, 1 anything else (each node's outcome printed). */
@@ -47,10 +62,10 @@ export async function runFleetApply(
   loaded: LoadResult,
   registry: Registry,
   flags: FleetApplyFlags,
-  embedded?: string,
+  connection?: PlanTarget,
 ): Promise<number> {
   const deadline = Date.now() + flags.timeoutMs;
-  const plan = await planFromTree(bus, loaded, registry, flags, embedded);
+  const plan = await planFromTree(bus, loaded, registry, flags, connection);
   const json = flags.output === "json";
   if (!json) process.stdout.write(renderFleetPlanText(plan, registry));
   if (flags.dryRun) {
@@ -93,6 +108,11 @@ export async function runFleetApply(
     );
   }
   return converged ? EXIT.ok : EXIT.failed;
+}
+
+function listed(states: readonly NodeState[], node: string): boolean {
+  const state = states.find((s) => s.node === node);
+  return state !== undefined && Object.values(state.observed).every((o) => o.synced || o.error !== undefined);
 }
 
 function requireSighted(states: readonly NodeState[], node: string): void {

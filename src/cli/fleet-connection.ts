@@ -30,7 +30,8 @@ export type ConnectionFlags = {
 
 export type FleetConnection = {
   bus: FleetBus;
-  embedded: boolean;
+  /** The embedded node's name, when that is where this connection goes. */
+  embedded: string | undefined;
   /** The manifests as this connection sees the fleet: the embedded node is the whole tree. */
   view(desired: DesiredState): DesiredState;
   close(): Promise<void>;
@@ -68,7 +69,7 @@ export async function openFleet(
   const bus = clientFleetBus(client);
   return {
     bus,
-    embedded: embedded !== undefined,
+    embedded: embedded ? flags.name : undefined,
     view: (desired) => (embedded ? embeddedView(desired, flags.name) : desired),
     close: async () => {
       await bus.close();

@@ -3,6 +3,7 @@
 // nodes that cannot see their engine are listed as such, never left out.
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
+import type { NodeState } from "../model/wire.js";
 import { Registry } from "../reconcile/registry.js";
 import { collect, wholeNumber } from "./flag-values.js";
 import { FIXED_KINDS, objectRows, type Row, type StackFilter, treeRows } from "./get-rows.js";
@@ -54,6 +55,14 @@ export function registerGet(program: Command, kinds: Kinds): void {
     });
 }
 
+/** The node has listed (or failed to list) every kind and evaluated every resource it holds. */
+function evaluated(state: NodeState): boolean {
+  return (
+    Object.values(state.observed).every((o) => o.synced || o.error !== undefined) &&
+    Object.values(state.stacks).every((stack) => stack.statuses.every((s) => s.reason !== "NotEvaluated"))
+  );
+}
+
 async function gather(
   options: GetOptions,
   kinds: Kinds,
@@ -77,11 +86,16 @@ async function gather(
   const fleet = await openFleet({ ...options, readOnly: true }, kinds);
   try {
     const declared = loaded ? Object.values(fleet.view(loaded.desired).servers) : [];
-    const states = await gatherStates(
-      fleet.bus,
-      options.wait,
-      declared.length > 0 ? declared.map((s) => s.name) : fleet.embedded ? [options.name] : undefined,
-    );
+    const expected =
+      declared.length > 0 ? declared.map((s) => s.name) : fleet.embedded ? [fleet.embedded] : undefined;
+    const deadline = Date.now() + options.wait;
+    let states = await gatherStates(fleet.bus, options.wait, expected);
+    // An embedded node started for this look has just begun: give it until --wait to list its
+    // engine and evaluate what it holds, so the answer is what it sees, not what it has not looked at.
+    while (fleet.embedded && !states.every(evaluated) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      states = await gatherStates(fleet.bus, Math.max(1, deadline - Date.now()), expected);
+    }
     return toRows(states, declared, filter);
   } finally {
     await fleet.close();

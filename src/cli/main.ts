@@ -4,7 +4,7 @@
 // expected failure arrives here as a typed error and leaves as an exit code.
 import { Command, CommanderError } from "commander";
 import { builtinControllers } from "../../controllers/index.js";
-import { ExitError, TreescaleError, UsageError } from "../errors.js";
+import { ExitError, InternalError, TreescaleError, UsageError } from "../errors.js";
 import { registerCommands } from "./commands.js";
 import type { Kinds } from "./kinds.js";
 
@@ -49,7 +49,7 @@ function exitCodeFor(error: unknown): number {
     process.stderr.write(`error: ${error.message}\n`);
     return 2;
   }
-  if (error instanceof TreescaleError) {
+  if (error instanceof TreescaleError && !(error instanceof InternalError)) {
     process.stderr.write(`error: ${error.message}\n`);
     return 1;
   }

@@ -171,13 +171,14 @@ export function registerNode(program: Command, kinds: Kinds): void {
         home: flags.home ?? treescaleHome(),
         resyncMs: positiveInteger(flags.resync, "--resync") * 1000,
       });
+      // Listened for before starting: a signal during the start still ends in an orderly stop.
+      const stopRequested = new Promise<void>((resolve) => {
+        process.once("SIGINT", () => resolve());
+        process.once("SIGTERM", () => resolve());
+      });
       await node.start();
       process.stdout.write(`${JSON.stringify({ event: "listening", ...node.node.describe() })}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
-      });
+      await stopRequested;
       await node.stop();
     });
 }

@@ -64,7 +64,7 @@ async function runWatch(flags: WatchFlags, kinds: Kinds): Promise<void> {
     apply: (loaded) =>
       runFleetApply(
         fleet.bus,
-        { ...loaded, desired: fleet.view(loaded.desired) },
+        loaded,
         registry,
         {
           stack: stackOf(flags.stack, loaded, files),
@@ -75,7 +75,7 @@ async function runWatch(flags: WatchFlags, kinds: Kinds): Promise<void> {
           timeoutMs: flags.timeout * 1000,
           gatherMs: 2000,
         },
-        fleet.embedded ? flags.name : undefined,
+        fleet,
       ),
     log,
   });

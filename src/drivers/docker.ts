@@ -32,7 +32,7 @@ import {
   toObservedContainer,
 } from "./docker-mapping.js";
 import type { ContainerEngine, CreateContainerRequest, EngineCallOptions, PullProgress } from "./engine.js";
-import { ContainerNameConflictError } from "./engine-errors.js";
+import { ContainerNameConflictError, EngineRequestError } from "./engine-errors.js";
 import { EngineHttpClient } from "./engine-http.js";
 
 const MS_PER_SECOND = 1000;
@@ -94,7 +94,8 @@ export class DockerEngine implements ContainerEngine {
       const entries = await this.#request(operation, options, (signal) =>
         this.#reader.get("/containers/json", { all: "true", filters: ownedFilter(node) }, signal),
       );
-      if (!Array.isArray(entries)) throw new Error(`unexpected answer: ${JSON.stringify(entries)}`);
+      if (!Array.isArray(entries))
+        throw new EngineRequestError(`unexpected answer: ${JSON.stringify(entries)}`, undefined);
       return (entries as ListedContainer[]).map(toObservedContainer);
     } catch (error) {
       if (error instanceof TreescaleError) throw error;

@@ -2,6 +2,7 @@
 // answers a no-op apply without loading dockerode, whose import alone costs more than the calls.
 // Failures carry the same fields docker-modem attaches (code, statusCode, json), so one set of
 // error rules in the driver reads both.
+
 import { readFileSync } from "node:fs";
 import {
   type ClientRequest,
@@ -14,6 +15,8 @@ import { join } from "node:path";
 import type { DockerConnection } from "./docker-mapping.js";
 
 /** An HTTP answer of 400 or more, shaped as docker-modem shapes it. */
+// Shaped as docker-modem's errors and never leaves the driver: docker.ts turns it into a typed
+// error (it passes TreescaleErrors through untouched, so this must not be one).
 export class EngineHttpError extends Error {
   readonly statusCode: number;
   readonly json: unknown;

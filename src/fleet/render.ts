@@ -39,7 +39,11 @@ export function renderFleetPlanText(plan: FleetPlan, registry: Registry): string
   const all = [...plan.nodes.flatMap((n) => n.actions.map(describe)), ...fleetLines];
   lines.push(
     "",
-    all.length === 0 ? "No changes. The fleet matches the manifests." : summaryLine(countEffects(all)),
+    all.length > 0
+      ? summaryLine(countEffects(all))
+      : plan.unsupported.length > 0
+        ? `Nothing to change that this version can act on; ${plan.unsupported.length} declared resource${plan.unsupported.length === 1 ? " has" : "s have"} no controller (listed above).`
+        : "No changes. The fleet matches the manifests.",
   );
   return `${lines.join("\n")}\n`;
 }

@@ -1,5 +1,6 @@
 // Manifests → DesiredState: read files, directories or stdin in any of the three languages,
 // normalize seed documents, validate, merge, and report every problem with its file:line:column.
+import { InternalError } from "../errors.js";
 import type { DesiredState } from "../model/resources.js";
 import type { Fragment, SshPatch } from "./assemble.js";
 import type { ExtensionSection } from "./extension-section.js";
@@ -118,11 +119,11 @@ function checkSections(sections: readonly ExtensionSection[]): void {
   const supplied = new Set<string>();
   for (const { section } of sections) {
     if (TOP_LEVEL_KEYS.includes(section) || section === SCHEMA_KEY)
-      throw new Error(
+      throw new InternalError(
         `extension section ${JSON.stringify(section)} is already a top-level manifest key; give the kind another section name`,
       );
     if (supplied.has(section))
-      throw new Error(
+      throw new InternalError(
         `extension section ${JSON.stringify(section)} is supplied twice; supply each section once`,
       );
     supplied.add(section);

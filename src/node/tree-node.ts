@@ -8,6 +8,7 @@ import type { BackoffOptions } from "../bus/backoff.js";
 import type { Message, Payload } from "../bus/message.js";
 import type { Target } from "../bus/protocol/index.js";
 import { BusServer, createAuthenticator, type Logger, ParentLink, SocketWire } from "../bus/server/index.js";
+import { InternalError } from "../errors.js";
 import { formatHostPort, type HostPort } from "./address.js";
 import { createHttpFrontend } from "./http.js";
 
@@ -74,7 +75,7 @@ export class TreeNode {
 
   /** The bound bus address (port resolved when 0 was asked for). */
   get address(): HostPort {
-    if (!this.listenAddress) throw new Error(`node ${this.name} is not started`);
+    if (!this.listenAddress) throw new InternalError(`node ${this.name} is not started`);
     return this.listenAddress;
   }
 

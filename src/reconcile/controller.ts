@@ -129,6 +129,8 @@ export interface Observer<Observed> {
 export type ObserveContext = {
   node: string;
   clock: Clock;
+  /** Aborted when the node stops: a list under way ends at once. */
+  signal: AbortSignal;
   /** Resources whose objects changed, with the engine time of the event that revealed it (ms). */
   onChange(changed: readonly { stack: string; resource: string }[], eventAt: number | undefined): void;
   onError(message: string): void;

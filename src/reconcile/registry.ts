@@ -1,5 +1,6 @@
 // The kinds this program knows, handed in by the composition root. Everything else finds a kind's
 // controller here, by its name or by the noun `get` takes.
+import { InternalError } from "../errors.js";
 import type { DesiredState } from "../model/resources.js";
 import type {
   ActionLine,
@@ -29,7 +30,7 @@ export class Registry {
   constructor(controllers: readonly Controller[]) {
     const kinds = controllers.map((c) => c.kind);
     const twice = kinds.find((kind, index) => kinds.indexOf(kind) !== index);
-    if (twice !== undefined) throw new Error(`kind "${twice}" is registered twice`);
+    if (twice !== undefined) throw new InternalError(`kind "${twice}" is registered twice`);
     this.nodeKinds = controllers.filter((c): c is NodeController => c.scope === "node");
     this.fleetKinds = controllers.filter((c): c is FleetController => c.scope === "fleet");
   }
@@ -55,7 +56,7 @@ export class Registry {
   #owner(action: PlannedAction): NodeController | FleetController {
     const owner =
       this.nodeKind(action.kind) ?? this.fleetKinds.find((controller) => controller.kind === action.kind);
-    if (!owner) throw new Error(`no controller registered for kind "${action.kind}"`);
+    if (!owner) throw new InternalError(`no controller registered for kind "${action.kind}"`);
     return owner;
   }
 

@@ -1,8 +1,10 @@
 // Watches manifest paths and calls back once per burst of changes. Editors that save by writing
 // a temp file and renaming it over the original (vim, JetBrains) produce an unlink+add pair;
 // chokidar's `atomic` option folds that into one change, and the debounce folds the rest.
+
 import { relative, sep } from "node:path";
 import { type FSWatcher, watch } from "chokidar";
+import { TreescaleError } from "../errors.js";
 
 /**
  * Hidden files and directories below a watched path (state dirs, editors' temp files) and
@@ -44,7 +46,9 @@ export function watchDebounced(
     }, debounceMs);
   });
   // Out of inotify watches (ENOSPC), a directory made unreadable (EACCES): report, keep running.
-  watcher.on("error", (error) => onError(error instanceof Error ? error : new Error(String(error))));
+  watcher.on("error", (error) =>
+    onError(error instanceof Error ? error : new TreescaleError("WATCH_FAILED", String(error))),
+  );
   const ready = new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
   return {
     ready,

@@ -65,11 +65,7 @@ describe("treescale apply on the seed files (embedded node, real Docker)", () =>
     expect(await containersOfNode()).toEqual([]);
   });
 
-  // Product bug: apply plans on the embedded view (src/cli/fleet-connection.ts embeddedView), which
-  // keeps only the embedded node's server; node1 and node2 are dropped before Registry.unsupported()
-  // looks for servers with an ssh block, so their ssh blocks are ignored without a word. With --node the
-  // manifests are planned unreduced and the lines appear.
-  it.fails("apply and apply --dry-run name each declared server whose ssh block is not acted on", async () => {
+  it("apply and apply --dry-run name each declared server whose ssh block is not acted on", async () => {
     for (const args of [[], ["--dry-run"]]) {
       const result = await apply(...args);
       expect(result.code, result.stdout + result.stderr).toBe(1);

@@ -1,5 +1,6 @@
 // WebSocket transport: each batch of frames is one binary message; the node parses the stream the same way
 // as TCP, so message boundaries carry no meaning.
+import { BusError } from "./errors.js";
 import type { Transport, WebSocketConstructor, WebSocketLike } from "./transport.js";
 
 /** Opens a WebSocket to the node; `signal` abandons the dial (the client's connect deadline). */
@@ -12,7 +13,10 @@ export function connectWebSocket(
   const Impl = implementation ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (!Impl) {
     return Promise.reject(
-      new Error("no WebSocket implementation: pass options.webSocket (for example ws's WebSocket)"),
+      new BusError(
+        "no_websocket",
+        "no WebSocket implementation: pass options.webSocket (for example ws's WebSocket)",
+      ),
     );
   }
   const socket: WebSocketLike = new Impl(url);
@@ -57,11 +61,11 @@ export function connectWebSocket(
       for (const listener of dataListeners) listener(chunk);
     });
     socket.addEventListener("error", (event) => {
-      failure = new Error(`WebSocket ${url}: ${event.message ?? "connection error"}`);
+      failure = new BusError("connect_failed", `WebSocket ${url}: ${event.message ?? "connection error"}`);
       if (!open) reject(failure);
     });
     socket.addEventListener("close", () => {
-      if (!open) reject(failure ?? new Error(`WebSocket ${url} closed before opening`));
+      if (!open) reject(failure ?? new BusError("connect_failed", `WebSocket ${url} closed before opening`));
       for (const listener of closeListeners) listener(failure);
     });
   });

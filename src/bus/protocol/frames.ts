@@ -2,6 +2,7 @@
 // so a node forwards a frame exactly as it arrived. Browser-safe: Uint8Array, DataView, TextEncoder only.
 
 /** Frame types. Values are part of the wire protocol (docs/PROTOCOL.md); never renumber. */
+import { TreescaleError } from "../../errors.js";
 export const FrameType = {
   connect: 1,
   challenge: 2,
@@ -39,12 +40,10 @@ export const ErrorCode = {
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-export class ProtocolError extends Error {
-  readonly code: ErrorCodeValue;
+export class ProtocolError extends TreescaleError {
+  declare readonly code: ErrorCodeValue;
   constructor(code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = "ProtocolError";
+    super(code, message, options);
   }
 }
 

@@ -1,7 +1,7 @@
 // One node of the bus: accepts clients and child nodes, links to a parent, and is the door in-process
 // code (the node's agent) subscribes, publishes, requests and answers through without a socket. It wires
 // the parts together — admission, routing, requests, heartbeats, node events — and dispatches each frame.
-import { errorMessage } from "../../errors.js";
+import { errorMessage, TreescaleError } from "../../errors.js";
 import { type Message, type Payload, toBytes } from "../message.js";
 import { type BusGauges, BusMetrics } from "../metrics.js";
 import {
@@ -107,7 +107,7 @@ export class BusServer {
     this.heartbeat.stop();
     for (const peer of this.peers.values())
       peer.fail(ErrorCode.shuttingDown, `node ${this.name} is stopping`);
-    this.requests.failAll(new Error("node stopped"));
+    this.requests.failAll(new TreescaleError("NODE_STOPPED", `node ${this.name} stopped`));
   }
 
   /** Called for node.up / node.down of direct children (also published on the bus). */

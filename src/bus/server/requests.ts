@@ -1,14 +1,19 @@
 // Requests made by in-process code on this node: their ids, the replies gathered so far and their
 // timeouts. A reply routed to connection 0 (the node itself) settles here.
+import { TreescaleError } from "../../errors.js";
 import { RequestHandlerError } from "../client/errors.js";
 import { createMessage, type Message } from "../message.js";
 import { decodeReplyError, FrameFlag, frameFlags, payloadOf, type RouteHeader } from "../protocol/index.js";
 
-export class RequestTimeoutError extends Error {
-  readonly code = "request_timeout";
+export class RequestTimeoutError extends TreescaleError {
+  constructor(message: string) {
+    super("request_timeout", message);
+  }
 }
-export class NoRespondersError extends Error {
-  readonly code = "no_responders";
+export class NoRespondersError extends TreescaleError {
+  constructor(message: string) {
+    super("no_responders", message);
+  }
 }
 
 interface PendingRequest {

@@ -60,13 +60,7 @@ describe("a kind registered only in the tests", () => {
       const fleet = await openFleet({ name: "toybox" }, kinds);
       try {
         output.length = 0;
-        return await runFleetApply(
-          fleet.bus,
-          { ...loaded, desired: fleet.view(loaded.desired) },
-          registry,
-          flags("pond"),
-          "toybox",
-        );
+        return await runFleetApply(fleet.bus, loaded, registry, flags("pond"), fleet);
       } finally {
         await fleet.close();
       }

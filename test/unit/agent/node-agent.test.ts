@@ -553,7 +553,11 @@ describe("NodeAgent — kinds it cannot act on", () => {
     engine.listFailure = new EngineUnreachableError(unreachable);
     const log: string[] = [];
     const agent = await startAgent({ log: (line) => log.push(line) });
-    expect(log).toContain(`[agent n] container: cannot list: ${unreachable}`);
+    // The first list is not waited for by start(): it fails on its own, and says so.
+    await until(
+      () => log.includes(`[agent n] container: cannot list: ${unreachable}`),
+      "the failed list logged",
+    );
     expect(agent.state().observed).toEqual({ container: { synced: false, error: unreachable, items: [] } });
     expect(agent.summary(STACK).blind).toEqual([`container: ${unreachable}`]);
 
