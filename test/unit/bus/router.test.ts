@@ -138,7 +138,7 @@ describe("router — request and reply", () => {
       code: "no_responders",
     });
     await expect(node.request("nothing", {}, undefined, 5000)).rejects.toBeInstanceOf(NoRespondersError);
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(2500);
   });
 
   it("lets a client answer the node's in-process request, and the node answer a client's", async () => {

@@ -141,7 +141,8 @@ describe("DockerEngine — a hung engine", () => {
     const abortedAt = Date.now();
     controller.abort(new Error("the node is stopping"));
     const { error } = await calling;
-    expect(Date.now() - abortedAt).toBeLessThan(200);
+    // A call left to its 300 ms deadline would end in EngineTimeoutError, not AbortedError.
+    expect(Date.now() - abortedAt).toBeLessThan(2000);
     expect(error).toBeInstanceOf(AbortedError);
     expect(error).toMatchObject({ code: "ABORTED" });
     expect((error as Error).message).toContain(names);
