@@ -12,7 +12,7 @@ import type { Registry } from "../../../src/reconcile/registry.js";
 import { nodeState, observation, stackState } from "../../support/node-state.js";
 import { planningRegistry } from "../../support/registry.js";
 import { running, STACK, spec } from "../controllers/container/fixtures.js";
-import { toyController } from "./toy-controller.js";
+import { toyKind } from "../../support/toy-kind.js";
 
 function server(name: string, tags: string[], childs: string[] = []): ServerSpec {
   return { name, ip: "127.0.0.1", servicePort: 8888, tags, groups: [], childs };
@@ -329,9 +329,10 @@ describe("planFleet", () => {
   });
 
   it("plans a node-scope kind registered only here into every node's slice under kind/name keys", () => {
-    const kinds = planningRegistry(toyController());
+    // Only planned here: its toy box (the directory it would paint in) is never touched.
+    const kinds = planningRegistry(toyKind("/nonexistent/toy-box"));
     const manifests = desired([server("c1", []), server("c2", [])], [spec("web", { mode: "global" })]);
-    manifests.extensions.toys = { duck: { name: "duck", color: "yellow" } };
+    manifests.extensions.toys = { duck: { color: "yellow" } };
     const painted = { stack: STACK, resource: "duck", replica: 1, node: "c1", color: "yellow" };
     const result = plan(
       {
@@ -353,9 +354,9 @@ describe("planFleet", () => {
     }
     expect(result.nodes.map((n) => [n.node, targets(n, kinds), n.unchanged])).toEqual([
       ["c1", ["shop_web_1_c1"], 1],
-      ["c2", ["shop_web_1_c2", "duck@c2"], 0],
+      ["c2", ["shop_web_1_c2", "toy duck"], 0],
     ]);
-    expect(renderFleetPlanText(result, kinds)).toMatch(/^ {2}~ paint +duck@c2 +yellow$/m);
+    expect(renderFleetPlanText(result, kinds)).toMatch(/^ {2}\+ paint +toy duck +yellow$/m);
     expect(result.unsupported).toEqual([]);
   });
 });
