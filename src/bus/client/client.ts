@@ -24,10 +24,10 @@ import {
   type Target,
   writeRouted,
 } from "../protocol/index.js";
+import { RequestsInFlight } from "../requests-in-flight.js";
 import { transportFor } from "./dial.js";
 import { BusError, BusTimeoutError } from "./errors.js";
 import { FrameBatch } from "./frame-batch.js";
-import { ClientRequests } from "./requests.js";
 import type { TlsClientOptions, Transport, TransportFactory, WebSocketConstructor } from "./transport.js";
 
 export interface ClientOptions {
@@ -101,7 +101,9 @@ export class BusClient implements AsyncIterable<Message> {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private lastSeen = 0;
   private lastSent = 0;
-  private readonly requests = new ClientRequests();
+  private readonly requests = new RequestsInFlight(
+    (event) => new BusError("no_responders", `no subscriber for "${event}" matches the target`),
+  );
   private readonly listeners = new Set<(message: Message) => void>();
   private readonly inbox: Message[] = [];
   /** Whether an async iterator is open: without one, messages a listener took are not kept. */

@@ -18,6 +18,7 @@ import {
   parseInterest,
   type Target,
 } from "../protocol/index.js";
+import { RequestsInFlight } from "../requests-in-flight.js";
 import { Admission } from "./admission.js";
 import type { Authenticator } from "./auth.js";
 import { release } from "./back-pressure.js";
@@ -25,7 +26,7 @@ import { Heartbeat } from "./heartbeat.js";
 import type { Logger } from "./log.js";
 import { type NodeEventListener, NodeLinks } from "./node-links.js";
 import { Peer } from "./peer.js";
-import { PendingRequests, RequestTimeoutError } from "./requests.js";
+import { NoRespondersError, RequestTimeoutError } from "./requests.js";
 import { Router } from "./router.js";
 import type { Wire } from "./wire.js";
 
@@ -58,7 +59,9 @@ export class BusServer {
   private readonly maxPendingBytes: number;
   private readonly log: Logger;
   private readonly peers = new Map<number, Peer>();
-  private readonly requests = new PendingRequests();
+  private readonly requests = new RequestsInFlight(
+    (event) => new NoRespondersError(`no subscriber for "${event}" matches the target`),
+  );
   private readonly router: Router;
   private readonly admission: Admission;
   private readonly heartbeat: Heartbeat;
@@ -107,7 +110,7 @@ export class BusServer {
     this.heartbeat.stop();
     for (const peer of this.peers.values())
       peer.fail(ErrorCode.shuttingDown, `node ${this.name} is stopping`);
-    this.requests.failAll(new TreescaleError("NODE_STOPPED", `node ${this.name} stopped`));
+    this.requests.finishAll(new TreescaleError("NODE_STOPPED", `node ${this.name} stopped`), false);
   }
 
   /** Called for node.up / node.down of direct children (also published on the bus). */

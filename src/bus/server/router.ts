@@ -16,6 +16,7 @@ import {
   payloadOf,
   type RouteHeader,
 } from "../protocol/index.js";
+import type { RequestsInFlight } from "../requests-in-flight.js";
 import {
   declarationKeys,
   type InterestDelta,
@@ -30,7 +31,6 @@ import {
 import { throttle } from "./back-pressure.js";
 import type { Logger } from "./log.js";
 import { Peer } from "./peer.js";
-import type { PendingRequests } from "./requests.js";
 
 interface LocalSubscription extends Membership {
   handler(message: Message): void;
@@ -40,7 +40,7 @@ export interface RouterOptions {
   name: string;
   /** Every connection by id: a reply goes to the client whose id its `replyTo` names. */
   peers: ReadonlyMap<number, Peer>;
-  requests: PendingRequests;
+  requests: RequestsInFlight;
   maxPendingBytes: number;
   metrics: BusMetrics;
   log: Logger;
@@ -49,7 +49,7 @@ export interface RouterOptions {
 export class Router {
   private readonly name: string;
   private readonly peers: ReadonlyMap<number, Peer>;
-  private readonly requests: PendingRequests;
+  private readonly requests: RequestsInFlight;
   private readonly maxPendingBytes: number;
   private readonly metrics: BusMetrics;
   private readonly log: Logger;

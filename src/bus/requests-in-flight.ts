@@ -1,8 +1,15 @@
-// The client's requests in flight: their ids, the replies gathered so far and their timeouts. A REPLY
-// from the node settles one here; closing the client ends them all.
-import { createMessage, type Message } from "../message.js";
-import { decodeReplyError, decodeRoute, FrameFlag, frameFlags, payloadOf } from "../protocol/index.js";
-import { BusError, RequestHandlerError } from "./errors.js";
+// Requests in flight, made by a client or by in-process code on a node: their ids, the replies
+// gathered so far and their timeouts. A REPLY settles one here; closing ends them all.
+import { RequestHandlerError } from "./client/errors.js";
+import { createMessage, type Message } from "./message.js";
+import {
+  decodeReplyError,
+  decodeRoute,
+  FrameFlag,
+  frameFlags,
+  payloadOf,
+  type RouteHeader,
+} from "./protocol/index.js";
 
 interface PendingRequest {
   replies: Message[];
@@ -10,12 +17,15 @@ interface PendingRequest {
   failures: RequestHandlerError[];
   max: number;
   timer: ReturnType<typeof setTimeout>;
-  finish(error?: BusError): void;
+  finish(error?: Error): void;
 }
 
-export class ClientRequests {
+export class RequestsInFlight {
   private readonly pending = new Map<number, PendingRequest>();
   private nextId = 1;
+
+  /** `noResponders`: the error a request ends with when nothing in the tree subscribes to its event. */
+  constructor(private readonly noResponders: (event: string) => Error) {}
 
   /**
    * Registers a request under a fresh id, then calls `send` with it. Resolves with the replies once `max`
@@ -44,19 +54,18 @@ export class ClientRequests {
       try {
         send(id);
       } catch (error) {
-        request.finish(error as BusError);
+        request.finish(error as Error);
       }
     });
   }
 
   /** A REPLY frame; replies to requests already finished are ignored. */
-  settle(frame: Uint8Array): void {
-    const header = decodeRoute(frame);
+  settle(frame: Uint8Array, header: RouteHeader = decodeRoute(frame)): void {
     const request = this.pending.get(header.id);
     if (!request) return;
     const flags = frameFlags(frame);
     if (flags & FrameFlag.noResponders) {
-      request.finish(new BusError("no_responders", `no subscriber for "${header.event}" matches the target`));
+      request.finish(this.noResponders(header.event));
       return;
     }
     if (flags & FrameFlag.handlerError) {
@@ -68,8 +77,14 @@ export class ClientRequests {
     if (request.replies.length + request.failures.length >= request.max) request.finish();
   }
 
-  /** Ends every request: with the replies it has, or `error` when it has none. */
-  finishAll(error: BusError): void {
-    for (const request of this.pending.values()) request.finish(error);
+  /**
+   * Ends every request: with the replies it has, or `error` when it has none. A node that stops
+   * drops what was gathered (`keepReplies` false): its in-process callers get the error.
+   */
+  finishAll(error: Error, keepReplies = true): void {
+    for (const request of this.pending.values()) {
+      if (!keepReplies) request.replies = [];
+      request.finish(error);
+    }
   }
 }
