@@ -2,7 +2,6 @@
 // against its own drivers and keeps doing so — after restarts (the slices are on disk) and when cut
 // off from the tree. Every kind is a controller handed in by the composition root; the agent knows
 // none by name. Changes nobody asked for are reported as `drift` and, unless told otherwise, healed.
-import { isDeepStrictEqual } from "node:util";
 import type { Message, Payload } from "../bus/message.js";
 import { errorMessage, TreescaleError } from "../errors.js";
 import {
@@ -10,7 +9,6 @@ import {
   type ApplyAnswer,
   blindKinds,
   type ChildLink,
-  emptySlice,
   type NodeState,
   type NodeSummary,
   type SliceDocument,
@@ -25,12 +23,13 @@ import type {
   SliceEntry,
 } from "../reconcile/controller.js";
 import { resourceKey, splitResourceKey } from "../reconcile/keys.js";
-import { SliceStore, storedStacks } from "../state/stack-files.js";
+import { storedStacks } from "../state/stack-files.js";
 import { type Clock, systemClock } from "../util/clock.js";
 import { CrashLoopBackoff, type CrashLoopOptions } from "./crash-loop.js";
 import { InventoryKeeper } from "./inventory-keeper.js";
 import { parseSlice } from "./parse-slice.js";
 import { driftReport, progressPublisher } from "./reports.js";
+import { SliceKeeper } from "./slice-keeper.js";
 import { StatusBook, type StatusUpdate } from "./status-book.js";
 import { type ReconcileResult, TerminalError, WorkQueue } from "./work-queue.js";
 
@@ -96,9 +95,7 @@ export class NodeAgent {
   readonly #inventory: InventoryKeeper;
   readonly #statuses: StatusBook;
   readonly #queue: WorkQueue;
-  readonly #slices = new Map<string, SliceDocument>();
-  /** The slice each stack held before its current one: what a rollout rolls back to. */
-  readonly #previous = new Map<string, SliceDocument>();
+  readonly #slices: SliceKeeper;
   /** Generation at which each queue key last matched its spec: a mismatch at the same generation is drift. */
   readonly #convergedAt = new Map<string, number>();
   /** Queue keys whose rollout stopped, with the generation it stopped at: not acted on again until a new one. */
@@ -110,8 +107,6 @@ export class NodeAgent {
   readonly #transientSince = new Map<string, Map<string, number>>();
   readonly #unsubscribe: (() => void)[] = [];
   readonly #stopSignal = new AbortController();
-  /** Slices are taken one at a time: the generation check and the write never interleave. */
-  #applying: Promise<unknown> = Promise.resolve();
   #stopping = false;
   #resyncTimer: unknown;
 
@@ -119,6 +114,7 @@ export class NodeAgent {
     this.name = options.name;
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
+    this.#slices = new SliceKeeper(options.home, options.name);
     this.#crashLoop = new CrashLoopBackoff({ clock: this.#clock, ...options.crashLoop });
     this.#inventory = new InventoryKeeper(options.home, options.name, this.#clock, (error) =>
       this.#log(`cannot record inventory: ${errorMessage(error)}`),
@@ -129,7 +125,7 @@ export class NodeAgent {
         JSON.stringify({
           node: this.name,
           stack: status.stack,
-          generation: this.#slice(status.stack).generation,
+          generation: this.#slices.slice(status.stack).generation,
           settled: this.settled(status.stack),
           status,
         }),
@@ -151,13 +147,10 @@ export class NodeAgent {
     const stacks = await storedStacks(this.#options.home, this.name);
     const [, slices] = await Promise.all([
       this.#startKinds(),
-      Promise.all(stacks.map((stack) => new SliceStore(this.#options.home, this.name, stack).read())),
+      this.#slices.load(stacks),
       this.#inventory.load(stacks),
     ]);
-    for (const slice of slices) {
-      this.#slices.set(slice.stack, slice);
-      this.#statuses.seed(slice);
-    }
+    for (const slice of slices) this.#statuses.seed(slice);
     const bus = this.#options.bus;
     this.#unsubscribe.push(
       bus.handle(AGENT_EVENTS.apply, async (request) => JSON.stringify(await this.#answerApply(request))),
@@ -209,49 +202,23 @@ export class NodeAgent {
     this.#queue.stop();
     this.#stopSignal.abort();
     if (this.#resyncTimer !== undefined) this.#clock.clearTimeout(this.#resyncTimer);
-    await this.#applying;
+    await this.#slices.settled();
     await this.#queue.idle();
     await this.#inventory.flushed();
   }
 
   /** Takes a new slice. An older generation is refused, and so is the same generation with other content. */
-  applySlice(document: SliceDocument): Promise<ApplyAnswer> {
-    const taken = this.#applying.then(() => this.#takeSlice(document));
-    this.#applying = taken.catch(() => undefined);
-    return taken;
-  }
-
-  async #takeSlice(document: SliceDocument): Promise<ApplyAnswer> {
-    const held = this.#slice(document.stack);
-    const refuse = (reason: string): ApplyAnswer => ({
-      accepted: false,
-      generation: held.generation,
-      reason,
-    });
-    if (this.#stopping) return refuse(`node ${this.name} is shutting down`);
-    if (document.generation < held.generation)
-      return refuse(
-        `generation ${document.generation} is older than the ${held.generation} this node holds for stack ${document.stack}`,
-      );
-    if (document.generation === held.generation) {
-      if (isDeepStrictEqual(document, held)) return { accepted: true, generation: held.generation };
-      return refuse(
-        `the offered slice and the slice this node holds are both generation ${held.generation} ` +
-          `but differ in ${describeDifference(document, held)}; a changed slice needs a newer generation`,
-      );
+  async applySlice(document: SliceDocument): Promise<ApplyAnswer> {
+    const { answer, taken } = await this.#slices.offer(
+      document,
+      this.#stopping ? `node ${this.name} is shutting down` : undefined,
+    );
+    if (taken) {
+      for (const key of Object.keys(document.resources)) this.#held.delete(queueKey(document.stack, key));
+      this.#statuses.restart(document);
+      this.#enqueueAll();
     }
-    const store = new SliceStore(this.#options.home, this.name, document.stack);
-    try {
-      await store.write(document);
-    } catch (error) {
-      return refuse(`cannot write ${store.path}: ${errorMessage(error)}; the slice was not taken`);
-    }
-    this.#previous.set(document.stack, held);
-    this.#slices.set(document.stack, document);
-    for (const key of Object.keys(document.resources)) this.#held.delete(queueKey(document.stack, key));
-    this.#statuses.restart(document);
-    this.#enqueueAll();
-    return { accepted: true, generation: document.generation };
+    return answer;
   }
 
   /** Whatever arrives over the bus gets an answer: a bad request is refused with the reason, never dropped. */
@@ -283,7 +250,7 @@ export class NodeAgent {
       node: this.name,
       ...(parent ? { parent } : {}),
       stack,
-      generation: this.#slice(stack).generation,
+      generation: this.#slices.slice(stack).generation,
       settled: this.settled(stack),
       unready: this.#statuses.values(stack).filter((s) => s.condition !== "Ready"),
       blind: blindKinds(this.#observations(false)),
@@ -293,7 +260,8 @@ export class NodeAgent {
   state(): NodeState {
     const parent = this.#options.parent?.();
     const stacks: NodeState["stacks"] = {};
-    for (const [stack, slice] of this.#slices) {
+    for (const slice of this.#slices.all()) {
+      const stack = slice.stack;
       stacks[stack] = {
         slice,
         settled: this.settled(stack),
@@ -326,7 +294,7 @@ export class NodeAgent {
 
   /** Every resource of the stack's slice is Ready or Stalled at its generation, and nothing is left to prune. */
   settled(stack: string): boolean {
-    const slice = this.#slice(stack);
+    const slice = this.#slices.slice(stack);
     return this.#statuses.settled(slice) && !this.#pruneOutstanding(slice);
   }
 
@@ -349,14 +317,10 @@ export class NodeAgent {
     return this.#queue.idle();
   }
 
-  #slice(stack: string): SliceDocument {
-    return this.#slices.get(stack) ?? emptySlice(stack);
-  }
-
   #enqueueAll(): void {
     const keys = new Set<string>();
-    for (const [stack, slice] of this.#slices)
-      for (const key of Object.keys(slice.resources)) keys.add(queueKey(stack, key));
+    for (const slice of this.#slices.all())
+      for (const key of Object.keys(slice.resources)) keys.add(queueKey(slice.stack, key));
     for (const [kind, { observer }] of this.#kinds)
       for (const item of observer.items()) keys.add(queueKey(item.stack, resourceKey(kind, item.resource)));
     for (const key of keys) this.#queue.add(key);
@@ -382,7 +346,7 @@ export class NodeAgent {
   async #reconcile(queued: string): Promise<ReconcileResult> {
     const { stack, key } = splitQueueKey(queued);
     const { kind: kindName, name } = splitResourceKey(key);
-    const slice = this.#slice(stack);
+    const slice = this.#slices.slice(stack);
     const entry = slice.resources[key];
     const kind = this.#kinds.get(kindName);
     if (!kind) {
@@ -478,7 +442,7 @@ export class NodeAgent {
         (report) => this.#options.bus.publish(AGENT_EVENTS.progress, JSON.stringify(report)),
       ),
       signal: this.#stopSignal.signal,
-      previous: this.#entries(this.#previous.get(stack) ?? emptySlice(stack), kindName),
+      previous: this.#entries(this.#slices.previous(stack), kindName),
     });
     if (!drift) this.#crashLoop.forget(queued);
     else if (actions.some(isRestart)) this.#crashLoop.healed(queued);
@@ -666,15 +630,4 @@ function stackAsked(request: Message): string {
   } catch {
     return "";
   }
-}
-
-/** Which parts of two slices of one generation differ, for the refusal message. */
-function describeDifference(offered: SliceDocument, held: SliceDocument): string {
-  const parts: string[] = [];
-  if (offered.prune !== held.prune) parts.push(`prune ${offered.prune} vs ${held.prune}`);
-  const keys = new Set([...Object.keys(offered.resources), ...Object.keys(held.resources)]);
-  for (const key of [...keys].sort()) {
-    if (!isDeepStrictEqual(offered.resources[key], held.resources[key])) parts.push(key);
-  }
-  return parts.length > 0 ? parts.join(", ") : "content";
 }

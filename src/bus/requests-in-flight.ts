@@ -16,6 +16,8 @@ interface PendingRequest {
   /** Error replies: responders whose handler failed. They count toward `max` like any answer. */
   failures: RequestHandlerError[];
   max: number;
+  /** Ends the wait early once the replies so far are all the caller needs. */
+  enough: ((replies: readonly Message[]) => boolean) | undefined;
   timer: ReturnType<typeof setTimeout>;
   finish(error?: Error): void;
 }
@@ -32,7 +34,12 @@ export class RequestsInFlight {
    * answers arrived or `timeoutMs` passed; rejects when `send` throws or the request ends in error with no
    * reply. Error replies are left out of the result; when they are all it got, it rejects with the first.
    */
-  open(max: number, timeoutMs: number, send: (id: number) => void): Promise<Message[]> {
+  open(
+    max: number,
+    timeoutMs: number,
+    send: (id: number) => void,
+    enough?: (replies: readonly Message[]) => boolean,
+  ): Promise<Message[]> {
     const id = this.nextId++;
     // Ids travel as u32 in the route header.
     if (this.nextId > 0xffffffff) this.nextId = 1;
@@ -41,6 +48,7 @@ export class RequestsInFlight {
         replies: [],
         failures: [],
         max,
+        enough,
         timer: setTimeout(() => request.finish(), timeoutMs),
         finish: (error) => {
           clearTimeout(request.timer);
@@ -74,7 +82,8 @@ export class RequestsInFlight {
     } else {
       request.replies.push(createMessage("publish", header, payloadOf(frame).slice()));
     }
-    if (request.replies.length + request.failures.length >= request.max) request.finish();
+    if (request.replies.length + request.failures.length >= request.max || request.enough?.(request.replies))
+      request.finish();
   }
 
   /**

@@ -2,6 +2,8 @@
 // update policy asks for it), waits until every node reports the new generation settled, then runs
 // the fleet-scope kinds (link moves), all within one deadline. Unreachable nodes are reported,
 // never silently skipped.
+
+import type { Message } from "../bus/message.js";
 import {
   AGENT_EVENTS,
   type NodeState,
@@ -62,9 +64,16 @@ export async function gatherStates(
 ): Promise<NodeState[]> {
   const deadline = Date.now() + timeoutMs;
   const ask = async (windowMs: number, target: { node?: string }, max?: number) =>
-    (await bus.requestMany(AGENT_EVENTS.state, target, undefined, Math.max(1, windowMs), max)).map((reply) =>
-      reply.json<NodeState>(),
-    );
+    (
+      await bus.requestMany(
+        AGENT_EVENTS.state,
+        target,
+        undefined,
+        Math.max(1, windowMs),
+        max,
+        target.node === undefined && max === undefined ? wholeTree : undefined,
+      )
+    ).map(stateOf);
   const byName = new Map<string, NodeState>();
   const keep = (states: NodeState[]) => {
     for (const state of states) byName.set(state.node, state);
@@ -91,6 +100,31 @@ export async function gatherStates(
 }
 
 const FIRST_WINDOW_MS = 300;
+
+/** Each reply is parsed once, however often the window's check looks at it. */
+const parsedStates = new WeakMap<Message, NodeState>();
+function stateOf(reply: Message): NodeState {
+  let state = parsedStates.get(reply);
+  if (!state) {
+    state = reply.json<NodeState>();
+    parsedStates.set(reply, state);
+  }
+  return state;
+}
+
+/**
+ * The answers so far are a whole tree: everyone's parent and every child it reports linked have
+ * answered too. The window can end there; a node without an agent keeps it open (to its end).
+ */
+function wholeTree(replies: readonly Message[]): boolean {
+  const states = replies.map(stateOf);
+  const answered = new Set(states.map((s) => s.node));
+  return states.every(
+    (s) =>
+      (s.parent === undefined || answered.has(s.parent)) &&
+      s.children.every((child) => child.status !== "up" || answered.has(child.node)),
+  );
+}
 
 export async function applyFleet(options: FleetApplyOptions): Promise<FleetApplyResult> {
   const { plan, bus } = options;

@@ -13,6 +13,8 @@ export interface FleetBus {
     payload: Payload | undefined,
     timeoutMs: number,
     max?: number,
+    /** Stops waiting once the replies so far are all that is needed. */
+    enough?: (replies: readonly Message[]) => boolean,
   ): Promise<Message[]>;
   /** Delivers every message of these events until the returned function is called. */
   listen(events: string[], handler: (message: Message) => void): Promise<() => void>;
@@ -26,9 +28,9 @@ export function clientFleetBus(client: BusClient): FleetBus {
     lost = reason;
   });
   return {
-    requestMany: async (event, target, payload, timeoutMs, max) => {
+    requestMany: async (event, target, payload, timeoutMs, max, enough) => {
       try {
-        return await client.requestMany(event, target, payload, timeoutMs, max);
+        return await client.requestMany(event, target, payload, timeoutMs, max, enough);
       } catch (error) {
         // A node that is not (or no longer) in the tree is one that did not answer: the caller
         // reports it as unreachable, it does not end the whole operation.

@@ -472,9 +472,9 @@ export class BusClient implements AsyncIterable<Message> {
   }
 
   /**
-   * Sends a request and gathers replies until `max` answers arrived or the timeout passed. Error replies
-   * count toward `max` but are left out of the result; when every answer was one, it rejects with the
-   * first RequestHandlerError.
+   * Sends a request and gathers replies until `max` answers arrived, `enough` says the replies so far
+   * are all that is needed, or the timeout passed. Error replies count toward `max` but are left out of
+   * the result; when every answer was one, it rejects with the first RequestHandlerError.
    */
   requestMany(
     event: string,
@@ -482,18 +482,23 @@ export class BusClient implements AsyncIterable<Message> {
     payload?: Payload,
     timeoutMs = 5000,
     max = Number.POSITIVE_INFINITY,
+    enough?: (replies: readonly Message[]) => boolean,
   ): Promise<Message[]> {
     const bytes = toBytes(payload);
-    return this.requests.open(max, timeoutMs, (id) =>
-      this.enqueue(
-        () =>
-          encodeRouted(
-            FrameType.request,
-            { id, event, origin: this.node, replyTo: String(this.connectionId), ...target },
-            bytes,
-          ),
-        bytes.length,
-      ),
+    return this.requests.open(
+      max,
+      timeoutMs,
+      (id) =>
+        this.enqueue(
+          () =>
+            encodeRouted(
+              FrameType.request,
+              { id, event, origin: this.node, replyTo: String(this.connectionId), ...target },
+              bytes,
+            ),
+          bytes.length,
+        ),
+      enough,
     );
   }
 
