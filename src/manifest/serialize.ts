@@ -85,6 +85,8 @@ function balancerFields(balancer: BalancerSpec): Record<string, unknown> {
     node: balancer.node,
     protocol: balancer.protocol,
     alg: balancer.alg,
+    backend: balancer.backend,
+    drain_timeout: balancer.drainTimeoutMs,
     backends: balancer.backends.map((backend) =>
       withoutUndefined({
         container: backend.container,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ContainerSpec } from "../../../src/model/resources.js";
+import type { BalancerSpec, ContainerSpec } from "../../../src/model/resources.js";
 import { loadText } from "./support.js";
 
 const fullToml = `
@@ -37,6 +37,8 @@ address = "127.0.0.1:8443"
 node = "local"
 protocol = "udp"
 alg = "wlc"
+backend = "ipvs"
+drain_timeout = "1m30s"
 backends = [{ container = "web", port = 80, weight = 2 }, { image = "local/busybox:1", port = 81 }]
 `;
 
@@ -90,12 +92,50 @@ describe("native format", () => {
       port: 8443,
       protocol: "udp",
       alg: "wlc",
+      backend: "ipvs",
+      drainTimeoutMs: 90_000,
       backends: [
         { container: "web", port: 80, weight: 2 },
         { image: "local/busybox:1", port: 81, weight: 1 },
       ],
     });
     expect(desired.sources["containers.web"]).toMatchObject({ line: 13, column: 1 });
+  });
+
+  it("fills a minimal balancer's backend and drain defaults, and reads drain_timeout as a duration", async () => {
+    const { desired, issues } = await loadText(
+      "lb.toml",
+      '[balancers.min]\naddress = "10.0.0.1:80"\n[balancers.quick]\naddress = "10.0.0.1:81"\ndrain_timeout = "5s"\n',
+    );
+    expect(issues).toEqual([]);
+    expect(desired.balancers.min).toEqual({
+      name: "min",
+      address: "10.0.0.1",
+      port: 80,
+      protocol: "tcp",
+      alg: "rr",
+      backend: "auto",
+      drainTimeoutMs: 30_000,
+      backends: [],
+    } satisfies BalancerSpec);
+    expect(desired.balancers.quick).toMatchObject({ backend: "auto", drainTimeoutMs: 5000 });
+  });
+
+  it("refuses an algorithm nftables cannot run, at alg, naming the ones it can", async () => {
+    const text = ["[balancers.front]", 'address = "10.0.0.1:80"', 'backend = "nftables"', 'alg = "lc"'].join(
+      "\n",
+    );
+    const { issues, messages, desired } = await loadText("nft.toml", text);
+    expect(issues.map((issue) => `${issue.path} ${issue.code}`)).toEqual([
+      "balancers.front.alg INVALID_VALUE",
+    ]);
+    expect(messages).toEqual([
+      'nft.toml:4:1: balancers.front.alg: nftables balances with "rr", "wrr", "sh", "dh", "random"; "lc" needs backend = "ipvs"',
+    ]);
+    expect(desired.balancers).toEqual({});
+    const accepted = await loadText("nft.toml", text.replace('"lc"', '"sh"'));
+    expect(accepted.issues).toEqual([]);
+    expect(accepted.desired.balancers.front).toMatchObject({ backend: "nftables", alg: "sh" });
   });
 
   it("fills defaults for a minimal container", async () => {
@@ -193,7 +233,7 @@ describe("native format", () => {
       "bad.toml:16:12: containers.web.update.max_parallel: expected a whole number ≥ 1, got 0",
       'bad.toml:16:30: containers.web.update.order: expected "stop-first" or "start-first", got "random"',
       'bad.toml:19:1: balancers.front.address: expected "ip:port" such as "10.0.0.5:443" (IPv6 as "[::1]:443"), got "localhost"',
-      'bad.toml:20:1: balancers.front.alg: expected "rr", "wrr", "lc", "wlc", "sh", "dh", "lblc", "lblcr", "sed", "nq", got "fastest"',
+      'bad.toml:20:1: balancers.front.alg: expected "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "random", got "fastest"',
       'bad.toml:21:13: balancers.front.backends[0]: a backend selects containers by exactly one of "container" (a name) or "image"',
       'bad.toml:24:1: servers.a.ip: expected an IP address such as "10.0.0.5", got "300.1.1.1"',
       "bad.toml:25:1: servers.a.service_port: expected a whole number from 1 to 65535, got 0",

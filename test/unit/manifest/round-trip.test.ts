@@ -4,10 +4,13 @@ import { describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
 import { toManifestDocument } from "../../../src/manifest/index.js";
 import {
+  BALANCER_ALGORITHMS,
   type BalancerSpec,
   type ContainerSpec,
   type DesiredState,
   type HealthCheck,
+  IPVS_ALGORITHMS,
+  NFT_ALGORITHMS,
   type Placement,
   type PortMapping,
   RESTART_POLICIES,
@@ -122,6 +125,12 @@ function balancerArbitrary(
       ? [fc.record({ container: fc.constantFrom(...containerNames), port, weight: fc.nat({ max: 100 }) })]
       : []),
   );
+  // Each backend with only the algorithms it can run, so every generated state is valid.
+  const scheduling = fc.oneof(
+    fc.record({ backend: fc.constant("auto" as const), alg: fc.constantFrom(...BALANCER_ALGORITHMS) }),
+    fc.record({ backend: fc.constant("ipvs" as const), alg: fc.constantFrom(...IPVS_ALGORITHMS) }),
+    fc.record({ backend: fc.constant("nftables" as const), alg: fc.constantFrom(...NFT_ALGORITHMS) }),
+  );
   return fc
     .record({
       name: fc.constant(balancerName),
@@ -129,10 +138,13 @@ function balancerArbitrary(
       address: fc.ipV4(),
       port,
       protocol: fc.constantFrom("tcp" as const, "udp" as const),
-      alg: fc.constantFrom("rr", "wrr", "lc", "wlc", "sh", "dh", "lblc", "lblcr", "sed", "nq"),
+      scheduling,
+      drainTimeoutMs: fc.nat({ max: 600_000 }),
       backends: fc.array(backend, { maxLength: 3 }),
     })
-    .map((balancer) => defined<BalancerSpec>(balancer));
+    .map(({ scheduling: { backend, alg }, ...balancer }) =>
+      defined<BalancerSpec>({ ...balancer, alg, backend }),
+    );
 }
 
 const desiredStates: fc.Arbitrary<DesiredState> = fc

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatIssue, loadManifests } from "../../../src/manifest/index.js";
+import type { BalancerSpec } from "../../../src/model/resources.js";
 import { loadText, writeTree } from "./support.js";
 
 const SEED = "manifests/seed";
@@ -28,11 +29,14 @@ const seedBalancer = {
   port: 443,
   protocol: "tcp",
   alg: "rr",
+  // The seed format has neither key: its balancer gets the native defaults.
+  backend: "auto",
+  drainTimeoutMs: 30_000,
   backends: [
     { image: "ubuntu/php:dev", port: 80, weight: 1 },
     { image: "ubuntu/php:test", port: 5556, weight: 1 },
   ],
-};
+} satisfies BalancerSpec;
 
 describe("seed format", () => {
   it("loads the seed treescale.toml unchanged, keeping node3 as a pending child", async () => {
@@ -88,6 +92,8 @@ describe("seed format", () => {
       port: 80,
       protocol: "tcp",
       alg: "rr",
+      backend: "auto",
+      drainTimeoutMs: 30_000,
       backends: [{ image: "nginx:1", port: 8080, weight: 1 }],
     });
   });
