@@ -184,6 +184,7 @@ export class NodeAgent {
             if (eventAt !== undefined && !this.#changedAt.has(queued)) this.#changedAt.set(queued, eventAt);
             this.#queue.add(queued);
           }
+          if (changed.length > 0) this.#enqueueDependents(controller.kind);
         },
         onError: (message) => this.#log(`${controller.kind}: ${message}`),
       });
@@ -326,6 +327,16 @@ export class NodeAgent {
     for (const key of keys) this.#queue.add(key);
   }
 
+  /** Kinds that plan from `kind`'s objects see its changes too (a backend started or gone). */
+  #enqueueDependents(kind: string): void {
+    for (const { controller } of this.#kinds.values()) {
+      if (!controller.dependsOn?.includes(kind)) continue;
+      for (const slice of this.#slices.all())
+        for (const key of Object.keys(slice.resources))
+          if (splitResourceKey(key).kind === controller.kind) this.#queue.add(queueKey(slice.stack, key));
+    }
+  }
+
   #scheduleResync(): void {
     const period = this.#options.resyncMs ?? 60_000;
     const jittered = period * (0.9 + Math.random() * 0.2);
@@ -378,6 +389,7 @@ export class NodeAgent {
       inventory: this.#kindInventory(stack, kindName),
       prune: slice.prune,
       only: name,
+      peers: this.#peers(controller),
     });
     const waitMs = this.#transientWait(queued, plan.transient ?? []);
     if (waitMs > 0) return { requeueAfterMs: waitMs };
@@ -516,6 +528,13 @@ export class NodeAgent {
     return wait;
   }
 
+  /** The observed objects of the kinds `controller` plans from (every stack: a backend may be any stack's). */
+  #peers(controller: NodeController): Record<string, ObservedObject[]> {
+    const peers: Record<string, ObservedObject[]> = {};
+    for (const kind of controller.dependsOn ?? []) peers[kind] = this.#kinds.get(kind)?.observer.items() ?? [];
+    return peers;
+  }
+
   #entries(slice: SliceDocument, kind: string): Record<string, SliceEntry> {
     const entries: Record<string, SliceEntry> = {};
     for (const [key, entry] of Object.entries(slice.resources)) {
@@ -559,7 +578,7 @@ export class NodeAgent {
     this.#convergedAt.set(queued, slice.generation);
     const { name } = splitResourceKey(key);
     const observed = kind.observer.items().filter((i) => i.stack === slice.stack && i.resource === name);
-    const readiness = kind.controller.readiness(entry, observed);
+    const readiness = kind.controller.readiness(entry, observed, this.#peers(kind.controller));
     this.#crashLoop.observed(queued, readiness.condition === "Ready");
     this.#status(key, slice, readiness);
     return readiness.recheckAfterMs === undefined ? undefined : { requeueAfterMs: readiness.recheckAfterMs };

@@ -147,7 +147,10 @@ export function createOptions(request: CreateContainerRequest): Dockerode.Contai
 export type ListedContainer = Pick<
   Dockerode.ContainerInfo,
   "Id" | "Names" | "Image" | "Created" | "State" | "Status"
-> & { Labels: Record<string, string> | null };
+> & {
+  Labels: Record<string, string> | null;
+  NetworkSettings?: { Networks?: Record<string, { IPAddress?: string } | null> | null } | null;
+};
 
 const RUN_STATES: readonly ContainerRunState[] = [
   "created",
@@ -222,6 +225,9 @@ export function toObservedContainer(entry: ListedContainer): ObservedContainer {
   };
   const health = parseHealth(entry.Status);
   if (health !== undefined) observed.health = health;
+  // The address other containers and this host reach it at: a balancer's backends are these.
+  const ip = Object.values(entry.NetworkSettings?.Networks ?? {}).find((n) => n?.IPAddress)?.IPAddress;
+  if (ip) observed.ip = ip;
   return observed;
 }
 

@@ -5,9 +5,12 @@
 import { isIP } from "node:net";
 import * as z from "zod/mini";
 import {
+  BALANCER_ALGORITHMS,
+  BALANCER_BACKENDS,
   type BalancerSpec,
   type ContainerSpec,
   type HealthCheck,
+  NFT_ALGORITHMS,
   type PortMapping,
   RESTART_POLICIES,
   type ServerSpec,
@@ -376,18 +379,6 @@ export const containerSchema = z.pipe(
 
 // --- balancers -----------------------------------------------------------------------------------
 
-export const BALANCER_ALGORITHMS = [
-  "rr",
-  "wrr",
-  "lc",
-  "wlc",
-  "sh",
-  "dh",
-  "lblc",
-  "lblcr",
-  "sed",
-  "nq",
-] as const;
 const ADDRESS_WORDS = '"ip:port" such as "10.0.0.5:443" (IPv6 as "[::1]:443")';
 const ADDRESS_PATTERN = /^(?:\[([0-9A-Fa-f:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/;
 
@@ -440,25 +431,44 @@ const addressSchema = z.pipe(
 );
 
 export const balancerSchema = z.pipe(
-  z.strictObject(
-    {
-      address: addressSchema,
-      node: z.optional(resourceNameSchema),
-      protocol: z._default(protocolSchema, "tcp"),
-      alg: z._default(
-        z.enum(BALANCER_ALGORITHMS, expecting(BALANCER_ALGORITHMS.map((a) => `"${a}"`).join(", "))),
-        "rr",
-      ),
-      backends: z._default(z.array(backendSchema, expecting("a list of backends")), []),
-    },
-    expecting("a table of balancer settings"),
-  ),
+  z
+    .strictObject(
+      {
+        address: addressSchema,
+        node: z.optional(resourceNameSchema),
+        protocol: z._default(protocolSchema, "tcp"),
+        alg: z._default(
+          z.enum(BALANCER_ALGORITHMS, expecting(BALANCER_ALGORITHMS.map((a) => `"${a}"`).join(", "))),
+          "rr",
+        ),
+        backend: z._default(
+          z.enum(BALANCER_BACKENDS, expecting(BALANCER_BACKENDS.map((b) => `"${b}"`).join(", "))),
+          "auto",
+        ),
+        drain_timeout: z._default(durationSchema, 30_000),
+        backends: z._default(z.array(backendSchema, expecting("a list of backends")), []),
+      },
+      expecting("a table of balancer settings"),
+    )
+    .check((context) => {
+      const { alg, backend } = context.value;
+      if (backend === "nftables" && !(NFT_ALGORITHMS as readonly string[]).includes(alg)) {
+        context.issues.push({
+          code: "custom",
+          input: alg,
+          path: ["alg"],
+          message: `nftables balances with ${NFT_ALGORITHMS.map((a) => `"${a}"`).join(", ")}; "${alg}" needs backend = "ipvs"`,
+        });
+      }
+    }),
   z.transform((balancer): BalancerBody => {
     const body: BalancerBody = {
       address: balancer.address.ip,
       port: balancer.address.port,
       protocol: balancer.protocol,
       alg: balancer.alg,
+      backend: balancer.backend,
+      drainTimeoutMs: balancer.drain_timeout,
       backends: balancer.backends,
     };
     if (balancer.node !== undefined) body.node = balancer.node;

@@ -24,6 +24,8 @@ export type ObservedContainer = {
   image: string;
   state: ContainerRunState;
   health?: "starting" | "healthy" | "unhealthy";
+  /** Its address on the engine's network, while it has one (running). */
+  ip?: string;
   createdAt: string;
 };
 

@@ -78,13 +78,40 @@ export type BalancerBackend = {
   weight: number;
 };
 
+/** Where a balancer's rules live: IPVS where the kernel has it, nftables otherwise (`auto`). */
+export const BALANCER_BACKENDS = ["auto", "ipvs", "nftables"] as const;
+export type BalancerBackendKind = (typeof BALANCER_BACKENDS)[number];
+
+/** Schedulers: IPVS has all of these; nftables dispatches with the ones in NFT_ALGORITHMS. */
+export const IPVS_ALGORITHMS = [
+  "rr",
+  "wrr",
+  "lc",
+  "wlc",
+  "lblc",
+  "lblcr",
+  "dh",
+  "sh",
+  "sed",
+  "nq",
+  "fo",
+  "ovf",
+  "mh",
+] as const;
+export const NFT_ALGORITHMS = ["rr", "wrr", "sh", "dh", "random"] as const;
+export const BALANCER_ALGORITHMS = [...IPVS_ALGORITHMS, "random"] as const;
+export type BalancerAlgorithm = (typeof BALANCER_ALGORITHMS)[number];
+
 export type BalancerSpec = {
   name: string;
   node?: string;
   address: string;
   port: number;
   protocol: "tcp" | "udp";
-  alg: string;
+  alg: BalancerAlgorithm;
+  backend: BalancerBackendKind;
+  /** How long a leaving backend keeps its open connections before it is removed. */
+  drainTimeoutMs: number;
   backends: BalancerBackend[];
 };
 

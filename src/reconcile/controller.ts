@@ -83,6 +83,8 @@ export type NodePlanInput<Spec, Observed> = {
   prune: boolean;
   /** Plan only this resource (an agent reconciles one key at a time). */
   only?: string;
+  /** What the node observes of the kinds this one depends on (a balancer's backends are containers). */
+  peers?: Readonly<Record<string, readonly ObservedObject[]>>;
 };
 
 export type NodePlan<A> = {
@@ -167,7 +169,11 @@ export interface NodeController<
   /** Problems with a spec that arrived over the bus (the sender validated its manifests; this guards the agent). */
   checkSpec(name: string, spec: unknown): string[];
   plan(input: NodePlanInput<Spec, Observed>): NodePlan<A>;
-  readiness(entry: SliceEntry<Spec>, observed: readonly Observed[]): Readiness;
+  readiness(
+    entry: SliceEntry<Spec>,
+    observed: readonly Observed[],
+    peers?: Readonly<Record<string, readonly ObservedObject[]>>,
+  ): Readiness;
   describe(action: A): ActionLine;
   /** The JSON form of an action: everything needed to act on it, without the spec. */
   actionJson(action: A): Record<string, unknown>;
@@ -175,6 +181,8 @@ export interface NodeController<
   rows(observed: readonly Observed[]): Record<string, unknown>[];
   /** Names `get` accepts for this kind (`containers`, `container`). */
   readonly nouns: readonly string[];
+  /** Kinds whose observed objects this one plans from: a change to them re-plans this kind too. */
+  readonly dependsOn?: readonly string[];
   /** A kind whose resources are not one of the built-in manifest sections brings its own. */
   readonly manifestSection?: ManifestSection;
   /** The update policy's batch size for a recreate of this action's resource, when it has one. */

@@ -11,8 +11,8 @@ import type { Observation } from "../../../src/model/wire.js";
 import type { Registry } from "../../../src/reconcile/registry.js";
 import { nodeState, observation, stackState } from "../../support/node-state.js";
 import { planningRegistry } from "../../support/registry.js";
-import { running, STACK, spec } from "../controllers/container/fixtures.js";
 import { toyKind } from "../../support/toy-kind.js";
+import { running, STACK, spec } from "../controllers/container/fixtures.js";
 
 function server(name: string, tags: string[], childs: string[] = []): ServerSpec {
   return { name, ip: "127.0.0.1", servicePort: 8888, tags, groups: [], childs };
@@ -296,6 +296,8 @@ describe("planFleet", () => {
       port: 80,
       protocol: "tcp",
       alg: "rr",
+      backend: "auto",
+      drainTimeoutMs: 30_000,
       backends: [{ container: "web", port: 8080, weight: 1 }],
     };
     const edge = { ...server("edge", ["web"]), ssh: { host: "edge.example", port: 22 } };
