@@ -1,13 +1,17 @@
 // The registry of kinds: adding one is a folder beside these and a line here. Only the
 // composition root (src/cli/main.ts) imports this file.
 import type { ContainerEngine, EngineEventSource } from "../src/drivers/engine.js";
-import type { Controller } from "../src/reconcile/controller.js";
+import type { Controller, RuntimeHost } from "../src/reconcile/controller.js";
+import type { BalancerDrivers } from "./balancer/execute.js";
+import { balancerController } from "./balancer/index.js";
 import { containerController } from "./container/index.js";
 import { nodeLinkController } from "./node-link/index.js";
 
 export type BuiltinOptions = {
   /** The node's engine, made on first use. */
   docker(): Promise<{ engine: ContainerEngine; events: EngineEventSource }>;
+  /** The nft and ipvsadm drivers and the node's IPVS record, made when a node's agent starts. */
+  balancer(host: RuntimeHost): Promise<BalancerDrivers>;
   concurrency?: number;
   stopTimeoutSeconds?: number;
 };
@@ -19,6 +23,7 @@ export function builtinControllers(options: BuiltinOptions): Controller[] {
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
       ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
     }),
+    balancerController({ drivers: options.balancer }),
     nodeLinkController(),
   ];
 }

@@ -171,7 +171,10 @@ export class NodeAgent {
 
   /** Each kind's acting half and observer; loaded here, so constructing an agent costs nothing. */
   async #startKinds(): Promise<void> {
-    const runtimes = await Promise.all(this.#options.controllers.map((controller) => controller.runtime()));
+    const host = { node: this.name, home: this.#options.home };
+    const runtimes = await Promise.all(
+      this.#options.controllers.map((controller) => controller.runtime(host)),
+    );
     for (const [index, controller] of this.#options.controllers.entries()) {
       const runtime = runtimes[index]!;
       const observer = runtime.observe({
@@ -531,7 +534,8 @@ export class NodeAgent {
   /** The observed objects of the kinds `controller` plans from (every stack: a backend may be any stack's). */
   #peers(controller: NodeController): Record<string, ObservedObject[]> {
     const peers: Record<string, ObservedObject[]> = {};
-    for (const kind of controller.dependsOn ?? []) peers[kind] = this.#kinds.get(kind)?.observer.items() ?? [];
+    for (const kind of controller.dependsOn ?? [])
+      peers[kind] = this.#kinds.get(kind)?.observer.items() ?? [];
     return peers;
   }
 

@@ -18,6 +18,14 @@ const kinds: Kinds = (options = {}) =>
       ]);
       return { engine: new DockerEngine(), events: new DockerEventSource() };
     },
+    balancer: async (host) => {
+      const [{ nft }, { ipvs }, { ipvsRecordStore }] = await Promise.all([
+        import("../drivers/nft.js"),
+        import("../drivers/ipvs.js"),
+        import("../state/ipvs-record.js"),
+      ]);
+      return { nft, ipvs, record: ipvsRecordStore(host.home, host.node) };
+    },
     ...options,
   });
 

@@ -18,7 +18,10 @@ export function runCommand(file: string, args: readonly string[], options: RunOp
   const shown = [file, ...args].join(" ");
   const timeoutMs = options.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], ...(options.signal ? { signal: options.signal } : {}) });
+    const child = spawn(file, args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
@@ -32,7 +35,12 @@ export function runCommand(file: string, args: readonly string[], options: RunOp
       clearTimeout(timer);
       reject(
         error.code === "ENOENT"
-          ? new CommandError("COMMAND_MISSING", shown, `${file} is not installed (apt-get install ${file === "nft" ? "nftables" : file})`, { cause: error })
+          ? new CommandError(
+              "COMMAND_MISSING",
+              shown,
+              `${file} is not installed (apt-get install ${file === "nft" ? "nftables" : file})`,
+              { cause: error },
+            )
           : new CommandError("COMMAND_FAILED", shown, `${shown}: ${error.message}`, { cause: error }),
       );
     });
@@ -41,7 +49,14 @@ export function runCommand(file: string, args: readonly string[], options: RunOp
       if (code === 0) resolve(stdout);
       else if (signal === "SIGKILL" && !options.signal?.aborted)
         reject(new CommandError("COMMAND_TIMEOUT", shown, `${shown} did not finish within ${timeoutMs} ms`));
-      else reject(new CommandError("COMMAND_FAILED", shown, `${shown} failed (exit ${code ?? signal}): ${stderr.trim() || stdout.trim()}`));
+      else
+        reject(
+          new CommandError(
+            "COMMAND_FAILED",
+            shown,
+            `${shown} failed (exit ${code ?? signal}): ${stderr.trim() || stdout.trim()}`,
+          ),
+        );
     });
     child.stdin.on("error", () => undefined);
     child.stdin.end(options.input ?? "");

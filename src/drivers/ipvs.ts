@@ -3,6 +3,9 @@
 import { access } from "node:fs/promises";
 import { runCommand } from "./command.js";
 
+/** The IPVS services TreeScale made on a node (IPVS holds no labels): `tcp 10.0.0.10:443` → stack and name. */
+export type IpvsRecord = Record<string, { stack: string; name: string }>;
+
 export type IpvsRunner = {
   /** The kernel has IP_VS (its /proc file exists). */
   available(): Promise<boolean>;

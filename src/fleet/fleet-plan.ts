@@ -124,7 +124,10 @@ export function planFleet({ desired, states, stack, prune, registry }: FleetPlan
         inventory: ofKind(held?.inventory ?? {}, controller.kind),
         prune: effectivePrune,
         peers: Object.fromEntries(
-          (controller.dependsOn ?? []).map((kind) => [kind, (state.observed[kind]?.items ?? []) as ObservedObject[]]),
+          (controller.dependsOn ?? []).map((kind) => [
+            kind,
+            (state.observed[kind]?.items ?? []) as ObservedObject[],
+          ]),
         ),
       });
       plan.actions.push(...result.actions);

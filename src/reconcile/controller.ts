@@ -149,6 +149,9 @@ export type ExecuteContext<A extends PlannedAction> = {
   previous: Readonly<Record<string, SliceEntry>>;
 };
 
+/** The node a kind's acting half runs on: its name, and where it keeps its files ($TREESCALE_HOME). */
+export type RuntimeHost = { node: string; home: string };
+
 /** The acting half of a node-scope kind, bound to one node's drivers by the composition root. */
 export interface NodeRuntime<Observed, A extends PlannedAction> {
   observe(context: ObserveContext): Observer<Observed>;
@@ -188,7 +191,7 @@ export interface NodeController<
   /** The update policy's batch size for a recreate of this action's resource, when it has one. */
   rolling?(action: A): { maxParallel: number; failureAction: "pause" | "rollback" } | undefined;
   /** The acting half, loaded (with its drivers) only by a node that acts: planning never pays for it. */
-  runtime(): Promise<NodeRuntime<Observed, A>>;
+  runtime(host: RuntimeHost): Promise<NodeRuntime<Observed, A>>;
 }
 
 /** Where a fleet-scope kind acts: requests to nodes over the bus. */

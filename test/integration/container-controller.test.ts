@@ -33,7 +33,7 @@ const controller = containerController({
   concurrency: 4,
   stopTimeoutSeconds: 0,
 });
-const runtime = await controller.runtime();
+const runtime = await controller.runtime({ node, home: "/nonexistent" });
 
 const server = (overrides: Partial<ContainerSpec> = {}) =>
   spec("web", { image: TEST_IMAGE, command: ["httpd", "-f", "-p", "80", "-h", "/www"], ...overrides });

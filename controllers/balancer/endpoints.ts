@@ -1,0 +1,56 @@
+// Which containers a balancer sends traffic to: the Ready ones that match its backends, at the
+// address this node reaches them at. Pure, so every rule is a unit test.
+import type { ObservedContainer } from "../../src/model/observed.js";
+import type { BalancerSpec } from "../../src/model/resources.js";
+import type { Endpoint } from "./types.js";
+
+export type Resolved = {
+  endpoints: Endpoint[];
+  /** Matching containers that are Ready but have no address here: reported, never silently skipped. */
+  unreachable: string[];
+  /** How many containers match at all (Ready or not): none means the backends name nothing running. */
+  matching: number;
+};
+
+export function resolveEndpoints(
+  spec: BalancerSpec,
+  stack: string,
+  containers: readonly ObservedContainer[],
+): Resolved {
+  const endpoints = new Map<string, Endpoint>();
+  const unreachable: string[] = [];
+  let matching = 0;
+  for (const backend of spec.backends) {
+    for (const container of containers) {
+      const matches =
+        backend.container !== undefined
+          ? container.stack === stack && container.resource === backend.container
+          : container.image === backend.image;
+      if (!matches) continue;
+      matching += 1;
+      const ready =
+        container.state === "running" && container.health !== "unhealthy" && container.health !== "starting";
+      if (!ready) continue;
+      if (!container.ip) {
+        unreachable.push(container.name);
+        continue;
+      }
+      const key = `${container.ip}:${backend.port}`;
+      if (!endpoints.has(key))
+        endpoints.set(key, {
+          address: container.ip,
+          port: backend.port,
+          weight: backend.weight,
+          target: container.name,
+        });
+    }
+  }
+  return { endpoints: [...endpoints.values()].sort(byAddress), unreachable: unreachable.sort(), matching };
+}
+
+export function byAddress(
+  a: { address: string; port: number },
+  b: { address: string; port: number },
+): number {
+  return a.address.localeCompare(b.address, "en", { numeric: true }) || a.port - b.port;
+}

@@ -1,0 +1,115 @@
+// Carries out a balancer plan: each service goes to IPVS where the kernel has it (or where it is
+// forced), to nftables otherwise, as one transaction (`nft -f -`) or one batch (`ipvsadm -R`). A
+// service that moves between backends is removed from the one it leaves.
+import type { IpvsRecord, IpvsRunner } from "../../src/drivers/ipvs.js";
+import type { NftRunner } from "../../src/drivers/nft.js";
+import { errorMessage, TreescaleError } from "../../src/errors.js";
+import { NFT_ALGORITHMS } from "../../src/model/resources.js";
+import type { ExecuteContext, Outcome } from "../../src/reconcile/controller.js";
+import { ensureBatch, removeBatch, serviceKey } from "./ipvs-rules.js";
+import { baseScript, dispatchMissing, ensureScript, NFT_TABLE, removeScript } from "./nft-rules.js";
+import type { BalancerAction, EnsureAction, KernelBackend, ObservedBalancer } from "./types.js";
+
+export type BalancerDrivers = {
+  nft: NftRunner;
+  ipvs: IpvsRunner;
+  /** Kept on disk: IPVS has no room for a label, so this is how TreeScale knows its own services. */
+  record: { read(): Promise<IpvsRecord>; write(record: IpvsRecord): Promise<void> };
+};
+
+export async function executeBalancerPlan(
+  actions: readonly BalancerAction[],
+  context: ExecuteContext<BalancerAction>,
+  drivers: BalancerDrivers,
+): Promise<Outcome<BalancerAction>[]> {
+  const outcomes: Outcome<BalancerAction>[] = [];
+  for (const action of actions) {
+    const began = performance.now();
+    context.progress.started(action);
+    let outcome: Outcome<BalancerAction>;
+    try {
+      if (action.type === "ensure") await ensure(action, context, drivers);
+      else await remove(action.current, drivers, context.signal);
+      outcome = { action, ok: true, ms: performance.now() - began };
+    } catch (error) {
+      const code = error instanceof TreescaleError ? { code: error.code } : {};
+      outcome = { action, ok: false, error: errorMessage(error), ...code, ms: performance.now() - began };
+    }
+    context.progress.finished(outcome);
+    outcomes.push(outcome);
+  }
+  return outcomes;
+}
+
+async function chooseBackend(action: EnsureAction, drivers: BalancerDrivers): Promise<KernelBackend> {
+  const hasIpvs = await drivers.ipvs.available();
+  const { backend, alg } = action.spec;
+  if (backend === "ipvs" && !hasIpvs)
+    throw new TreescaleError(
+      "IPVS_UNAVAILABLE",
+      `this kernel has no IP_VS (no /proc/net/ip_vs): load the ip_vs module, or set backend = "nftables" or "auto" on balancer ${action.resource}`,
+    );
+  const chosen = backend === "auto" ? (hasIpvs ? "ipvs" : "nftables") : backend;
+  if (chosen === "nftables" && !(NFT_ALGORITHMS as readonly string[]).includes(alg))
+    throw new TreescaleError(
+      "UNSUPPORTED_ALGORITHM",
+      `balancer ${action.resource}: alg "${alg}" needs IPVS, which this kernel lacks; nftables balances with ${NFT_ALGORITHMS.join(", ")}`,
+    );
+  return chosen;
+}
+
+async function ensure(
+  action: EnsureAction,
+  context: ExecuteContext<BalancerAction>,
+  drivers: BalancerDrivers,
+): Promise<void> {
+  const backend = await chooseBackend(action, drivers);
+  const current = action.current?.backend === backend ? action.current : undefined;
+  if (action.current && action.current.backend !== backend)
+    await remove(action.current, drivers, context.signal);
+  if (backend === "nftables") {
+    const listing = await drivers.nft.listTable(NFT_TABLE, context.signal);
+    const script = [
+      ...baseScript(dispatchMissing(listing)),
+      ...ensureScript(action.stack, action.resource, action.rules, current?.rules),
+    ];
+    await drivers.nft.apply(`${script.join("\n")}\n`, context.signal);
+    return;
+  }
+  const record = await drivers.record.read();
+  record[serviceKey(action.rules)] = { stack: action.stack, name: action.resource };
+  // Recorded before the kernel holds it: a crash in between leaves a record of nothing, never an
+  // unrecorded service of ours.
+  await drivers.record.write(record);
+  const drainMs = action.spec.drainTimeoutMs;
+  const finished = (endpoint: { address: string; port: number }) => drainOver(current, endpoint, drainMs);
+  await drivers.ipvs.restore(`${ensureBatch(action.rules, current, finished).join("\n")}\n`, context.signal);
+}
+
+function drainOver(
+  current: ObservedBalancer | undefined,
+  endpoint: { address: string; port: number },
+  drainMs: number,
+): boolean {
+  const draining = current?.draining.find((d) => d.address === endpoint.address && d.port === endpoint.port);
+  if (!draining) return true;
+  return draining.connections === 0 || Date.now() - Date.parse(draining.since) >= drainMs;
+}
+
+async function remove(
+  current: ObservedBalancer,
+  drivers: BalancerDrivers,
+  signal: AbortSignal,
+): Promise<void> {
+  if (current.backend === "nftables") {
+    await drivers.nft.apply(
+      `${removeScript(current.stack, current.resource, current.rules).join("\n")}\n`,
+      signal,
+    );
+    return;
+  }
+  await drivers.ipvs.restore(`${removeBatch(current).join("\n")}\n`, signal);
+  const record = await drivers.record.read();
+  delete record[serviceKey(current.rules)];
+  await drivers.record.write(record);
+}

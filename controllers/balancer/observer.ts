@@ -1,0 +1,129 @@
+// Keeps a node's view of the virtual services TreeScale made, from the kernel itself: its nftables
+// table and, where the kernel has IPVS, the services in its record. nftables has no event stream to
+// follow, so the kernel is listed every second while there is something of ours to watch (a rule
+// changed by hand is seen within that), and after every change TreeScale makes.
+import { errorMessage } from "../../src/errors.js";
+import type { ObserveContext, Observer } from "../../src/reconcile/controller.js";
+import { canonicalJson } from "../../src/util/canonical-json.js";
+import type { BalancerDrivers } from "./execute.js";
+import { observeIpvs, parseConnections, parseSave } from "./ipvs-rules.js";
+import { NFT_TABLE, parseTable } from "./nft-rules.js";
+import type { ObservedBalancer } from "./types.js";
+
+const BUSY_POLL_MS = 1000;
+const IDLE_POLL_MS = 5000;
+
+export class BalancerObserver implements Observer<ObservedBalancer> {
+  #items: ObservedBalancer[] = [];
+  #timer: unknown;
+  #stopped = false;
+  #relisting: Promise<void> | undefined;
+  /** When each IPVS endpoint was first seen drained (weight 0): its drain time counts from there. */
+  readonly #drainingSince = new Map<string, string>();
+  synced = false;
+  error: string | undefined;
+
+  constructor(
+    private readonly drivers: BalancerDrivers,
+    private readonly context: ObserveContext,
+  ) {}
+
+  async start(): Promise<void> {
+    try {
+      await this.relist();
+    } finally {
+      this.#schedule();
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.context.clock.clearTimeout(this.#timer);
+  }
+
+  items(): ObservedBalancer[] {
+    return this.#items;
+  }
+
+  relist(): Promise<void> {
+    this.#relisting ??= this.#list().finally(() => {
+      this.#relisting = undefined;
+    });
+    return this.#relisting;
+  }
+
+  async #list(): Promise<void> {
+    let fresh: ObservedBalancer[];
+    try {
+      fresh = [...(await this.#listNft()), ...(await this.#listIpvs())];
+    } catch (error) {
+      this.error = errorMessage(error);
+      throw error;
+    }
+    this.error = undefined;
+    this.synced = true;
+    const before = new Map(
+      this.#items.map((item) => [`${item.stack}/${item.resource}`, canonicalJson(item)]),
+    );
+    const changed = fresh.filter(
+      (item) =>
+        before.get(`${item.stack}/${item.resource}`) !== canonicalJson(item) || item.draining.length > 0,
+    );
+    const gone = [...before.keys()].filter(
+      (key) => !fresh.some((item) => `${item.stack}/${item.resource}` === key),
+    );
+    this.#items = fresh;
+    const report = [
+      ...changed.map((item) => ({ stack: item.stack, resource: item.resource })),
+      ...gone.map((key) => {
+        const [stack = "", resource = ""] = key.split("/");
+        return { stack, resource };
+      }),
+    ];
+    if (report.length > 0) this.context.onChange(report, undefined);
+  }
+
+  async #listNft(): Promise<ObservedBalancer[]> {
+    const listing = await this.drivers.nft
+      .listTable(NFT_TABLE, this.context.signal)
+      .catch(missingToolIsEmpty);
+    return listing ? parseTable(listing, this.context.node) : [];
+  }
+
+  async #listIpvs(): Promise<ObservedBalancer[]> {
+    const record = await this.drivers.record.read();
+    if (Object.keys(record).length === 0 || !(await this.drivers.ipvs.available())) return [];
+    const [saved, listed] = await Promise.all([
+      this.drivers.ipvs.save(this.context.signal),
+      this.drivers.ipvs.list(this.context.signal),
+    ]);
+    const services = parseSave(saved);
+    const now = new Date(this.context.clock.now()).toISOString();
+    const drained = new Set<string>();
+    for (const service of services)
+      for (const real of service.reals.filter((r) => r.weight === 0)) {
+        const key = `${service.protocol} ${service.vip}:${service.port} → ${real.address}:${real.port}`;
+        drained.add(key);
+        if (!this.#drainingSince.has(key)) this.#drainingSince.set(key, now);
+      }
+    for (const key of this.#drainingSince.keys()) if (!drained.has(key)) this.#drainingSince.delete(key);
+    return observeIpvs(services, record, parseConnections(listed), this.context.node, this.#drainingSince);
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    const period = this.#items.length > 0 ? BUSY_POLL_MS : IDLE_POLL_MS;
+    this.#timer = this.context.clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.relist()
+        .catch((error: unknown) => this.context.onError(`cannot list balancer rules: ${errorMessage(error)}`))
+        .finally(() => this.#schedule());
+    }, period);
+  }
+}
+
+/** A node without the tool has none of these rules: its balancers fail when placed there, it is not blind. */
+function missingToolIsEmpty(error: unknown): undefined {
+  if ((error as { code?: unknown }).code === "COMMAND_MISSING") return undefined;
+  throw error;
+}
