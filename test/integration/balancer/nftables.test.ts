@@ -1,0 +1,219 @@
+// The balancer on nftables, for real: busybox httpd containers answering their own names behind a
+// virtual address on the Docker bridge's subnet (an address no host holds, so traffic only ever reaches
+// the containers started here), applied with the CLI as a user would. Round robin alternates,
+// weights hold, source hashing sticks, a removed backend leaves the rotation, a rule changed by hand is
+// put back and reported, re-apply changes nothing, and a table that is not TreeScale's is never touched.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { request } from "node:http";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI, requireBuild, runCli, scratch } from "../../support/cli.js";
+import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
+import { pollUntil } from "../../support/poll.js";
+
+const docker = new Docker();
+const node = uniqueNodeName("lb");
+const STACK = "lbtest";
+const FOREIGN = "foreign-test-table";
+let work: Awaited<ReturnType<typeof scratch>>;
+let vip = "";
+let env: Record<string, string>;
+
+const manifest = (balancer: string, replicas = 2) => `
+stack = "${STACK}"
+[containers.web]
+image = "${TEST_IMAGE}"
+replicas = ${replicas}
+command = ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]
+
+[containers.api]
+image = "${TEST_IMAGE}"
+command = ["sh", "-c", "mkdir -p /www && echo api-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"]
+
+[balancers.front]
+address = "${vip}:8080"
+${balancer}
+`;
+
+async function apply(balancer: string, ...args: string[]) {
+  await work.write("app/app.toml", manifest(balancer));
+  return runCli(["apply", "--name", node, "--stop-timeout", "0", "-f", join(work.dir, "app"), ...args], {
+    env,
+  });
+}
+
+/** One GET to the virtual address from this host: the body is the answering container's name. */
+function get(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: vip, port: 8080, path: "/", agent: false, timeout: 3000 }, (res) => {
+      let body = "";
+      res.on("data", (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      res.on("end", () => resolve(body.trim()));
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function bodies(count: number): Promise<string[]> {
+  const seen: string[] = [];
+  for (let i = 0; i < count; i++) seen.push(await get());
+  return seen;
+}
+
+const ours = () => execFileSync("nft", ["list", "table", "ip", "treescale"]).toString();
+const foreign = () => execFileSync("nft", ["list", "table", "ip", FOREIGN]).toString();
+
+beforeAll(async () => {
+  requireBuild();
+  await ensureTestImage();
+  work = await scratch();
+  await mkdir(join(work.dir, "app"));
+  env = { TREESCALE_HOME: join(work.dir, "home") };
+  // An address in the bridge's subnet that no container holds: DNAT sends it to the backends.
+  const subnet = (await docker.getNetwork("bridge").inspect()).IPAM?.Config?.[0]?.Subnet ?? "172.17.0.0/16";
+  const [a, b] = subnet.split(".");
+  vip = `${a}.${b}.255.${200 + (process.pid % 50)}`;
+  execFileSync("nft", ["-f", "-"], {
+    input: `table ip ${FOREIGN} {\n  chain keep { comment "not TreeScale's"; }\n}\n`,
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await removeContainersOfNode(node);
+  execFileSync("nft", ["delete", "table", "ip", FOREIGN]);
+  // Only this test's service: another test's may share the table.
+  const script = `delete element ip treescale services { ${vip} . tcp . 8080 }\nflush chain ip treescale svc_${STACK}_front\ndelete chain ip treescale svc_${STACK}_front\n`;
+  try {
+    execFileSync("nft", ["-f", "-"], { input: script, stdio: ["pipe", "ignore", "ignore"] });
+  } catch {
+    // Already gone (the prune test removed it).
+  }
+  await work?.remove();
+});
+
+describe("balancer on nftables (real rules, real traffic)", () => {
+  it("rr: prints the balancer in the plan, converges, and alternates exactly between the backends", async () => {
+    const result = await apply('alg = "rr"\nbackends = [{ container = "web", port = 80 }]');
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toMatch(
+      new RegExp(`\\+ balancer\\s+front\\s+${vip.replaceAll(".", "\\.")}:8080 rr`),
+    );
+    const seen = await bodies(6);
+    expect(new Set(seen).size).toBe(2);
+    for (let i = 2; i < seen.length; i++) expect(seen[i]).toBe(seen[i - 2]);
+    expect(seen[0]).not.toBe(seen[1]);
+    const rows = JSON.parse(
+      (await runCli(["get", "balancers", "--name", node, "-o", "json"], { env })).stdout,
+    );
+    expect(rows).toMatchObject([
+      { name: "front", stack: STACK, address: `${vip}:8080/tcp`, backend: "nftables", alg: "rr" },
+    ]);
+    expect(rows[0].backends).toHaveLength(2);
+  });
+
+  it("re-apply changes nothing: same ruleset bytes, exit 0, no changes planned", async () => {
+    const before = ours();
+    const result = await apply('alg = "rr"\nbackends = [{ container = "web", port = 80 }]');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("No changes.");
+    expect(ours()).toBe(before);
+  });
+
+  it("wrr: weights 2:1 over 300 requests; sh: one client always reaches the same backend", async () => {
+    const wrr = await apply(
+      'alg = "wrr"\nbackends = [{ container = "web", port = 80, weight = 2 }, { container = "api", port = 80, weight = 1 }]',
+    );
+    expect(wrr.code, wrr.stdout + wrr.stderr).toBe(0);
+    // Weights are per endpoint: each web replica weighs 2, the one api replica 1 (120 : 120 : 60).
+    const seen = await bodies(300);
+    const counts = new Map<string, number>();
+    for (const body of seen) counts.set(body, (counts.get(body) ?? 0) + 1);
+    const api = [...counts].filter(([body]) => body.startsWith("api-")).map(([, n]) => n);
+    const web = [...counts].filter(([body]) => !body.startsWith("api-")).map(([, n]) => n);
+    expect(api).toHaveLength(1);
+    expect(web).toHaveLength(2);
+    for (const n of web) expect(n / api[0]!).toBeCloseTo(2, 0);
+
+    const sh = await apply('alg = "sh"\nbackends = [{ container = "web", port = 80 }]');
+    expect(sh.code, sh.stdout + sh.stderr).toBe(0);
+    expect(new Set(await bodies(20)).size).toBe(1);
+  });
+
+  it("a backend removed with docker rm -f leaves the rotation, its replacement joins it; a rule flushed by hand is put back and reported as drift", async () => {
+    expect((await apply('alg = "rr"\nbackends = [{ container = "web", port = 80 }]')).code).toBe(0);
+    const events: ChildProcess = spawn(
+      process.execPath,
+      [CLI, "events", "--name", node, "--event", "drift", "-o", "json"],
+      {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    const drifts: { data: { resource: string } }[] = [];
+    createInterface({ input: events.stdout! }).on("line", (line) => drifts.push(JSON.parse(line)));
+    try {
+      await new Promise<void>((resolve) =>
+        createInterface({ input: events.stderr! }).once("line", () => resolve()),
+      );
+      const [victim] = await docker.listContainers({
+        filters: { label: [`treescale.node=${node}`, "treescale.resource=web"] },
+      });
+      const gone = victim!.NetworkSettings.Networks.bridge?.IPAddress ?? "";
+      await docker.getContainer(victim!.Id).remove({ force: true });
+      // The agent heals the container and re-programs the balancer with the replacement's address.
+      await pollUntil(
+        async () => ours(),
+        (rules) => !rules.includes(`${gone} . 80`) && (rules.match(/ \. 80(?!\d)/g) ?? []).length === 2,
+        10_000,
+      );
+      expect(new Set(await bodies(6)).size).toBe(2);
+
+      execFileSync("nft", ["flush", "chain", "ip", "treescale", `svc_${STACK}_front`]);
+      await pollUntil(
+        async () => ours(),
+        (rules) => rules.includes('comment "treescale rr"'),
+        10_000,
+      );
+      await pollUntil(
+        async () => drifts,
+        (seen) => seen.some((d) => d.data.resource === "balancer/front"),
+        5000,
+      );
+      expect(new Set(await bodies(4)).size).toBe(2);
+    } finally {
+      const exited = new Promise((resolve) => events.once("exit", resolve));
+      events.kill("SIGTERM");
+      await exited;
+    }
+  });
+
+  it("a table that is not TreeScale's is left as it was by apply, re-apply and prune", async () => {
+    const before = foreign();
+    await work.write("app/app.toml", `stack = "${STACK}"\n`);
+    const pruned = await runCli(
+      [
+        "apply",
+        "--name",
+        node,
+        "--stop-timeout",
+        "0",
+        "--prune",
+        "--allow-empty",
+        "-f",
+        join(work.dir, "app"),
+      ],
+      { env },
+    );
+    expect(pruned.code, pruned.stdout + pruned.stderr).toBe(0);
+    expect(pruned.stdout).toMatch(/- balancer\s+front\s+left the manifests/);
+    expect(ours()).not.toContain(`svc_${STACK}_front`);
+    expect(foreign()).toBe(before);
+  });
+});
