@@ -3,6 +3,7 @@
 // --baseline=DIR` compares this build with DIR's wherever a benchmark supports it.
 const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   apply: () => import("./apply.js"),
+  balancer: () => import("./balancer.js"),
   bus: () => import("./bus.js"),
   drift: () => import("./drift.js"),
 };

@@ -68,9 +68,12 @@ async function ensure(
   if (action.current && action.current.backend !== backend)
     await remove(action.current, drivers, context.signal);
   if (backend === "nftables") {
-    const listing = await drivers.nft.listTable(NFT_TABLE, context.signal);
+    // Only the two base chains are read: a change costs the same whatever the number of services.
+    const base = await Promise.all(
+      ["prerouting", "output"].map((chain) => drivers.nft.listChain(NFT_TABLE, chain, context.signal)),
+    );
     const script = [
-      ...baseScript(dispatchMissing(listing)),
+      ...baseScript(dispatchMissing(base.flatMap((listing) => listing ?? []))),
       ...ensureScript(action.stack, action.resource, action.rules, current?.rules),
     ];
     await drivers.nft.apply(`${script.join("\n")}\n`, context.signal);
