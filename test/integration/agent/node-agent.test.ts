@@ -214,9 +214,15 @@ describe("NodeAgent (real dockerd)", () => {
     expect(stalled.payload.settled).toBe(true);
     expect(stalled.payload.status.condition).toBe("Stalled");
     expect(stalled.payload.status.message).toMatch(/restarted 3 times, next try in [34] s/);
-    const starts = (await engineEvents(node, appliedAt - 1000, Date.now() + 200))
-      .filter((e) => e.action === "start")
-      .map((e) => e.timeMs);
+    // The engine's event log can lag a loaded machine's status: read it until it has caught up.
+    const starts = await pollUntil(
+      async () =>
+        (await engineEvents(node, appliedAt - 1000, Date.now() + 200))
+          .filter((e) => e.action === "start")
+          .map((e) => e.timeMs),
+      (seen) => seen.length >= 4,
+      5000,
+    );
     // The apply's start and an immediate heal, then heals 1 s and 2 s apart (timed by the engine).
     expect(starts).toHaveLength(4);
     expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(900);
