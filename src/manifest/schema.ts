@@ -10,6 +10,7 @@ import {
   type BalancerSpec,
   type ContainerSpec,
   type HealthCheck,
+  IPVS_ALGORITHMS,
   NFT_ALGORITHMS,
   type PortMapping,
   RESTART_POLICIES,
@@ -458,6 +459,15 @@ export const balancerSchema = z.pipe(
           input: alg,
           path: ["alg"],
           message: `nftables balances with ${NFT_ALGORITHMS.map((a) => `"${a}"`).join(", ")}; "${alg}" needs backend = "ipvs"`,
+        });
+      }
+      // IPVS has no random scheduler: a forced ipvs backend could never program it.
+      if (backend === "ipvs" && !(IPVS_ALGORITHMS as readonly string[]).includes(alg)) {
+        context.issues.push({
+          code: "custom",
+          input: alg,
+          path: ["alg"],
+          message: `IPVS balances with ${IPVS_ALGORITHMS.map((a) => `"${a}"`).join(", ")}; "${alg}" needs backend = "nftables"`,
         });
       }
     }),

@@ -138,6 +138,25 @@ describe("native format", () => {
     expect(accepted.desired.balancers.front).toMatchObject({ backend: "nftables", alg: "sh" });
   });
 
+  it("refuses random on a balancer forced to ipvs, at alg, naming IPVS's schedulers", async () => {
+    const text = ["[balancers.front]", 'address = "10.0.0.1:80"', 'backend = "ipvs"', 'alg = "random"'].join(
+      "\n",
+    );
+    const { issues, messages, desired } = await loadText("ipvs.toml", text);
+    expect(issues.map((issue) => `${issue.path} ${issue.code}`)).toEqual([
+      "balancers.front.alg INVALID_VALUE",
+    ]);
+    expect(messages).toEqual([
+      'ipvs.toml:4:1: balancers.front.alg: IPVS balances with "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"; "random" needs backend = "nftables"',
+    ]);
+    expect(desired.balancers).toEqual({});
+    const accepted = await loadText("ipvs.toml", text.replace('"random"', '"mh"'));
+    expect(accepted.issues).toEqual([]);
+    expect(accepted.desired.balancers.front).toMatchObject({ backend: "ipvs", alg: "mh" });
+    const onNftables = await loadText("ipvs.toml", text.replace('"ipvs"', '"nftables"'));
+    expect(onNftables.issues).toEqual([]);
+  });
+
   it("fills defaults for a minimal container", async () => {
     const { desired, issues } = await loadText("min.toml", '[containers.web]\nimage = "local/busybox:1"\n');
     expect(issues).toEqual([]);
