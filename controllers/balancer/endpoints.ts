@@ -18,8 +18,8 @@ export function resolveEndpoints(
   containers: readonly ObservedContainer[],
 ): Resolved {
   const endpoints = new Map<string, Endpoint>();
-  const unreachable: string[] = [];
-  let matching = 0;
+  const unreachable = new Set<string>();
+  const matched = new Set<string>();
   for (const backend of spec.backends) {
     for (const container of containers) {
       const matches =
@@ -27,12 +27,12 @@ export function resolveEndpoints(
           ? container.stack === stack && container.resource === backend.container
           : container.image === backend.image;
       if (!matches) continue;
-      matching += 1;
+      matched.add(container.id);
       const ready =
         container.state === "running" && container.health !== "unhealthy" && container.health !== "starting";
       if (!ready) continue;
       if (!container.ip) {
-        unreachable.push(container.name);
+        unreachable.add(container.name);
         continue;
       }
       const key = `${container.ip}:${backend.port}`;
@@ -45,7 +45,11 @@ export function resolveEndpoints(
         });
     }
   }
-  return { endpoints: [...endpoints.values()].sort(byAddress), unreachable: unreachable.sort(), matching };
+  return {
+    endpoints: [...endpoints.values()].sort(byAddress),
+    unreachable: [...unreachable].sort(),
+    matching: matched.size,
+  };
 }
 
 export function byAddress(

@@ -4,10 +4,11 @@
 import type { IpvsRecord, IpvsRunner } from "../../src/drivers/ipvs.js";
 import type { NftRunner } from "../../src/drivers/nft.js";
 import { errorMessage, TreescaleError } from "../../src/errors.js";
-import { NFT_ALGORITHMS } from "../../src/model/resources.js";
+import { IPVS_ALGORITHMS, NFT_ALGORITHMS } from "../../src/model/resources.js";
 import type { ExecuteContext, Outcome } from "../../src/reconcile/controller.js";
 import { ensureBatch, removeBatch, serviceKey } from "./ipvs-rules.js";
 import { baseScript, dispatchMissing, ensureScript, NFT_TABLE, removeScript } from "./nft-rules.js";
+import { drainOver } from "./plan.js";
 import type { BalancerAction, EnsureAction, KernelBackend, ObservedBalancer } from "./types.js";
 
 export type BalancerDrivers = {
@@ -42,14 +43,20 @@ export async function executeBalancerPlan(
 }
 
 async function chooseBackend(action: EnsureAction, drivers: BalancerDrivers): Promise<KernelBackend> {
-  const hasIpvs = await drivers.ipvs.available();
   const { backend, alg } = action.spec;
+  const hasIpvs = await drivers.ipvs.available();
   if (backend === "ipvs" && !hasIpvs)
     throw new TreescaleError(
       "IPVS_UNAVAILABLE",
       `this kernel has no IP_VS (no /proc/net/ip_vs): load the ip_vs module, or set backend = "nftables" or "auto" on balancer ${action.resource}`,
     );
-  const chosen = backend === "auto" ? (hasIpvs ? "ipvs" : "nftables") : backend;
+  const ipvsCan = (IPVS_ALGORITHMS as readonly string[]).includes(alg);
+  const chosen = backend === "auto" ? (hasIpvs && ipvsCan ? "ipvs" : "nftables") : backend;
+  if (chosen === "nftables" && action.rules.vip.includes(":"))
+    throw new TreescaleError(
+      "IPV6_UNSUPPORTED",
+      `balancer ${action.resource}: the nftables backend balances IPv4 addresses only; an IPv6 address needs IPVS (backend = "ipvs")`,
+    );
   if (chosen === "nftables" && !(NFT_ALGORITHMS as readonly string[]).includes(alg))
     throw new TreescaleError(
       "UNSUPPORTED_ALGORITHM",
@@ -80,23 +87,20 @@ async function ensure(
     return;
   }
   const record = await drivers.record.read();
+  // A service that moved address is no longer ours at the old one: someone else may make it later.
+  if (current && serviceKey(current.rules) !== serviceKey(action.rules))
+    delete record[serviceKey(current.rules)];
   record[serviceKey(action.rules)] = { stack: action.stack, name: action.resource };
   // Recorded before the kernel holds it: a crash in between leaves a record of nothing, never an
   // unrecorded service of ours.
   await drivers.record.write(record);
-  const drainMs = action.spec.drainTimeoutMs;
-  const finished = (endpoint: { address: string; port: number }) => drainOver(current, endpoint, drainMs);
+  const finished = (endpoint: { address: string; port: number }) => {
+    const draining = current?.draining.find(
+      (d) => d.address === endpoint.address && d.port === endpoint.port,
+    );
+    return !draining || drainOver(draining, action.spec.drainTimeoutMs);
+  };
   await drivers.ipvs.restore(`${ensureBatch(action.rules, current, finished).join("\n")}\n`, context.signal);
-}
-
-function drainOver(
-  current: ObservedBalancer | undefined,
-  endpoint: { address: string; port: number },
-  drainMs: number,
-): boolean {
-  const draining = current?.draining.find((d) => d.address === endpoint.address && d.port === endpoint.port);
-  if (!draining) return true;
-  return draining.connections === 0 || Date.now() - Date.parse(draining.since) >= drainMs;
 }
 
 async function remove(

@@ -72,6 +72,7 @@ export function observeIpvs(
   connections: ReadonlyMap<string, number>,
   node: string,
   drainingSince: ReadonlyMap<string, string>,
+  now = Date.now(),
 ): ObservedBalancer[] {
   return services.flatMap((service) => {
     const owner = record[serviceKey(service)];
@@ -82,12 +83,16 @@ export function observeIpvs(
     const active = service.reals.filter((r) => r.weight > 0);
     const draining = service.reals
       .filter((r) => r.weight === 0)
-      .map((r) => ({
-        address: r.address,
-        port: r.port,
-        since: drainingSince.get(`${key} → ${r.address}:${r.port}`) ?? new Date(0).toISOString(),
-        connections: count(r),
-      }));
+      .map((r) => {
+        const since = drainingSince.get(`${key} → ${r.address}:${r.port}`) ?? new Date(now).toISOString();
+        return {
+          address: r.address,
+          port: r.port,
+          since,
+          connections: count(r),
+          elapsedMs: now - Date.parse(since),
+        };
+      });
     return [
       {
         stack: owner.stack,
@@ -121,7 +126,7 @@ export function ensureBatch(
   finished: (endpoint: { address: string; port: number }) => boolean,
 ): string[] {
   const flag = FLAG[rules.protocol];
-  const service = `${flag} ${rules.vip}:${rules.port}`;
+  const service = `${flag} ${hostPort(rules.vip, rules.port)}`;
   const lines: string[] = [];
   const moved = current !== undefined && serviceKey(current.rules) !== serviceKey(rules);
   if (current && moved) lines.push(...removeBatch(current));
@@ -134,7 +139,7 @@ export function ensureBatch(
     ].map((e) => [`${e.address}:${e.port}`, e.weight]),
   );
   for (const endpoint of rules.endpoints) {
-    const real = `-r ${endpoint.address}:${endpoint.port} -m -w ${endpoint.weight}`;
+    const real = `-r ${hostPort(endpoint.address, endpoint.port)} -m -w ${endpoint.weight}`;
     const before = had.get(`${endpoint.address}:${endpoint.port}`);
     if (before === undefined) lines.push(`-a ${service} ${real}`);
     else if (before !== endpoint.weight) lines.push(`-e ${service} ${real}`);
@@ -150,5 +155,10 @@ export function ensureBatch(
 }
 
 export function removeBatch(current: ObservedBalancer): string[] {
-  return [`-D ${FLAG[current.rules.protocol]} ${current.rules.vip}:${current.rules.port}`];
+  return [`-D ${FLAG[current.rules.protocol]} ${hostPort(current.rules.vip, current.rules.port)}`];
+}
+
+/** ipvsadm's address form: IPv6 in brackets, so the port splits off. */
+function hostPort(address: string, port: number): string {
+  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
 }

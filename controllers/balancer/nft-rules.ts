@@ -144,7 +144,8 @@ function readRules(rules: readonly Json[]): Pick<ServiceRules, "alg" | "endpoint
     | undefined;
   const map = (dnat?.addr as Json | undefined)?.map as Json | undefined;
   const set = ((map?.data as Json | undefined)?.set as unknown[] | undefined) ?? [];
-  if (rules.length !== 1 || !comment.startsWith(COMMENT_PREFIX) || !map)
+  const alg = comment.slice(COMMENT_PREFIX.length);
+  if (rules.length !== 1 || !comment.startsWith(COMMENT_PREFIX) || !map || dispatchKey(map.key) !== KEYS[alg])
     return { alg: "(changed by hand)", endpoints: [] };
   const weights = new Map<string, { address: string; port: number; weight: number }>();
   for (const entry of set) {
@@ -158,9 +159,18 @@ function readRules(rules: readonly Json[]): Pick<ServiceRules, "alg" | "endpoint
     weights.set(key, known);
   }
   return {
-    alg: comment.slice(COMMENT_PREFIX.length),
+    alg,
     endpoints: [...weights.values()].map((e) => ({ ...e, target: "" })).sort(byAddress),
   };
+}
+
+/** The dispatch a map key reads as, in the words the renderer writes it with (`numgen inc`, `jhash ip saddr`). */
+function dispatchKey(key: unknown): string | undefined {
+  const numgen = (key as Json | undefined)?.numgen as Json | undefined;
+  if (numgen) return `numgen ${String(numgen.mode)}`;
+  const jhash = (key as Json | undefined)?.jhash as Json | undefined;
+  const field = ((jhash?.expr as Json | undefined)?.payload as Json | undefined)?.field;
+  return jhash ? `jhash ip ${String(field)}` : undefined;
 }
 
 /** Whether each base chain still has its dispatch rule (someone may have flushed it). */

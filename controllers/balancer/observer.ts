@@ -107,7 +107,14 @@ export class BalancerObserver implements Observer<ObservedBalancer> {
         if (!this.#drainingSince.has(key)) this.#drainingSince.set(key, now);
       }
     for (const key of this.#drainingSince.keys()) if (!drained.has(key)) this.#drainingSince.delete(key);
-    return observeIpvs(services, record, parseConnections(listed), this.context.node, this.#drainingSince);
+    return observeIpvs(
+      services,
+      record,
+      parseConnections(listed),
+      this.context.node,
+      this.#drainingSince,
+      this.context.clock.now(),
+    );
   }
 
   #schedule(): void {

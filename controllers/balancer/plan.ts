@@ -34,7 +34,8 @@ export function planBalancers(input: Input): NodePlan<BalancerAction> {
     }
     const { endpoints, unreachable } = resolveEndpoints(entry.spec, stack, containers);
     const rules = desiredRules(entry.spec, endpoints);
-    if (current && sameRules(current.rules, rules) && backendFits(entry.spec, current)) {
+    const drained = current?.draining.some((d) => drainOver(d, entry.spec.drainTimeoutMs)) ?? false;
+    if (current && !drained && sameRules(current.rules, rules) && backendFits(entry.spec, current)) {
       unchanged += 1;
       continue;
     }
@@ -74,6 +75,11 @@ export function planBalancers(input: Input): NodePlan<BalancerAction> {
   return { actions, notes, unchanged };
 }
 
+/** A drained endpoint may go: its connections have ended, or its drain time is over. */
+export function drainOver(draining: ObservedBalancer["draining"][number], drainTimeoutMs: number): boolean {
+  return draining.connections === 0 || (draining.elapsedMs ?? 0) >= drainTimeoutMs;
+}
+
 /** What the kernel should hold: schedulers that ignore weights get weight 1 everywhere. */
 export function desiredRules(spec: BalancerSpec, endpoints: ServiceRules["endpoints"]): ServiceRules {
   const weighted = !["rr", "random"].includes(spec.alg);
@@ -87,7 +93,10 @@ export function desiredRules(spec: BalancerSpec, endpoints: ServiceRules["endpoi
 }
 
 export function sameRules(a: ServiceRules, b: ServiceRules): boolean {
-  if (a.vip !== b.vip || a.port !== b.port || a.protocol !== b.protocol || a.alg !== b.alg) return false;
+  if (a.vip !== b.vip || a.port !== b.port || a.protocol !== b.protocol) return false;
+  // A service with no endpoints dispatches nothing, whatever its scheduler (its chain stays empty).
+  if (a.endpoints.length === 0 && b.endpoints.length === 0) return true;
+  if (a.alg !== b.alg) return false;
   if (a.endpoints.length !== b.endpoints.length) return false;
   return a.endpoints.every((e, i) => {
     const other = b.endpoints[i];

@@ -31,7 +31,7 @@ export type ObservedBalancer = ObservedObject & {
   backend: KernelBackend;
   rules: ServiceRules;
   /** Endpoints that left the dispatch and still hold connections, with since when (ISO). */
-  draining: { address: string; port: number; since: string; connections?: number }[];
+  draining: { address: string; port: number; since: string; connections?: number; elapsedMs?: number }[];
   /** Active + inactive connections per endpoint `ip:port`, where the backend counts them (IPVS). */
   connections?: Record<string, number>;
 };

@@ -73,8 +73,7 @@ describe("resolveEndpoints", () => {
     ]);
   });
 
-  // Bug: each backend naming the container counts it again and lists it again in `unreachable`.
-  it.fails("counts and reports a container two backends name only once", () => {
+  it("counts and reports a container two backends name only once", () => {
     const spec = balancerSpec("front", {
       backends: [
         { container: "web", port: 80, weight: 1 },

@@ -236,18 +236,14 @@ describe("executeBalancerPlan", () => {
     ]);
   });
 
-  // Bug: auto sends "random" to IPVS where the kernel has it, but IPVS has no random scheduler, so
-  // `ipvsadm -R` is handed `-s random` and fails; auto should keep random on nftables.
-  it.fails("auto with IPVS available never asks IPVS for the random scheduler", async () => {
+  it("auto with IPVS available never asks IPVS for the random scheduler", async () => {
     const fake = fakeDrivers({ ipvs: true });
     const held = rules({ alg: "random", endpoints: two });
     await run([ensure({ backend: "auto", alg: "random" }, held)], fake.drivers);
     expect(fake.batches.join("")).not.toContain("-s random");
   });
 
-  // Bug: an IPVS service whose address moves is recorded at the new key, but the old key stays in
-  // the record, so a service someone else later makes at the old address would be taken for TreeScale's.
-  it.fails("forgets the old address in the record when an IPVS service moves", async () => {
+  it("forgets the old address in the record when an IPVS service moves", async () => {
     const held = rules({ endpoints: two });
     const fake = fakeDrivers({
       ipvs: true,

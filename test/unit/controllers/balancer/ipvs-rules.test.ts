@@ -82,7 +82,14 @@ describe("parseConnections (`ipvsadm -L -n`)", () => {
 describe("observeIpvs", () => {
   const since = new Map([["tcp 10.0.0.10:443 → 172.17.0.3:80", "2026-01-01T00:00:05.000Z"]]);
   const observed = () =>
-    observeIpvs(parseSave(IPVSADM_SAVE), RECORD, parseConnections(IPVSADM_LIST), "node1", since);
+    observeIpvs(
+      parseSave(IPVSADM_SAVE),
+      RECORD,
+      parseConnections(IPVSADM_LIST),
+      "node1",
+      since,
+      Date.parse("2026-01-01T00:01:00.000Z"),
+    );
 
   it("returns only the services TreeScale recorded, never another's, nor a recorded one the kernel lost", () => {
     expect(observed().map((o) => `${o.resource} ${o.rules.protocol} ${o.rules.vip}:${o.rules.port}`)).toEqual(
@@ -97,17 +104,26 @@ describe("observeIpvs", () => {
         rules({ alg: "wrr", endpoints: [endpoint("172.17.0.2", 80, 2), endpoint("172.17.0.10", 80, 3)] }),
         {
           backend: "ipvs",
-          draining: [{ address: "172.17.0.3", port: 80, since: "2026-01-01T00:00:05.000Z", connections: 3 }],
+          draining: [
+            {
+              address: "172.17.0.3",
+              port: 80,
+              since: "2026-01-01T00:00:05.000Z",
+              connections: 3,
+              elapsedMs: 55_000,
+            },
+          ],
           connections: { "172.17.0.10:80": 8, "172.17.0.2:80": 10, "172.17.0.3:80": 3 },
         },
       ),
     );
   });
 
-  it("dates a drain it has no time for at the epoch, so its drain time is over", () => {
-    const fresh = observeIpvs(parseSave(IPVSADM_SAVE), RECORD, new Map(), "node1", new Map());
+  it("dates a drain it has no time for from now (after a restart, say): its connections get the whole drain time", () => {
+    const now = Date.parse("2026-01-01T00:01:00.000Z");
+    const fresh = observeIpvs(parseSave(IPVSADM_SAVE), RECORD, new Map(), "node1", new Map(), now);
     expect(fresh[0]?.draining).toEqual([
-      { address: "172.17.0.3", port: 80, since: "1970-01-01T00:00:00.000Z", connections: 0 },
+      { address: "172.17.0.3", port: 80, since: "2026-01-01T00:01:00.000Z", connections: 0, elapsedMs: 0 },
     ]);
   });
 });
@@ -222,9 +238,7 @@ describe("ensureBatch", () => {
     }
   });
 
-  // Bug: the manifest accepts "[::1]:443", but the batch writes the address without brackets, which
-  // ipvsadm cannot split from its port (and nftables renders only `ip`, IPv4, rules).
-  it.fails("writes an IPv6 virtual address in brackets", () => {
+  it("writes an IPv6 virtual address in brackets", () => {
     expect(ensureBatch(rules({ vip: "fd00::10", alg: "rr" }), undefined, never)).toEqual([
       "-A -t [fd00::10]:443 -s rr",
     ]);

@@ -240,9 +240,7 @@ describe("planBalancers", () => {
     ).toMatchObject([{ type: "remove", resource: "gone" }]);
   });
 
-  // Bug: once an IPVS endpoint is drained (weight 0) the observed rules leave it out, so they equal the
-  // desired ones and the plan never acts again: the `-d` that deletes it after its drain is never sent.
-  it.fails("acts on a balancer while the kernel still holds a drained endpoint, so it can be deleted", () => {
+  it("acts on a balancer while the kernel still holds a drained endpoint, so it can be deleted", () => {
     const current = observedBalancer("front", heldRules, {
       backend: "ipvs",
       draining: [{ address: "172.17.0.4", port: 80, since: "2026-01-01T00:00:00.000Z", connections: 0 }],
