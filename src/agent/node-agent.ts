@@ -383,6 +383,12 @@ export class NodeAgent {
         throw error;
       }
     }
+    // A kind that plans from others' objects must not plan from a list not made yet: a balancer would
+    // take "no containers" for "no backends" and empty its rules.
+    for (const peer of controller.dependsOn ?? []) {
+      const peerObserver = this.#kinds.get(peer)?.observer;
+      if (peerObserver && !peerObserver.synced) await peerObserver.relist();
+    }
     const observed = observer.items().filter((item) => item.stack === stack);
     const plan = controller.plan({
       node: this.name,
