@@ -20,6 +20,8 @@ export function builtinControllers(options: BuiltinOptions): Controller[] {
   return [
     containerController({
       drivers: options.docker,
+      // 100 ms: a burst of events costs one list per tenth of a second, not one per 15 ms.
+      minListIntervalMs: 100,
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
       ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutSeconds: options.stopTimeoutSeconds } : {}),
     }),

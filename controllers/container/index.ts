@@ -18,6 +18,8 @@ export type ContainerControllerOptions = {
   /** Actions in flight at once on one node (16: where Docker's start path saturates, bench/apply.ts). */
   concurrency?: number;
   stopTimeoutSeconds?: number;
+  /** Lists of the engine at least this far apart while its events flood in (an apply of many containers). */
+  minListIntervalMs?: number;
 };
 
 export type ContainerController = NodeController<ContainerSpec, ObservedContainer, ContainerAction>;
@@ -55,6 +57,9 @@ export function containerController(options: ContainerControllerOptions): Contai
             events,
             clock: context.clock,
             signal: context.signal,
+            ...(options.minListIntervalMs !== undefined
+              ? { minListIntervalMs: options.minListIntervalMs }
+              : {}),
             onChange: context.onChange,
             onError: context.onError,
           }),

@@ -20,6 +20,11 @@ export type InformerOptions = {
   maxBackoffMs?: number;
   /** Events arrive in bursts (kill, die, destroy within milliseconds): wait this long, then list once. */
   coalesceMs?: number;
+  /**
+   * Lists are at least this far apart while events keep coming (default 0): an apply of many
+   * containers makes a flood of events, and a list per burst competes with the apply for the engine.
+   */
+  minListIntervalMs?: number;
   /** A list that does not yet show an event's change is repeated after this long, then twice as long each time (5 times). */
   confirmMs?: number;
 };
@@ -61,6 +66,7 @@ export class ContainerInformer implements Observer<ObservedContainer> {
   #unconfirmedEventAt: number | undefined;
   #stopped = false;
   #synced = false;
+  #lastListAt = Number.NEGATIVE_INFINITY;
   #error: string | undefined;
 
   constructor(options: InformerOptions) {
@@ -112,6 +118,7 @@ export class ContainerInformer implements Observer<ObservedContainer> {
       const eventAt = this.#pendingEventAt;
       this.#pendingEventAt = undefined;
       let fresh: ObservedContainer[];
+      this.#lastListAt = this.#options.clock.now();
       try {
         fresh = await this.#options.engine.listOwned(
           this.#options.node,
@@ -185,10 +192,14 @@ export class ContainerInformer implements Observer<ObservedContainer> {
           this.#unconfirmedEventAt ??= event.time;
         }
         if (this.#coalesceTimer !== undefined) return;
-        this.#coalesceTimer = this.#options.clock.setTimeout(() => {
-          this.#coalesceTimer = undefined;
-          void this.#relistOrRetry();
-        }, this.#options.coalesceMs ?? 15);
+        const spacing = this.#lastListAt + (this.#options.minListIntervalMs ?? 0) - this.#options.clock.now();
+        this.#coalesceTimer = this.#options.clock.setTimeout(
+          () => {
+            this.#coalesceTimer = undefined;
+            void this.#relistOrRetry();
+          },
+          Math.max(this.#options.coalesceMs ?? 15, spacing),
+        );
       },
       (error) => this.#gap(error),
     );
