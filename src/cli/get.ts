@@ -3,6 +3,7 @@
 // nodes that cannot see their engine are listed as such, never left out.
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
+import type { ServerSpec } from "../model/resources.js";
 import type { NodeState } from "../model/wire.js";
 import { Registry } from "../reconcile/registry.js";
 import { collect, wholeNumber } from "./flag-values.js";
@@ -67,11 +68,7 @@ async function gather(
   options: GetOptions,
   kinds: Kinds,
   registry: Registry,
-  toRows: (
-    states: Awaited<ReturnType<typeof import("../fleet/fleet-apply.js").gatherStates>>,
-    declared: import("../model/resources.js").ServerSpec[],
-    filter: StackFilter,
-  ) => Row[],
+  toRows: (states: NodeState[], declared: ServerSpec[], filter: StackFilter) => Row[],
 ): Promise<Row[]> {
   const [{ openFleet }, { gatherStates }, { loadOrExit }] = await Promise.all([
     import("./fleet-connection.js"),
