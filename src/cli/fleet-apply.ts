@@ -48,7 +48,7 @@ export async function planFromTree(
       await new Promise((resolve) => setTimeout(resolve, 20));
       states = await gatherStates(bus, Math.max(1, deadline - Date.now()), expected);
     }
-    requireSighted(states, connection.embedded);
+    requireSighted(states, connection.embedded, registry.kindsInUse(desired));
   }
   const plan = planFleet({ desired, states, prune: flags.prune, stack: flags.stack, registry });
   // What no controller here acts on is judged on the manifests as written: the embedded node's
@@ -115,10 +115,10 @@ function listed(states: readonly NodeState[], node: string): boolean {
   return state !== undefined && Object.values(state.observed).every((o) => o.synced || o.error !== undefined);
 }
 
-function requireSighted(states: readonly NodeState[], node: string): void {
+function requireSighted(states: readonly NodeState[], node: string, inUse: ReadonlySet<string>): void {
   const state = states.find((s) => s.node === node);
   if (!state) throw new TreescaleError("NODE_UNREACHABLE", `the embedded node "${node}" did not answer`);
-  const blind = blindKinds(state.observed);
+  const blind = blindKinds(state.observed, inUse);
   if (blind.length > 0) throw new EngineUnreachableError(blind.join("; "));
 }
 

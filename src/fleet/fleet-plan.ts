@@ -59,9 +59,10 @@ export function planFleet({ desired, states, stack, prune, registry }: FleetPlan
     declared.length > 0
       ? declared.map((server) => ({ name: server.name, tags: server.tags }))
       : answeredOrLost(states);
+  const inUse = registry.kindsInUse(desired);
   const blindOf = (name: string) => {
     const state = byName.get(name);
-    return state ? blindKinds(state.observed) : [];
+    return state ? blindKinds(state.observed, inUse) : [];
   };
   const unreachable = nodes
     .filter((n) => !byName.has(n.name) || blindOf(n.name).length > 0)

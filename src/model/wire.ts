@@ -139,9 +139,14 @@ export type ProgressReport = {
 /** What a child is sent: the name and address of the parent it should dial. */
 export type ReparentRequest = { parent: string; host: string; port: number };
 
-/** Blind kinds of a node, as a sentence per kind. */
-export function blindKinds(observed: Readonly<Record<string, Observation>>): string[] {
+/** Blind kinds of a node (of `only`, when given), as a sentence per kind. */
+export function blindKinds(
+  observed: Readonly<Record<string, Observation>>,
+  only?: ReadonlySet<string>,
+): string[] {
   return Object.entries(observed).flatMap(([kind, o]) =>
-    o.synced && o.error === undefined ? [] : [`${kind}: ${o.error ?? "has not listed its objects yet"}`],
+    (o.synced && o.error === undefined) || (only !== undefined && !only.has(kind))
+      ? []
+      : [`${kind}: ${o.error ?? "has not listed its objects yet"}`],
   );
 }

@@ -64,6 +64,20 @@ export class Registry {
     return this.nodeKinds.find((c) => c.nouns.includes(noun));
   }
 
+  /**
+   * The node-scope kinds these manifests need a node to see: those they declare, and the kinds those
+   * plan from. A node that cannot see a kind nobody uses (nft without permission, say) is not blind.
+   */
+  kindsInUse(desired: DesiredState): Set<string> {
+    const used = new Set<string>();
+    for (const kind of this.nodeKinds) {
+      if (Object.keys(kind.specs(desired)).length === 0) continue;
+      used.add(kind.kind);
+      for (const peer of kind.dependsOn ?? []) used.add(peer);
+    }
+    return used;
+  }
+
   /** Resources the manifests declare that no controller of this program acts on. */
   unsupported(desired: DesiredState): PlanNote[] {
     const known = new Set([...this.nodeKinds, ...this.fleetKinds].map((c) => c.kind));

@@ -253,6 +253,25 @@ describe("planFleet", () => {
     },
   );
 
+  it("a node blind only to a kind these manifests do not use (no balancers declared) is planned as usual", () => {
+    const web = spec("web", { mode: "global", placement: { tags: ["web"] } });
+    const c2 = {
+      ...state("c2", { parent: "root", tags: ["web"] }),
+      observed: {
+        container: observation([]),
+        balancer: observation([], { synced: false, error: "nft: Operation not permitted" }),
+      },
+    };
+    const result = plan({
+      desired: desired(servers, [web]),
+      states: [state("root"), state("c1", { parent: "root", tags: ["web"] }), c2],
+      prune: true,
+    });
+    expect(result.unreachable).toEqual([]);
+    expect(result.pruneRefused).toBeUndefined();
+    expect(result.nodes.find((n) => n.node === "c2")).toMatchObject({ reachable: true, blind: [] });
+  });
+
   it("a plan for one stack never proposes removing another stack's containers, even with prune", () => {
     const otherWeb = spec("web", { image: "local/web:1" });
     const c1 = state("c1", {
