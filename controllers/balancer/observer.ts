@@ -129,8 +129,14 @@ export class BalancerObserver implements Observer<ObservedBalancer> {
   }
 }
 
-/** A node without the tool has none of these rules: its balancers fail when placed there, it is not blind. */
+/**
+ * A node without the tool, or without the right to use it (not root), holds none of these rules: a
+ * balancer placed there fails with the tool's own words when it acts; the node is not blind for it.
+ */
 function missingToolIsEmpty(error: unknown): undefined {
-  if ((error as { code?: unknown }).code === "COMMAND_MISSING") return undefined;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (code === "COMMAND_MISSING") return undefined;
+  if (code === "COMMAND_FAILED" && typeof message === "string" && /Operation not permitted/.test(message))
+    return undefined;
   throw error;
 }
