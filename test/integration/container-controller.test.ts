@@ -17,6 +17,7 @@ import {
   uniqueNodeName,
 } from "../support/docker.js";
 import { freePort } from "../support/net.js";
+import { pollUntil } from "../support/poll.js";
 import { containerSpec as spec } from "../support/specs.js";
 
 const docker = new Docker();
@@ -128,6 +129,14 @@ describe("container controller (real dockerd)", () => {
       update: { maxParallel: 1, order: "stop-first" as const, failureAction: "pause" as const },
     };
     expect((await converge(server(healthy))).every((o) => o.ok)).toBe(true);
+    // The first replicas' own health events must not count as the rollout's.
+    await pollUntil(
+      async () =>
+        (await docker.listContainers({ filters: { label: [`treescale.node=${node}`], health: ["healthy"] } }))
+          .length,
+      (healthyCount) => healthyCount === 3,
+      10_000,
+    );
     const since = Date.now();
     const outcomes = await converge(server({ ...healthy, env: { V: "2" } }));
     expect(outcomes.filter((o) => o.ok && o.action.type === "recreate")).toHaveLength(3);
