@@ -3,7 +3,10 @@
 // for N = 10, 1,000, 10,000 (the change should stay flat as N grows). Data plane: requests/s through the
 // virtual address against straight to one backend, with the same load generator (wrk) in the same run.
 // Needs root, nft and (for the data plane) wrk and dockerd; the services it makes are removed after.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import Docker from "dockerode";
 import {
   baseScript,
@@ -15,6 +18,7 @@ import {
 import type { ServiceRules } from "../controllers/balancer/types.js";
 import { runCommand } from "../src/drivers/command.js";
 import { nft } from "../src/drivers/nft.js";
+import { buildsFrom } from "./support/builds.js";
 import { exec, median, printTable, timed } from "./support/timing.js";
 
 const STACK = "bench";
@@ -126,10 +130,87 @@ async function dataPlane(): Promise<string> {
   }
 }
 
+/**
+ * From `docker rm -f` of a backend to the rules no longer sending to it, and to its replacement
+ * being in them: the running agent (an embedded node kept up by `treescale events`) sees the engine's
+ * events, heals the container and re-plans the balancer that depends on it.
+ */
+async function endpointChanges(trials: number): Promise<string> {
+  const [build] = await buildsFrom([]);
+  const cli = build?.cli ?? "";
+  const dir = await mkdtemp(join(tmpdir(), "treescale-bench-lb-"));
+  const env = { ...process.env, TREESCALE_HOME: join(dir, "home") };
+  const name = `lbbench${process.pid}`;
+  const docker = new Docker();
+  const subnet = (await docker.getNetwork("bridge").inspect()).IPAM?.Config?.[0]?.Subnet ?? "172.17.0.0/16";
+  const [a, b] = subnet.split(".");
+  await mkdir(join(dir, "app"));
+  await writeFile(
+    join(dir, "app", "app.toml"),
+    `stack = "lbbench"\n[containers.web]\nimage = "local/busybox:1"\nreplicas = 2\ncommand = ["sh", "-c", "mkdir -p /www && exec httpd -f -p 80 -h /www"]\n\n[balancers.front]\naddress = "${a}.${b}.255.251:8080"\nbackends = [{ container = "web", port = 80 }]\n`,
+  );
+  await exec(
+    process.execPath,
+    [cli, "apply", "--name", name, "--stop-timeout", "0", "-f", join(dir, "app")],
+    { env },
+  );
+  const agent = spawn(process.execPath, [cli, "events", "--name", name, "--event", "drift"], {
+    env,
+    stdio: "ignore",
+  });
+  const rules = () => exec("nft", ["list", "chain", "ip", NFT_TABLE, "svc_lbbench_front"]);
+  const gone: number[] = [];
+  const back: number[] = [];
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    for (let trial = 0; trial < trials; trial++) {
+      const [victim] = await docker.listContainers({ filters: { label: [`treescale.node=${name}`] } });
+      const ip = victim?.NetworkSettings.Networks.bridge?.IPAddress ?? "";
+      const start = performance.now();
+      await docker.getContainer(victim!.Id).remove({ force: true });
+      for (;;) {
+        const text = await rules();
+        if (!gone[trial] && !text.includes(`${ip} . 80`)) gone[trial] = performance.now() - start;
+        if (gone[trial] && (text.match(/ \. 80(?!\d)/g) ?? []).length === 2) {
+          back[trial] = performance.now() - start;
+          break;
+        }
+        if (performance.now() - start > 15_000) throw new Error("the rules did not follow within 15 s");
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  } finally {
+    agent.kill("SIGTERM");
+    await exec(
+      process.execPath,
+      [
+        cli,
+        "apply",
+        "--name",
+        name,
+        "--prune",
+        "--allow-empty",
+        "--stack",
+        "lbbench",
+        "-f",
+        join(dir, "none.toml"),
+      ],
+      { env },
+    ).catch(() => undefined);
+    const left = await docker.listContainers({ all: true, filters: { label: [`treescale.node=${name}`] } });
+    await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+    await rm(dir, { recursive: true, force: true });
+  }
+  const fmt = (values: number[]) =>
+    `${median(values).toFixed(0)} ms [${values.map((v) => v.toFixed(0)).join(" ")}]`;
+  return `endpoint change (docker rm -f of a backend, ${trials} trials): out of the rules ${fmt(gone)}, replacement in ${fmt(back)} (target: within 1 s)`;
+}
+
 export async function run(): Promise<void> {
   const rows = await programming();
   process.stdout.write("nftables programming (10 endpoints per service):\n");
   printTable(["services", "from nothing (s)", "one change (ms)", "change samples (ms)"], rows);
   process.stdout.write("target: one change < 50 ms, flat as services grow\n");
   process.stdout.write(`${await dataPlane()}\n`);
+  process.stdout.write(`${await endpointChanges(5)}\n`);
 }
