@@ -180,7 +180,10 @@ async function endpointChanges(trials: number): Promise<string> {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   } finally {
+    // The agent must be gone before the clean-up apply, or that apply would join its node as it stops.
+    const exited = new Promise((resolve) => agent.once("exit", resolve));
     agent.kill("SIGTERM");
+    await exited;
     await exec(
       process.execPath,
       [

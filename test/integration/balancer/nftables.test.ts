@@ -2,14 +2,18 @@
 // virtual address on the Docker bridge's subnet (an address no host holds, so traffic only ever reaches
 // the containers started here), applied with the CLI as a user would. Round robin alternates,
 // weights hold, source hashing sticks, a removed backend leaves the rotation, a rule changed by hand is
-// put back and reported, re-apply changes nothing, and a table that is not TreeScale's is never touched.
+// put back and reported, re-apply changes nothing, and a table that is not TreeScale's is never touched;
+// and a backend leaving stops getting new connections while its open ones go on. One file, so the
+// tests that share the kernel's table run one after another.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { request } from "node:http";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bridgeVip, removeService } from "../../support/balancer.js";
 import { CLI, requireBuild, runCli, scratch } from "../../support/cli.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
 import { pollUntil } from "../../support/poll.js";
@@ -77,9 +81,7 @@ beforeAll(async () => {
   await mkdir(join(work.dir, "app"));
   env = { TREESCALE_HOME: join(work.dir, "home") };
   // An address in the bridge's subnet that no container holds: DNAT sends it to the backends.
-  const subnet = (await docker.getNetwork("bridge").inspect()).IPAM?.Config?.[0]?.Subnet ?? "172.17.0.0/16";
-  const [a, b] = subnet.split(".");
-  vip = `${a}.${b}.255.${200 + (process.pid % 50)}`;
+  vip = await bridgeVip(255, 200);
   execFileSync("nft", ["-f", "-"], {
     input: `table ip ${FOREIGN} {\n  chain keep { comment "not TreeScale's"; }\n}\n`,
   });
@@ -89,12 +91,7 @@ afterAll(async () => {
   await removeContainersOfNode(node);
   execFileSync("nft", ["delete", "table", "ip", FOREIGN]);
   // Only this test's service: another test's may share the table.
-  const script = `delete element ip treescale services { ${vip} . tcp . 8080 }\nflush chain ip treescale svc_${STACK}_front\ndelete chain ip treescale svc_${STACK}_front\n`;
-  try {
-    execFileSync("nft", ["-f", "-"], { input: script, stdio: ["pipe", "ignore", "ignore"] });
-  } catch {
-    // Already gone (the prune test removed it).
-  }
+  removeService(STACK, "front", vip, 8080);
   await work?.remove();
 });
 
@@ -110,7 +107,7 @@ describe("balancer on nftables (real rules, real traffic)", () => {
     for (let i = 2; i < seen.length; i++) expect(seen[i]).toBe(seen[i - 2]);
     expect(seen[0]).not.toBe(seen[1]);
     const rows = JSON.parse(
-      (await runCli(["get", "balancers", "--name", node, "-o", "json"], { env })).stdout,
+      (await runCli(["get", "balancers", "--name", node, "--stack", STACK, "-o", "json"], { env })).stdout,
     );
     expect(rows).toMatchObject([
       { name: "front", stack: STACK, address: `${vip}:8080/tcp`, backend: "nftables", alg: "rr" },
@@ -173,7 +170,12 @@ describe("balancer on nftables (real rules, real traffic)", () => {
         (rules) => !rules.includes(`${gone} . 80`) && (rules.match(/ \. 80(?!\d)/g) ?? []).length === 2,
         10_000,
       );
-      expect(new Set(await bodies(6)).size).toBe(2);
+      const seenAfterHeal = await bodies(6).catch((error: unknown) => {
+        throw new Error(
+          `${String(error)}\n${ours()}\n${execFileSync("docker", ["ps", "--format", "{{.Names}} {{.Networks}} {{.Status}}"]).toString()}`,
+        );
+      });
+      expect(new Set(seenAfterHeal).size).toBe(2);
 
       execFileSync("nft", ["flush", "chain", "ip", "treescale", `svc_${STACK}_front`]);
       await pollUntil(
@@ -215,5 +217,108 @@ describe("balancer on nftables (real rules, real traffic)", () => {
     expect(pruned.stdout).toMatch(/- balancer\s+front\s+left the manifests/);
     expect(ours()).not.toContain(`svc_${STACK}_front`);
     expect(foreign()).toBe(before);
+  });
+});
+
+const drainNode = uniqueNodeName("lbd");
+const DRAIN_STACK = "draintest";
+let drainWork: Awaited<ReturnType<typeof scratch>>;
+let drainVip = "";
+let drainEnv: Record<string, string>;
+const sockets: Socket[] = [];
+
+/** An echo server that first says which container it is: its hostname, then everything it is sent. */
+const ECHO = `["sh", "-c", "printf '#!/bin/sh\\\\nhostname\\\\nexec cat\\\\n' > /echo && chmod +x /echo && exec nc -ll -p 81 -e /echo"]`;
+
+async function applyEcho(target: string) {
+  await drainWork.write(
+    "app/app.toml",
+    `stack = "${DRAIN_STACK}"
+[containers.first]
+image = "${TEST_IMAGE}"
+command = ${ECHO}
+
+[containers.second]
+image = "${TEST_IMAGE}"
+command = ${ECHO}
+
+[balancers.echo]
+address = "${drainVip}:9090"
+backends = [{ container = "${target}", port = 81 }]
+`,
+  );
+  return runCli(["apply", "--name", drainNode, "--stop-timeout", "0", "-f", join(drainWork.dir, "app")], {
+    env: drainEnv,
+  });
+}
+
+/** A connection through the virtual address, and a way to read its next line. */
+async function open(): Promise<{ socket: Socket; line(): Promise<string> }> {
+  const socket = connect({ host: drainVip, port: 9090 });
+  sockets.push(socket);
+  const lines: string[] = [];
+  let buffered = "";
+  let wake: (() => void) | undefined;
+  socket.on("data", (chunk: Buffer) => {
+    buffered += chunk.toString();
+    let end = buffered.indexOf("\n");
+    while (end >= 0) {
+      lines.push(buffered.slice(0, end));
+      buffered = buffered.slice(end + 1);
+      end = buffered.indexOf("\n");
+    }
+    wake?.();
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", () => resolve());
+    socket.once("error", reject);
+  });
+  const line = async () => {
+    const deadline = Date.now() + 5000;
+    while (lines.length === 0) {
+      if (Date.now() > deadline) throw new Error("no line within 5 s");
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+    return lines.shift() ?? "";
+  };
+  return { socket, line };
+}
+
+describe("a backend leaving a balancer (nftables)", () => {
+  beforeAll(async () => {
+    requireBuild();
+    await ensureTestImage();
+    drainWork = await scratch();
+    await mkdir(join(drainWork.dir, "app"));
+    drainEnv = { TREESCALE_HOME: join(drainWork.dir, "home") };
+    drainVip = await bridgeVip(254, 100);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await removeContainersOfNode(drainNode);
+    removeService(DRAIN_STACK, "echo", drainVip, 9090);
+    await drainWork?.remove();
+  });
+
+  it("gets no new connections at once, and its open connection goes on", async () => {
+    const first = await applyEcho("first");
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const old = await open();
+    const firstHost = await old.line();
+    old.socket.write("ping\n");
+    expect(await old.line()).toBe("ping");
+
+    const moved = await applyEcho("second");
+    expect(moved.code, moved.stdout + moved.stderr).toBe(0);
+    const fresh = await open();
+    const secondHost = await fresh.line();
+    expect(secondHost).not.toBe(firstHost);
+
+    old.socket.write("still there\n");
+    expect(await old.line()).toBe("still there");
   });
 });
