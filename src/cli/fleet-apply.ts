@@ -1,7 +1,7 @@
 // `treescale apply`: plan one stack for the whole tree (the embedded node is a tree of one), then
 // converge it node by node over the bus, the fleet-scope kinds last, within one deadline.
 import { EngineUnreachableError, EXIT, TreescaleError, UsageError } from "../errors.js";
-import { applyFleet, gatherStates, type NodeOutcome } from "../fleet/fleet-apply.js";
+import { applyFleet, gatherStates, gatherUntil, type NodeOutcome } from "../fleet/fleet-apply.js";
 import type { FleetBus } from "../fleet/fleet-bus.js";
 import { type FleetPlan, planFleet } from "../fleet/fleet-plan.js";
 import { fleetPlanJson, renderFleetPlanText } from "../fleet/render.js";
@@ -40,20 +40,21 @@ export async function planFromTree(
   }
   const declared = Object.keys(desired.servers);
   const expected = declared.length > 0 ? declared : undefined;
-  const deadline = Date.now() + flags.gatherMs;
-  let states = await gatherStates(bus, flags.gatherMs, expected);
-  if (connection.embedded !== undefined) {
-    // An embedded node started for this verb lists its engine as it starts: wait for that answer.
-    while (!listed(states, connection.embedded) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      states = await gatherStates(bus, Math.max(1, deadline - Date.now()), expected);
-    }
-    requireSighted(states, connection.embedded, registry.kindsInUse(desired));
-  }
-  const plan = planFleet({ desired, states, prune: flags.prune, stack: flags.stack, registry });
-  // What no controller here acts on is judged on the manifests as written: the embedded node's
-  // view leaves the other servers out, not the fact that their ssh blocks go unheeded.
-  return { ...plan, unsupported: registry.unsupported(loaded.desired) };
+  const { embedded } = connection;
+  // An embedded node started for this verb lists its engine as it starts: wait for that answer.
+  const states =
+    embedded === undefined
+      ? await gatherStates(bus, flags.gatherMs, expected)
+      : await gatherUntil(bus, flags.gatherMs, expected, (found) => listed(found, embedded));
+  if (embedded !== undefined) requireSighted(states, embedded, registry.kindsInUse(desired));
+  return planFleet({
+    desired,
+    asWritten: loaded.desired,
+    states,
+    prune: flags.prune,
+    stack: flags.stack,
+    registry,
+  });
 }
 
 /** Returns the exit code: 0 every node converged, 1 anything else (each node's outcome printed). */

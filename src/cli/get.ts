@@ -70,7 +70,7 @@ async function gather(
   registry: Registry,
   toRows: (states: NodeState[], declared: ServerSpec[], filter: StackFilter) => Row[],
 ): Promise<Row[]> {
-  const [{ openFleet }, { gatherStates }, { loadOrExit }] = await Promise.all([
+  const [{ openFleet }, { gatherStates, gatherUntil }, { loadOrExit }] = await Promise.all([
     import("./fleet-connection.js"),
     import("../fleet/fleet-apply.js"),
     import("./load-manifests.js"),
@@ -85,14 +85,11 @@ async function gather(
     const declared = loaded ? Object.values(fleet.view(loaded.desired).servers) : [];
     const expected =
       declared.length > 0 ? declared.map((s) => s.name) : fleet.embedded ? [fleet.embedded] : undefined;
-    const deadline = Date.now() + options.wait;
-    let states = await gatherStates(fleet.bus, options.wait, expected);
     // An embedded node started for this look has just begun: give it until --wait to list its
     // engine and evaluate what it holds, so the answer is what it sees, not what it has not looked at.
-    while (fleet.embedded && !states.every(evaluated) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      states = await gatherStates(fleet.bus, Math.max(1, deadline - Date.now()), expected);
-    }
+    const states = fleet.embedded
+      ? await gatherUntil(fleet.bus, options.wait, expected, (found) => found.every(evaluated))
+      : await gatherStates(fleet.bus, options.wait, expected);
     return toRows(states, declared, filter);
   } finally {
     await fleet.close();

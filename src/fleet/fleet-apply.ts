@@ -101,6 +101,25 @@ export async function gatherStates(
 
 const FIRST_WINDOW_MS = 300;
 
+/**
+ * gatherStates, asked again until `ready` holds or `timeoutMs` has passed: for a node that has just
+ * started (an embedded node), whose first answer may come before it has looked at its engine.
+ */
+export async function gatherUntil(
+  bus: FleetBus,
+  timeoutMs: number,
+  expected: readonly string[] | undefined,
+  ready: (states: readonly NodeState[]) => boolean,
+): Promise<NodeState[]> {
+  const deadline = Date.now() + timeoutMs;
+  let states = await gatherStates(bus, timeoutMs, expected);
+  while (!ready(states) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    states = await gatherStates(bus, Math.max(1, deadline - Date.now()), expected);
+  }
+  return states;
+}
+
 /** Each reply is parsed once, however often the window's check looks at it. */
 const parsedStates = new WeakMap<Message, NodeState>();
 function stateOf(reply: Message): NodeState {

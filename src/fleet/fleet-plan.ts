@@ -46,13 +46,18 @@ export type FleetPlan = {
 
 export type FleetPlanInput = {
   desired: DesiredState;
+  /**
+   * The manifests before a connection's view of them (the embedded node keeps only its own server):
+   * what no controller acts on is judged on these, so no ssh block goes unheeded unsaid.
+   */
+  asWritten?: DesiredState;
   states: readonly NodeState[];
   stack: string;
   prune: boolean;
   registry: Registry;
 };
 
-export function planFleet({ desired, states, stack, prune, registry }: FleetPlanInput): FleetPlan {
+export function planFleet({ desired, asWritten, states, stack, prune, registry }: FleetPlanInput): FleetPlan {
   const byName = new Map(states.map((s) => [s.node, s]));
   const declared = Object.values(desired.servers);
   const nodes: NodeInfo[] =
@@ -170,7 +175,7 @@ export function planFleet({ desired, states, stack, prune, registry }: FleetPlan
     unreachable,
     unschedulable,
     fleet,
-    unsupported: registry.unsupported(desired),
+    unsupported: registry.unsupported(asWritten ?? desired),
     ...(pruneRefused ? { pruneRefused } : {}),
   };
 }
