@@ -5,7 +5,7 @@ import type { IpvsRecord, IpvsRunner } from "../../src/drivers/ipvs.js";
 import type { NftRunner } from "../../src/drivers/nft.js";
 import { errorMessage, TreescaleError } from "../../src/errors.js";
 import { IPVS_ALGORITHMS, NFT_ALGORITHMS } from "../../src/model/resources.js";
-import type { ExecuteContext, Outcome } from "../../src/reconcile/controller.js";
+import type { Disposition, ExecuteContext, Outcome } from "../../src/reconcile/controller.js";
 import { ensureBatch, removeBatch, serviceKey } from "./ipvs-rules.js";
 import { baseScript, dispatchMissing, ensureScript, NFT_TABLE, removeScript } from "./nft-rules.js";
 import { drainOver } from "./plan.js";
@@ -33,13 +33,33 @@ export async function executeBalancerPlan(
       else await remove(action.current, drivers, context.signal);
       outcome = { action, ok: true, ms: performance.now() - began };
     } catch (error) {
-      const code = error instanceof TreescaleError ? { code: error.code } : {};
-      outcome = { action, ok: false, error: errorMessage(error), ...code, ms: performance.now() - began };
+      outcome = {
+        action,
+        ok: false,
+        error: errorMessage(error),
+        ...failureKind(error),
+        ms: performance.now() - began,
+      };
     }
     context.progress.finished(outcome);
     outcomes.push(outcome);
   }
   return outcomes;
+}
+
+/** What only a change of manifest or host fixes is terminal; a tool that overran is retried, Stalled meanwhile. */
+const TERMINAL = new Set([
+  "IPVS_UNAVAILABLE",
+  "UNSUPPORTED_ALGORITHM",
+  "IPV6_UNSUPPORTED",
+  "COMMAND_MISSING",
+]);
+
+function failureKind(error: unknown): { code?: string; disposition?: Disposition } {
+  if (!(error instanceof TreescaleError)) return {};
+  if (TERMINAL.has(error.code)) return { code: error.code, disposition: "terminal" };
+  if (error.code === "COMMAND_TIMEOUT") return { code: error.code, disposition: "stalled" };
+  return { code: error.code };
 }
 
 async function chooseBackend(action: EnsureAction, drivers: BalancerDrivers): Promise<KernelBackend> {

@@ -3,7 +3,7 @@
 // known to be available. Recreates follow the resource's update policy (see rollout.ts).
 import type { ContainerEngine } from "../../src/drivers/engine.js";
 import { errorMessage, ImageUnavailableError, TreescaleError } from "../../src/errors.js";
-import type { ExecuteContext, Outcome } from "../../src/reconcile/controller.js";
+import type { Disposition, ExecuteContext, Outcome } from "../../src/reconcile/controller.js";
 import { runLimited } from "../../src/util/run-limited.js";
 import type { ContainerAction, CreateAction, RecreateAction } from "./actions.js";
 import { recreateInWaves } from "./rollout.js";
@@ -55,8 +55,13 @@ async function runOne(
     await perform(action, imageErrors, context, drivers);
     outcome = { action, ok: true, ms: performance.now() - began };
   } catch (error) {
-    const code = error instanceof TreescaleError ? { code: error.code } : {};
-    outcome = { action, ok: false, error: errorMessage(error), ...code, ms: performance.now() - began };
+    outcome = {
+      action,
+      ok: false,
+      error: errorMessage(error),
+      ...failureKind(error),
+      ms: performance.now() - began,
+    };
   }
   context.progress.finished(outcome);
   return outcome;
@@ -103,6 +108,14 @@ async function perform(
       return;
     }
   }
+}
+
+/** A missing image does not come by retrying; an engine that does not answer is retried, Stalled meanwhile. */
+function failureKind(error: unknown): { code?: string; disposition?: Disposition } {
+  if (!(error instanceof TreescaleError)) return {};
+  if (error.code === "IMAGE_UNAVAILABLE") return { code: error.code, disposition: "terminal" };
+  if (error.code.startsWith("ENGINE_")) return { code: error.code, disposition: "stalled" };
+  return { code: error.code };
 }
 
 /**

@@ -89,7 +89,8 @@ async function rollResource(
 }
 
 function stopped(actions: readonly RecreateAction[], code: string, error: string): Outcome<RecreateAction>[] {
-  return actions.map((action) => ({ action, ok: false, code, error, ms: 0 }));
+  // The rollout stopped on purpose: the resource stays as it is until a new slice.
+  return actions.map((action) => ({ action, ok: false, code, disposition: "hold" as const, error, ms: 0 }));
 }
 
 /** Puts the replaced replicas back on the previous spec. */

@@ -66,11 +66,6 @@ export type NodeAgentOptions = {
 const TRANSIENT_RECHECK_MS = 100;
 const TRANSIENT_GRACE_MS = 10_000;
 
-/** Failure codes that stop a resource until a new slice arrives (its rollout paused or rolled back). */
-const HOLDING_CODES = new Set(["UPDATE_PAUSED", "ROLLED_BACK"]);
-/** Failure codes that do not fix themselves by retrying soon. */
-const TERMINAL_CODES = new Set(["IMAGE_UNAVAILABLE"]);
-
 type Kind = {
   controller: NodeController;
   runtime: NodeRuntime<ObservedObject, PlannedAction>;
@@ -501,24 +496,24 @@ export class NodeAgent {
     controller: NodeController,
   ): ReconcileResult {
     const message = failures.map((f) => `${controller.describe(f.action).target}: ${f.error}`).join("; ");
-    const holding = failures.find((f) => f.code !== undefined && HOLDING_CODES.has(f.code));
-    if (holding?.code) {
+    const reasonOf = (failure: Extract<Outcome, { ok: false }> | undefined) =>
+      failure?.code ? camelCase(failure.code) : "ActionFailed";
+    const holding = failures.find((f) => f.disposition === "hold");
+    if (holding) {
       this.#held.set(queued, slice.generation);
-      this.#status(key, slice, { condition: "Stalled", reason: camelCase(holding.code), message });
+      this.#status(key, slice, { condition: "Stalled", reason: reasonOf(holding), message });
       throw new TerminalError(message);
     }
-    const terminal = failures.every((f) => f.code !== undefined && TERMINAL_CODES.has(f.code));
-    const code = failures.find((f) => f.code?.startsWith("ENGINE_"))?.code;
+    const terminal = failures.every((f) => f.disposition === "terminal");
+    const stalled = failures.find((f) => f.disposition === "stalled");
     this.#status(key, slice, {
-      condition: terminal || code !== undefined ? "Stalled" : "Reconciling",
-      reason: terminal
-        ? camelCase(failures[0]?.code ?? "")
-        : code !== undefined
-          ? camelCase(code)
-          : "ActionFailed",
+      condition: terminal || stalled ? "Stalled" : "Reconciling",
+      reason: terminal ? reasonOf(failures[0]) : stalled ? reasonOf(stalled) : "ActionFailed",
       message,
     });
-    throw terminal ? new TerminalError(message) : new TreescaleError(code ?? "ACTION_FAILED", message);
+    throw terminal
+      ? new TerminalError(message)
+      : new TreescaleError(stalled?.code ?? "ACTION_FAILED", message);
   }
 
   /** How long to wait for objects in transition; 0 when none is, or they have been so too long. */

@@ -35,10 +35,18 @@ export type PlannedAction = {
   type: string;
 };
 
+/**
+ * What a failure means for its resource, as the kind that acted judges it: by default it is retried
+ * with backoff (Reconciling); `stalled`: retried, but Stalled meanwhile (the outside does not answer);
+ * `terminal`: Stalled and not retried until something changes (a missing image, a kernel without IPVS);
+ * `hold`: left as it is until a new slice (a rollout that paused or rolled back).
+ */
+export type Disposition = "stalled" | "terminal" | "hold";
+
 export type Outcome<A extends PlannedAction = PlannedAction> =
   | { action: A; ok: true; ms: number }
   /** `code` is the stable code of a TreescaleError (IMAGE_UNAVAILABLE, ENGINE_TIMEOUT…). */
-  | { action: A; ok: false; error: string; code?: string; ms: number };
+  | { action: A; ok: false; error: string; code?: string; disposition?: Disposition; ms: number };
 
 export interface ProgressSink<A extends PlannedAction = PlannedAction> {
   started(action: A): void;
