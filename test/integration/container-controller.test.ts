@@ -140,12 +140,15 @@ describe("container controller (real dockerd)", () => {
     const since = Date.now();
     const outcomes = await converge(server({ ...healthy, env: { V: "2" } }));
     expect(outcomes.filter((o) => o.ok && o.action.type === "recreate")).toHaveLength(3);
-    const events = await engineEvents(node, since, Date.now() + 200);
-    // Each new replica turns healthy before the next old one is stopped.
-    const order = events
-      .filter((e) => e.action === "kill" || e.action.startsWith("health_status: healthy"))
-      .map((e) => (e.action === "kill" ? "stop" : "healthy"));
-    expect(order.filter((step, i) => step !== order[i - 1])).toEqual([
+    // Each new replica turns healthy before the next old one is stopped. The engine's event log can
+    // lag a loaded machine: read it until it has caught up.
+    const steps = async () => {
+      const order = (await engineEvents(node, since, Date.now() + 200))
+        .filter((e) => e.action === "kill" || e.action.startsWith("health_status: healthy"))
+        .map((e) => (e.action === "kill" ? "stop" : "healthy"));
+      return order.filter((step, i) => step !== order[i - 1]);
+    };
+    expect(await pollUntil(steps, (seen) => seen.length >= 6, 5000)).toEqual([
       "stop",
       "healthy",
       "stop",
