@@ -28,6 +28,7 @@ import { RequestsInFlight } from "../requests-in-flight.js";
 import { transportFor } from "./dial.js";
 import { BusError, BusTimeoutError } from "./errors.js";
 import { FrameBatch } from "./frame-batch.js";
+import { GreetingCheck } from "./greeting.js";
 import type { TlsClientOptions, Transport, TransportFactory, WebSocketConstructor } from "./transport.js";
 
 export interface ClientOptions {
@@ -57,9 +58,14 @@ export interface ClientOptions {
   handshakeTimeoutMs?: number;
   /** Longest wait for the READY that confirms a subscribe()'s DECLARE (default 10 000 ms). */
   subscribeTimeoutMs?: number;
+  /**
+   * Longest wait in flush() (and close()) for the node to take what is buffered (default 10 000 ms): a node
+   * that stops reading must not hold the caller forever.
+   */
+  flushTimeoutMs?: number;
 }
 
-/** Default of each of connectTimeoutMs, handshakeTimeoutMs and subscribeTimeoutMs. */
+/** Default of each of connectTimeoutMs, handshakeTimeoutMs, subscribeTimeoutMs and flushTimeoutMs. */
 export const DEFAULT_DEADLINE_MS = 10_000;
 
 type Outgoing = Uint8Array | (() => Uint8Array);
@@ -201,13 +207,23 @@ export class BusClient implements AsyncIterable<Message> {
     this.transport = transport;
     this.ready = false;
     this.lastSeen = Date.now();
-    const parser = new FrameParser({
-      maxFrameBytes: this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
-      onFrame: (frame) => this.onFrame(frame),
-    });
+    const maxFrameBytes = this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    const parser = new FrameParser({ maxFrameBytes, onFrame: (frame) => this.onFrame(frame) });
+    const greeting = new GreetingCheck(maxFrameBytes);
     transport.onData((chunk) => {
       if (this.transport !== transport) return;
       this.lastSeen = Date.now();
+      const foreign = greeting.push(chunk);
+      if (foreign !== undefined) {
+        this.lostConnection(
+          new BusError(
+            "not_a_node",
+            `the server at ${this.options.url} is not a TreeScale node: it answered "${foreign}"; check the ` +
+              "address and port (a node's bus port; its HTTP port takes ws:// or wss://)",
+          ),
+        );
+        return;
+      }
       try {
         parser.push(chunk);
       } catch (error) {
@@ -344,7 +360,10 @@ export class BusClient implements AsyncIterable<Message> {
     this.stopHandshakeTimer();
     if (this.heartbeat) clearInterval(this.heartbeat);
     const fatal =
-      error.code === "auth_failed" || error.code === "protocol_error" || error.code === "frame_too_large";
+      error.code === "auth_failed" ||
+      error.code === "protocol_error" ||
+      error.code === "frame_too_large" ||
+      error.code === "not_a_node";
     const firstConnect = this.readyWaiters.length > 0 && this.node === "";
     if (this.closing || !this.backoff || fatal || firstConnect) {
       this.shutdown(this.closing ? undefined : error);
@@ -592,10 +611,24 @@ export class BusClient implements AsyncIterable<Message> {
     };
   }
 
-  /** Resolves when everything published so far has been handed to the operating system. */
+  /**
+   * Resolves when everything published so far has been handed to the operating system. Rejects with
+   * FLUSH_TIMEOUT (BusTimeoutError) when that takes longer than flushTimeoutMs: the node stopped reading.
+   */
   async flush(): Promise<void> {
     this.flushQueue();
-    await this.transport?.drained();
+    const transport = this.transport;
+    if (!transport) return;
+    const timeoutMs = this.options.flushTimeoutMs ?? DEFAULT_DEADLINE_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BusTimeoutError("flush", this.options.url, timeoutMs)), timeoutMs);
+    });
+    try {
+      await Promise.race([transport.drained(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   get isReady(): boolean {

@@ -5,13 +5,14 @@ import { TreescaleError } from "../../errors.js";
 /** An error from the node (ERROR frame) or from the client's own limits. */
 export class BusError extends TreescaleError {}
 
-/** The steps of reaching a node, each under its own deadline. */
-export type ConnectPhase = "connect" | "handshake" | "subscribe";
+/** The steps of reaching a node, and of handing it what was sent, each under its own deadline. */
+export type ConnectPhase = "connect" | "handshake" | "subscribe" | "flush";
 
 const TIMEOUT_CODES = {
   connect: "CONNECT_TIMEOUT",
   handshake: "HANDSHAKE_TIMEOUT",
   subscribe: "SUBSCRIBE_TIMEOUT",
+  flush: "FLUSH_TIMEOUT",
 } as const satisfies Record<ConnectPhase, string>;
 
 function timeoutMessage(phase: ConnectPhase, address: string, timeoutMs: number): string {
@@ -31,6 +32,11 @@ function timeoutMessage(phase: ConnectPhase, address: string, timeoutMs: number)
       return (
         `the node at ${address} did not confirm the new declaration (READY after DECLARE) within ` +
         `${timeoutMs} ms (subscribe timed out); the client drops that connection and declares again on the next`
+      );
+    case "flush":
+      return (
+        `the node at ${address} did not take what was sent within ${timeoutMs} ms (flush timed out): it ` +
+        "stopped reading; check that it is not stalled or overloaded"
       );
   }
 }
