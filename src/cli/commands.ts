@@ -31,4 +31,9 @@ export async function registerCommands(
   const load = verb === undefined ? undefined : VERBS[verb];
   const loaders = load === undefined ? Object.values(VERBS) : [load];
   for (const register of await Promise.all(loaders.map((loader) => loader()))) register(program, kinds);
+  // Declared here rather than per verb, so that no verb that reaches a node can lack them.
+  const connecting = program.commands.filter((command) => command.options.some((o) => o.long === "--node"));
+  if (connecting.length === 0) return;
+  const { addConnectionOptions } = await import("./bus-connection.js");
+  for (const command of connecting) addConnectionOptions(command);
 }

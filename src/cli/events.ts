@@ -2,7 +2,13 @@
 import type { Command } from "commander";
 import type { BusClient, Message } from "../bus/client/index.js";
 import { UsageError } from "../errors.js";
-import { BusCliError, type ConnectionFlags, connectClient, connectionFrom } from "./bus-connection.js";
+import {
+  BusCliError,
+  type ConnectionFlags,
+  connectClient,
+  connectionFrom,
+  endpointSettings,
+} from "./bus-connection.js";
 import { collect } from "./flag-values.js";
 import type { EmbeddedNode } from "./fleet-connection.js";
 import type { Kinds } from "./kinds.js";
@@ -73,7 +79,7 @@ export function registerEvents(program: Command, kinds: Kinds): void {
       const useEmbedded = (flags.node ?? process.env.TREESCALE_NODE) === undefined;
       const { client, embedded } = useEmbedded
         ? await connectEmbedded(flags, declaration, kinds)
-        : { client: await connectClient({ ...connectionFrom(flags), ...declaration }), embedded: undefined };
+        : { client: await connectClient(connectionFrom(flags), declaration), embedded: undefined };
       process.stderr.write(`connected to ${client.node}\n`);
       const stop = () => void client.close();
       process.once("SIGINT", stop);
@@ -99,7 +105,9 @@ async function connectEmbedded(
       kinds,
     });
     try {
-      const client = await connectClient({ url: embedded.url, token: embedded.token, ...declaration });
+      const { deadlineMs } = endpointSettings(flags);
+      const endpoint = { url: embedded.url, token: embedded.token, caFile: undefined, deadlineMs };
+      const client = await connectClient(endpoint, declaration);
       return { client, embedded };
     } catch (error) {
       await embedded.close();

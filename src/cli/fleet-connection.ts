@@ -15,13 +15,15 @@ import {
 import { NodeDaemon } from "../node/node-daemon.js";
 import type { Controller, NodeController } from "../reconcile/controller.js";
 import { treescaleHome } from "../state/stack-files.js";
-import { connectClient } from "./bus-connection.js";
+import {
+  type ConnectionFlags as BusConnectionFlags,
+  connectClient,
+  endpointSettings,
+} from "./bus-connection.js";
 import { checkNodeName } from "./shared-options.js";
 
-/** What a verb's flags say about where to go; unset --node/--token fall back to the environment. */
-export type ConnectionFlags = {
-  node?: string | undefined;
-  token?: string | undefined;
+/** What a verb's flags say about where to go; unset --node/--token/--ca fall back to the environment. */
+export type ConnectionFlags = BusConnectionFlags & {
   name: string;
   heal?: boolean;
   /** The verb only looks (diff, get, a dry run): an embedded node started for it never acts. */
@@ -53,10 +55,13 @@ export async function openFleet(
         readOnly: flags.readOnly ?? false,
         kinds,
       });
-  const endpoint = embedded ?? { url: url ?? "", token: flags.token ?? process.env.TREESCALE_TOKEN };
+  const { caFile, deadlineMs } = endpointSettings(flags);
+  const endpoint = embedded
+    ? { url: embedded.url, token: embedded.token, caFile: undefined, deadlineMs }
+    : { url: url ?? "", token: flags.token ?? process.env.TREESCALE_TOKEN, caFile, deadlineMs };
   let client: Awaited<ReturnType<typeof connectClient>>;
   try {
-    client = await connectClient({ url: endpoint.url, token: endpoint.token, reconnect: false });
+    client = await connectClient(endpoint, { reconnect: false });
   } catch (error) {
     await embedded?.close();
     // A joined embedded node that does not answer left a stale record (its pid now someone else's).

@@ -1,7 +1,7 @@
 // `treescale publish EVENT`: send one event into the tree, optionally narrowed to a node, tag, group, channel.
 import type { Command } from "commander";
 import type { Target } from "../bus/client/index.js";
-import { type ConnectionFlags, connectClient, connectionFrom } from "./bus-connection.js";
+import { type ConnectionFlags, connectClient, connectionError, connectionFrom } from "./bus-connection.js";
 
 interface PublishFlags extends ConnectionFlags {
   data?: string;
@@ -23,13 +23,21 @@ export function registerPublish(program: Command): void {
     .option("--channel <channel>", "only subscribers in this channel")
     .option("--to-node <name>", "only subscribers connected to this node")
     .action(async (event: string, flags: PublishFlags) => {
-      const client = await connectClient({ ...connectionFrom(flags), reconnect: false });
+      const endpoint = connectionFrom(flags);
+      const client = await connectClient(endpoint, { reconnect: false });
       const target: Target = {};
       if (flags.tag) target.tag = flags.tag;
       if (flags.group) target.group = flags.group;
       if (flags.channel) target.channel = flags.channel;
       if (flags.toNode) target.node = flags.toNode;
       client.publish(event, flags.data ?? "", target);
+      // close() alone would give up quietly on a node that does not take the event: that is a failure.
+      try {
+        await client.flush();
+      } catch (error) {
+        await client.close();
+        throw connectionError(endpoint.url, error);
+      }
       await client.close();
     });
 }
