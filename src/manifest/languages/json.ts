@@ -43,9 +43,10 @@ export function parseJson(file: string, text: string): ParseResult {
       message: `duplicate key ${JSON.stringify(duplicate.key)}`,
     });
   }
+  const properties = propertyIndex();
   const locate = (path: readonly PathSegment[]): Position => {
     for (let length = path.length; length > 0; length--) {
-      const node = jsonNodeAt(root, path.slice(0, length));
+      const node = jsonNodeAt(root, path.slice(0, length), properties);
       if (node !== undefined) {
         const offset = node.parent?.type === "property" ? node.parent.offset : node.offset;
         return positionAt(starts, offset);
@@ -66,19 +67,40 @@ export function parseJson(file: string, text: string): ParseResult {
   return { documents: [{ file, data, locate }], issues };
 }
 
-function jsonNodeAt(root: JsonNode, path: readonly PathSegment[]): JsonNode | undefined {
+function jsonNodeAt(
+  root: JsonNode,
+  path: readonly PathSegment[],
+  properties: (object: JsonNode) => Map<string, JsonNode>,
+): JsonNode | undefined {
   let node: JsonNode | undefined = root;
   for (const segment of path) {
     if (node === undefined) return undefined;
-    if (node.type === "object" && typeof segment === "string") {
-      const property: JsonNode | undefined = node.children?.findLast(
-        (child) => child.children?.[0]?.value === segment,
-      );
-      node = property?.children?.[1];
-    } else if (node.type === "array" && typeof segment === "number") node = node.children?.[segment];
+    if (node.type === "object" && typeof segment === "string") node = properties(node).get(segment);
+    else if (node.type === "array" && typeof segment === "number") node = node.children?.[segment];
     else return undefined;
   }
   return node;
+}
+
+/**
+ * Each object's values by key, built on the first lookup into it. Every resource is located once or
+ * more, so searching an object's properties on each lookup made loading quadratic in its size.
+ */
+function propertyIndex(): (object: JsonNode) => Map<string, JsonNode> {
+  const indexes = new WeakMap<JsonNode, Map<string, JsonNode>>();
+  return (object) => {
+    let index = indexes.get(object);
+    if (index === undefined) {
+      index = new Map();
+      // The last of duplicate keys wins, as in the data; duplicates are reported anyway.
+      for (const property of object.children ?? []) {
+        const [key, value] = property.children ?? [];
+        if (key !== undefined && value !== undefined) index.set(String(key.value), value);
+      }
+      indexes.set(object, index);
+    }
+    return index;
+  };
 }
 
 function jsonValue(node: JsonNode): unknown {

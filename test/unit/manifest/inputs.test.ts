@@ -40,6 +40,23 @@ describe("inputs and languages", () => {
     expect(duplicate.messages[0]).toMatch(/^dup\.yaml:3:3: YAML syntax error: Map keys must be unique/);
   });
 
+  it("reports duplicate YAML keys at any depth, in block and flow maps, each where it repeats", async () => {
+    const yaml = [
+      "containers:",
+      "  web:",
+      "    image: a",
+      "    ports: [{ host: 80, host: 81 }]",
+      "    env:",
+      "      A: x",
+      "      A: y",
+    ].join("\n");
+    const { messages } = await loadText("dup.yaml", yaml);
+    expect(messages).toEqual([
+      "dup.yaml:4:25: YAML syntax error: Map keys must be unique",
+      "dup.yaml:7:7: YAML syntax error: Map keys must be unique",
+    ]);
+  });
+
   it("keeps validating other files when one has a syntax error", async () => {
     const dir = await writeTree({
       "a.toml": "= broken",
