@@ -30,6 +30,8 @@ export class ParentLink {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private deadline: ReturnType<typeof setTimeout> | undefined;
   private attempt = 0;
+  /** The cause last warned about: a warning per distinct cause, not per retry. */
+  private warned: string | undefined;
 
   constructor(
     private readonly server: BusServer,
@@ -83,7 +85,10 @@ export class ParentLink {
       attached = true;
       const linked = () => clearTimeout(deadline);
       void this.server.attachParent(new SocketWire(socket), linked).then(({ ready, reason }) => {
-        if (ready) this.attempt = 0;
+        if (ready) {
+          this.attempt = 0;
+          this.warned = undefined;
+        }
         end(timedOut ?? reason);
       });
     });
@@ -98,6 +103,15 @@ export class ParentLink {
 
   private retry(reason: string): void {
     if (this.stopped) return;
+    const diagnosis = diagnose(reason);
+    if (diagnosis && diagnosis.cause !== this.warned) {
+      this.warned = diagnosis.cause;
+      this.options.log?.("warn", `cannot link to the parent: ${diagnosis.cause}`, {
+        parent: this.address,
+        reason,
+        fix: diagnosis.fix,
+      });
+    }
     const delay = backoffDelay(this.attempt++, this.options.backoff ?? DEFAULT_BACKOFF);
     this.options.log?.("info", "reconnecting to parent", {
       parent: `${this.options.host}:${this.options.port}`,
@@ -107,4 +121,39 @@ export class ParentLink {
     this.timer = setTimeout(() => this.dial(), delay);
     this.timer.unref();
   }
+}
+
+/** A failure that retrying cannot cure, in words that say what to change; undefined for any other. */
+function diagnose(reason: string): { cause: string; fix: string } | undefined {
+  if (/ERR_TLS_CERT_ALTNAME_INVALID/.test(reason)) {
+    return {
+      cause: "the parent's TLS certificate does not list the address this node dials",
+      fix: "give --parent a name or address the parent's certificate lists",
+    };
+  }
+  if (
+    /SELF_SIGNED|UNABLE_TO_(VERIFY|GET)_|CERT_UNTRUSTED|CERT_SIGNATURE_FAILURE|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID/.test(
+      reason,
+    )
+  ) {
+    return {
+      cause: "this node cannot verify the parent's TLS certificate",
+      fix: "give this node the CA that signed the parent's certificate: --tls-ca FILE (with --tls-cert and --tls-key), or NODE_EXTRA_CA_CERTS=FILE",
+    };
+  }
+  if (/ERR_SSL_WRONG_VERSION_NUMBER|ERR_SSL_PACKET_LENGTH_TOO_LONG/.test(reason)) {
+    return {
+      cause: "the parent does not speak TLS",
+      fix: "drop tls:// from --parent (and --tls-ca here, which also turns TLS on for the link)",
+    };
+  }
+  if (/^auth_failed\b/.test(reason)) {
+    return {
+      cause: "the parent refused this node (auth_failed)",
+      fix:
+        "the cluster secret differs: give every node the same --cluster-secret file; with --tls-ca on the " +
+        "parent, this node's certificate must also be signed by that CA",
+    };
+  }
+  return undefined;
 }
