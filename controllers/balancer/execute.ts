@@ -1,6 +1,7 @@
 // Carries out a balancer plan: each service goes to IPVS where the kernel has it (or where it is
 // forced), to nftables otherwise, as one transaction (`nft -f -`) or one batch (`ipvsadm -R`). A
 // service that moves between backends is removed from the one it leaves.
+import type { ConntrackReader } from "../../src/drivers/conntrack.js";
 import type { IpvsRecord, IpvsRunner } from "../../src/drivers/ipvs.js";
 import type { NftRunner } from "../../src/drivers/nft.js";
 import { errorMessage, TreescaleError } from "../../src/errors.js";
@@ -16,6 +17,8 @@ export type BalancerDrivers = {
   ipvs: IpvsRunner;
   /** Kept on disk: IPVS has no room for a label, so this is how TreeScale knows its own services. */
   record: { read(): Promise<IpvsRecord>; write(record: IpvsRecord): Promise<void> };
+  /** Connections per backend where nftables dispatches (IPVS counts its own). */
+  conntrack: ConntrackReader;
 };
 
 export async function executeBalancerPlan(

@@ -6,7 +6,7 @@ import type { BalancerSpec } from "../../src/model/resources.js";
 import type { NodeController, Placement, RuntimeHost } from "../../src/reconcile/controller.js";
 import { balancerActionJson, balancerRows, describeBalancerAction } from "./describe.js";
 import type { BalancerDrivers } from "./execute.js";
-import { balancerReadiness, planBalancers } from "./plan.js";
+import { balancerHolding, balancerReadiness, planBalancers } from "./plan.js";
 import type { BalancerAction, ObservedBalancer } from "./types.js";
 
 export type BalancerControllerOptions = {
@@ -33,6 +33,7 @@ export function balancerController(options: BalancerControllerOptions): Balancer
         observed[0]?.stack ?? "",
         (peers?.container ?? []) as ObservedContainer[],
       ),
+    holding: balancerHolding,
     describe: describeBalancerAction,
     actionJson: balancerActionJson,
     rows: balancerRows,

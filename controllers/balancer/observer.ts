@@ -5,6 +5,7 @@
 import { errorMessage } from "../../src/errors.js";
 import type { ObserveContext, Observer } from "../../src/reconcile/controller.js";
 import { canonicalJson } from "../../src/util/canonical-json.js";
+import { parseConntrack, withConnections } from "./conntrack.js";
 import type { BalancerDrivers } from "./execute.js";
 import { observeIpvs, parseConnections, parseSave } from "./ipvs-rules.js";
 import { NFT_TABLE, parseTable } from "./nft-rules.js";
@@ -20,6 +21,8 @@ export class BalancerObserver implements Observer<ObservedBalancer> {
   #relisting: Promise<void> | undefined;
   /** When each IPVS endpoint was first seen drained (weight 0): its drain time counts from there. */
   readonly #drainingSince = new Map<string, string>();
+  /** The same for nftables backends out of the dispatch that still hold connections. */
+  readonly #nftDrainingSince = new Map<string, string>();
   synced = false;
   error: string | undefined;
 
@@ -62,12 +65,12 @@ export class BalancerObserver implements Observer<ObservedBalancer> {
     }
     this.error = undefined;
     this.synced = true;
-    const before = new Map(
-      this.#items.map((item) => [`${item.stack}/${item.resource}`, canonicalJson(item)]),
-    );
+    const before = new Map(this.#items.map((item) => [`${item.stack}/${item.resource}`, shape(item)]));
+    // IPVS keeps a drained endpoint until TreeScale deletes it: its services re-plan while they drain.
     const changed = fresh.filter(
       (item) =>
-        before.get(`${item.stack}/${item.resource}`) !== canonicalJson(item) || item.draining.length > 0,
+        before.get(`${item.stack}/${item.resource}`) !== shape(item) ||
+        (item.backend === "ipvs" && item.draining.length > 0),
     );
     const gone = [...before.keys()].filter(
       (key) => !fresh.some((item) => `${item.stack}/${item.resource}` === key),
@@ -87,7 +90,17 @@ export class BalancerObserver implements Observer<ObservedBalancer> {
     const listing = await this.drivers.nft
       .listTable(NFT_TABLE, this.context.signal)
       .catch(missingToolIsEmpty);
-    return listing ? parseTable(listing, this.context.node) : [];
+    const services = listing ? parseTable(listing, this.context.node) : [];
+    if (services.length === 0) return services;
+    const conntrack = await this.drivers.conntrack.read(this.context.signal);
+    // Without a readable conntrack table, connections are not known: said as such (null), not as 0.
+    if (conntrack === undefined) return services;
+    return withConnections(
+      services,
+      parseConntrack(conntrack),
+      this.#nftDrainingSince,
+      this.context.clock.now(),
+    );
   }
 
   async #listIpvs(): Promise<ObservedBalancer[]> {
@@ -139,4 +152,13 @@ function missingToolIsEmpty(error: unknown): undefined {
   if (code === "COMMAND_FAILED" && typeof message === "string" && /Operation not permitted/.test(message))
     return undefined;
   throw error;
+}
+
+/** What a change is judged by: the rules and who drains, not connection counts that move all the time. */
+function shape(item: ObservedBalancer): string {
+  return canonicalJson({
+    backend: item.backend,
+    rules: item.rules,
+    draining: item.draining.map((d) => `${d.address}:${d.port}`),
+  });
 }

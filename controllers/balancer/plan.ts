@@ -6,6 +6,7 @@ import type { BalancerSpec } from "../../src/model/resources.js";
 import type {
   NodePlan,
   NodePlanInput,
+  ObservedObject,
   PlanNote,
   Readiness,
   SliceEntry,
@@ -34,7 +35,9 @@ export function planBalancers(input: Input): NodePlan<BalancerAction> {
     }
     const { endpoints, unreachable } = resolveEndpoints(entry.spec, stack, containers);
     const rules = desiredRules(entry.spec, endpoints);
-    const drained = current?.draining.some((d) => drainOver(d, entry.spec.drainTimeoutMs)) ?? false;
+    // IPVS holds a draining endpoint at weight 0 until it is deleted; nftables has none to delete.
+    const drained =
+      current?.backend === "ipvs" && current.draining.some((d) => drainOver(d, entry.spec.drainTimeoutMs));
     if (current && !drained && sameRules(current.rules, rules) && backendFits(entry.spec, current)) {
       unchanged += 1;
       continue;
@@ -158,4 +161,26 @@ export function balancerReadiness(
     message: `${current.rules.vip}:${current.rules.port} ${current.rules.alg} → ${current.rules.endpoints.length} backends (${current.backend})`,
     ready: 1,
   };
+}
+
+/**
+ * How long a balancer may still send to or drain containers that are leaving: all of its drain time
+ * while one is in the dispatch, what is left of it while one still holds connections, else 0.
+ */
+export function balancerHolding(
+  leaving: readonly ObservedObject[],
+  observed: readonly ObservedBalancer[],
+  entries: Readonly<Record<string, SliceEntry<BalancerSpec>>>,
+): number {
+  const addresses = new Set(leaving.flatMap((o) => ((o as Partial<ObservedContainer>).ip ?? []) as string[]));
+  let most = 0;
+  for (const service of observed) {
+    const timeout = entries[service.resource]?.spec.drainTimeoutMs;
+    if (timeout === undefined) continue;
+    if (service.rules.endpoints.some((e) => addresses.has(e.address))) most = Math.max(most, timeout);
+    for (const draining of service.draining)
+      if (addresses.has(draining.address) && !drainOver(draining, timeout))
+        most = Math.max(most, timeout - (draining.elapsedMs ?? 0));
+  }
+  return most;
 }

@@ -76,7 +76,9 @@ async function perform(
   const { signal } = context;
   switch (action.type) {
     case "remove":
-      await engine.remove(action.containerId, stopTimeoutSeconds, { signal });
+      await released(context, action.containerId, () =>
+        engine.remove(action.containerId, stopTimeoutSeconds, { signal }),
+      );
       return;
     case "start":
       await engine.start(action.containerId, { signal });
@@ -97,7 +99,9 @@ async function perform(
         await startFirst(action, context, engine, stopTimeoutSeconds);
         return;
       }
-      await engine.remove(action.containerId, stopTimeoutSeconds, { signal });
+      await released(context, action.containerId, () =>
+        engine.remove(action.containerId, stopTimeoutSeconds, { signal }),
+      );
       await createAndStart(action, context, engine);
       return;
     }
@@ -144,8 +148,28 @@ async function startFirst(
       { cause: error },
     );
   }
-  await engine.remove(action.containerId, stopTimeoutSeconds, { signal });
+  await released(context, action.containerId, () =>
+    engine.remove(action.containerId, stopTimeoutSeconds, { signal }),
+  );
   await engine.rename(id, action.name, { signal });
+}
+
+/**
+ * Stops a container only once the kinds that send it work (a balancer) have let go of it, so the
+ * connections it holds end before it does; if it is not stopped after all, it is theirs again.
+ */
+async function released(
+  context: ExecuteContext<ContainerAction>,
+  containerId: string,
+  stop: () => Promise<void>,
+): Promise<void> {
+  const readmit = await context.release([containerId]);
+  try {
+    await stop();
+  } catch (error) {
+    readmit();
+    throw error;
+  }
 }
 
 async function createAndStart(

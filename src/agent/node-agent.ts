@@ -28,6 +28,7 @@ import { type Clock, systemClock } from "../util/clock.js";
 import { CrashLoopBackoff, type CrashLoopOptions } from "./crash-loop.js";
 import { InventoryKeeper } from "./inventory-keeper.js";
 import { parseSlice } from "./parse-slice.js";
+import { Releases } from "./releases.js";
 import { driftReport, progressPublisher } from "./reports.js";
 import { SliceKeeper } from "./slice-keeper.js";
 import { StatusBook, type StatusUpdate } from "./status-book.js";
@@ -97,6 +98,7 @@ export class NodeAgent {
   readonly #held = new Map<string, number>();
   /** Engine time of the first unhandled change per queue key, for the drift report's latency. */
   readonly #changedAt = new Map<string, number>();
+  readonly #releases: Releases;
   readonly #crashLoop: CrashLoopBackoff;
   /** Per queue key, when each of its objects in transition was first seen so. */
   readonly #transientSince = new Map<string, Map<string, number>>();
@@ -126,6 +128,14 @@ export class NodeAgent {
         }),
       ),
     );
+    this.#releases = new Releases({
+      kinds: this.#kinds,
+      entries: (kind) =>
+        this.#slices.all().map((slice) => ({ stack: slice.stack, entries: this.#entries(slice, kind) })),
+      enqueueDependents: (kind) => this.#enqueueDependents(kind),
+      clock: this.#clock,
+      log: (line) => this.#log(line),
+    });
     this.#queue = new WorkQueue({
       clock: this.#clock,
       concurrency: options.concurrency ?? 8,
@@ -459,6 +469,7 @@ export class NodeAgent {
       ),
       signal: this.#stopSignal.signal,
       previous: this.#entries(this.#slices.previous(stack), kindName),
+      release: (ids) => this.#releases.release(kindName, ids, this.#stopSignal.signal),
     });
     if (!drift) this.#crashLoop.forget(queued);
     else if (actions.some(isRestart)) this.#crashLoop.healed(queued);
@@ -536,7 +547,7 @@ export class NodeAgent {
   #peers(controller: NodeController): Record<string, ObservedObject[]> {
     const peers: Record<string, ObservedObject[]> = {};
     for (const kind of controller.dependsOn ?? [])
-      peers[kind] = this.#kinds.get(kind)?.observer.items() ?? [];
+      peers[kind] = this.#releases.visible(kind, this.#kinds.get(kind)?.observer.items() ?? []);
     return peers;
   }
 

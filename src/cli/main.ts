@@ -19,12 +19,13 @@ const kinds: Kinds = (options = {}) =>
       return { engine: new DockerEngine(), events: new DockerEventSource() };
     },
     balancer: async (host) => {
-      const [{ nft }, { ipvs }, { ipvsRecordStore }] = await Promise.all([
+      const [{ nft }, { ipvs }, { ipvsRecordStore }, { conntrackReader }] = await Promise.all([
         import("../drivers/nft.js"),
         import("../drivers/ipvs.js"),
         import("../state/ipvs-record.js"),
+        import("../drivers/conntrack.js"),
       ]);
-      return { nft, ipvs, record: ipvsRecordStore(host.home, host.node) };
+      return { nft, ipvs, record: ipvsRecordStore(host.home, host.node), conntrack: conntrackReader() };
     },
     ...options,
   });

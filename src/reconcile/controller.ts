@@ -77,8 +77,8 @@ export type SliceEntry<Spec = unknown> = { spec: Spec; replicas: number[] };
 /** What a node recorded as applied, per resource name of one kind and stack. Prune acts only on these. */
 export type Inventory = Readonly<Record<string, { replicas: readonly number[] }>>;
 
-/** Whatever a node-scope kind observes carries where it belongs. */
-export type ObservedObject = { stack: string; resource: string; replica: number };
+/** Whatever a node-scope kind observes carries where it belongs, and its identity where it has one (a container's ID). */
+export type ObservedObject = { stack: string; resource: string; replica: number; id?: string };
 
 export type NodePlanInput<Spec, Observed> = {
   node: string;
@@ -155,6 +155,13 @@ export type ExecuteContext<A extends PlannedAction> = {
   signal: AbortSignal;
   /** What the resources of these actions ran before this generation, for a rollback. */
   previous: Readonly<Record<string, SliceEntry>>;
+  /**
+   * Takes objects about to be stopped (by ID) out of what the kinds depending on this one send them
+   * (a balancer's dispatch) and waits until those have let go: connections ended or drain time over.
+   * Resolves with `readmit`, for when the stop did not happen after all. Objects that are gone are
+   * forgotten on their own.
+   */
+  release(ids: readonly string[]): Promise<() => void>;
 };
 
 /** The node a kind's acting half runs on: its name, and where it keeps its files ($TREESCALE_HOME). */
@@ -194,6 +201,16 @@ export interface NodeController<
   readonly nouns: readonly string[];
   /** Kinds whose observed objects this one plans from: a change to them re-plans this kind too. */
   readonly dependsOn?: readonly string[];
+  /**
+   * How long this kind may still hold on to peer objects that are leaving (a balancer draining a
+   * container's connections), in ms; 0 once it has let go. The agent waits that long at most before
+   * the peer kind stops them.
+   */
+  holding?(
+    leaving: readonly ObservedObject[],
+    observed: readonly Observed[],
+    entries: Readonly<Record<string, SliceEntry<Spec>>>,
+  ): number;
   /** A kind whose resources are not one of the built-in manifest sections brings its own. */
   readonly manifestSection?: ManifestSection;
   /** The update policy's batch size for a recreate of this action's resource, when it has one. */

@@ -60,6 +60,7 @@ async function converge(
     stack: STACK,
     generation: 1,
     progress: quiet,
+    release: async () => () => {},
     signal: new AbortController().signal,
     previous: before,
   });

@@ -322,3 +322,134 @@ describe("a backend leaving a balancer (nftables)", () => {
     expect(await old.line()).toBe("still there");
   });
 });
+
+const rollNode = uniqueNodeName("lbroll");
+const ROLL_STACK = "lbroll";
+let rollWork: Awaited<ReturnType<typeof scratch>>;
+let rollEnv: Record<string, string>;
+let rollVip = "";
+
+async function applyVersion(version: string) {
+  await rollWork.write(
+    "app/app.toml",
+    `stack = "${ROLL_STACK}"
+[containers.web]
+image = "${TEST_IMAGE}"
+replicas = 2
+env = { VERSION = "${version}" }
+command = ["sh", "-c", "mkdir -p /www && echo $VERSION > /www/index.html && exec httpd -f -p 80 -h /www"]
+healthcheck = { test = ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1/"], interval = "1s" }
+update = { max_parallel = 1 }
+
+[balancers.front]
+address = "${rollVip}:8080"
+alg = "rr"
+drain_timeout = "10s"
+backends = [{ container = "web", port = 80 }]
+`,
+  );
+  return runCli(["apply", "--name", rollNode, "--stop-timeout", "0", "-f", join(rollWork.dir, "app")], {
+    env: rollEnv,
+  });
+}
+
+/** GETs the virtual address one after another until stopped: every body, and every failure. */
+function requestLoop(address: string) {
+  const bodies: string[] = [];
+  const failures: string[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      try {
+        bodies.push(
+          await new Promise<string>((resolve, reject) => {
+            const req = request(
+              { host: address, port: 8080, path: "/", agent: false, timeout: 3000 },
+              (res) => {
+                let body = "";
+                res.on("data", (chunk: Buffer) => {
+                  body += chunk.toString();
+                });
+                res.on("end", () =>
+                  res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`HTTP ${res.statusCode}`)),
+                );
+              },
+            );
+            req.on("timeout", () => req.destroy(new Error("timed out")));
+            req.on("error", reject);
+            req.end();
+          }),
+        );
+      } catch (error) {
+        failures.push(`${new Date().toISOString()} ${String(error)}`);
+      }
+    }
+  })();
+  return {
+    bodies,
+    failures,
+    async stop() {
+      running = false;
+      await done;
+    },
+  };
+}
+
+describe("a rolling recreate behind a balancer (nftables)", () => {
+  beforeAll(async () => {
+    requireBuild();
+    await ensureTestImage();
+    rollWork = await scratch();
+    await mkdir(join(rollWork.dir, "app"));
+    rollEnv = { TREESCALE_HOME: join(rollWork.dir, "home") };
+    rollVip = await bridgeVip(253, 150);
+  }, 60_000);
+
+  afterAll(async () => {
+    await removeContainersOfNode(rollNode);
+    removeService(ROLL_STACK, "front", rollVip, 8080);
+    await rollWork?.remove();
+  });
+
+  it("drains each replica before stopping it and admits its replacement once healthy: no request fails", async () => {
+    const first = await applyVersion("v1");
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    await pollUntil(
+      async () => new Set(await Promise.all([0, 1, 2, 3].map(() => getFrom(rollVip)))),
+      (seen) => seen.has("v1"),
+      10_000,
+    );
+    const loop = requestLoop(rollVip);
+    let rolled: Awaited<ReturnType<typeof runCli>>;
+    try {
+      rolled = await applyVersion("v2");
+    } finally {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await loop.stop();
+    }
+    expect(rolled.code, rolled.stdout + rolled.stderr).toBe(0);
+    expect(rolled.stdout).toMatch(/recreate/);
+    expect(
+      loop.failures,
+      `${loop.failures.length} of ${loop.bodies.length + loop.failures.length} failed`,
+    ).toEqual([]);
+    expect(loop.bodies.length).toBeGreaterThan(20);
+    expect(loop.bodies).toContain("v1");
+    expect(loop.bodies.at(-1)).toBe("v2");
+  });
+});
+
+function getFrom(address: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: address, port: 8080, path: "/", agent: false, timeout: 3000 }, (res) => {
+      let body = "";
+      res.on("data", (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      res.on("end", () => resolve(body.trim()));
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+}

@@ -16,6 +16,7 @@ function fakeDrivers(options: { ipvs: boolean; record?: IpvsRecord; listing?: un
   const batches: string[] = [];
   let record: IpvsRecord = { ...options.record };
   const drivers: BalancerDrivers = {
+    conntrack: { read: async () => undefined },
     nft: {
       async apply(script) {
         calls.push("nft apply");
@@ -67,6 +68,7 @@ function run(actions: BalancerAction[], drivers: BalancerDrivers): Promise<Outco
     stack: STACK,
     generation: 1,
     progress: { started() {}, finished() {}, activity() {} },
+    release: async () => () => {},
     signal: new AbortController().signal,
     previous: {},
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { balancerReadiness, planBalancers } from "../../../../controllers/balancer/plan.js";
+import { balancerHolding, balancerReadiness, planBalancers } from "../../../../controllers/balancer/plan.js";
 import type { ObservedBalancer } from "../../../../controllers/balancer/types.js";
 import type { BalancerSpec } from "../../../../src/model/resources.js";
 import type { Inventory, NodePlanInput, SliceEntry } from "../../../../src/reconcile/controller.js";
@@ -305,5 +305,33 @@ describe("balancerReadiness", () => {
       reason: "PlacedElsewhere",
       ready: 0,
     });
+  });
+});
+
+describe("balancer — holding containers that leave", () => {
+  const spec = balancerSpec("front", { drainTimeoutMs: 10_000 });
+  const entries = { front: { spec, replicas: [1] } };
+  const leaving = [container("web", 1, "172.17.0.2")];
+
+  it("holds for the whole drain time while the container is still in the dispatch", () => {
+    const held = observedBalancer("front", rules({ endpoints: [endpoint("172.17.0.2", 80)] }));
+    expect(balancerHolding(leaving, [held], entries)).toBe(10_000);
+  });
+
+  it("holds for what is left of the drain time while its connections go on, and lets go when they end", () => {
+    const draining = (connections: number, elapsedMs: number) =>
+      observedBalancer("front", rules({ endpoints: [endpoint("172.17.0.3", 80)] }), {
+        draining: [{ address: "172.17.0.2", port: 80, since: "", connections, elapsedMs }],
+      });
+    expect(balancerHolding(leaving, [draining(3, 4_000)], entries)).toBe(6_000);
+    expect(balancerHolding(leaving, [draining(0, 4_000)], entries)).toBe(0);
+    expect(balancerHolding(leaving, [draining(3, 12_000)], entries)).toBe(0);
+  });
+
+  it("does not hold containers it does not send to, nor for services not in its slice", () => {
+    const held = observedBalancer("front", rules({ endpoints: [endpoint("172.17.0.3", 80)] }));
+    expect(balancerHolding(leaving, [held], entries)).toBe(0);
+    const other = observedBalancer("other", rules({ endpoints: [endpoint("172.17.0.2", 80)] }));
+    expect(balancerHolding(leaving, [other], entries)).toBe(0);
   });
 });
