@@ -14,6 +14,7 @@ import {
   type PathSegment,
   type Position,
 } from "./issues.js";
+import { checkApplyLimits } from "./limits.js";
 import { isPlainObject, KINDS, SCHEMA_KEY, STACK_KEY } from "./parse.js";
 import { resourceNameSchema, resourceSchemas, sshSchema } from "./schema.js";
 
@@ -268,6 +269,7 @@ function checkReferences(desired: DesiredState, declared: Map<string, Declaratio
     }
   }
   checkTree(desired, declared, at);
+  checkApplyLimits(desired, at);
 }
 
 function missing(what: string, name: string, names: readonly string[]): string {

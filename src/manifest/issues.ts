@@ -25,6 +25,8 @@ export const ISSUE_CODES = {
   unknownReference: "UNKNOWN_REFERENCE",
   /** Declarations that cannot all hold: two current_node or stack values, two parents for a server. */
   conflict: "CONFLICT",
+  /** More than one apply takes: replicas per container, resources or replicas per apply (limits.ts). */
+  limitExceeded: "LIMIT_EXCEEDED",
 } as const;
 
 export type IssueCode = (typeof ISSUE_CODES)[keyof typeof ISSUE_CODES];

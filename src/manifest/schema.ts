@@ -18,6 +18,7 @@ import {
   type SshAccess,
 } from "../model/resources.js";
 import { describeValue } from "./issues.js";
+import { LIMITS, REPLICAS_PER_CONTAINER_MESSAGE } from "./limits.js";
 import { RESOURCE_NAME_MAX, RESOURCE_NAME_PATTERN } from "./parse.js";
 import { splitShellWords } from "./shell-words.js";
 
@@ -330,7 +331,16 @@ export const containerSchema = z.pipe(
   z.strictObject(
     {
       image: nonEmptyText('an image reference such as "local/busybox:1"'),
-      replicas: z._default(wholeNumber(0), 1),
+      // A refinement, not z.maximum: the limit is the loader's, not the format's, so the published JSON
+      // Schema does not carry it.
+      replicas: z._default(
+        wholeNumber(0).check(
+          z.refine((replicas) => !Number.isInteger(replicas) || replicas <= LIMITS.replicasPerContainer, {
+            error: (issue) => `${REPLICAS_PER_CONTAINER_MESSAGE}, got ${describeValue(issue.input)}`,
+          }),
+        ),
+        1,
+      ),
       mode: z._default(z.enum(["replicated", "global"], expecting('"replicated" or "global"')), "replicated"),
       command: z.optional(commandSchema),
       entrypoint: z.optional(commandSchema),
