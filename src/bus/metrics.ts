@@ -10,11 +10,21 @@ export class BusMetrics {
   dropped = 0;
   slowConsumers = 0;
   authFailures = 0;
+  /** Handshakes refused without a check: their address failed authentication too often. */
+  authThrottled = 0;
   protocolErrors = 0;
+  /** Connections closed for not finishing their handshake in time. */
+  handshakeTimeouts = 0;
+  /** Connections refused at once: too many others had not finished their handshake. */
+  connectionsRefused = 0;
+  /** REPLY frames dropped: from a connection the request was never delivered to, or expired. */
+  repliesRefused = 0;
 }
 
 export interface BusGauges {
   clients: number;
+  /** Connections (clients or nodes) that have not finished their handshake. */
+  pending: number;
   childLinks: number;
   parentLinks: number;
   subscriptions: number;
@@ -30,6 +40,13 @@ export function renderMetrics(node: string, metrics: BusMetrics, gauges: BusGaug
   const l = `{node="${node.replace(/["\\\n]/g, "_")}"}`;
   return [
     line("treescale_bus_connections", "Open client connections", "gauge", gauges.clients, l),
+    line(
+      "treescale_bus_pending_connections",
+      "Connections that have not finished their handshake",
+      "gauge",
+      gauges.pending,
+      l,
+    ),
     line("treescale_bus_child_links", "Connected child nodes", "gauge", gauges.childLinks, l),
     line("treescale_bus_parent_links", "1 when linked to the parent", "gauge", gauges.parentLinks, l),
     line(
@@ -67,6 +84,34 @@ export function renderMetrics(node: string, metrics: BusMetrics, gauges: BusGaug
       l,
     ),
     line("treescale_bus_auth_failures_total", "Rejected handshakes", "counter", metrics.authFailures, l),
+    line(
+      "treescale_bus_auth_throttled_total",
+      "Handshakes refused unchecked after too many failures from their address",
+      "counter",
+      metrics.authThrottled,
+      l,
+    ),
+    line(
+      "treescale_bus_handshake_timeouts_total",
+      "Connections closed for not finishing their handshake in time",
+      "counter",
+      metrics.handshakeTimeouts,
+      l,
+    ),
+    line(
+      "treescale_bus_connections_refused_total",
+      "Connections refused over the limit of unfinished handshakes",
+      "counter",
+      metrics.connectionsRefused,
+      l,
+    ),
+    line(
+      "treescale_bus_replies_refused_total",
+      "Replies dropped: not from a connection their request was delivered to",
+      "counter",
+      metrics.repliesRefused,
+      l,
+    ),
     line(
       "treescale_bus_protocol_errors_total",
       "Connections closed for bad frames",

@@ -22,9 +22,15 @@ interface PendingRequest {
   finish(error?: Error): void;
 }
 
+/** A random request id in 1..2^32-1 (Web Crypto: this module also runs in browsers). */
+function randomId(): number {
+  return (globalThis.crypto.getRandomValues(new Uint32Array(1))[0] ?? 0) || 1;
+}
+
 export class RequestsInFlight {
   private readonly pending = new Map<number, PendingRequest>();
-  private nextId = 1;
+  /** Starts anywhere in the u32 range: one connection's ids tell nothing about another's. */
+  private nextId = randomId();
 
   /** `noResponders`: the error a request ends with when nothing in the tree subscribes to its event. */
   constructor(private readonly noResponders: (event: string) => Error) {}

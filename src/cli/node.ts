@@ -1,9 +1,10 @@
 // `treescale node`: run one node of the tree. Flags map onto TreeNodeOptions; the class does the work.
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { type Logger, loadTokenFile } from "../bus/server/index.js";
+import { type BusLimits, DEFAULT_LIMITS, type Logger, loadTokenFile } from "../bus/server/index.js";
 import { UsageError } from "../errors.js";
 import { type HostPort, parseHostPort } from "../node/address.js";
+import { normalizeOrigin } from "../node/http.js";
 import { NodeDaemon } from "../node/node-daemon.js";
 import { loadSeedNode } from "../node/seed-config.js";
 import type { TreeNodeOptions } from "../node/tree-node.js";
@@ -30,6 +31,14 @@ interface NodeFlags {
   heartbeat: string;
   maxFrame: string;
   maxPending: string;
+  // Bus limits: commander fills in the defaults; callers that build flags by hand may leave them out.
+  handshakeTimeout?: string;
+  maxHandshakeFrame?: string;
+  maxHandshakes?: string;
+  maxHandshakesPerAddress?: string;
+  maxDeclaredNames?: string;
+  maxDeclaredKeys?: string;
+  allowOrigin?: string[];
   agent?: boolean;
   heal: boolean;
   home?: string;
@@ -53,6 +62,31 @@ async function readFlagFile(path: string, flag: string): Promise<string> {
   } catch (error) {
     throw new UsageError(`${flag}: cannot read ${path}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** The bus limits given as flags; those left out keep their defaults. */
+function busLimits(flags: NodeFlags): Partial<BusLimits> {
+  const limits: Partial<BusLimits> = {};
+  const set = (key: keyof BusLimits, text: string | undefined, flag: string) => {
+    if (text !== undefined) limits[key] = positiveInteger(text, flag);
+  };
+  set("handshakeTimeoutMs", flags.handshakeTimeout, "--handshake-timeout");
+  set("handshakeFrameBytes", flags.maxHandshakeFrame, "--max-handshake-frame");
+  set("pendingConnections", flags.maxHandshakes, "--max-handshakes");
+  set("pendingPerAddress", flags.maxHandshakesPerAddress, "--max-handshakes-per-address");
+  set("declaredNames", flags.maxDeclaredNames, "--max-declared-names");
+  set("declaredKeys", flags.maxDeclaredKeys, "--max-declared-keys");
+  return limits;
+}
+
+/** An --allow-origin value: "*" or scheme://host[:port], as browsers send it in Origin. */
+function allowedOrigin(text: string): string {
+  if (text === "*") return text;
+  const origin = normalizeOrigin(text);
+  if (!origin || !/^https?:\/\//.test(origin)) {
+    throw new UsageError(`--allow-origin ${text}: give an origin such as https://app.example.com:8443, or *`);
+  }
+  return origin;
 }
 
 const logLine: Logger = (level, message, fields = {}) => {
@@ -104,6 +138,8 @@ export async function nodeOptionsFromFlags(flags: NodeFlags): Promise<TreeNodeOp
     heartbeatMs: positiveInteger(flags.heartbeat, "--heartbeat"),
     maxFrameBytes: positiveInteger(flags.maxFrame, "--max-frame"),
     maxPendingBytes: positiveInteger(flags.maxPending, "--max-pending"),
+    limits: busLimits(flags),
+    allowOrigins: (flags.allowOrigin ?? []).map((origin) => allowedOrigin(origin)),
     log: logLine,
   };
   if (options.clusterSecret?.length === 0) throw new UsageError("--cluster-secret file is empty");
@@ -143,6 +179,42 @@ export function registerNode(program: Command, kinds: Kinds): void {
       "--max-pending <bytes>",
       "output buffer per connection before slow_consumer",
       String(64 * 1024 * 1024),
+    )
+    .option(
+      "--handshake-timeout <ms>",
+      "time a new connection has to finish its handshake (CONNECT, DECLARE)",
+      String(DEFAULT_LIMITS.handshakeTimeoutMs),
+    )
+    .option(
+      "--max-handshake-frame <bytes>",
+      "largest frame before READY, and largest DECLARE",
+      String(DEFAULT_LIMITS.handshakeFrameBytes),
+    )
+    .option(
+      "--max-handshakes <n>",
+      "connections still in their handshake, in total",
+      String(DEFAULT_LIMITS.pendingConnections),
+    )
+    .option(
+      "--max-handshakes-per-address <n>",
+      "connections still in their handshake, per source address",
+      String(DEFAULT_LIMITS.pendingPerAddress),
+    )
+    .option(
+      "--max-declared-names <n>",
+      "events, tags, groups or channels one client may declare (each)",
+      String(DEFAULT_LIMITS.declaredNames),
+    )
+    .option(
+      "--max-declared-keys <n>",
+      "interest keys one client's declaration may add (events × (1 + memberships))",
+      String(DEFAULT_LIMITS.declaredKeys),
+    )
+    .option(
+      "--allow-origin <origin>",
+      "origin whose pages may open a WebSocket, besides the node's own; * for any (repeatable)",
+      collect,
+      [],
     )
     .option("--insecure", "accept clients without --tokens or --auth-hook on a non-loopback address")
     .option("--agent", "run the agent converging this machine's containers (the default)")

@@ -3,11 +3,18 @@
 
 import type { Server as HttpServer } from "node:http";
 import { createServer as createTcpServer, type Server, type Socket } from "node:net";
-import { createServer as createTlsServer } from "node:tls";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { BackoffOptions } from "../bus/backoff.js";
 import type { Message, Payload } from "../bus/message.js";
 import type { Target } from "../bus/protocol/index.js";
-import { BusServer, createAuthenticator, type Logger, ParentLink, SocketWire } from "../bus/server/index.js";
+import {
+  type BusLimits,
+  BusServer,
+  createAuthenticator,
+  type Logger,
+  ParentLink,
+  SocketWire,
+} from "../bus/server/index.js";
 import { InternalError } from "../errors.js";
 import { formatHostPort, type HostPort } from "./address.js";
 import { createHttpFrontend } from "./http.js";
@@ -36,6 +43,10 @@ export interface TreeNodeOptions {
   heartbeatMs?: number;
   maxFrameBytes?: number;
   maxPendingBytes?: number;
+  /** Handshake and declaration bounds (defaults in src/bus/server/limits.ts). */
+  limits?: Partial<BusLimits>;
+  /** Origins whose pages may open a WebSocket on the HTTP port, besides the node's own ("*": any). */
+  allowOrigins?: readonly string[];
   backoff?: BackoffOptions;
   log?: Logger;
 }
@@ -65,6 +76,7 @@ export class TreeNode {
       ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
       ...(options.maxFrameBytes !== undefined ? { maxFrameBytes: options.maxFrameBytes } : {}),
       ...(options.maxPendingBytes !== undefined ? { maxPendingBytes: options.maxPendingBytes } : {}),
+      ...(options.limits ? { limits: options.limits } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
   }
@@ -99,18 +111,31 @@ export class TreeNode {
             ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
           },
           onSocket,
-        ).on("tlsClientError", () => {})
+        ).on("tlsClientError", (error, socket) => this.tlsRefused(error, socket))
       : createTcpServer(onSocket);
     this.listenAddress = await listen(this.listener, this.options.listen ?? { host: "127.0.0.1", port: 0 });
     if (this.options.http) {
       this.httpServer = createHttpFrontend(this.bus, {
         tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
+        allowOrigins: this.options.allowOrigins,
+        log: this.options.log,
       });
       this.httpAddress = await listen(this.httpServer, this.options.http);
     }
     this.bus.start();
     this.started = true;
     this.dialParent();
+  }
+
+  /**
+   * A TLS handshake on the bus listener failed: most often a child that does not trust this node's
+   * certificate (or the reverse), which the child alone would otherwise know about.
+   */
+  private tlsRefused(error: Error & { code?: string }, socket: TLSSocket): void {
+    this.options.log?.("warn", "TLS handshake refused", {
+      remote: `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`,
+      reason: error.code ? `${error.message} (${error.code})` : error.message,
+    });
   }
 
   /** Name of the parent while linked to it. */

@@ -37,6 +37,16 @@ export const ErrorCode = {
   notReady: "not_ready",
   nameConflict: "name_conflict",
   shuttingDown: "shutting_down",
+  /** CONNECT (and for a client DECLARE) did not come within the node's handshake deadline. */
+  handshakeTimeout: "handshake_timeout",
+  /** The node holds too many connections that have not finished their handshake (in total or per address). */
+  tooManyConnections: "too_many_connections",
+  /** Too many failed authentications from this source address: retry later. */
+  rateLimited: "rate_limited",
+  /** A DECLARE over the node's limits on names or interest keys. */
+  declarationTooLarge: "declaration_too_large",
+  /** CONNECT named a protocol version this node does not speak. */
+  unsupportedProtocol: "unsupported_protocol",
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -274,8 +284,11 @@ export function checkRoute(frame: Uint8Array): void {
   if (offset > end) throw new ProtocolError(ErrorCode.protocolError, "header string overruns header");
 }
 
-/** Parses the JSON body of a control frame. */
+/** Parses the JSON body of a control frame; a control frame carries no routing header (hlen 0). */
 export function decodeControl(frame: Uint8Array): unknown {
+  if (headerLength(frame) !== 0) {
+    throw new ProtocolError(ErrorCode.protocolError, `control frame type ${frameType(frame)} has a header`);
+  }
   const payload = payloadOf(frame);
   if (payload.length === 0) return undefined;
   try {

@@ -69,7 +69,12 @@ function requiredString(value: unknown, field: string): string {
   return value;
 }
 
-const NAME = /^[^\s]{1,255}$/;
+/** Names (events, tags, groups, channels, nodes): no whitespace, no NUL, 1 to 255 characters. */
+const NAME = /^[^\s\0]{1,255}$/;
+
+export function isValidName(value: string): boolean {
+  return NAME.test(value);
+}
 
 export function names(value: unknown, field: string): string[] {
   if (value === undefined) return [];

@@ -9,7 +9,8 @@ export interface ParserOptions {
 }
 
 export class FrameParser {
-  private readonly maxFrameBytes: number;
+  /** May change between frames: a node accepts small frames until READY, then its full limit. */
+  maxFrameBytes: number;
   private readonly onFrame: (frame: Uint8Array) => void;
   /** The first bytes of a length prefix split across chunks. */
   private readonly prefix = new Uint8Array(4);
@@ -18,6 +19,8 @@ export class FrameParser {
   private partial: Uint8Array | undefined;
   private partialFilled = 0;
   private failed = false;
+  /** Why the current maximum applies, appended to the refusal (e.g. "before READY"). */
+  limitNote = "";
 
   constructor(options: ParserOptions) {
     this.maxFrameBytes = options.maxFrameBytes;
@@ -83,7 +86,7 @@ export class FrameParser {
       this.failed = true;
       throw new ProtocolError(
         ErrorCode.frameTooLarge,
-        `frame of ${length + 4} bytes exceeds the maximum of ${this.maxFrameBytes}`,
+        `frame of ${length + 4} bytes exceeds the maximum of ${this.maxFrameBytes}${this.limitNote}`,
       );
     }
     if (length < PREFIX_BYTES - 4) {

@@ -3,7 +3,6 @@
 // Nothing routes before admission ends; the frames a client sends during its auth check wait here.
 import type { BusMetrics } from "../metrics.js";
 import {
-  type Declaration,
   decodeControl,
   ErrorCode,
   encodeControl,
@@ -12,11 +11,11 @@ import {
   ProtocolError,
   parseChallenge,
   parseConnect,
-  parseDeclaration,
   parseProof,
   parseReady,
 } from "../protocol/index.js";
 import type { Authenticator } from "./auth.js";
+import type { AuthThrottle } from "./auth-throttle.js";
 import { childProof, createNonce, parentProof, proofsEqual } from "./handshake.js";
 import type { Logger } from "./log.js";
 import type { Peer } from "./peer.js";
@@ -30,12 +29,14 @@ export interface AdmissionOptions {
   auth: Authenticator;
   clusterSecret?: Uint8Array | undefined;
   requireNodeCertificate?: boolean | undefined;
+  /** Failed authentications per source address. */
+  throttle: AuthThrottle;
   metrics: BusMetrics;
   log: Logger;
   /** A node link passed the challenge. */
   linkReady(peer: Peer, role: "child" | "parent"): void;
-  /** A client declared what it receives; it is ready after this. */
-  declare(peer: Peer, declaration: Declaration): void;
+  /** A client's DECLARE frame: what it receives; it is ready after this. */
+  declare(peer: Peer, frame: Uint8Array): void;
   /** Dispatches a frame held during the auth check, once the client is admitted. */
   replay(peer: Peer, frame: Uint8Array): void;
 }
@@ -76,6 +77,14 @@ export class Admission {
     const name = this.options.name;
     if (peer.role === "pending" && peer.state === "connecting" && type === FrameType.connect) {
       const hello = parseConnect(decodeControl(frame));
+      if (hello.protocol !== PROTOCOL_VERSION) {
+        peer.fail(
+          ErrorCode.unsupportedProtocol,
+          `protocol version ${hello.protocol} is not spoken here: this node speaks version ${PROTOCOL_VERSION}`,
+        );
+        return;
+      }
+      if (!this.mayTry(peer)) return;
       if (hello.kind === "client") {
         peer.state = "authenticating";
         void this.authenticate(peer, hello.token);
@@ -83,13 +92,15 @@ export class Admission {
       }
       // Named before any check, so that a refusal is logged with the node it refused.
       peer.name = hello.name ?? "";
-      const problem = !secret
-        ? "this node has no cluster secret configured and accepts no child nodes"
-        : this.options.requireNodeCertificate && !peer.wire.authorizedPeer
-          ? `child nodes must present a certificate signed by the cluster CA (--tls-ca): ${peer.wire.certificateProblem}`
-          : !hello.name || !hello.nonce
-            ? "a node must send its name and a nonce"
-            : undefined;
+      const problem = !peer.wire.carriesNodeLinks
+        ? "node links are accepted on the bus listener (--listen) only, not on the WebSocket port"
+        : !secret
+          ? "this node has no cluster secret configured and accepts no child nodes"
+          : this.options.requireNodeCertificate && !peer.wire.authorizedPeer
+            ? `child nodes must present a certificate signed by the cluster CA (--tls-ca): ${peer.wire.certificateProblem}`
+            : !hello.name || !hello.nonce
+              ? "a node must send its name and a nonce"
+              : undefined;
       if (problem || !secret || !hello.name || !hello.nonce) {
         this.reject(peer, problem ?? "bad node hello");
         return;
@@ -117,6 +128,7 @@ export class Admission {
         this.reject(peer, `node ${peer.name} failed the cluster-secret challenge`);
         return;
       }
+      this.options.throttle.succeeded(peer.wire.address);
       this.options.linkReady(peer, "child");
       return;
     }
@@ -152,13 +164,29 @@ export class Admission {
       return;
     }
     if (peer.role === "client" && peer.state === "declaring" && type === FrameType.declare) {
-      this.options.declare(peer, parseDeclaration(decodeControl(frame)));
+      this.options.declare(peer, frame);
       return;
     }
     throw new ProtocolError(
       peer.state === "ready" ? ErrorCode.protocolError : ErrorCode.notReady,
       `unexpected frame type ${type} in state ${peer.state}`,
     );
+  }
+
+  /**
+   * Whether this address may attempt a handshake now; refuses it (without checking anything) when its
+   * failed authentications used up its allowance.
+   */
+  private mayTry(peer: Peer): boolean {
+    const address = peer.wire.address;
+    const waitMs = this.options.throttle.take(address);
+    if (waitMs === 0) return true;
+    this.options.metrics.authThrottled++;
+    peer.fail(
+      ErrorCode.rateLimited,
+      `too many failed authentications from ${address}: retry in ${Math.ceil(waitMs / 1000)} s`,
+    );
+    return false;
   }
 
   private reject(peer: Peer, reason: string): void {
@@ -178,6 +206,7 @@ export class Admission {
       this.reject(peer, result.reason);
       return;
     }
+    this.options.throttle.succeeded(peer.wire.address);
     peer.role = "client";
     peer.state = "declaring";
     const held = peer.held;

@@ -5,7 +5,6 @@ import { errorMessage, TreescaleError } from "../../errors.js";
 import { type Message, type Payload, toBytes } from "../message.js";
 import { type BusGauges, BusMetrics } from "../metrics.js";
 import {
-  type Declaration,
   decodeControl,
   decodeRoute,
   ErrorCode,
@@ -21,16 +20,22 @@ import {
 import { RequestsInFlight } from "../requests-in-flight.js";
 import { Admission } from "./admission.js";
 import type { Authenticator } from "./auth.js";
+import { AuthThrottle } from "./auth-throttle.js";
 import { release } from "./back-pressure.js";
+import { checkDeclaration } from "./declaration-limits.js";
 import { Heartbeat } from "./heartbeat.js";
+import { INTEREST_FRAME_BYTES } from "./interest-frames.js";
+import { type BusLimits, resolveLimits } from "./limits.js";
 import type { Logger } from "./log.js";
 import { type NodeEventListener, NodeLinks } from "./node-links.js";
 import { Peer } from "./peer.js";
+import { PendingConnections } from "./pending-connections.js";
 import { NoRespondersError, RequestTimeoutError } from "./requests.js";
 import { Router } from "./router.js";
 import type { Wire } from "./wire.js";
 
 export { RequestHandlerError } from "../client/errors.js";
+export { type BusLimits, DEFAULT_LIMITS } from "./limits.js";
 export type { Logger, LogLevel } from "./log.js";
 export type { NodeDownEvent } from "./node-links.js";
 export { NoRespondersError, RequestTimeoutError } from "./requests.js";
@@ -47,6 +52,8 @@ export interface BusServerOptions {
   maxFrameBytes?: number;
   /** Output buffer limit per connection; over it the connection is a slow consumer. */
   maxPendingBytes?: number;
+  /** Bounds on handshakes and declarations; see limits.ts for each and its default. */
+  limits?: Partial<BusLimits>;
   log?: Logger;
 }
 
@@ -56,6 +63,7 @@ export class BusServer {
   readonly metrics = new BusMetrics();
   readonly heartbeatMs: number;
   readonly maxFrameBytes: number;
+  readonly limits: Readonly<BusLimits>;
   private readonly maxPendingBytes: number;
   private readonly log: Logger;
   private readonly peers = new Map<number, Peer>();
@@ -66,6 +74,7 @@ export class BusServer {
   private readonly admission: Admission;
   private readonly heartbeat: Heartbeat;
   private readonly links: NodeLinks;
+  private readonly pending: PendingConnections;
   /** Who to tell when a parent link being joined becomes ready. */
   private readonly parentJoins = new WeakMap<Peer, () => void>();
   private nextPeerId = 1;
@@ -77,12 +86,15 @@ export class BusServer {
     this.heartbeatMs = options.heartbeatMs ?? 1000;
     this.maxFrameBytes = options.maxFrameBytes ?? 8 * 1024 * 1024;
     this.maxPendingBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
+    this.limits = resolveLimits(options.limits, this.maxFrameBytes);
     this.log = options.log ?? (() => {});
+    this.pending = new PendingConnections(this.limits);
     this.router = new Router({
       name: this.name,
       peers: this.peers,
       requests: this.requests,
       maxPendingBytes: this.maxPendingBytes,
+      interestFrameBytes: Math.min(INTEREST_FRAME_BYTES, Math.floor(this.maxFrameBytes / 2)),
       metrics: this.metrics,
       log: this.log,
     });
@@ -91,10 +103,11 @@ export class BusServer {
       auth: options.auth,
       clusterSecret: options.clusterSecret,
       requireNodeCertificate: options.requireNodeCertificate,
+      throttle: new AuthThrottle(this.limits.authFailureBurst, this.limits.authFailuresPerSecond),
       metrics: this.metrics,
       log: this.log,
       linkReady: (peer, role) => this.linkReady(peer, role),
-      declare: (peer, declaration) => this.declare(peer, declaration),
+      declare: (peer, frame) => this.declare(peer, frame),
       replay: (peer, frame) => this.onFrame(peer, frame),
     });
     this.heartbeat = new Heartbeat(this.peers, this.heartbeatMs, this.maxPendingBytes);
@@ -145,6 +158,7 @@ export class BusServer {
     }
     return {
       clients,
+      pending: this.pending.size,
       childLinks: this.links.childCount,
       parentLinks: this.parentConnected ? 1 : 0,
       subscriptions,
@@ -159,7 +173,24 @@ export class BusServer {
       wire.destroy();
       return;
     }
-    this.createPeer(wire);
+    const refusal = this.pending.refusal(wire.address);
+    if (refusal) {
+      // Refused before a parser or a deadline exists for it: a flood of these costs one write each.
+      this.metrics.connectionsRefused++;
+      const error = encodeControl(FrameType.error, { code: ErrorCode.tooManyConnections, message: refusal });
+      wire.write([error], error.length);
+      wire.end();
+      return;
+    }
+    const peer = this.createPeer(wire);
+    this.pending.add(peer, (late, timeoutMs) => {
+      this.metrics.handshakeTimeouts++;
+      late.fail(
+        ErrorCode.handshakeTimeout,
+        `no handshake within ${timeoutMs} ms of connecting: a client sends CONNECT and DECLARE right ` +
+          "after connecting, a node CONNECT then PROOF",
+      );
+    });
   }
 
   /**
@@ -181,17 +212,20 @@ export class BusServer {
 
   private createPeer(wire: Wire, closed?: (peer: Peer) => void): Peer {
     const peer = new Peer(this.nextPeerId++, wire, {
-      maxFrameBytes: this.maxFrameBytes,
+      // Until READY a connection has proved nothing: it may send what a handshake needs, no more.
+      maxFrameBytes: this.limits.handshakeFrameBytes,
       maxPendingBytes: this.maxPendingBytes,
       metrics: this.metrics,
       onFrame: (p, frame) => this.onFrame(p, frame),
       onClose: (p) => {
+        this.pending.remove(p);
         release(p);
         this.onClose(p);
         closed?.(p);
       },
       onDrain: release,
     });
+    peer.limitFrames(this.limits.handshakeFrameBytes, " before READY (the node's handshake frame limit)");
     this.peers.set(peer.id, peer);
     return peer;
   }
@@ -215,7 +249,7 @@ export class BusServer {
         return;
       }
       if (type === FrameType.declare && peer.role === "client") {
-        this.declare(peer, parseDeclaration(decodeControl(frame)));
+        this.declare(peer, frame);
         return;
       }
     }
@@ -241,17 +275,27 @@ export class BusServer {
     );
   }
 
-  private declare(peer: Peer, declaration: Declaration): void {
+  /** A client's DECLARE, within the limits on what one client may declare; READY answers it. */
+  private declare(peer: Peer, frame: Uint8Array): void {
+    const declaration = parseDeclaration(decodeControl(frame));
+    checkDeclaration(declaration, frame.length, this.limits);
     this.router.declare(peer, declaration);
-    peer.state = "ready";
+    if (peer.state !== "ready") this.becomeReady(peer);
     this.sendReady(peer);
+  }
+
+  /** The handshake is over: the deadline stops and the full frame limit applies. */
+  private becomeReady(peer: Peer): void {
+    peer.state = "ready";
+    this.pending.remove(peer);
+    peer.limitFrames(this.maxFrameBytes);
   }
 
   private linkReady(peer: Peer, role: "child" | "parent"): void {
     this.links.add(peer, role);
     if (role === "child") this.sendReady(peer);
     peer.role = role;
-    peer.state = "ready";
+    this.becomeReady(peer);
     peer.nonces = undefined;
     this.router.addLink(peer);
     this.links.announce(peer);

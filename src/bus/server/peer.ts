@@ -85,6 +85,12 @@ export class Peer implements Membership {
     });
   }
 
+  /** Sets the largest frame this connection may send from now on, and why (for the refusal's message). */
+  limitFrames(maxFrameBytes: number, why = ""): void {
+    this.parser.maxFrameBytes = maxFrameBytes;
+    this.parser.limitNote = why;
+  }
+
   get remote(): string {
     return this.wire.remote;
   }

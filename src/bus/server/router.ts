@@ -7,11 +7,12 @@ import {
   type Declaration,
   decodeRoute,
   ErrorCode,
-  encodeControl,
   encodeRouted,
   FrameFlag,
   FrameType,
+  frameFlags,
   type InterestBody,
+  isValidName,
   ProtocolError,
   payloadOf,
   type RouteHeader,
@@ -29,8 +30,16 @@ import {
   WILDCARD,
 } from "../routing/interest.js";
 import { throttle } from "./back-pressure.js";
+import { interestFrames } from "./interest-frames.js";
 import type { Logger } from "./log.js";
 import { Peer } from "./peer.js";
+import { ReplyRoutes } from "./reply-routes.js";
+
+/** How long a request's replies are taken, and how many requests are remembered (see ReplyRoutes). */
+const REPLY_TTL_MS = 5 * 60_000;
+const MAX_ROUTED_REQUESTS = 65_536;
+/** Distinct names remembered as valid, so that a flood naming the same few is not checked frame by frame. */
+const MAX_VALID_NAMES = 4096;
 
 interface LocalSubscription extends Membership {
   handler(message: Message): void;
@@ -42,6 +51,8 @@ export interface RouterOptions {
   peers: ReadonlyMap<number, Peer>;
   requests: RequestsInFlight;
   maxPendingBytes: number;
+  /** Largest INTEREST frame this node sends. */
+  interestFrameBytes: number;
   metrics: BusMetrics;
   log: Logger;
 }
@@ -51,6 +62,7 @@ export class Router {
   private readonly peers: ReadonlyMap<number, Peer>;
   private readonly requests: RequestsInFlight;
   private readonly maxPendingBytes: number;
+  private readonly interestFrameBytes: number;
   private readonly metrics: BusMetrics;
   private readonly log: Logger;
   private readonly table = new InterestTable<Peer>();
@@ -58,6 +70,8 @@ export class Router {
   private links: Peer[] = [];
   private readonly subscribers = new Map<string, Set<Membership>>();
   private readonly local = new Set<LocalSubscription>();
+  private readonly replies = new ReplyRoutes<Peer>({ ttlMs: REPLY_TTL_MS, maxRequests: MAX_ROUTED_REQUESTS });
+  private readonly validNames = new Set<string>();
   private lastRoute: RouteTarget & { version: number; links: readonly Peer[] } = {
     version: -1,
     event: "",
@@ -73,6 +87,7 @@ export class Router {
     this.peers = options.peers;
     this.requests = options.requests;
     this.maxPendingBytes = options.maxPendingBytes;
+    this.interestFrameBytes = options.interestFrameBytes;
     this.metrics = options.metrics;
     this.log = options.log;
     this.table.addLocal([nodeKey(this.name)]);
@@ -89,7 +104,7 @@ export class Router {
   addLink(link: Peer): void {
     this.links = [...this.links, link];
     const full = this.table.addLink(link);
-    if (full.length > 0) link.send(encodeControl(FrameType.interest, { add: full, remove: [] }));
+    for (const frame of interestFrames({ add: full, remove: [] }, this.interestFrameBytes)) link.send(frame);
   }
 
   removeLink(link: Peer): void {
@@ -153,9 +168,8 @@ export class Router {
 
   private sendDeltas(deltas: Map<Peer, InterestDelta>): void {
     for (const [link, delta] of deltas) {
-      if (link.state === "ready" && (delta.add.length > 0 || delta.remove.length > 0)) {
-        link.send(encodeControl(FrameType.interest, delta));
-      }
+      if (link.state !== "ready") continue;
+      for (const frame of interestFrames(delta, this.interestFrameBytes)) link.send(frame);
     }
   }
 
@@ -164,6 +178,7 @@ export class Router {
   /** A PUBLISH, REQUEST or REPLY frame from a ready peer. */
   onRouted(peer: Peer, frame: Uint8Array, type: number): void {
     const header = decodeRoute(frame);
+    if (peer.role === "client") this.checkNames(header);
     if (type === FrameType.reply) {
       this.routeReply(frame, header, peer);
       return;
@@ -177,6 +192,21 @@ export class Router {
       }
     }
     this.route(frame, header, type, peer);
+  }
+
+  /** Names in a client's routing header follow the rules of DECLARE: no whitespace, no NUL. */
+  private checkNames(header: RouteHeader): void {
+    for (const name of [header.event, header.node, header.tag, header.group, header.channel]) {
+      if (name === "" || this.validNames.has(name)) continue;
+      if (!isValidName(name)) {
+        throw new ProtocolError(
+          ErrorCode.protocolError,
+          `invalid name ${JSON.stringify(name.slice(0, 40))} in the routing header: names hold no whitespace or NUL`,
+        );
+      }
+      if (this.validNames.size >= MAX_VALID_NAMES) this.validNames.clear();
+      this.validNames.add(name);
+    }
   }
 
   /**
@@ -214,17 +244,24 @@ export class Router {
    */
   route(frame: Uint8Array, header: RouteHeader, type: number, source: Peer | undefined): void {
     let delivered = 0;
+    // A request remembers the connections it went to: only they may answer it.
+    const hops: Peer[] | undefined = type === FrameType.request ? [] : undefined;
     for (const link of this.linksFor(header)) {
       if (link === source) continue;
-      if (link.send(frame)) delivered++;
+      if (link.send(frame)) {
+        delivered++;
+        hops?.push(link);
+      }
       if (source && link.pendingBytes() > this.maxPendingBytes / 2) throttle(source, link);
     }
     if (!header.node || header.node === this.name) {
-      delivered += this.deliverTo(this.subscribers.get(header.event), frame, header, type, source, false);
+      const named = this.subscribers.get(header.event);
+      delivered += this.deliverTo(named, frame, header, type, source, false, hops);
       if (header.event !== WILDCARD) {
-        delivered += this.deliverTo(this.subscribers.get(WILDCARD), frame, header, type, source, true);
+        delivered += this.deliverTo(this.subscribers.get(WILDCARD), frame, header, type, source, true, hops);
       }
     }
+    if (hops) this.replies.record(header, hops);
     if (delivered > 0) return;
     this.metrics.unrouted++;
     const fromOrigin = source === undefined || source.role === "client";
@@ -247,6 +284,8 @@ export class Router {
     source: Peer | undefined,
     /** For the `*` subscribers: who also declared the event by name got the frame already. */
     wildcard: boolean,
+    /** For a request: the connections it was delivered to. */
+    hops: Peer[] | undefined,
   ): number {
     if (!set) return 0;
     let delivered = 0;
@@ -254,7 +293,10 @@ export class Router {
       if (member === source || (wildcard && member.events.has(header.event))) continue;
       if (!membershipMatches(member, header)) continue;
       if (member instanceof Peer) {
-        if (member.state === "ready" && member.send(frame)) delivered++;
+        if (member.state === "ready" && member.send(frame)) {
+          delivered++;
+          hops?.push(member);
+        }
       } else {
         delivered++;
         this.deliverLocal(member as LocalSubscription, frame, header, type);
@@ -303,8 +345,19 @@ export class Router {
     }
   }
 
-  /** A REPLY goes back along the path to its requester: a client here, in-process code, or a link. */
+  /**
+   * A REPLY goes back along the path to its requester: a client here, in-process code, or a link. From a
+   * connection (`source`), it is taken only when its request was delivered there; "no responders" is said
+   * by the requester's own node only, never by a connection.
+   */
   private routeReply(frame: Uint8Array, header: RouteHeader, source: Peer | undefined): void {
+    if (
+      source !== undefined &&
+      ((frameFlags(frame) & FrameFlag.noResponders) !== 0 || !this.replies.allows(header, source))
+    ) {
+      this.metrics.repliesRefused++;
+      return;
+    }
     if (header.node === this.name) {
       const id = Number(header.replyTo);
       if (id === 0) {

@@ -12,7 +12,15 @@ export type StreamSocket = Duplex & {
 };
 
 export interface Wire {
+  /** The peer as logged: address and port. */
   readonly remote: string;
+  /** The peer's source address alone: what per-address limits count by. */
+  readonly address: string;
+  /**
+   * Whether a node link may run over this wire. A WebSocket cannot: it reports no drain, and a link's
+   * back-pressure (see back-pressure.ts) waits on one.
+   */
+  readonly carriesNodeLinks: boolean;
   /** Writes a batch of frames as one unit. */
   write(frames: Uint8Array[], bytes: number): void;
   /** Bytes accepted but not yet handed to the kernel. */
@@ -43,10 +51,13 @@ const WRITEV_PIECES = 8;
 
 export class SocketWire implements Wire {
   readonly remote: string;
+  readonly address: string;
+  readonly carriesNodeLinks = true;
   readonly authorizedPeer: boolean;
   readonly certificateProblem: string;
   constructor(private readonly socket: StreamSocket) {
-    this.remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+    this.address = socket.remoteAddress ?? "?";
+    this.remote = `${this.address}:${socket.remotePort ?? 0}`;
     this.authorizedPeer = socket instanceof TLSSocket && socket.authorized;
     this.certificateProblem = this.authorizedPeer ? "" : describeCertificateProblem(socket);
     socket.setNoDelay(true);
@@ -121,10 +132,15 @@ function describeCertificateProblem(socket: StreamSocket): string {
 export class WebSocketWire implements Wire {
   readonly authorizedPeer = false;
   readonly certificateProblem = "a WebSocket carries no client certificate";
+  readonly carriesNodeLinks = false;
+  readonly remote: string;
   constructor(
     private readonly socket: WebSocket,
-    readonly remote: string,
-  ) {}
+    readonly address: string,
+    port: number,
+  ) {
+    this.remote = `ws:${address}:${port}`;
+  }
 
   write(frames: Uint8Array[], bytes: number): void {
     if (this.socket.readyState !== this.socket.OPEN) return;

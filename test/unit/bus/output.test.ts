@@ -20,6 +20,8 @@ function fakeWire(): Wire & { writes: Uint8Array[][] } {
   return {
     writes,
     remote: "test",
+    address: "test",
+    carriesNodeLinks: true,
     authorizedPeer: false,
     certificateProblem: "",
     write: (frames) => writes.push([...frames]),
