@@ -1,6 +1,7 @@
 // Reads TOML, JSON and YAML texts into plain data plus a locator from key paths to source positions.
 // Each language's parser is imported when the first text in it is met, so a TOML-only run never
 // loads the YAML or JSON packages (the module map keeps each one after its first import).
+import { syntaxIssue } from "./issues.js";
 import type { ParseResult, Parser } from "./source-document.js";
 
 export type Language = "toml" | "json" | "yaml";
@@ -60,7 +61,14 @@ export const TOP_LEVEL_KEYS: readonly string[] = [...KINDS, STACK_KEY, "current_
 
 export async function parseSource(file: string, text: string, language: Language): Promise<ParseResult> {
   const parse = await PARSERS[language]();
-  return parse(file, text);
+  try {
+    return parse(file, text);
+  } catch (error) {
+    // The parsers recurse, so deep nesting (100,000 "[" in a row) overflows the stack: an issue, not a crash.
+    if (!(error instanceof RangeError)) throw error;
+    const issue = syntaxIssue(file, 1, 1, "nested too deeply to read", language.toUpperCase());
+    return { documents: [], issues: [issue] };
+  }
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

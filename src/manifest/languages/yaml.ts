@@ -39,7 +39,16 @@ export function parseYaml(file: string, text: string): ParseResult {
       continue;
     }
     if (contents === null || (isScalar(contents) && contents.value === null)) continue;
-    const data: unknown = document.toJS({ maxAliasCount: 1000 });
+    let data: unknown;
+    try {
+      data = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (error) {
+      // Aliases of aliases expand exponentially ("billion laughs"); the yaml package throws past the count.
+      const position = lineCounter.linePos(contents?.range?.[0] ?? 0);
+      const message = `${firstLine(String(error instanceof Error ? error.message : error))} (aliases expand to more than ${MAX_ALIAS_COUNT} nodes)`;
+      issues.push(syntaxIssue(file, position.line, position.col, message, "YAML"));
+      continue;
+    }
     const entries = entryIndex();
     const locate = (path: readonly PathSegment[]): Position => {
       const offset = yamlOffset(contents, path, entries);
@@ -98,6 +107,8 @@ function entryIndex(): (map: { items: YamlPair[] }) => Map<string, YamlPair> {
     return index;
   };
 }
+
+const MAX_ALIAS_COUNT = 1000;
 
 /** The yaml package's own words for a duplicate key, kept so messages read as they did. */
 const DUPLICATE_KEY_MESSAGE = "Map keys must be unique";

@@ -57,6 +57,30 @@ describe("inputs and languages", () => {
     ]);
   });
 
+  it("turns an alias bomb and nesting too deep to parse into issues, not crashes", async () => {
+    const names = "abcdefghi";
+    let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+    for (let index = 1; index < names.length; index++)
+      bomb += `${names[index]}: &${names[index]} [${Array(10)
+        .fill(`*${names[index - 1]}`)
+        .join(", ")}]\n`;
+    expect((await loadText("bomb.yaml", bomb)).messages).toEqual([
+      "bomb.yaml:1:1: YAML syntax error: Excessive alias count indicates a resource exhaustion attack (aliases expand to more than 1000 nodes)",
+    ]);
+    const deep = "[".repeat(100_000) + "]".repeat(100_000);
+    for (const [file, text] of [
+      ["deep.json", deep],
+      ["deep.yaml", `a: ${deep}`],
+      ["deep.toml", `a = ${deep}`],
+    ] as const) {
+      const { issues } = await loadText(file, text);
+      expect(issues.length, file).toBeGreaterThan(0);
+      expect(new Set(issues.map((issue) => `${issue.line} ${issue.code}`)), file).toEqual(
+        new Set(["1 PARSE_ERROR"]),
+      );
+    }
+  });
+
   it("keeps validating other files when one has a syntax error", async () => {
     const dir = await writeTree({
       "a.toml": "= broken",
