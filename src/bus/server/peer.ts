@@ -14,6 +14,9 @@ import {
 import type { Membership } from "../routing/interest.js";
 import type { Wire } from "./wire.js";
 
+/** How long a slow consumer has to read what was sent before its ERROR, and the ERROR. */
+const SLOW_CONSUMER_GRACE_MS = 10_000;
+
 export type PeerRole = "pending" | "client" | "child" | "parent";
 export type PeerState = "connecting" | "authenticating" | "challenged" | "declaring" | "ready" | "closed";
 
@@ -199,7 +202,9 @@ export class Peer implements Membership {
     this.queuedBytes += error.length;
     this.queuedFrames++;
     this.flush();
-    this.wire.end();
+    // A slow consumer reads its ERROR only after what the socket already holds for it: it is given
+    // longer to get there than a peer that is merely refused.
+    this.wire.end(code === ErrorCode.slowConsumer ? SLOW_CONSUMER_GRACE_MS : undefined);
   }
 
   /** Closes without an error frame. */

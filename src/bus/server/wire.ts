@@ -25,8 +25,11 @@ export interface Wire {
   write(frames: Uint8Array[], bytes: number): void;
   /** Bytes accepted but not yet handed to the kernel. */
   pendingBytes(): number;
-  /** Flushes what is written, then closes. */
-  end(): void;
+  /**
+   * Flushes what is written, then closes; a peer that has not read it all within `graceMs` is cut off,
+   * so that one that never reads cannot keep the socket half-open forever.
+   */
+  end(graceMs?: number): void;
   destroy(): void;
   onData(listener: (chunk: Uint8Array) => void): void;
   onClose(listener: (error?: Error) => void): void;
@@ -47,6 +50,7 @@ export interface Wire {
  * they arrived in) or of many bytes goes out as a writev, without a copy.
  */
 const CONCAT_LIMIT = 64 * 1024;
+const DEFAULT_END_GRACE_MS = 2000;
 const WRITEV_PIECES = 8;
 
 export class SocketWire implements Wire {
@@ -80,10 +84,9 @@ export class SocketWire implements Wire {
     return this.socket.writableLength;
   }
 
-  end(): void {
+  end(graceMs = DEFAULT_END_GRACE_MS): void {
     this.socket.end();
-    // A peer that never reads must not keep the socket half-open forever.
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    setTimeout(() => this.socket.destroy(), graceMs).unref();
   }
 
   destroy(): void {
@@ -151,9 +154,9 @@ export class WebSocketWire implements Wire {
     return this.socket.bufferedAmount;
   }
 
-  end(): void {
+  end(graceMs = DEFAULT_END_GRACE_MS): void {
     this.socket.close(1000);
-    setTimeout(() => this.socket.terminate(), 2000).unref();
+    setTimeout(() => this.socket.terminate(), graceMs).unref();
   }
 
   destroy(): void {

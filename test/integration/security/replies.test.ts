@@ -18,7 +18,8 @@ const opened: RawConnection[] = [];
 
 beforeAll(async () => {
   await fixture.setup();
-  node = await fixture.startNode("replies", ["--http", "127.0.0.1:0"]);
+  // Heartbeats of 1 s: the raw connections send no PINGs, and must outlive a test's few hundred ms.
+  node = await fixture.startNode("replies", ["--http", "127.0.0.1:0", "--heartbeat", "1000"]);
 });
 
 afterAll(async () => {
