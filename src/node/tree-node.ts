@@ -111,7 +111,10 @@ export class TreeNode {
             ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
           },
           onSocket,
-        ).on("tlsClientError", (error, socket) => this.tlsRefused(error, socket))
+        )
+          // The address is read while the connection is open: a failed handshake's socket has lost it.
+          .on("connection", (raw: Socket) => raw.remoteAddress)
+          .on("tlsClientError", (error, socket) => this.tlsRefused(error, socket))
       : createTcpServer(onSocket);
     this.listenAddress = await listen(this.listener, this.options.listen ?? { host: "127.0.0.1", port: 0 });
     if (this.options.http) {
@@ -132,9 +135,15 @@ export class TreeNode {
    * certificate (or the reverse), which the child alone would otherwise know about.
    */
   private tlsRefused(error: Error & { code?: string }, socket: TLSSocket): void {
+    // Node keeps the TCP socket under a TLS one as `_parent`, and nowhere public.
+    const raw = (socket as TLSSocket & { _parent?: Socket })._parent ?? socket;
+    const reason = error.code ? `${error.message} (${error.code})` : error.message;
     this.options.log?.("warn", "TLS handshake refused", {
-      remote: `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`,
-      reason: error.code ? `${error.message} (${error.code})` : error.message,
+      remote: `${raw.remoteAddress ?? "?"}:${raw.remotePort ?? 0}`,
+      reason:
+        error.code === "ECONNRESET"
+          ? `${reason}: the peer hung up mid-handshake; most often it does not trust this node's certificate (check its --tls-ca)`
+          : reason,
     });
   }
 

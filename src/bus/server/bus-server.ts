@@ -256,7 +256,11 @@ export class BusServer {
     if (type === FrameType.error) {
       const error = parseError(decodeControl(frame));
       peer.closeReason ??= error;
-      this.log("warn", "peer reported an error", { peer: peer.name || peer.remote, ...error });
+      this.log("warn", "peer reported an error", {
+        peer: peer.name || peer.remote,
+        ...error,
+        remote: peer.remote,
+      });
       peer.destroy(error.code, error.message);
       return;
     }
