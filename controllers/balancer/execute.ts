@@ -8,7 +8,14 @@ import { errorMessage, TreescaleError } from "../../src/errors.js";
 import { IPVS_ALGORITHMS, NFT_ALGORITHMS } from "../../src/model/resources.js";
 import type { Disposition, ExecuteContext, Outcome } from "../../src/reconcile/controller.js";
 import { ensureBatch, removeBatch, serviceKey } from "./ipvs-rules.js";
-import { baseScript, dispatchMissing, ensureScript, NFT_TABLE, removeScript } from "./nft-rules.js";
+import {
+  BASE_CHAINS,
+  baseScript,
+  dispatchMissing,
+  ensureScript,
+  NFT_TABLE,
+  removeScript,
+} from "./nft-rules.js";
 import { drainOver } from "./plan.js";
 import type { BalancerAction, EnsureAction, KernelBackend, ObservedBalancer } from "./types.js";
 
@@ -100,7 +107,7 @@ async function ensure(
   if (backend === "nftables") {
     // Only the two base chains are read: a change costs the same whatever the number of services.
     const base = await Promise.all(
-      ["prerouting", "output"].map((chain) => drivers.nft.listChain(NFT_TABLE, chain, context.signal)),
+      BASE_CHAINS.map((chain) => drivers.nft.listChain(NFT_TABLE, chain, context.signal)),
     );
     const script = [
       ...baseScript(dispatchMissing(base.flatMap((listing) => listing ?? []))),

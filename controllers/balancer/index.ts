@@ -22,16 +22,18 @@ export function balancerController(options: BalancerControllerOptions): Balancer
     scope: "node",
     nouns: ["balancers", "balancer", "lb"],
     dependsOn: ["container"],
+    peersFromBelow: true,
     specs: (desired) => desired.balancers,
     place,
     checkSpec,
     plan: planBalancers,
-    readiness: (entry, observed, peers) =>
+    readiness: (entry, observed, peers, below) =>
       balancerReadiness(
         entry,
         observed,
         observed[0]?.stack ?? "",
         (peers?.container ?? []) as ObservedContainer[],
+        below?.container,
       ),
     holding: balancerHolding,
     describe: describeBalancerAction,

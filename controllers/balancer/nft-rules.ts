@@ -14,19 +14,35 @@ export function serviceChain(stack: string, name: string): string {
   return `svc_${stack}_${name}`;
 }
 
+/**
+ * Connections sent to a backend on another host carry this bit of the conntrack mark, so that only
+ * they (not other DNAT on the host) are masqueraded on the way out: the backend's replies must come
+ * back through this node to be un-NATed.
+ */
+const MASQUERADE_MARK = "0x00010000";
+
+type BaseChain = "prerouting" | "output" | "postrouting";
+export const BASE_CHAINS: readonly BaseChain[] = ["prerouting", "output", "postrouting"];
+
 /** The table, its map and the dispatching base chains; `add` is idempotent, rules are added only when missing. */
-export function baseScript(dispatchMissing: { prerouting: boolean; output: boolean }): string[] {
+export function baseScript(missing: Record<BaseChain, boolean>): string[] {
   const lines = [
     `add table ip ${NFT_TABLE}`,
     `add map ip ${NFT_TABLE} ${MAP} { type ipv4_addr . inet_proto . inet_service : verdict; }`,
     // dstnat on prerouting for clients elsewhere; -100 on output for clients on this host.
     `add chain ip ${NFT_TABLE} prerouting { type nat hook prerouting priority dstnat; policy accept; }`,
     `add chain ip ${NFT_TABLE} output { type nat hook output priority -100; policy accept; }`,
+    `add chain ip ${NFT_TABLE} postrouting { type nat hook postrouting priority srcnat; policy accept; }`,
   ];
   for (const chain of ["prerouting", "output"] as const) {
-    if (dispatchMissing[chain])
+    if (missing[chain])
       lines.push(`add rule ip ${NFT_TABLE} ${chain} ip daddr . meta l4proto . th dport vmap @${MAP}`);
   }
+  // Not towards a container bridge of this host: those backends answer through this host anyway.
+  if (missing.postrouting)
+    lines.push(
+      `add rule ip ${NFT_TABLE} postrouting ct status dnat ct mark and ${MASQUERADE_MARK} == ${MASQUERADE_MARK} meta oifkind != "bridge" masquerade`,
+    );
   return lines;
 }
 
@@ -80,7 +96,10 @@ function dnatRule(rules: ServiceRules): string | undefined {
     const range = e.weight === 1 ? `${from}` : `${from}-${slot - 1}`;
     return `${range} : ${e.address} . ${e.port}`;
   });
-  return `meta l4proto ${rules.protocol} dnat ip to ${key} mod ${slot} map { ${slots.join(", ")} } comment "${COMMENT_PREFIX}${rules.alg}"`;
+  const mark = rules.endpoints.some((e) => e.via !== undefined)
+    ? `ct mark set ct mark or ${MASQUERADE_MARK} `
+    : "";
+  return `${mark}meta l4proto ${rules.protocol} dnat ip to ${key} mod ${slot} map { ${slots.join(", ")} } comment "${COMMENT_PREFIX}${rules.alg}"`;
 }
 
 type Json = Record<string, unknown>;
@@ -173,15 +192,16 @@ function dispatchKey(key: unknown): string | undefined {
   return jhash ? `jhash ip ${String(field)}` : undefined;
 }
 
-/** Whether each base chain still has its dispatch rule (someone may have flushed it). */
-export function dispatchMissing(listing: readonly unknown[] | undefined): {
-  prerouting: boolean;
-  output: boolean;
-} {
-  const has = (chain: string) =>
+/** Whether each base chain still has its rule (someone may have flushed it). */
+export function dispatchMissing(listing: readonly unknown[] | undefined): Record<BaseChain, boolean> {
+  const has = (chain: string, needle: string) =>
     (listing ?? []).some((o) => {
       const rule = (o as Json).rule as Json | undefined;
-      return rule?.chain === chain && JSON.stringify(rule.expr ?? "").includes(`"@${MAP}"`);
+      return rule?.chain === chain && JSON.stringify(rule.expr ?? "").includes(needle);
     });
-  return { prerouting: !has("prerouting"), output: !has("output") };
+  return {
+    prerouting: !has("prerouting", `"@${MAP}"`),
+    output: !has("output", `"@${MAP}"`),
+    postrouting: !has("postrouting", '"masquerade"'),
+  };
 }

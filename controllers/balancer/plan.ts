@@ -7,6 +7,7 @@ import type {
   NodePlan,
   NodePlanInput,
   ObservedObject,
+  PeersBelow,
   PlanNote,
   Readiness,
   SliceEntry,
@@ -19,6 +20,7 @@ type Input = NodePlanInput<BalancerSpec, ObservedBalancer>;
 export function planBalancers(input: Input): NodePlan<BalancerAction> {
   const { node, stack, entries } = input;
   const containers = (input.peers?.container ?? []) as ObservedContainer[];
+  const below = input.below?.container ?? [];
   const observed =
     input.only === undefined ? input.observed : input.observed.filter((o) => o.resource === input.only);
   const actions: BalancerAction[] = [];
@@ -33,7 +35,7 @@ export function planBalancers(input: Input): NodePlan<BalancerAction> {
         actions.push({ ...at, type: "remove", resource: name, current, reason: "placed on another node" });
       continue;
     }
-    const { endpoints, unreachable } = resolveEndpoints(entry.spec, stack, containers);
+    const { endpoints, unreachable } = resolveEndpoints(entry.spec, stack, containers, below);
     const rules = desiredRules(entry.spec, endpoints);
     // IPVS holds a draining endpoint at weight 0 until it is deleted; nftables has none to delete.
     const drained =
@@ -126,9 +128,10 @@ export function balancerReadiness(
   observed: readonly ObservedBalancer[],
   stack: string,
   containers: readonly ObservedContainer[],
+  below: readonly PeersBelow[] = [],
 ): Readiness {
   const current = observed.find((o) => o.resource === entry.spec.name);
-  const { endpoints, matching } = resolveEndpoints(entry.spec, stack, containers);
+  const { endpoints, matching } = resolveEndpoints(entry.spec, stack, containers, below);
   if (entry.replicas.length === 0)
     return { condition: "Ready", reason: "PlacedElsewhere", message: "runs on another node", ready: 0 };
   if (!current || !sameRules(current.rules, desiredRules(entry.spec, endpoints)))

@@ -3,8 +3,11 @@
 import type { BalancerSpec } from "../../src/model/resources.js";
 import type { ObservedObject } from "../../src/reconcile/controller.js";
 
-/** A real server behind a virtual service. `target` names what it is (a container's name). */
-export type Endpoint = { address: string; port: number; weight: number; target: string };
+/**
+ * A real server behind a virtual service. `target` names what it is (a container's name); `via`, the
+ * node below this one whose published port it is reached through (its replies need masquerading).
+ */
+export type Endpoint = { address: string; port: number; weight: number; target: string; via?: string };
 
 /**
  * How new connections pick an endpoint: a counter (`inc`), a random number, or a hash of the

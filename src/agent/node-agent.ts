@@ -19,6 +19,7 @@ import type {
   ObservedObject,
   Observer,
   Outcome,
+  PeersBelow,
   PlannedAction,
   SliceEntry,
 } from "../reconcile/controller.js";
@@ -32,12 +33,14 @@ import { Releases } from "./releases.js";
 import { driftReport, progressPublisher } from "./reports.js";
 import { SliceKeeper } from "./slice-keeper.js";
 import { StatusBook, type StatusUpdate } from "./status-book.js";
+import { SubtreePeers } from "./subtree-peers.js";
 import { type ReconcileResult, TerminalError, WorkQueue } from "./work-queue.js";
 
 /** The part of the bus an agent uses: answer requests, publish events. */
 export interface AgentBus {
   handle(event: string, handler: (request: Message) => Payload | Promise<Payload>): () => void;
   publish(event: string, payload?: Payload): void;
+  subscribe(event: string, handler: (message: Message) => void): () => void;
 }
 
 export type NodeAgentOptions = {
@@ -58,6 +61,8 @@ export type NodeAgentOptions = {
   resyncMs?: number;
   concurrency?: number;
   parent?: () => string | undefined;
+  /** Where the nodes above reach this one (the address its parent link leaves from). */
+  address?: () => string | undefined;
   children?: () => ChildLink[];
   log?: (line: string) => void;
   /** Backoff between heals of a resource that keeps stopping by itself (defaults: 1 s doubling to 60 s). */
@@ -99,6 +104,7 @@ export class NodeAgent {
   /** Engine time of the first unhandled change per queue key, for the drift report's latency. */
   readonly #changedAt = new Map<string, number>();
   readonly #releases: Releases;
+  readonly #subtree: SubtreePeers;
   readonly #crashLoop: CrashLoopBackoff;
   /** Per queue key, when each of its objects in transition was first seen so. */
   readonly #transientSince = new Map<string, Map<string, number>>();
@@ -136,6 +142,19 @@ export class NodeAgent {
       clock: this.#clock,
       log: (line) => this.#log(line),
     });
+    this.#subtree = new SubtreePeers({
+      node: options.name,
+      controllers: options.controllers,
+      bus: options.bus,
+      clock: this.#clock,
+      parent: () => options.parent?.(),
+      address: () => options.address?.(),
+      items: (kind) => this.#kinds.get(kind)?.observer.items() ?? [],
+      changed: (kinds) => {
+        for (const kind of kinds) this.#enqueueDependents(kind);
+      },
+      log: (line) => this.#log(line),
+    });
     this.#queue = new WorkQueue({
       clock: this.#clock,
       concurrency: options.concurrency ?? 8,
@@ -170,6 +189,7 @@ export class NodeAgent {
         .start()
         .catch((error: unknown) => this.#log(`${controller.kind}: cannot list: ${errorMessage(error)}`));
     }
+    this.#subtree.start();
     this.#enqueueAll();
     this.#scheduleResync();
   }
@@ -192,7 +212,10 @@ export class NodeAgent {
             if (eventAt !== undefined && !this.#changedAt.has(queued)) this.#changedAt.set(queued, eventAt);
             this.#queue.add(queued);
           }
-          if (changed.length > 0) this.#enqueueDependents(controller.kind);
+          if (changed.length > 0) {
+            this.#enqueueDependents(controller.kind);
+            this.#subtree.changed(controller.kind);
+          }
         },
         onError: (message) => this.#log(`${controller.kind}: ${message}`),
       });
@@ -207,6 +230,7 @@ export class NodeAgent {
   async stop(): Promise<void> {
     this.#stopping = true;
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.#subtree.stop();
     for (const { observer } of this.#kinds.values()) observer.stop();
     this.#queue.stop();
     this.#stopSignal.abort();
@@ -327,6 +351,15 @@ export class NodeAgent {
   }
 
   #enqueueAll(): void {
+    this.#subtree.listen(
+      this.#slices
+        .all()
+        .some((slice) =>
+          Object.keys(slice.resources).some(
+            (key) => this.#kinds.get(splitResourceKey(key).kind)?.controller.peersFromBelow,
+          ),
+        ),
+    );
     const keys = new Set<string>();
     for (const slice of this.#slices.all())
       for (const key of Object.keys(slice.resources)) keys.add(queueKey(slice.stack, key));
@@ -404,6 +437,7 @@ export class NodeAgent {
       prune: slice.prune,
       only: name,
       peers: this.#peers(controller),
+      ...(controller.peersFromBelow ? { below: this.#below(controller) } : {}),
     });
     const waitMs = this.#transientWait(queued, plan.transient ?? []);
     if (waitMs > 0) return { requeueAfterMs: waitMs };
@@ -551,6 +585,11 @@ export class NodeAgent {
     return peers;
   }
 
+  /** The same kinds' objects on the nodes below, as their announcements last said. */
+  #below(controller: NodeController): Record<string, PeersBelow[]> {
+    return Object.fromEntries((controller.dependsOn ?? []).map((kind) => [kind, this.#subtree.below(kind)]));
+  }
+
   #entries(slice: SliceDocument, kind: string): Record<string, SliceEntry> {
     const entries: Record<string, SliceEntry> = {};
     for (const [key, entry] of Object.entries(slice.resources)) {
@@ -594,7 +633,12 @@ export class NodeAgent {
     this.#convergedAt.set(queued, slice.generation);
     const { name } = splitResourceKey(key);
     const observed = kind.observer.items().filter((i) => i.stack === slice.stack && i.resource === name);
-    const readiness = kind.controller.readiness(entry, observed, this.#peers(kind.controller));
+    const readiness = kind.controller.readiness(
+      entry,
+      observed,
+      this.#peers(kind.controller),
+      kind.controller.peersFromBelow ? this.#below(kind.controller) : undefined,
+    );
     this.#crashLoop.observed(queued, readiness.condition === "Ready");
     this.#status(key, slice, readiness);
     return readiness.recheckAfterMs === undefined ? undefined : { requeueAfterMs: readiness.recheckAfterMs };

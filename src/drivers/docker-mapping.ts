@@ -150,6 +150,7 @@ export type ListedContainer = Pick<
 > & {
   Labels: Record<string, string> | null;
   NetworkSettings?: { Networks?: Record<string, { IPAddress?: string } | null> | null } | null;
+  Ports?: { PrivatePort: number; PublicPort?: number; Type: string; IP?: string }[] | null;
 };
 
 const RUN_STATES: readonly ContainerRunState[] = [
@@ -228,7 +229,31 @@ export function toObservedContainer(entry: ListedContainer): ObservedContainer {
   // The address other containers and this host reach it at: a balancer's backends are these.
   const ip = Object.values(entry.NetworkSettings?.Networks ?? {}).find((n) => n?.IPAddress)?.IPAddress;
   if (ip) observed.ip = ip;
+  // Where other hosts reach it: a balancer on a node above this one sends to these.
+  const published = (entry.Ports ?? []).flatMap((p) =>
+    p.PublicPort && (p.Type === "tcp" || p.Type === "udp")
+      ? [
+          {
+            port: p.PrivatePort,
+            protocol: p.Type as "tcp" | "udp",
+            hostPort: p.PublicPort,
+            ...(p.IP && p.IP !== "0.0.0.0" && p.IP !== "::" ? { hostIp: p.IP } : {}),
+          },
+        ]
+      : [],
+  );
+  if (published.length > 0) observed.published = dedupePublished(published);
   return observed;
+}
+
+/** Docker lists a port published on every address once per family (0.0.0.0 and ::). */
+function dedupePublished(
+  ports: NonNullable<ObservedContainer["published"]>,
+): NonNullable<ObservedContainer["published"]> {
+  const seen = new Map<string, (typeof ports)[number]>();
+  for (const port of ports)
+    seen.set(`${port.protocol}/${port.port}/${port.hostPort}/${port.hostIp ?? ""}`, port);
+  return [...seen.values()];
 }
 
 /** One line of a pull's progress stream: progress to report, or the failure Docker put in the stream. */

@@ -26,6 +26,8 @@ export type ObservedContainer = {
   health?: "starting" | "healthy" | "unhealthy";
   /** Its address on the engine's network, while it has one (running). */
   ip?: string;
+  /** Its ports published on the host (`hostIp` when bound to one address only). */
+  published?: { port: number; protocol: "tcp" | "udp"; hostPort: number; hostIp?: string }[];
   createdAt: string;
 };
 

@@ -10,7 +10,20 @@ export const AGENT_EVENTS = {
   status: "agent.status",
   progress: "apply.progress",
   drift: "drift",
+  /** A node's objects of the kinds that nodes above it plan from (a balancer's backends in its subtree). */
+  objects: "agent.objects",
+  /** Asks every node to announce its objects now (a node that just started has none of theirs yet). */
+  objectsWanted: "agent.objects.wanted",
 } as const;
+
+/** What `agent.objects` carries: who the node is, where it hangs in the tree, where it is reached. */
+export type ObjectsAnnouncement = {
+  node: string;
+  parent: string | null;
+  /** The address its parent link leaves from: where the nodes above reach it (absent on a root). */
+  address?: string;
+  kinds: Record<string, unknown[]>;
+};
 
 export const REPARENT_EVENT = "node.reparent";
 

@@ -40,6 +40,7 @@ export class NodeDaemon {
             bus: this.node,
             heal: options.heal,
             parent: () => this.node.parentName,
+            address: () => this.node.linkAddress,
             children: () => [...this.#children.values()],
             ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
             ...(options.log ? { log: (line: string) => options.log?.("info", line) } : {}),

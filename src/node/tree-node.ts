@@ -148,6 +148,11 @@ export class TreeNode {
   }
 
   /** Name of the parent while linked to it. */
+  /** Where the parent reaches this node: the local address of the link to it (undefined on a root). */
+  get linkAddress(): string | undefined {
+    return this.parentLink?.localAddress;
+  }
+
   get parentName(): string | undefined {
     return this.bus.parentName;
   }

@@ -80,6 +80,9 @@ export type Inventory = Readonly<Record<string, { replicas: readonly number[] }>
 /** Whatever a node-scope kind observes carries where it belongs, and its identity where it has one (a container's ID). */
 export type ObservedObject = { stack: string; resource: string; replica: number; id?: string };
 
+/** A node below this one in the tree, its objects of one kind, and the address it is reached at. */
+export type PeersBelow = { node: string; address: string | undefined; items: readonly ObservedObject[] };
+
 export type NodePlanInput<Spec, Observed> = {
   node: string;
   stack: string;
@@ -93,6 +96,8 @@ export type NodePlanInput<Spec, Observed> = {
   only?: string;
   /** What the node observes of the kinds this one depends on (a balancer's backends are containers). */
   peers?: Readonly<Record<string, readonly ObservedObject[]>>;
+  /** The same kinds' objects on the nodes of this node's subtree, for a kind with `peersFromBelow`. */
+  below?: Readonly<Record<string, readonly PeersBelow[]>>;
 };
 
 export type NodePlan<A> = {
@@ -191,6 +196,7 @@ export interface NodeController<
     entry: SliceEntry<Spec>,
     observed: readonly Observed[],
     peers?: Readonly<Record<string, readonly ObservedObject[]>>,
+    below?: Readonly<Record<string, readonly PeersBelow[]>>,
   ): Readiness;
   describe(action: A): ActionLine;
   /** The JSON form of an action: everything needed to act on it, without the spec. */
@@ -201,6 +207,8 @@ export interface NodeController<
   readonly nouns: readonly string[];
   /** Kinds whose observed objects this one plans from: a change to them re-plans this kind too. */
   readonly dependsOn?: readonly string[];
+  /** It plans from its `dependsOn` kinds' objects on the nodes below this one too (a balancer over child servers). */
+  readonly peersFromBelow?: boolean;
   /**
    * How long this kind may still hold on to peer objects that are leaving (a balancer draining a
    * container's connections), in ms; 0 once it has let go. The agent waits that long at most before

@@ -49,6 +49,11 @@ export class ParentLink {
     this.socket?.destroy();
   }
 
+  /** The address this node's link to its parent leaves from: where the parent reaches this node. */
+  get localAddress(): string | undefined {
+    return this.socket?.localAddress;
+  }
+
   private get address(): string {
     return `${this.options.tls ? "tls" : "tcp"}://${this.options.host}:${this.options.port}`;
   }

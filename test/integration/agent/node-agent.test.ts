@@ -33,6 +33,10 @@ class RecordingBus implements AgentBus {
     this.handlers.set(event, handler);
     return () => this.handlers.delete(event);
   }
+  /** Nothing is published to an agent alone: it has no tree around it. */
+  subscribe(): () => void {
+    return () => {};
+  }
   publish(event: string, payload?: Payload): void {
     this.published.push({ event, payload: JSON.parse(String(payload)), at: Date.now() });
     for (const wake of this.#waiters.splice(0)) wake();

@@ -6,7 +6,7 @@
 // and a backend leaving stops getting new connections while its open ones go on. One file, so the
 // tests that share the kernel's table run one after another.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
@@ -14,8 +14,10 @@ import { createInterface } from "node:readline";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bridgeVip, removeService } from "../../support/balancer.js";
+import { BusFixture, type NodeProcess } from "../../support/bus.js";
 import { CLI, requireBuild, runCli, scratch } from "../../support/cli.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
+import { freePort } from "../../support/net.js";
 import { pollUntil } from "../../support/poll.js";
 
 const docker = new Docker();
@@ -453,3 +455,102 @@ function getFrom(address: string): Promise<string> {
     req.end();
   });
 }
+
+const tree = new BusFixture();
+const treeNames = { root: uniqueNodeName("lbtop"), child: uniqueNodeName("lbsub") };
+const TREE_STACK = "lbtree";
+let treeVip = "";
+let top: NodeProcess;
+let sub: NodeProcess;
+let treeManifests = "";
+
+describe("a balancer over containers on a child server (two real nodes)", () => {
+  beforeAll(async () => {
+    await ensureTestImage();
+    await tree.setup();
+    treeVip = await bridgeVip(252, 100);
+    const start = (name: string, ...args: string[]) =>
+      // A heartbeat of a second, not the bus fixture's 100 ms: the CLI's link must outlast a loaded machine.
+      tree.startNode(name, ["--agent", "--home", join(tree.dir, name), "--heartbeat", "1000", ...args]);
+    top = await start(treeNames.root, "--tag", "core");
+    sub = await start(treeNames.child, "--tag", "web", "--parent", top.url);
+    await sub.waitForLog(/linked to parent/);
+    treeManifests = join(tree.dir, "app");
+    await mkdir(treeManifests);
+    const page = (body: string) =>
+      `["sh", "-c", "mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p 80 -h /www"]`;
+    await writeFile(
+      join(treeManifests, "app.toml"),
+      `stack = "${TREE_STACK}"
+[servers.${treeNames.root}]
+ip = "127.0.0.1"
+service_port = ${top.port}
+tags = ["core"]
+childs = ["${treeNames.child}"]
+
+[servers.${treeNames.child}]
+ip = "127.0.0.1"
+service_port = ${sub.port}
+tags = ["web"]
+
+[containers.home]
+image = "${TEST_IMAGE}"
+command = ${page("on-the-balancer-node")}
+placement = { tags = ["core"] }
+
+[containers.away]
+image = "${TEST_IMAGE}"
+command = ${page("on-the-child")}
+placement = { tags = ["web"] }
+ports = ["${await freePort()}:80"]
+
+[balancers.front]
+node = "${treeNames.root}"
+address = "${treeVip}:8080"
+alg = "rr"
+backends = [{ container = "home", port = 80 }, { container = "away", port = 80 }]
+`,
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await tree.teardown();
+    await Promise.all(Object.values(treeNames).map(removeContainersOfNode));
+    removeService(TREE_STACK, "front", treeVip, 8080);
+  });
+
+  it("spreads over its own node's container and the child's, through the child's published port, and drops the child's when that node goes away", async () => {
+    const applied = await runCli([
+      "apply",
+      "--node",
+      top.url,
+      "--token",
+      "good-token",
+      "--timeout",
+      "60",
+      "--stop-timeout",
+      "0",
+      "-f",
+      treeManifests,
+    ]);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    const spread = await pollUntil(
+      async () => Promise.all([0, 1, 2, 3].map(() => getFrom(treeVip).catch((e: unknown) => String(e)))),
+      (seen) => new Set(seen).size === 2 && seen.every((b) => b.startsWith("on-the-")),
+      15_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${ours()}`);
+    });
+    expect(new Set(spread)).toEqual(new Set(["on-the-balancer-node", "on-the-child"]));
+    expect(ours()).toMatch(/ct mark set ct mark \| 0x00010000 .*127\.0\.0\.1 \. \d+/);
+
+    // The child node goes away (its container keeps running, but nothing tells about it any more).
+    await sub.stop();
+    const after = await pollUntil(
+      async () => Promise.all([0, 1, 2, 3].map(() => getFrom(treeVip).catch((e: unknown) => String(e)))),
+      (seen) => seen.every((b) => b === "on-the-balancer-node"),
+      10_000,
+    );
+    expect(after).toEqual(Array(4).fill("on-the-balancer-node"));
+  });
+});

@@ -118,3 +118,64 @@ describe("resolveEndpoints", () => {
     });
   });
 });
+
+describe("resolveEndpoints — containers on the nodes below", () => {
+  const onChild = (replica: number, overrides: Parameters<typeof container>[3] = {}) =>
+    container("web", replica, `172.18.0.${replica + 1}`, { node: "node2", ...overrides });
+
+  it("reaches a child server's container at the child's address and the port it publishes", () => {
+    const resolved = resolveEndpoints(
+      byContainer,
+      "shop",
+      [container("web", 1, "172.17.0.2")],
+      [
+        {
+          node: "node2",
+          address: "192.168.50.2",
+          items: [
+            onChild(2, { published: [{ port: 80, protocol: "tcp", hostPort: 18080 }] }),
+            // Bound to one address of the child only: that address, not the node's.
+            onChild(3, {
+              published: [{ port: 80, protocol: "tcp", hostPort: 18081, hostIp: "192.168.60.2" }],
+            }),
+          ],
+        },
+      ],
+    );
+    expect(resolved.endpoints.map((e) => `${e.address}:${e.port} ${e.via ?? "local"}`)).toEqual([
+      "172.17.0.2:80 local",
+      "192.168.50.2:18080 node2",
+      "192.168.60.2:18081 node2",
+    ]);
+    expect(resolved.unreachable).toEqual([]);
+  });
+
+  it("reports a matching container below that has no way in, and skips one not Ready", () => {
+    const resolved = resolveEndpoints(
+      byContainer,
+      "shop",
+      [],
+      [
+        {
+          node: "node2",
+          address: "192.168.50.2",
+          items: [
+            onChild(1, { published: [{ port: 8080, protocol: "tcp", hostPort: 18080 }] }),
+            onChild(2, { state: "exited", published: [{ port: 80, protocol: "tcp", hostPort: 18082 }] }),
+          ],
+        },
+        {
+          node: "node3",
+          address: undefined,
+          items: [onChild(4, { published: [{ port: 80, protocol: "tcp", hostPort: 1 }] })],
+        },
+      ],
+    );
+    expect(resolved.endpoints).toEqual([]);
+    expect(resolved.unreachable).toEqual([
+      "shop_web_1_node1 on node2 (tcp port 80 not published)",
+      "shop_web_4_node1 on node3 (the node's address is not known)",
+    ]);
+    expect(resolved.matching).toBe(3);
+  });
+});

@@ -102,7 +102,12 @@ describe("executeBalancerPlan", () => {
     const fake = fakeDrivers({ ipvs: false });
     const [outcome] = await run([ensure({ backend: "auto" }, rules({ endpoints: two }))], fake.drivers);
     expect(outcome).toMatchObject({ ok: true });
-    expect(fake.calls).toEqual(["nft list treescale prerouting", "nft list treescale output", "nft apply"]);
+    expect(fake.calls).toEqual([
+      "nft list treescale prerouting",
+      "nft list treescale output",
+      "nft list treescale postrouting",
+      "nft apply",
+    ]);
     const script = fake.scripts[0]!.split("\n");
     expect(script).toContain("add table ip treescale");
     expect(script).toContain(

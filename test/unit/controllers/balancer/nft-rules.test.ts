@@ -38,6 +38,15 @@ const rendered: Record<string, ServiceRules> = {
   dest: rules({ vip: "10.0.0.12", port: 80, alg: "dh", endpoints: [endpoint("172.17.0.2", 80)] }),
   lottery: rules({ vip: "10.0.0.13", port: 80, alg: "random", endpoints: two }),
   empty: rules({ vip: "10.0.0.14", port: 80, alg: "rr", endpoints: [] }),
+  remote: rules({
+    vip: "10.0.0.17",
+    port: 80,
+    alg: "rr",
+    endpoints: [
+      { ...endpoint("172.17.0.2", 80), target: "" },
+      { ...endpoint("192.168.50.2", 18080), via: "node2" },
+    ],
+  }),
 };
 
 describe("ensureScript", () => {
@@ -140,27 +149,45 @@ describe("baseScript", () => {
     "add map ip treescale services { type ipv4_addr . inet_proto . inet_service : verdict; }",
     "add chain ip treescale prerouting { type nat hook prerouting priority dstnat; policy accept; }",
     "add chain ip treescale output { type nat hook output priority -100; policy accept; }",
+    "add chain ip treescale postrouting { type nat hook postrouting priority srcnat; policy accept; }",
   ];
+  const masquerade =
+    'add rule ip treescale postrouting ct status dnat ct mark and 0x00010000 == 0x00010000 meta oifkind != "bridge" masquerade';
 
-  it("adds the dispatch rule only to the base chains that miss it", () => {
-    expect(baseScript({ prerouting: true, output: true })).toEqual([
+  it("adds the dispatch and masquerade rules only to the base chains that miss them", () => {
+    expect(baseScript({ prerouting: true, output: true, postrouting: true })).toEqual([
       ...table,
       "add rule ip treescale prerouting ip daddr . meta l4proto . th dport vmap @services",
       "add rule ip treescale output ip daddr . meta l4proto . th dport vmap @services",
+      masquerade,
     ]);
-    expect(baseScript({ prerouting: false, output: true })).toEqual([
+    expect(baseScript({ prerouting: false, output: true, postrouting: false })).toEqual([
       ...table,
       "add rule ip treescale output ip daddr . meta l4proto . th dport vmap @services",
     ]);
-    expect(baseScript({ prerouting: false, output: false })).toEqual(table);
+    expect(baseScript({ prerouting: false, output: false, postrouting: false })).toEqual(table);
   });
 
-  it("reads from a listing which base chains miss their dispatch rule", () => {
+  it("reads from a listing which base chains miss their rule", () => {
     const listing = nftListing();
-    expect(dispatchMissing(listing)).toEqual({ prerouting: false, output: false });
-    expect(dispatchMissing(undefined)).toEqual({ prerouting: true, output: true });
-    const flushed = listing.filter((o) => (o as { rule?: { chain?: string } }).rule?.chain !== "output");
-    expect(dispatchMissing(flushed)).toEqual({ prerouting: false, output: true });
+    const none = { prerouting: false, output: false, postrouting: false };
+    expect(dispatchMissing(listing)).toEqual(none);
+    expect(dispatchMissing(undefined)).toEqual({ prerouting: true, output: true, postrouting: true });
+    for (const chain of ["output", "postrouting"] as const) {
+      const flushed = listing.filter((o) => (o as { rule?: { chain?: string } }).rule?.chain !== chain);
+      expect(dispatchMissing(flushed)).toEqual({ ...none, [chain]: true });
+    }
+  });
+});
+
+describe("ensureScript — backends on nodes below", () => {
+  it("marks the connections of a service with a backend reached through a child server, for masquerading", () => {
+    const [, , rule] = ensureScript("shop", "remote", rendered.remote!);
+    expect(rule).toBe(
+      'add rule ip treescale svc_shop_remote ct mark set ct mark or 0x00010000 meta l4proto tcp dnat ip to numgen inc mod 2 map { 0 : 172.17.0.2 . 80, 1 : 192.168.50.2 . 18080 } comment "treescale rr"',
+    );
+    const [, , local] = ensureScript("shop", "web", rendered.web!);
+    expect(local).not.toContain("ct mark");
   });
 });
 
@@ -177,6 +204,7 @@ describe("parseTable (a real `nft -j list table` listing)", () => {
       "lottery",
       "manual",
       "orphan",
+      "remote",
       "sticky",
       "web",
     ]);
@@ -229,7 +257,7 @@ describe("parseTable (a real `nft -j list table` listing)", () => {
 
   it("round trip: what ensureScript wrote reads back as the same rules", () => {
     const services = byResource();
-    for (const name of ["web", "dns", "sticky", "dest", "lottery"]) {
+    for (const name of ["web", "dns", "sticky", "dest", "lottery", "remote"]) {
       const desired = rendered[name]!;
       const held = services.get(name)?.rules;
       expect(held && sameRules(held, desired), name).toBe(true);
@@ -240,7 +268,7 @@ describe("parseTable (a real `nft -j list table` listing)", () => {
     // Guards the round trip: nftables-listing.nft is the script the listing was made from.
     const script = NFT_LISTING_SCRIPT.split("\n");
     const expected = [
-      ...baseScript({ prerouting: true, output: true }),
+      ...baseScript({ prerouting: true, output: true, postrouting: true }),
       ...Object.entries(rendered).flatMap(([name, desired]) => ensureScript("shop", name, desired)),
     ];
     expect(script.filter((line) => !line.startsWith("#")).slice(0, expected.length)).toEqual(expected);
