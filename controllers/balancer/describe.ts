@@ -1,5 +1,8 @@
 // How balancer actions read in a plan and in JSON, and how virtual services read in `get balancers`.
-import type { ActionLine } from "../../src/reconcile/controller.js";
+import type { ObservedContainer } from "../../src/model/observed.js";
+import type { BalancerSpec } from "../../src/model/resources.js";
+import type { ActionLine, RowContext } from "../../src/reconcile/controller.js";
+import { resolveEndpoints } from "./endpoints.js";
 import type { BalancerAction, ObservedBalancer } from "./types.js";
 
 export function describeBalancerAction(action: BalancerAction): ActionLine {
@@ -38,7 +41,10 @@ export function balancerActionJson(action: BalancerAction): Record<string, unkno
   };
 }
 
-export function balancerRows(observed: readonly ObservedBalancer[]): Record<string, unknown>[] {
+export function balancerRows(
+  observed: readonly ObservedBalancer[],
+  context?: RowContext,
+): Record<string, unknown>[] {
   return [...observed]
     .sort((a, b) => `${a.stack}/${a.resource}`.localeCompare(`${b.stack}/${b.resource}`))
     .map((service) => ({
@@ -61,6 +67,20 @@ export function balancerRows(observed: readonly ObservedBalancer[]): Record<stri
           state: "draining",
           connections: d.connections ?? null,
         })),
+        ...down(service, context).map((name) => ({
+          address: name,
+          weight: 0,
+          state: "down",
+          connections: null,
+        })),
       ],
     }));
+}
+
+/** Containers on the balancer's node that its backends name but that are not Ready: out of the dispatch. */
+function down(service: ObservedBalancer, context: RowContext | undefined): string[] {
+  const entry = context?.entry(service.node, service.stack, "balancer", service.resource);
+  if (!context || !entry) return [];
+  const containers = context.peers(service.node, "container") as ObservedContainer[];
+  return resolveEndpoints(entry.spec as BalancerSpec, service.stack, containers).down;
 }

@@ -13,6 +13,8 @@ export type Resolved = {
   unreachable: string[];
   /** How many containers match at all (Ready or not): none means the backends name nothing running. */
   matching: number;
+  /** Matching containers that are not Ready (stopped, unhealthy, still starting): out of the dispatch. */
+  down: string[];
 };
 
 export function resolveEndpoints(
@@ -24,6 +26,7 @@ export function resolveEndpoints(
   const endpoints = new Map<string, Endpoint>();
   const unreachable = new Set<string>();
   const matched = new Set<string>();
+  const down = new Set<string>();
   const sources = [
     { node: undefined, address: undefined, items: containers },
     ...below.map((peers) => ({ ...peers, items: peers.items as readonly ObservedContainer[] })),
@@ -41,7 +44,10 @@ export function resolveEndpoints(
           container.state === "running" &&
           container.health !== "unhealthy" &&
           container.health !== "starting";
-        if (!ready) continue;
+        if (!ready) {
+          down.add(source.node === undefined ? container.name : `${container.name} on ${source.node}`);
+          continue;
+        }
         const at =
           source.node === undefined
             ? container.ip
@@ -67,6 +73,7 @@ export function resolveEndpoints(
     endpoints: [...endpoints.values()].sort(byAddress),
     unreachable: [...unreachable].sort(),
     matching: matched.size,
+    down: [...down].sort(),
   };
 }
 

@@ -33,7 +33,11 @@ export function objectRows(
       shown(filter, item.stack),
     ),
   );
-  const rows = controller.rows(items);
+  const byNode = new Map(states.map((s) => [s.node, s]));
+  const rows = controller.rows(items, {
+    peers: (node, kind) => (byNode.get(node)?.observed[kind]?.items ?? []) as ObservedObject[],
+    entry: (node, stack, kind, name) => byNode.get(node)?.stacks[stack]?.slice.resources[`${kind}/${name}`],
+  });
   for (const [name, why] of missingNodes(states, declared, controller.kind))
     rows.push({ name: "?", node: name, state: `unknown (${why})` });
   return rows;

@@ -10,8 +10,20 @@ export async function render(rows: Row[], format: RowFormat): Promise<string> {
   const columns = Object.keys(rows[0] ?? { name: "" }).filter((c) => c !== "created" && c !== "replica");
   return table(
     columns.map((c) => c.toUpperCase()),
-    rows.map((row) => columns.map((c) => String(row[c] ?? "") || "-")),
+    rows.map((row) => columns.map((c) => cell(row[c]) || "-")),
   );
+}
+
+/** A nested value on one line: a list's items by commas, an object's known values by spaces. */
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  if (Array.isArray(value)) return value.map(cell).join(", ");
+  if (typeof value === "object")
+    return Object.values(value)
+      .filter((v) => v !== null && v !== undefined)
+      .map(cell)
+      .join(" ");
+  return String(value);
 }
 
 export function table(headers: string[], rows: string[][]): string {

@@ -128,6 +128,14 @@ export type Placement = {
 
 export type NodeInfo = { name: string; tags: readonly string[] };
 
+/** What `get` knows besides a kind's own objects: each node's objects of other kinds, and its slices. */
+export type RowContext = {
+  /** A node's observed objects of `kind`. */
+  peers(node: string, kind: string): readonly ObservedObject[];
+  /** The slice entry a node holds for `kind/name` in `stack`. */
+  entry(node: string, stack: string, kind: string, name: string): SliceEntry | undefined;
+};
+
 /** Keeps a node's view of one kind's owned objects current. */
 export interface Observer<Observed> {
   /** Resolves after the first successful list (rejects when it fails: the observer keeps trying). */
@@ -201,8 +209,8 @@ export interface NodeController<
   describe(action: A): ActionLine;
   /** The JSON form of an action: everything needed to act on it, without the spec. */
   actionJson(action: A): Record<string, unknown>;
-  /** `get <kind>` rows for observed objects. */
-  rows(observed: readonly Observed[]): Record<string, unknown>[];
+  /** `get <kind>` rows for observed objects, with what their nodes declared and observed besides. */
+  rows(observed: readonly Observed[], context?: RowContext): Record<string, unknown>[];
   /** Names `get` accepts for this kind (`containers`, `container`). */
   readonly nouns: readonly string[];
   /** Kinds whose observed objects this one plans from: a change to them re-plans this kind too. */

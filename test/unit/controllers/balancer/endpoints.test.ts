@@ -15,6 +15,7 @@ describe("resolveEndpoints", () => {
       endpoints: [endpoint("172.17.0.2", 80, 2, "shop_web_1_node1")],
       unreachable: [],
       matching: 1,
+      down: [],
     });
   });
 
@@ -115,6 +116,7 @@ describe("resolveEndpoints", () => {
       endpoints: [],
       unreachable: [],
       matching: 0,
+      down: [],
     });
   });
 });
