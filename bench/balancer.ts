@@ -184,6 +184,7 @@ async function endpointChanges(trials: number): Promise<string> {
     const exited = new Promise((resolve) => agent.once("exit", resolve));
     agent.kill("SIGTERM");
     await exited;
+    await writeFile(join(dir, "none.toml"), "# nothing: the prune removes what the bench made\n");
     await exec(
       process.execPath,
       [
@@ -199,7 +200,7 @@ async function endpointChanges(trials: number): Promise<string> {
         join(dir, "none.toml"),
       ],
       { env },
-    ).catch(() => undefined);
+    ).catch((error: unknown) => process.stderr.write(`bench clean-up apply failed: ${String(error)}\n`));
     const left = await docker.listContainers({ all: true, filters: { label: [`treescale.node=${name}`] } });
     await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true })));
     await rm(dir, { recursive: true, force: true });

@@ -179,9 +179,11 @@ describe("balancer on nftables (real rules, real traffic)", () => {
       });
       expect(new Set(seenAfterHeal).size).toBe(2);
 
+      const chain = () => execFileSync("nft", ["list", "chain", "ip", "treescale", `svc_${STACK}_front`]).toString();
       execFileSync("nft", ["flush", "chain", "ip", "treescale", `svc_${STACK}_front`]);
+      // This service's chain, not the table: another service's rule reads the same.
       await pollUntil(
-        async () => ours(),
+        async () => chain(),
         (rules) => rules.includes('comment "treescale rr"'),
         10_000,
       );
