@@ -4,6 +4,7 @@ import { NodeAgent } from "../agent/node-agent.js";
 import { errorMessage, UsageError } from "../errors.js";
 import { AGENT_EVENTS, type ChildLink, type NodeState, REPARENT_EVENT } from "../model/wire.js";
 import type { NodeController } from "../reconcile/controller.js";
+import { setAsideUnreadableStackFiles } from "../state/stack-files.js";
 import { ParentStore, parseReparent } from "./parent-store.js";
 import { TreeNode, type TreeNodeOptions } from "./tree-node.js";
 
@@ -25,9 +26,11 @@ export class NodeDaemon {
   readonly #stops: (() => void)[] = [];
   readonly #children = new Map<string, ChildLink>();
   readonly #parentStore: ParentStore;
+  readonly #options: NodeDaemonOptions;
   #stopping = false;
 
   constructor(options: NodeDaemonOptions) {
+    this.#options = options;
     this.node = new TreeNode(options);
     this.#parentStore = new ParentStore(options.home, options.name);
     this.agent =
@@ -90,7 +93,25 @@ export class NodeDaemon {
         return JSON.stringify({ accepted: true, parent: parsed.request.parent });
       }),
     );
-    await this.agent?.start();
+    if (!this.agent) return;
+    try {
+      for (const file of await setAsideUnreadableStackFiles(this.#options.home, this.node.name)) {
+        this.#options.log?.(
+          "error",
+          "unreadable state file set aside; the agent starts from what the engine runs, apply again to restore the slice",
+          {
+            file: file.path,
+            movedTo: file.movedTo,
+            reason: file.reason,
+          },
+        );
+      }
+      await this.agent.start();
+    } catch (error) {
+      // The listener is open: left so, the process would linger without an agent instead of exiting.
+      await this.node.stop().catch(() => undefined);
+      throw error;
+    }
   }
 
   /**

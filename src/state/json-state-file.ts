@@ -1,5 +1,6 @@
 // A JSON document a node keeps on disk: read with a fallback when absent, refused with a clear
 // fix when unreadable, written atomically.
+import { rename } from "node:fs/promises";
 import { TreescaleError } from "../errors.js";
 import { readFileIfExists, writeFileAtomic } from "./atomic-file.js";
 
@@ -30,6 +31,22 @@ export class JsonStateFile<T> {
       );
     }
     return parsed as T;
+  }
+
+  /**
+   * Moves the file aside when it cannot be read (renamed beside itself, kept for a person to look
+   * at), so that its owner starts from the fallback instead of not at all. Undefined when it reads.
+   */
+  async setAsideIfUnreadable(now: Date): Promise<{ movedTo: string; reason: string } | undefined> {
+    try {
+      await this.read();
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof StateFileError)) throw error;
+      const movedTo = `${this.path}.unreadable-${now.toISOString().replace(/[:.]/g, "-")}`;
+      await rename(this.path, movedTo);
+      return { movedTo, reason: error.message };
+    }
   }
 
   write(value: T): Promise<void> {

@@ -55,3 +55,25 @@ export class SliceStore extends JsonStateFile<SliceDocument> {
     });
   }
 }
+
+export type SetAsideFile = { path: string; movedTo: string; reason: string };
+
+/**
+ * Sets aside every slice and inventory of the node's stacks that cannot be read (cut short, edited
+ * by hand): the agent then starts from what the engine's labels show and a re-apply gives it the
+ * slice again, where one bad file would otherwise keep the whole node from starting.
+ */
+export async function setAsideUnreadableStackFiles(
+  home: string,
+  node: string,
+  now = new Date(),
+): Promise<SetAsideFile[]> {
+  const moved: SetAsideFile[] = [];
+  for (const stack of await storedStacks(home, node)) {
+    for (const file of [new SliceStore(home, node, stack), new InventoryStore(home, node, stack)]) {
+      const setAside = await file.setAsideIfUnreadable(now);
+      if (setAside) moved.push({ path: file.path, ...setAside });
+    }
+  }
+  return moved;
+}

@@ -82,7 +82,10 @@ export class FaultFleet {
   async startNode(key: string, options: FleetNodeOptions = {}): Promise<NodeProcess> {
     const tag = options.tag ?? "web";
     this.#tags.set(key, tag);
+    // 1 s heartbeats (BusFixture's 100 ms is for bus tests): a CLI client on a loaded machine would
+    // otherwise take a busy agent node for a silent one.
     const args = ["--agent", "--home", options.home ?? this.home(key), "--resync", "5", "--tag", tag];
+    args.push("--heartbeat", "1000");
     if (options.parent) args.push("--parent", this.node(options.parent).url);
     args.push(...(options.args ?? []));
     // BusFixture spawns with this process's environment: set what the node needs for the spawn only.
