@@ -1,7 +1,13 @@
 // `treescale node`: run one node of the tree. Flags map onto TreeNodeOptions; the class does the work.
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { type BusLimits, DEFAULT_LIMITS, type Logger, loadTokenFile } from "../bus/server/index.js";
+import {
+  type BusLimits,
+  DEFAULT_LIMITS,
+  type Logger,
+  loadTokenFile,
+  type TokenTable,
+} from "../bus/server/index.js";
 import { UsageError } from "../errors.js";
 import { type HostPort, parseHostPort } from "../node/address.js";
 import { normalizeOrigin } from "../node/http.js";
@@ -97,6 +103,19 @@ const logLine: Logger = (level, message, fields = {}) => {
   process.stderr.write(`${new Date().toISOString()} ${level} ${message}${extra ? ` ${extra}` : ""}\n`);
 };
 
+/** The token file; a plain one (each token may do everything) is said once, at start. */
+async function loadTokens(path: string): Promise<TokenTable> {
+  const file = await loadTokenFile(path);
+  if (file.format === "plain" && file.tokens.size > 0) {
+    logLine("info", "plain tokens are unrestricted", {
+      file: path,
+      tokens: file.tokens.size,
+      hint: "each may apply slices and re-parent nodes; give permissions with a TOML token file (README: Tokens and permissions)",
+    });
+  }
+  return file.tokens;
+}
+
 export async function nodeOptionsFromFlags(flags: NodeFlags): Promise<TreeNodeOptions> {
   let name = flags.name;
   let listen: HostPort | undefined = flags.listen ? parseHostPort(flags.listen, "--listen") : undefined;
@@ -121,7 +140,7 @@ export async function nodeOptionsFromFlags(flags: NodeFlags): Promise<TreeNodeOp
     parent,
     parentTls: flags.parent?.startsWith("tls://") ?? false,
     tags: [...new Set(tags)],
-    tokens: flags.tokens ? await loadTokenFile(flags.tokens) : undefined,
+    tokens: flags.tokens ? await loadTokens(flags.tokens) : undefined,
     authHook: flags.authHook,
     authHookTimeoutMs: positiveInteger(flags.authHookTimeout, "--auth-hook-timeout"),
     clusterSecret: flags.clusterSecret
@@ -166,8 +185,11 @@ export function registerNode(program: Command, kinds: Kinds): void {
     .option("--http <host:port>", "HTTP: /healthz, /metrics, WebSocket")
     .option("--parent <host:port>", "parent node to join (tls://host:port for TLS)")
     .option("--tag <tag>", "tag of this node (repeatable)", collect, [])
-    .option("--tokens <file>", "client tokens, one per line (# comments)")
-    .option("--auth-hook <url>", 'POST {token,node,remote}; accepts on {"status":"success"}')
+    .option("--tokens <file>", "client tokens: one per line (each may do all), or .toml with permissions")
+    .option(
+      "--auth-hook <url>",
+      'POST {token,node,remote}; accepts on {"status":"success"}, with "allow": [...] to limit',
+    )
     .option("--auth-hook-timeout <ms>", "auth hook timeout", "2000")
     .option("--cluster-secret <file>", "shared secret proving node links")
     .option("--tls-cert <file>", "TLS certificate (PEM) for every listener")

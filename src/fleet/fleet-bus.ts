@@ -1,7 +1,7 @@
 // The part of the bus a fleet operation needs, over the client library (a remote node, or the
 // embedded node, which is reached the same way).
 import type { BusClient } from "../bus/client/client.js";
-import { BusError } from "../bus/client/errors.js";
+import { BusError, RequestHandlerError } from "../bus/client/errors.js";
 import type { Message, Payload } from "../bus/message.js";
 import type { Target } from "../bus/protocol/frames.js";
 
@@ -35,6 +35,12 @@ export function clientFleetBus(client: BusClient): FleetBus {
         // A node that is not (or no longer) in the tree is one that did not answer: the caller
         // reports it as unreachable, it does not end the whole operation.
         if (error instanceof BusError && error.code === "no_responders") return [];
+        // The node this client is connected to refused the request for its token: say which permission
+        // is missing, not that a handler failed.
+        if (error instanceof RequestHandlerError && error.handlerCode === "forbidden")
+          throw new BusError("forbidden", `${error.handlerMessage} (refused by node ${error.responder})`, {
+            cause: error,
+          });
         if (lost)
           throw new BusError(lost.code, `the connection to ${client.node} was lost: ${lost.message}`, {
             cause: lost,

@@ -14,10 +14,12 @@ import {
   type Logger,
   ParentLink,
   SocketWire,
+  type TokenTable,
 } from "../bus/server/index.js";
 import { InternalError } from "../errors.js";
 import { formatHostPort, type HostPort } from "./address.js";
 import { createHttpFrontend } from "./http.js";
+import { RESERVED_EVENTS } from "./reserved-events.js";
 
 export interface TlsFiles {
   /** PEM contents, not paths. */
@@ -35,7 +37,8 @@ export interface TreeNodeOptions {
   /** Dial the parent over TLS (implied when tls.ca is set). */
   parentTls?: boolean;
   tags?: string[];
-  tokens?: ReadonlySet<string> | undefined;
+  /** Client tokens and what each may do (a set: each may do everything). */
+  tokens?: ReadonlySet<string> | TokenTable | undefined;
   authHook?: string | undefined;
   authHookTimeoutMs?: number;
   clusterSecret?: Uint8Array | undefined;
@@ -72,6 +75,7 @@ export class TreeNode {
         hookTimeoutMs: options.authHookTimeoutMs,
       }),
       clusterSecret: options.clusterSecret,
+      reservedEvents: RESERVED_EVENTS,
       requireNodeCertificate: options.tls?.ca !== undefined,
       ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
       ...(options.maxFrameBytes !== undefined ? { maxFrameBytes: options.maxFrameBytes } : {}),

@@ -47,6 +47,8 @@ export const ErrorCode = {
   declarationTooLarge: "declaration_too_large",
   /** CONNECT named a protocol version this node does not speak. */
   unsupportedProtocol: "unsupported_protocol",
+  /** The client's token does not allow what it declared or published; the message names the permission. */
+  forbidden: "forbidden",
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -14,7 +14,7 @@ import {
   parseProof,
   parseReady,
 } from "../protocol/index.js";
-import type { Authenticator } from "./auth.js";
+import { type Authenticator, OPEN_GRANT } from "./auth.js";
 import type { AuthThrottle } from "./auth-throttle.js";
 import { childProof, createNonce, parentProof, proofsEqual } from "./handshake.js";
 import type { Logger } from "./log.js";
@@ -207,6 +207,7 @@ export class Admission {
       return;
     }
     this.options.throttle.succeeded(peer.wire.address);
+    peer.grant = result.grant ?? OPEN_GRANT;
     peer.role = "client";
     peer.state = "declaring";
     const held = peer.held;

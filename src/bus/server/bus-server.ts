@@ -12,6 +12,7 @@ import {
   encodeRouted,
   FrameType,
   frameType,
+  ProtocolError,
   parseDeclaration,
   parseError,
   parseInterest,
@@ -30,6 +31,7 @@ import type { Logger } from "./log.js";
 import { type NodeEventListener, NodeLinks } from "./node-links.js";
 import { Peer } from "./peer.js";
 import { PendingConnections } from "./pending-connections.js";
+import { EventPolicy, type EventRule, forbiddenMessage } from "./permissions.js";
 import { NoRespondersError, RequestTimeoutError } from "./requests.js";
 import { Router } from "./router.js";
 import type { Wire } from "./wire.js";
@@ -54,6 +56,11 @@ export interface BusServerOptions {
   maxPendingBytes?: number;
   /** Bounds on handshakes and declarations; see limits.ts for each and its default. */
   limits?: Partial<BusLimits>;
+  /**
+   * Events this node keeps for itself (its agent's, re-parenting): sending one takes the rule's permission
+   * instead of publish:<event>, and only clients with `*` receive their requests. None by default.
+   */
+  reservedEvents?: readonly EventRule[];
   log?: Logger;
 }
 
@@ -97,6 +104,7 @@ export class BusServer {
       interestFrameBytes: Math.min(INTEREST_FRAME_BYTES, Math.floor(this.maxFrameBytes / 2)),
       metrics: this.metrics,
       log: this.log,
+      policy: new EventPolicy(options.reservedEvents),
     });
     this.admission = new Admission({
       name: this.name,
@@ -279,10 +287,22 @@ export class BusServer {
     );
   }
 
-  /** A client's DECLARE, within the limits on what one client may declare; READY answers it. */
+  /**
+   * A client's DECLARE, within the limits on what one client may declare and within what its token lets
+   * it receive (else ERROR forbidden naming every event it may not, and close); READY answers it.
+   */
   private declare(peer: Peer, frame: Uint8Array): void {
     const declaration = parseDeclaration(decodeControl(frame));
     checkDeclaration(declaration, frame.length, this.limits);
+    const refused = declaration.events
+      .map((event) => `subscribe:${event}`)
+      .filter((permission) => !peer.grant.permissions.allows(permission));
+    if (refused.length > 0) {
+      const events = refused.map((permission) => permission.slice("subscribe:".length));
+      this.router.logRefusal(peer, refused, events.join(" "));
+      const what = `subscribing to ${refused.length === 1 ? "that event" : "those events"}`;
+      throw new ProtocolError(ErrorCode.forbidden, forbiddenMessage(refused, what));
+    }
     this.router.declare(peer, declaration);
     if (peer.state !== "ready") this.becomeReady(peer);
     this.sendReady(peer);

@@ -12,6 +12,7 @@ import {
   ProtocolError,
 } from "../protocol/index.js";
 import type { Membership } from "../routing/interest.js";
+import { type Grant, Permissions } from "./permissions.js";
 import type { Wire } from "./wire.js";
 
 /** How long a slow consumer has to read what was sent before its ERROR, and the ERROR. */
@@ -33,6 +34,10 @@ export class Peer implements Membership {
   role: PeerRole = "pending";
   state: PeerState = "connecting";
   name = "";
+  /** A client's token's grant, set when it is admitted; links are trusted and never checked against it. */
+  grant: Grant = { label: "", permissions: Permissions.none };
+  /** Permissions this client was refused and the node logged: one line per permission and connection. */
+  readonly refusalsLogged = new Set<string>();
   events = new Set<string>();
   tags = new Set<string>();
   groups = new Set<string>();

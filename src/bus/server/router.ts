@@ -1,12 +1,14 @@
 // The routing core of one node: the interest table, who on this node subscribed to what, and the
 // forwarding of routed frames by header only — the same bytes go out that came in, to each link and each
-// subscriber at most once.
+// subscriber at most once. What a client sends is checked against its token's permissions first.
+import { TreescaleError } from "../../errors.js";
 import { createMessage, type Message } from "../message.js";
 import type { BusMetrics } from "../metrics.js";
 import {
   type Declaration,
   decodeRoute,
   ErrorCode,
+  encodeReplyError,
   encodeRouted,
   FrameFlag,
   FrameType,
@@ -33,6 +35,7 @@ import { throttle } from "./back-pressure.js";
 import { interestFrames } from "./interest-frames.js";
 import type { Logger } from "./log.js";
 import { Peer } from "./peer.js";
+import { type EventPolicy, forbiddenMessage, missingList } from "./permissions.js";
 import { ReplyRoutes } from "./reply-routes.js";
 
 /** How long a request's replies are taken, and how many requests are remembered (see ReplyRoutes). */
@@ -55,6 +58,8 @@ export interface RouterOptions {
   interestFrameBytes: number;
   metrics: BusMetrics;
   log: Logger;
+  /** What sending each event takes, and which events' requests only unrestricted clients receive. */
+  policy: EventPolicy;
 }
 
 export class Router {
@@ -65,6 +70,7 @@ export class Router {
   private readonly interestFrameBytes: number;
   private readonly metrics: BusMetrics;
   private readonly log: Logger;
+  private readonly policy: EventPolicy;
   private readonly table = new InterestTable<Peer>();
   /** Links to other nodes (children and the parent) in the ready state. */
   private links: Peer[] = [];
@@ -90,6 +96,7 @@ export class Router {
     this.interestFrameBytes = options.interestFrameBytes;
     this.metrics = options.metrics;
     this.log = options.log;
+    this.policy = options.policy;
     this.table.addLocal([nodeKey(this.name)]);
   }
 
@@ -190,8 +197,45 @@ export class Router {
       if (type === FrameType.request && header.replyTo !== String(peer.id)) {
         throw new ProtocolError(ErrorCode.protocolError, "replyTo must be the connection id sent in READY");
       }
+      if (!this.authorize(peer, header, type)) return;
     }
     this.route(frame, header, type, peer);
+  }
+
+  /**
+   * Whether a client's token allows it to send this PUBLISH or REQUEST. A refused PUBLISH ends the
+   * connection with ERROR forbidden (nothing else can answer one); a refused REQUEST is answered with an
+   * error reply naming the permission, and the connection stays.
+   */
+  private authorize(peer: Peer, header: RouteHeader, type: number): boolean {
+    const permission = this.policy.toSend(header.event);
+    if (peer.grant.permissions.allows(permission)) return true;
+    const isRequest = type === FrameType.request;
+    const message = forbiddenMessage(
+      [permission],
+      `${isRequest ? "a request" : "a publish"} of "${header.event}"`,
+    );
+    this.logRefusal(peer, [permission], header.event);
+    if (!isRequest) throw new ProtocolError(ErrorCode.forbidden, message);
+    const answer = encodeRouted(
+      FrameType.reply,
+      { id: header.id, event: header.event, origin: this.name, node: this.name, replyTo: header.replyTo },
+      encodeReplyError(new TreescaleError(ErrorCode.forbidden, message)),
+      FrameFlag.handlerError,
+    );
+    this.routeReply(answer, decodeRoute(answer), undefined);
+    return false;
+  }
+
+  /**
+   * Logs a refusal once per missing permission(s) and connection (a client retrying in a loop makes one
+   * line), naming the token by its label only.
+   */
+  logRefusal(peer: Peer, permissions: readonly string[], event: string): void {
+    const missing = missingList(permissions);
+    if (peer.refusalsLogged.has(missing)) return;
+    peer.refusalsLogged.add(missing);
+    this.log("warn", "client refused", { client: peer.grant.label, remote: peer.remote, missing, event });
   }
 
   /** Names in a client's routing header follow the rules of DECLARE: no whitespace, no NUL. */
@@ -293,6 +337,8 @@ export class Router {
       if (member === source || (wildcard && member.events.has(header.event))) continue;
       if (!membershipMatches(member, header)) continue;
       if (member instanceof Peer) {
+        // A reserved event's request is the node's agent's to answer: a client may see it only with `*`.
+        if (type === FrameType.request && !this.mayAnswer(member, header.event)) continue;
         if (member.state === "ready" && member.send(frame)) {
           delivered++;
           hops?.push(member);
@@ -303,6 +349,11 @@ export class Router {
       }
     }
     return delivered;
+  }
+
+  /** Whether a connection may receive (and so answer) a request of `event`; links carry anything. */
+  private mayAnswer(peer: Peer, event: string): boolean {
+    return peer.role !== "client" || peer.grant.permissions.unrestricted || !this.policy.reserved(event);
   }
 
   private deliverLocal(
