@@ -9,7 +9,7 @@ import type { Clock } from "../../src/util/clock.js";
 
 export type InformerOptions = {
   node: string;
-  engine: Pick<ContainerEngine, "listOwned">;
+  engine: Pick<ContainerEngine, "listOwned" | "ping">;
   events: EngineEventSource;
   clock: Clock;
   /** Aborted when the node stops: a list under way (an engine that does not answer) ends at once. */
@@ -27,6 +27,13 @@ export type InformerOptions = {
   minListIntervalMs?: number;
   /** A list that does not yet show an event's change is repeated after this long, then twice as long each time (5 times). */
   confirmMs?: number;
+  /**
+   * How often the engine is asked whether it still answers (default 5 s): an engine that hangs keeps
+   * its event stream open and silent, which would read as "nothing changed" for ever.
+   */
+  probeMs?: number;
+  /** How long a probe may take before the engine counts as not answering (default 3 s). */
+  probeTimeoutMs?: number;
 };
 
 /**
@@ -68,6 +75,7 @@ export class ContainerInformer implements Observer<ObservedContainer> {
   #synced = false;
   #lastListAt = Number.NEGATIVE_INFINITY;
   #error: string | undefined;
+  #probeTimer: unknown;
 
   constructor(options: InformerOptions) {
     this.#options = options;
@@ -76,6 +84,7 @@ export class ContainerInformer implements Observer<ObservedContainer> {
   /** Resolves after the first successful list. */
   async start(): Promise<void> {
     this.#watch();
+    this.#scheduleProbe();
     await this.relist();
   }
 
@@ -86,6 +95,7 @@ export class ContainerInformer implements Observer<ObservedContainer> {
     if (this.#listRetryTimer !== undefined) this.#options.clock.clearTimeout(this.#listRetryTimer);
     if (this.#retryTimer !== undefined) this.#options.clock.clearTimeout(this.#retryTimer);
     if (this.#confirmTimer !== undefined) this.#options.clock.clearTimeout(this.#confirmTimer);
+    if (this.#probeTimer !== undefined) this.#options.clock.clearTimeout(this.#probeTimer);
   }
 
   get synced(): boolean {
@@ -178,6 +188,50 @@ export class ContainerInformer implements Observer<ObservedContainer> {
         void this.#relistOrRetry();
       }, delay);
     }
+  }
+
+  #scheduleProbe(): void {
+    if (this.#stopped) return;
+    this.#probeTimer = this.#options.clock.setTimeout(() => {
+      this.#probeTimer = undefined;
+      void this.#probe().finally(() => this.#scheduleProbe());
+    }, this.#options.probeMs ?? 5000);
+  }
+
+  /**
+   * Asks the engine whether it answers. When it stops, every resource is told (their statuses must
+   * say so, not keep the last Ready); when it answers again, they are all looked at again.
+   */
+  async #probe(): Promise<void> {
+    const timeoutMs = this.#options.probeTimeoutMs ?? 3000;
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = this.#options.signal ? AbortSignal.any([this.#options.signal, deadline]) : deadline;
+    let failure: string | undefined;
+    try {
+      await this.#options.engine.ping({ signal });
+    } catch (error) {
+      if (this.#stopped || this.#options.signal?.aborted) return;
+      failure = deadline.aborted
+        ? `the engine did not answer a ping within ${timeoutMs / 1000} s`
+        : errorMessage(error);
+    }
+    const everything = () => [...new Set([...this.#cache.values()].map(keyOf))].map(splitKey);
+    if (failure !== undefined) {
+      const first = this.#error === undefined;
+      this.#error = failure;
+      if (first) {
+        this.#options.onError?.(failure);
+        this.#options.onChange(everything(), undefined);
+      }
+      return;
+    }
+    if (this.#error === undefined) return;
+    try {
+      await this.relist();
+    } catch {
+      return;
+    }
+    this.#options.onChange(everything(), undefined);
   }
 
   #watch(): void {

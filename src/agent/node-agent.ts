@@ -413,6 +413,13 @@ export class NodeAgent {
     if (this.#held.get(queued) === slice.generation) return undefined;
     const { controller, runtime, observer } = kind;
     if (!observer.synced || observer.error !== undefined) {
+      // Said before the list is tried again: that list may take its whole deadline.
+      if (entry && observer.error !== undefined)
+        this.#status(key, slice, {
+          condition: "Stalled",
+          reason: "EngineUnreachable",
+          message: `cannot list ${kindName} objects: ${observer.error}`,
+        });
       try {
         await observer.relist();
       } catch (error) {
@@ -693,7 +700,9 @@ function camelCase(code: string): string {
 
 function failureStatus(error: unknown, doing: string): StatusUpdate {
   const code = error instanceof TreescaleError ? error.code : "ENGINE_UNREACHABLE";
-  return { condition: "Stalled", reason: camelCase(code), message: `${doing}: ${errorMessage(error)}` };
+  // An engine that refuses, times out or drops the call: one reason a script can test for.
+  const reason = code.startsWith("ENGINE_") ? "EngineUnreachable" : camelCase(code);
+  return { condition: "Stalled", reason, message: `${doing}: ${errorMessage(error)}` };
 }
 
 function replicaOf(action: PlannedAction): number {

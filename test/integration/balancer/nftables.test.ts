@@ -179,7 +179,8 @@ describe("balancer on nftables (real rules, real traffic)", () => {
       });
       expect(new Set(seenAfterHeal).size).toBe(2);
 
-      const chain = () => execFileSync("nft", ["list", "chain", "ip", "treescale", `svc_${STACK}_front`]).toString();
+      const chain = () =>
+        execFileSync("nft", ["list", "chain", "ip", "treescale", `svc_${STACK}_front`]).toString();
       execFileSync("nft", ["flush", "chain", "ip", "treescale", `svc_${STACK}_front`]);
       // This service's chain, not the table: another service's rule reads the same.
       await pollUntil(

@@ -35,6 +35,8 @@ export class FakeEngine implements ContainerEngine, EngineEventSource {
   hold: Promise<void> | undefined;
   /** While set, listOwned() fails with it: the engine stopped answering. */
   listFailure: Error | undefined;
+  /** While set, ping() fails with it. */
+  pingFailure: Error | undefined;
 
   constructor(private readonly clock: Clock) {}
 
@@ -48,6 +50,7 @@ export class FakeEngine implements ContainerEngine, EngineEventSource {
 
   async ping(options: EngineCallOptions = {}): Promise<void> {
     refuseAborted("ping", options);
+    if (this.pingFailure) throw this.pingFailure;
   }
 
   async listOwned(node: string, options: EngineCallOptions = {}): Promise<ObservedContainer[]> {

@@ -576,8 +576,11 @@ describe("NodeAgent — kinds it cannot act on", () => {
     expect(engine.calls.filter((call) => call !== "list")).toEqual([]);
 
     engine.listFailure = undefined;
-    await clock.advance(1000);
-    await until(() => webStatus(agent)?.condition === "Ready", "web Ready once the engine answers");
+    // The retry of the failed reconcile comes on the fake clock, whenever the failure happened.
+    await until(async () => {
+      await clock.advance(1000);
+      return webStatus(agent)?.condition === "Ready";
+    }, "web Ready once the engine answers");
     expect(agent.state().observed.container).toMatchObject({ synced: true });
     expect(agent.state().observed.container).not.toHaveProperty("error");
     expect(agent.summary(STACK).blind).toEqual([]);

@@ -183,7 +183,32 @@ describe("ContainerInformer", () => {
     });
     engine.emit({ containerId: "x", resource: "web", action: "start", time: 0 });
     engine.breakStream();
-    expect(clock.pending().at(-1)).toBeLessThanOrEqual(200);
+    // The reconnect, not the engine probe that is always pending.
+    expect(Math.min(...clock.pending())).toBeLessThanOrEqual(200);
+  });
+
+  it("asks a silent engine whether it answers: when it stops, every resource is told and the error kept; when it answers again, relists and tells them again", async () => {
+    const { clock, engine, informer, changes, errors } = await setup({ probeMs: 5000 });
+    add(engine, "web");
+    add(engine, "api");
+    await informer.relist();
+    changes.length = 0;
+    engine.pingFailure = new Error("cannot reach the Docker engine: connect ECONNREFUSED");
+    await clock.advance(5000);
+    expect(informer.error).toBe("cannot reach the Docker engine: connect ECONNREFUSED");
+    expect(errors).toEqual(["cannot reach the Docker engine: connect ECONNREFUSED"]);
+    expect(changes).toEqual([{ resources: ["shop/api", "shop/web"], eventAt: undefined }]);
+    // Said once while it lasts, not on every probe.
+    await clock.advance(5000);
+    expect(errors).toHaveLength(1);
+    expect(changes).toHaveLength(1);
+
+    engine.pingFailure = undefined;
+    const listsBefore = engine.calls.filter((call) => call === "list").length;
+    await clock.advance(5000);
+    expect(informer.error).toBeUndefined();
+    expect(engine.calls.filter((call) => call === "list").length).toBe(listsBefore + 1);
+    expect(changes.at(-1)).toEqual({ resources: ["shop/api", "shop/web"], eventAt: undefined });
   });
 
   it("stops watching and retrying when stopped", async () => {
