@@ -265,7 +265,8 @@ export class BusServer {
       const error = parseError(decodeControl(frame));
       peer.closeReason ??= error;
       this.log("warn", "peer reported an error", {
-        peer: peer.name || peer.remote,
+        // A client by its token's name (or hash), never the token; a node by its name.
+        peer: peer.role === "client" ? peer.grant.label : peer.name || peer.remote,
         ...error,
         remote: peer.remote,
       });
