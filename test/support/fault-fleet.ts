@@ -29,6 +29,8 @@ export type FleetNodeOptions = {
   home?: string;
   /** Key of the parent node, started before. */
   parent?: string;
+  /** The address the node dials its parent at (default the parent's URL), e.g. 127.0.0.2:port. */
+  parentAddress?: string;
   port?: number;
   tag?: string;
   /** Extra environment for the node process (DOCKER_HOST for a test's own engine). */
@@ -86,7 +88,7 @@ export class FaultFleet {
     // otherwise take a busy agent node for a silent one.
     const args = ["--agent", "--home", options.home ?? this.home(key), "--resync", "5", "--tag", tag];
     args.push("--heartbeat", "1000");
-    if (options.parent) args.push("--parent", this.node(options.parent).url);
+    if (options.parent) args.push("--parent", options.parentAddress ?? this.node(options.parent).url);
     args.push(...(options.args ?? []));
     // BusFixture spawns with this process's environment: set what the node needs for the spawn only.
     const saved = Object.entries(options.env ?? {}).map(([key, value]) => {
