@@ -165,9 +165,17 @@ export async function nodeOptionsFromFlags(flags: NodeFlags): Promise<TreeNodeOp
   // Anyone who can connect can send this node slices to run (images, bind mounts): off loopback,
   // an open node is refused unless asked for explicitly.
   const exposed = [options.listen, options.http].some((at) => at !== undefined && !isLoopback(at.host));
-  if (exposed && !options.tokens && !options.authHook && !flags.insecure) {
+  const open = !options.tokens && !options.authHook && !flags.insecure;
+  if (exposed && open) {
     throw new UsageError(
       "this node would accept anyone on a non-loopback address: give --tokens FILE or --auth-hook URL (or --insecure to accept that)",
+    );
+  }
+  // On loopback too: every local user and process (and, over HTTP, a page a browser opened) can
+  // connect, and an agent runs whatever slice it is sent.
+  if (open && (flags.agent !== false || options.http !== undefined)) {
+    throw new UsageError(
+      `this node ${flags.agent !== false ? "runs an agent" : "serves HTTP"} and would accept anyone who can connect to it, even on loopback: give --tokens FILE or --auth-hook URL (or --insecure to accept that)`,
     );
   }
   if (flags.authHook && !/^https?:\/\//.test(flags.authHook))
@@ -238,7 +246,10 @@ export function registerNode(program: Command, kinds: Kinds): void {
       collect,
       [],
     )
-    .option("--insecure", "accept clients without --tokens or --auth-hook on a non-loopback address")
+    .option(
+      "--insecure",
+      "accept clients without --tokens or --auth-hook (needed for an agent or --http node, even on loopback, and for any non-loopback address)",
+    )
     .option("--agent", "run the agent converging this machine's containers (the default)")
     .option("--no-agent", "run the bus only: no agent converging this machine's containers")
     .option("--no-heal", "report drift, never heal it")

@@ -26,6 +26,7 @@ describe("treescale node, refused starts", () => {
       "--http",
       `127.0.0.1:${port}`,
       "--no-agent",
+      "--insecure",
     ]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`cannot listen on 127.0.0.1:${port}: it is in use`);
@@ -35,5 +36,25 @@ describe("treescale node, refused starts", () => {
     const result = await runCli(["node", "--name", "n", "--listen", "0.0.0.0:0", "--no-agent"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("give --tokens FILE or --auth-hook URL");
+  });
+
+  it("an agent or an HTTP port needs --tokens, --auth-hook or --insecure on loopback too", async () => {
+    const agent = await runCli(["node", "--name", "n", "--listen", "127.0.0.1:0"]);
+    expect(agent.code).toBe(2);
+    expect(agent.stderr).toContain(
+      "runs an agent and would accept anyone who can connect to it, even on loopback",
+    );
+    const http = await runCli([
+      "node",
+      "--name",
+      "n",
+      "--listen",
+      "127.0.0.1:0",
+      "--http",
+      "127.0.0.1:0",
+      "--no-agent",
+    ]);
+    expect(http.code).toBe(2);
+    expect(http.stderr).toContain("serves HTTP and would accept anyone");
   });
 });
