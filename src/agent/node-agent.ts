@@ -286,8 +286,13 @@ export class NodeAgent {
       generation: this.#slices.slice(stack).generation,
       settled: this.settled(stack),
       unready: this.#statuses.values(stack).filter((s) => s.condition !== "Ready"),
-      blind: blindKinds(this.#observations(false)),
+      blind: this.blind(),
     };
+  }
+
+  /** The kinds this node cannot see now, with why (an engine that does not answer). */
+  blind(): string[] {
+    return blindKinds(this.#observations(false));
   }
 
   state(): NodeState {

@@ -22,6 +22,8 @@ export interface HttpOptions {
    */
   allowOrigins?: readonly string[] | undefined;
   log?: Logger | undefined;
+  /** What keeps this node from doing its work (an engine its agent cannot see); none when healthy. */
+  problems?: (() => string[]) | undefined;
 }
 
 /** `scheme://host:port` as a browser writes it in Origin (default port left out), or undefined if not one. */
@@ -68,9 +70,17 @@ export function createHttpFrontend(bus: BusServer, options: HttpOptions): Server
     const path = (request.url ?? "/").split("?")[0];
     if (request.method === "GET" && path === "/healthz") {
       const gauges = bus.gauges();
-      response.writeHead(200, { "content-type": "application/json" });
+      const problems = options.problems?.() ?? [];
+      // 503 while degraded: a load balancer or an orchestrator probing this node takes it out.
+      response.writeHead(problems.length > 0 ? 503 : 200, { "content-type": "application/json" });
       response.end(
-        JSON.stringify({ status: "ok", node: bus.name, parentConnected: bus.parentConnected, ...gauges }),
+        JSON.stringify({
+          status: problems.length > 0 ? "degraded" : "ok",
+          ...(problems.length > 0 ? { problems } : {}),
+          node: bus.name,
+          parentConnected: bus.parentConnected,
+          ...gauges,
+        }),
       );
       return;
     }

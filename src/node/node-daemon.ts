@@ -49,6 +49,8 @@ export class NodeDaemon {
             ...(options.log ? { log: (line: string) => options.log?.("info", line) } : {}),
           })
         : undefined;
+    const agent = this.agent;
+    if (agent) this.node.problems = () => agent.blind().map((why) => `cannot see ${why}`);
   }
 
   async start(): Promise<void> {

@@ -126,6 +126,7 @@ export class TreeNode {
         tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
         allowOrigins: this.options.allowOrigins,
         log: this.options.log,
+        problems: () => this.problems(),
       });
       this.httpAddress = await listen(this.httpServer, this.options.http);
     }
@@ -152,6 +153,9 @@ export class TreeNode {
   }
 
   /** Name of the parent while linked to it. */
+  /** What keeps this node from its work, for /healthz; set by whoever runs on it (the agent). */
+  problems: () => string[] = () => [];
+
   /** Where the parent reaches this node: the local address of the link to it (undefined on a root). */
   get linkAddress(): string | undefined {
     return this.parentLink?.localAddress;

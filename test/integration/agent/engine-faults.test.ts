@@ -21,6 +21,11 @@ let manifests = "";
 const viaNode = (...args: string[]) =>
   runCli([...args, "--node", node.url, "--token", "good-token", "--connect-timeout", "10"]);
 
+async function health(): Promise<{ code: number; body: { status: string; problems?: string[] } }> {
+  const response = await fetch(`http://127.0.0.1:${node.http}/healthz`);
+  return { code: response.status, body: (await response.json()) as { status: string; problems?: string[] } };
+}
+
 async function statusOf(): Promise<{ resource: string; condition: string; reason: string }[]> {
   const result = await viaNode("get", "status", "-o", "json");
   if (result.code !== 0 && !result.stdout) throw new Error(`get status failed: ${result.stderr}`);
@@ -40,6 +45,8 @@ beforeAll(async () => {
       join(fixture.dir, "home"),
       "--heartbeat",
       "1000",
+      "--http",
+      "127.0.0.1:0",
     ]);
   } finally {
     if (before === undefined) delete process.env.DOCKER_HOST;
@@ -74,6 +81,7 @@ describe("a node whose engine stops answering", () => {
     const applied = await viaNode("apply", "--timeout", "60", "-f", manifests);
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     expect((await statusOf()).map((s) => s.condition)).toEqual(["Ready"]);
+    expect(await health()).toMatchObject({ code: 200, body: { status: "ok" } });
 
     proxy.freeze();
     const ours = await docker.listContainers({ all: true, filters: { label: [`treescale.node=${name}`] } });
@@ -94,6 +102,10 @@ describe("a node whose engine stops answering", () => {
       ]),
     );
     expect(stalled.some((s) => s.condition === "Ready")).toBe(false);
+    expect(await health()).toMatchObject({
+      code: 503,
+      body: { status: "degraded", problems: [expect.stringMatching(/^cannot see container: /)] },
+    });
     const nodes = JSON.parse((await viaNode("get", "nodes", "-o", "json")).stdout);
     expect(nodes).toMatchObject([{ name, status: expect.stringMatching(/^NotReady \(container: /) }]);
 
@@ -114,5 +126,6 @@ describe("a node whose engine stops answering", () => {
       20_000,
     );
     expect(healed).toMatchObject([{ resource: "container/web", condition: "Ready" }]);
+    expect(await health()).toMatchObject({ code: 200, body: { status: "ok" } });
   });
 });
