@@ -38,7 +38,13 @@ export function progressPublisher<A extends PlannedAction>(
         target: line.target,
         action: line.verb,
         ok: outcome.ok,
-        ...(outcome.ok ? {} : { error: outcome.error }),
+        ...(outcome.ok
+          ? {}
+          : {
+              error: outcome.error,
+              // Only a terminal failure or a stopped rollout is final; anything else goes back on the queue.
+              retrying: outcome.disposition !== "terminal" && outcome.disposition !== "hold",
+            }),
       });
     },
   };

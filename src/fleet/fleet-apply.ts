@@ -158,9 +158,7 @@ export async function applyFleet(options: FleetApplyOptions): Promise<FleetApply
     const report = message.json<ProgressReport>();
     if (report.stack !== plan.stack || report.generation !== plan.generation) return;
     actions.push(report);
-    options.onProgress(
-      `[${report.node}] ${report.target}: ${report.action}${report.ok ? " done" : ` FAILED: ${report.error ?? ""}`}`,
-    );
+    options.onProgress(`[${report.node}] ${report.target}: ${report.action} ${progressWord(report)}`);
   });
   const run: WaveRunner = { ...options, signals };
   try {
@@ -428,4 +426,13 @@ function dedupeLast(outcomes: readonly NodeOutcome[]): NodeOutcome[] {
   const last = new Map<string, NodeOutcome>();
   for (const outcome of outcomes) last.set(outcome.node, outcome);
   return [...last.values()];
+}
+
+/**
+ * A failure the agent retries is said as such: the apply may still converge (a heal that raced a
+ * recreate for the same name), and only the end result says whether it did.
+ */
+function progressWord(report: ProgressReport): string {
+  if (report.ok) return "done";
+  return `${report.retrying ? "failed, retrying" : "FAILED"}: ${report.error ?? ""}`;
 }

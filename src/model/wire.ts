@@ -147,6 +147,8 @@ export type ProgressReport = {
   action: string;
   ok: boolean;
   error?: string;
+  /** A failure the agent will try again (the resource may still converge): not a final one. */
+  retrying?: boolean;
 };
 
 /** What a child is sent: the name and address of the parent it should dial. */
