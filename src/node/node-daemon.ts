@@ -42,6 +42,7 @@ export class NodeDaemon {
             controllers: options.controllers,
             bus: this.node,
             heal: options.heal,
+            ...(options.readOnly ? { readOnly: true } : {}),
             parent: () => this.node.parentName,
             address: () => this.node.linkAddress,
             children: () => [...this.#children.values()],

@@ -195,6 +195,18 @@ describe("treescale apply (embedded node, real Docker)", () => {
     const diff = await runCli(["diff", "--name", node, "-f", join(work.dir, "app")], { env });
     expect(diff.code).toBe(1);
     expect(diff.stdout).toMatch(new RegExp(`\\+ create\\s+${name}\\s+missing: removed outside TreeScale`));
+    // Looking changes nothing: get's embedded node reads the stored slice and says what it would do.
+    const status = await runCli(["get", "status", "--name", node, "-o", "json"], { env });
+    expect(JSON.parse(status.stdout)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          resource: "container/worker",
+          condition: "Reconciling",
+          reason: "NotApplied",
+        }),
+      ]),
+    );
+    expect((await containersOf("worker")).has(name)).toBe(false);
     const result = await apply("-f", join(work.dir, "app"));
     expect(result.code).toBe(0);
     expect((await containersOf("worker")).get(name)?.state).toBe("running");
