@@ -1,26 +1,23 @@
-# TreeScale node image: `docker build -t treescale .` then
-#   docker run -d --name treescale -v /var/run/docker.sock:/var/run/docker.sock \
-#     -v treescale-home:/var/lib/treescale -p 7000:7000 -p 7080:7080 \
-#     treescale node --name node1 --listen 0.0.0.0:7000 --http 0.0.0.0:7080 --tokens /etc/treescale/tokens
-# The node's agent manages the host's containers through the mounted Docker socket.
-FROM node:20-bookworm-slim AS build
-WORKDIR /src
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
-COPY src src
-COPY controllers controllers
-COPY bench bench
-RUN npm run build && npm prune --omit=dev
-
-FROM node:20-bookworm-slim
+# TreeScale node image. Build it with scripts/build-node-image.sh: it builds the CLI bundle on the
+# host and hands Docker a context holding only what a node loads at run time —
+#   package.json, dist/cli/ (the bundle), node_modules/ (dockerode and what it requires), manifests/
+# — so the image needs no npm and no compiler. The base is a build argument: local/node-base:20
+# (scripts/make-node-base.sh: this machine's node, no registry needed), or
+# --build-arg BASE=node:20-bookworm-slim where a registry is reachable.
+# Run a node that manages the host's containers through the mounted Docker socket:
+#   docker run -d --name treescale --network host -v /var/run/docker.sock:/var/run/docker.sock \
+#     -v treescale-home:/var/lib/treescale -v /etc/treescale:/etc/treescale:ro \
+#     treescale/node:0.1.0 node --name node1 --listen 0.0.0.0:7000 --http 0.0.0.0:7080 --tokens /etc/treescale/tokens
+ARG BASE=local/node-base:20
+FROM ${BASE}
 ENV NODE_ENV=production TREESCALE_HOME=/var/lib/treescale
 WORKDIR /opt/treescale
-COPY --from=build /src/package.json ./
-COPY --from=build /src/node_modules node_modules
-COPY --from=build /src/dist dist
+# Least often changed first, so a new bundle rebuilds only the last layer.
+RUN ln -s /opt/treescale/dist/cli/treescale.js /usr/local/bin/treescale
+COPY package.json ./
+COPY node_modules node_modules
 COPY manifests manifests
-RUN ln -s /opt/treescale/dist/cli/treescale.js /usr/local/bin/treescale && chmod +x dist/cli/treescale.js
+COPY dist/cli dist/cli
 VOLUME /var/lib/treescale
 EXPOSE 7000 7080
 ENTRYPOINT ["node", "/opt/treescale/dist/cli/treescale.js"]
