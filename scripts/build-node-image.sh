@@ -21,11 +21,13 @@ mkdir -p "$context/dist"
 cp Dockerfile package.json "$context/"
 cp -R manifests "$context/"
 cp -R dist/cli "$context/dist/"
-# The bundle keeps only dockerode external (scripts/bundle.mjs: native addons, files read at run
-# time). Its dependencies are found as Node finds them, nearest node_modules first; type packages
-# carry no code.
-node --input-type=module - dockerode <<'SCRIPT' >"$context/packages"
-import { existsSync, readFileSync } from "node:fs";
+# The packages the bundle still loads at run time are those it names by a bare specifier (externals
+# in scripts/bundle.mjs, such as dockerode with its native addons), found here in the bundle itself
+# so a new external needs no change; ones not installed are optional (ws's bufferutil). Their
+# dependencies are found as Node finds them, nearest node_modules first; type packages carry no code.
+node --input-type=module - dist/cli <<'SCRIPT' >"$context/packages"
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { isBuiltin } from "node:module";
 import { dirname, join, relative } from "node:path";
 const root = process.cwd();
 const found = new Set();
@@ -45,10 +47,18 @@ function visit(directory) {
     if (dependency) visit(dependency);
   }
 }
-for (const name of process.argv.slice(2)) {
+const specifier = /(?:\bfrom|\bimport\(|require\()\s*"([^"./\s][^"\s]*)"/g;
+const bundle = readdirSync(process.argv[2], { recursive: true }).filter((file) => file.endsWith(".js"));
+const names = new Set();
+for (const file of bundle) {
+  for (const [, name] of readFileSync(join(process.argv[2], file), "utf8").matchAll(specifier)) {
+    if (!isBuiltin(name)) names.add(name.split("/").slice(0, name.startsWith("@") ? 2 : 1).join("/"));
+  }
+}
+for (const name of [...names].sort()) {
   const directory = locate(root, name);
-  if (!directory) throw new Error(`${name} is not in node_modules: run npm ci`);
-  visit(directory);
+  process.stderr.write(`build-node-image: the bundle loads ${name}${directory ? "" : " (not installed: optional)"}\n`);
+  if (directory) visit(directory);
 }
 for (const directory of [...found].sort()) console.log(relative(root, directory));
 SCRIPT
