@@ -10,9 +10,12 @@ cd "$(dirname "$0")/.."
 version=$(node -p 'require("./package.json").version')
 tag="${1:-treescale/node:$version}"
 base="${TREESCALE_NODE_BASE:-local/node-base:20}"
-if [ "$base" = local/node-base:20 ]; then scripts/make-node-base.sh "$base" >&2; fi
+case "$base" in
+  local/*) scripts/make-node-base.sh "$base" >&2 ;;
+  *) docker image inspect "$base" >/dev/null 2>&1 || docker pull "$base" >&2 ;;
+esac
 base_id=$(docker image inspect -f '{{.Id}}' "$base")
-# npm run build empties dist/ first: others' tests that run the CLI may see it missing meanwhile.
+# npm run build empties dist/ first: tests running the CLI meanwhile may find it missing.
 if [ ! -f dist/cli/treescale.js ]; then npm run build >&2; fi
 
 context=$(mktemp -d)
