@@ -1,0 +1,285 @@
+// The steps that make a server run a node, each a check then an action only when the check says so,
+// as Ansible and Kamal do: what Docker, which image, which files, which container. Commands are
+// argument arrays (the session quotes each word); nothing here builds a shell line from a manifest
+// value. The decisions are pure functions of what the checks read, so each is a unit test.
+import { createHash } from "node:crypto";
+import type { ImageSource, RemoteSession, RunResult } from "./session.js";
+
+export const STEP_NAMES = ["system", "docker", "image", "config", "node"] as const;
+export type StepName = (typeof STEP_NAMES)[number];
+
+export type StepResult = { step: StepName; result: "unchanged" | "changed" | "would-change"; detail: string };
+
+/** A step that could not be done, with what it ran and what the server said. */
+export class StepError extends Error {
+  readonly code = "SERVER_STEP_FAILED";
+  constructor(
+    readonly step: StepName,
+    message: string,
+  ) {
+    super(`${step}: ${message}`);
+  }
+}
+
+/** What the node on a server is given: its files (path relative to its config folder → content and mode). */
+export type NodeBundle = {
+  node: string;
+  files: Record<string, { content: string; mode: number }>;
+  /** `treescale node` arguments after the image's entrypoint. */
+  args: string[];
+};
+
+export type StepContext = {
+  session: RemoteSession;
+  image: ImageSource;
+  bundle: NodeBundle;
+  dryRun: boolean;
+  signal?: AbortSignal;
+  /** Said before an action starts (an upload takes a while). */
+  acting(step: StepName, what: string): void;
+};
+
+/** Where a node's files live on its server, and the names of what runs it. */
+export function layout(node: string): { dir: string; container: string; volume: string } {
+  return {
+    dir: `/etc/treescale/${node}`,
+    container: `treescale-${node}`,
+    volume: `treescale-home-${node}`,
+  };
+}
+
+export type SystemFacts = {
+  os: string;
+  version: string;
+  arch: string;
+  root: boolean;
+  init: "systemd" | "other";
+};
+
+/** `/etc/os-release` → distribution id and version. */
+export function parseOsRelease(text: string): { os: string; version: string } {
+  const fields = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const equals = line.indexOf("=");
+    if (equals > 0) fields.set(line.slice(0, equals), line.slice(equals + 1).replace(/^"|"$/g, ""));
+  }
+  return { os: fields.get("ID") ?? "unknown", version: fields.get("VERSION_ID") ?? "" };
+}
+
+/** How a distribution's own Docker package is installed and started; undefined where we do not know it. */
+export function dockerInstall(facts: SystemFacts): string[][] | undefined {
+  const apt = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"];
+  const start =
+    facts.init === "systemd" ? ["systemctl", "enable", "--now", "docker"] : ["service", "docker", "start"];
+  if (["debian", "ubuntu", "raspbian"].includes(facts.os))
+    return [[...apt, "update"], [...apt, "install", "-y", "docker.io"], start];
+  if (["fedora", "centos", "rhel", "rocky", "almalinux"].includes(facts.os))
+    return [["dnf", "install", "-y", "moby-engine"], start];
+  if (facts.os === "alpine") return [["apk", "add", "docker"], ["rc-update", "add", "docker"], start];
+  return undefined;
+}
+
+export function sha256(content: string | Uint8Array): string {
+  return createHash("sha256").update(content).digest("hex");
+}
+
+/** The label a node container carries: what it was made from, so a change of any part recreates it. */
+export function buildHash(imageId: string, bundle: NodeBundle): string {
+  const files = Object.entries(bundle.files)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([path, file]) => `${path}:${file.mode}:${sha256(file.content)}`);
+  return sha256([imageId, ...files, ...bundle.args].join("\n")).slice(0, 16);
+}
+
+/** `docker inspect` of the node container → whether it is the one wanted and running. */
+export function containerDecision(
+  inspect: RunResult,
+  hash: string,
+): { action: "keep" | "create" | "recreate"; why: string } {
+  if (inspect.code !== 0) return { action: "create", why: "no node container" };
+  const [running, label] = inspect.stdout.trim().split(" ");
+  if (label !== hash)
+    return { action: "recreate", why: `built from something else (${label || "no label"})` };
+  if (running !== "true") return { action: "recreate", why: "not running" };
+  return { action: "keep", why: "running, as built" };
+}
+
+async function must(
+  step: StepName,
+  context: StepContext,
+  argv: readonly string[],
+  sudo: boolean,
+  options: { timeoutMs?: number; stdin?: string } = {},
+): Promise<RunResult> {
+  const result = await context.session.run(argv, {
+    sudo,
+    ...options,
+    ...(context.signal ? { signal: context.signal } : {}),
+  });
+  if (result.code !== 0)
+    throw new StepError(
+      step,
+      `\`${argv.join(" ")}\` exited ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 400)}`,
+    );
+  return result;
+}
+
+export async function systemStep(context: StepContext): Promise<{ facts: SystemFacts; result: StepResult }> {
+  const [uid, arch, release, init] = await Promise.all([
+    must("system", context, ["id", "-u"], false),
+    must("system", context, ["uname", "-m"], false),
+    must("system", context, ["cat", "/etc/os-release"], false),
+    context.session.run(["test", "-d", "/run/systemd/system"]),
+  ]);
+  const facts: SystemFacts = {
+    ...parseOsRelease(release.stdout),
+    arch: arch.stdout.trim(),
+    root: uid.stdout.trim() === "0",
+    init: init.code === 0 ? "systemd" : "other",
+  };
+  if (!facts.root) await must("system", context, ["true"], true, { timeoutMs: 15_000 });
+  return {
+    facts,
+    result: {
+      step: "system",
+      result: "unchanged",
+      detail: `${facts.os} ${facts.version} ${facts.arch}, ${facts.root ? "root" : "sudo"}`,
+    },
+  };
+}
+
+export async function dockerStep(context: StepContext, facts: SystemFacts): Promise<StepResult> {
+  const version = () =>
+    context.session.run(["docker", "version", "--format", "{{.Server.Version}}"], {
+      sudo: !facts.root,
+      timeoutMs: 20_000,
+      ...(context.signal ? { signal: context.signal } : {}),
+    });
+  const before = await version();
+  if (before.code === 0)
+    return { step: "docker", result: "unchanged", detail: `Docker ${before.stdout.trim()}` };
+  const install = dockerInstall(facts);
+  if (!install)
+    throw new StepError(
+      "docker",
+      `Docker does not answer and TreeScale does not know how to install it on ${facts.os}: install it, then build again`,
+    );
+  if (context.dryRun)
+    return { step: "docker", result: "would-change", detail: `install ${facts.os}'s Docker package` };
+  context.acting("docker", "installing the distribution's Docker package");
+  for (const argv of install) await must("docker", context, argv, !facts.root, { timeoutMs: 600_000 });
+  const after = await version();
+  if (after.code !== 0)
+    throw new StepError("docker", `installed, but Docker still does not answer: ${after.stderr.trim()}`);
+  return { step: "docker", result: "changed", detail: `installed Docker ${after.stdout.trim()}` };
+}
+
+export async function imageStep(context: StepContext, facts: SystemFacts): Promise<StepResult> {
+  const { image } = context;
+  const wanted = await image.id();
+  const held = await context.session.run(["docker", "image", "inspect", "--format", "{{.Id}}", image.tag], {
+    sudo: !facts.root,
+    ...(context.signal ? { signal: context.signal } : {}),
+  });
+  if (held.code === 0 && held.stdout.trim() === wanted)
+    return { step: "image", result: "unchanged", detail: `${image.tag} ${short(wanted)}` };
+  if (context.dryRun)
+    return { step: "image", result: "would-change", detail: `send ${image.tag} ${short(wanted)}` };
+  context.acting("image", `sending ${image.tag} (docker save → SFTP → docker load)`);
+  const path = `/tmp/treescale-image-${short(wanted)}.tar`;
+  await context.session.upload(image.save(), path, context.signal ? { signal: context.signal } : {});
+  try {
+    await must("image", context, ["docker", "load", "-i", path], !facts.root, { timeoutMs: 600_000 });
+  } finally {
+    await context.session.run(["rm", "-f", path]);
+  }
+  return { step: "image", result: "changed", detail: `loaded ${image.tag} ${short(wanted)}` };
+}
+
+export async function configStep(context: StepContext, facts: SystemFacts): Promise<StepResult> {
+  const { dir } = layout(context.bundle.node);
+  const sudo = !facts.root;
+  const changed: string[] = [];
+  for (const [name, file] of Object.entries(context.bundle.files)) {
+    const path = `${dir}/${name}`;
+    const held = await context.session.run(["sha256sum", path], { sudo });
+    if (held.code === 0 && held.stdout.split(" ")[0] === sha256(file.content)) continue;
+    changed.push(name);
+    if (context.dryRun) continue;
+    await must("config", context, ["mkdir", "-p", "-m", "0700", dir], sudo);
+    await context.session.writeFile(path, file.content, {
+      mode: file.mode,
+      sudo,
+      ...(context.signal ? { signal: context.signal } : {}),
+    });
+  }
+  if (changed.length === 0) return { step: "config", result: "unchanged", detail: `${dir} as built` };
+  return {
+    step: "config",
+    result: context.dryRun ? "would-change" : "changed",
+    detail: `${context.dryRun ? "write" : "wrote"} ${changed.join(", ")} in ${dir}`,
+  };
+}
+
+export async function nodeStep(context: StepContext, facts: SystemFacts): Promise<StepResult> {
+  const { container, volume, dir } = layout(context.bundle.node);
+  const sudo = !facts.root;
+  const hash = buildHash(await context.image.id(), context.bundle);
+  const inspect = await context.session.run(
+    [
+      "docker",
+      "inspect",
+      "--format",
+      '{{.State.Running}} {{index .Config.Labels "treescale.build"}}',
+      container,
+    ],
+    { sudo },
+  );
+  const decision = containerDecision(inspect, hash);
+  if (decision.action === "keep")
+    return { step: "node", result: "unchanged", detail: `${container} ${decision.why}` };
+  if (context.dryRun)
+    return {
+      step: "node",
+      result: "would-change",
+      detail: `${decision.action} ${container}: ${decision.why}`,
+    };
+  context.acting("node", `${decision.action} ${container}: ${decision.why}`);
+  if (decision.action === "recreate") await must("node", context, ["docker", "rm", "-f", container], sudo);
+  await must(
+    "node",
+    context,
+    [
+      "docker",
+      "run",
+      "-d",
+      "--name",
+      container,
+      "--restart",
+      "always",
+      "--network",
+      "host",
+      "--label",
+      `treescale.build=${hash}`,
+      "-v",
+      "/var/run/docker.sock:/var/run/docker.sock",
+      "-v",
+      `${dir}:/etc/treescale:ro`,
+      "-v",
+      `${volume}:/var/lib/treescale`,
+      context.image.tag,
+      ...context.bundle.args,
+    ],
+    sudo,
+    { timeoutMs: 60_000 },
+  );
+  return {
+    step: "node",
+    result: "changed",
+    detail: `${decision.action === "create" ? "started" : "recreated"} ${container}`,
+  };
+}
+
+function short(id: string): string {
+  return id.replace(/^sha256:/, "").slice(0, 12);
+}
