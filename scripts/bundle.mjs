@@ -14,9 +14,10 @@ const outdir = resolve(
   process.argv.find((arg) => arg.startsWith("--outdir="))?.slice("--outdir=".length) ?? "dist/cli",
 );
 
-// dockerode stays a package loaded from node_modules: it pulls in native addons (ssh2, cpu-features)
-// and files read at run time that a bundle cannot carry, and the CLI imports it lazily anyway.
-const EXTERNAL = ["dockerode"];
+// dockerode and ssh2 stay packages loaded from node_modules: they pull in native addons (ssh2's crypto
+// binding, cpu-features, each optional with a pure-JS fallback) and files read at run time that a bundle
+// cannot carry, and the CLI imports them lazily anyway (the SSH driver only when it connects).
+const EXTERNAL = ["dockerode", "ssh2"];
 
 // Bundled CommonJS packages (commander) call require() for Node's built-ins; an ES module has no
 // require, so each output file makes its own.
