@@ -54,10 +54,12 @@ type ApplyRun = {
   round: number;
   replicas: number;
   extra: boolean;
+  /** When it started, in ms after the soak's start (the samples' atMs, the victims' removedAt - startedAt). */
   startMs: number;
   ms: number;
   exitCode: number;
   failedLines: string[];
+  output?: string;
 };
 type Victim = { name: string; node: string; removedAt: number; driftMs?: number; healedMs?: number };
 
@@ -191,6 +193,7 @@ function runApply(
   const args = [cli, "apply", "--node", soak.nodes[0]!.url, "--token", TOKEN, "--stack", STACK, "--prune"];
   args.push("--timeout", String(APPLY_TIMEOUT_S), "-f", join(soak.dir, "fleet"));
   const start = performance.now();
+  const startMs = Date.now() - startedAt;
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   soak.children.add(child);
   let output = "";
@@ -206,10 +209,12 @@ function runApply(
       resolve({
         round,
         ...plan,
-        startMs: Date.now() - startedAt,
+        startMs,
         ms: performance.now() - start,
         exitCode: code ?? -1,
         failedLines: output.split("\n").filter((line) => line.includes("FAILED")),
+        // Kept whole only when something went wrong: it is what a bug report needs.
+        ...(code !== 0 || output.includes("FAILED") ? { output } : {}),
       });
     });
   });
@@ -344,7 +349,7 @@ export async function run(args: string[]): Promise<void> {
       });
       await writeFile(
         samplesPath,
-        `${JSON.stringify({ minutes, nodes: names, samples, applies, victims }, null, 1)}\n`,
+        `${JSON.stringify({ minutes, startedAt, nodes: names, samples, applies, victims }, null, 1)}\n`,
       );
     };
 
@@ -491,10 +496,13 @@ function printReport(report: {
       ],
     ],
   );
-  const failedLines = [...new Set(applies.flatMap((a) => a.failedLines.map((line) => line.trim())))];
-  if (failedLines.length > 0) {
-    process.stdout.write(`\nFAILED lines (${failedLines.length} distinct, first 10):\n`);
-    for (const line of failedLines.slice(0, 10)) process.stdout.write(`  ${line}\n`);
+  const troubled = applies.filter((a) => a.exitCode !== 0 || a.failedLines.length > 0);
+  if (troubled.length > 0) process.stdout.write("\napplies that failed or printed FAILED (first 10):\n");
+  for (const apply of troubled.slice(0, 10)) {
+    process.stdout.write(
+      `  apply ${apply.round} at ${(apply.startMs / 1000).toFixed(1)} s, exit ${apply.exitCode}:\n` +
+        apply.failedLines.map((line) => `    ${line.trim()}\n`).join(""),
+    );
   }
   process.stdout.write(
     `\nmemory per node, ${samples.length} samples every ${SAMPLE_EVERY_MS / 1000} s (slope: least squares)\n`,
