@@ -26,6 +26,8 @@ export interface ConnectionFlags {
   ca?: string | undefined;
   /** --connect-timeout, in seconds. */
   connectTimeout?: number | undefined;
+  /** --context: a tree recorded by `treescale build` (default $TREESCALE_CONTEXT, else the current one). */
+  context?: string | undefined;
 }
 
 /** Where a verb connects, and how: what the flags say, with the environment as defaults. */
@@ -44,6 +46,10 @@ export function addConnectionOptions(command: Command): Command {
     .option(
       "--ca <file>",
       "PEM file of the CA that signed the node's certificate, for tls:// and wss:// (default $TREESCALE_CA)",
+    )
+    .option(
+      "--context <name>",
+      "a tree recorded by treescale build, when no --node is given (default $TREESCALE_CONTEXT, else the current context)",
     )
     .option(
       "--connect-timeout <seconds>",

@@ -15,6 +15,8 @@ const VERBS: Record<string, () => Promise<Register>> = {
   events: async () => (await import("./events.js")).registerEvents,
   publish: async () => (await import("./publish.js")).registerPublish,
   watch: async () => (await import("./watch.js")).registerWatch,
+  build: async () => (await import("./build.js")).registerBuild,
+  context: async () => (await import("./context.js")).registerContext,
 };
 
 /**

@@ -14,6 +14,7 @@ import {
 } from "../node/embedded-endpoint.js";
 import { NodeDaemon } from "../node/node-daemon.js";
 import type { Controller, NodeController } from "../reconcile/controller.js";
+import { chosenContext } from "../state/contexts.js";
 import { treescaleHome } from "../state/stack-files.js";
 import {
   type ConnectionFlags as BusConnectionFlags,
@@ -47,7 +48,12 @@ export async function openFleet(
   kinds: EmbeddedKinds,
   retried = false,
 ): Promise<FleetConnection> {
-  const url = flags.node ?? process.env.TREESCALE_NODE;
+  const named = flags.node ?? process.env.TREESCALE_NODE;
+  // Without --node, a tree recorded by `treescale build` (named, or the current one) before the embedded node.
+  const context = named
+    ? undefined
+    : await chosenContext(treescaleHome(), flags.context ?? (process.env.TREESCALE_CONTEXT || undefined));
+  const url = named ?? context?.node;
   const embedded = url
     ? undefined
     : await openEmbeddedNode(checkNodeName(flags.name), {
@@ -58,7 +64,12 @@ export async function openFleet(
   const { caFile, deadlineMs } = endpointSettings(flags);
   const endpoint = embedded
     ? { url: embedded.url, token: embedded.token, caFile: undefined, deadlineMs }
-    : { url: url ?? "", token: flags.token ?? process.env.TREESCALE_TOKEN, caFile, deadlineMs };
+    : {
+        url: url ?? "",
+        token: flags.token ?? process.env.TREESCALE_TOKEN ?? context?.token,
+        caFile,
+        deadlineMs,
+      };
   let client: Awaited<ReturnType<typeof connectClient>>;
   try {
     client = await connectClient(endpoint, { reconnect: false });

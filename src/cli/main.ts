@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// The CLI's composition point and its one error boundary: the kinds (controllers and the drivers
-// they act with) are wired here and handed down, the verb being run registers itself, and every
-// expected failure arrives here as a typed error and leaves as an exit code.
 import { Command, CommanderError } from "commander";
 import { builtinControllers } from "../../controllers/index.js";
 import { ExitError, InternalError, TreescaleError, UsageError } from "../errors.js";
+// The CLI's composition point and its one error boundary: the kinds (controllers and the drivers
+// they act with) are wired here and handed down, the verb being run registers itself, and every
+// expected failure arrives here as a typed error and leaves as an exit code.
+import { VERSION } from "../version.js";
 import { registerCommands } from "./commands.js";
 import type { Kinds } from "./kinds.js";
 
@@ -33,7 +34,7 @@ const kinds: Kinds = (options = {}) =>
 async function main(argv: string[]): Promise<number> {
   const program = new Command("treescale")
     .description("Declarative fleet manager over an always-connected tree of servers")
-    .version("0.1.0")
+    .version(VERSION)
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)");
   try {

@@ -1,0 +1,185 @@
+// `treescale build`: from SSH access to a running tree. Every server with an ssh block gets Docker,
+// the node image and its files, and a running node, each step only when its check says so; then the
+// build waits until the tree has every server, and records it as a context for later verbs.
+import type { Command } from "commander";
+import { nodeBundle } from "../../controllers/server/bundle.js";
+import { convergeServer, type ServerReport } from "../../controllers/server/converge.js";
+import { ExitError, UsageError } from "../errors.js";
+import type { ServerSpec } from "../model/resources.js";
+import { ensureCredentials, saveContext, useContext } from "../state/contexts.js";
+import { treescaleHome } from "../state/stack-files.js";
+import { runLimited } from "../util/run-limited.js";
+import { VERSION } from "../version.js";
+import { wholeNumber } from "./flag-values.js";
+import { loadOrExit } from "./load-manifests.js";
+
+type BuildFlags = {
+  file: string[];
+  dryRun?: boolean;
+  parallel: string;
+  image?: string;
+  context?: string;
+  acceptNewHostKeys?: boolean;
+  timeout: string;
+};
+
+export function registerBuild(program: Command): void {
+  program
+    .command("build")
+    .description(
+      "bring every server with an ssh block to a running node of the tree (Docker, image, files, node)",
+    )
+    .requiredOption(
+      "-f, --file <path...>",
+      "manifests: the seed's console.toml (and its tree), or native files",
+    )
+    .option("--dry-run", "say what each server would get, change nothing")
+    .option("--parallel <n>", "servers converged at once", "10")
+    .option(
+      "--image <tag>",
+      "the node image to run (default treescale/node:<version>; scripts/build-node-image.sh builds it)",
+    )
+    .option("--context <name>", "the context to record the tree as (default: the root server's name)")
+    .option(
+      "--accept-new-host-keys",
+      "trust and record a server's host key seen for the first time (never a changed one)",
+    )
+    .option("--timeout <seconds>", "how long to wait for every server to join the tree", "120")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  treescale build -f console.toml --dry-run\n  treescale build -f console.toml --accept-new-host-keys\n",
+    )
+    .action(async (flags: BuildFlags) => {
+      process.exitCode = await runBuild(flags);
+    });
+}
+
+async function runBuild(flags: BuildFlags): Promise<number> {
+  const { desired } = await loadOrExit(flags.file);
+  const servers = Object.values(desired.servers);
+  const reachable = servers.filter((s) => s.ssh);
+  if (reachable.length === 0)
+    throw new UsageError(
+      "no server has an ssh block: build needs SSH access ([ssh.NAME] in console.toml, or ssh = { … })",
+    );
+  const roots = servers.filter((s) => !servers.some((p) => p.childs.includes(s.name)));
+  const root = roots[0];
+  if (!root || roots.length > 1)
+    throw new UsageError(
+      `a tree has one root; these servers have no parent: ${roots.map((r) => r.name).join(", ")}`,
+    );
+  const home = treescaleHome();
+  const contextName = flags.context ?? root.name;
+  const credentials = await ensureCredentials(home, contextName);
+  const [{ connectSsh }, { localImage }] = await Promise.all([
+    import("../drivers/ssh.js"),
+    import("../drivers/local-image.js"),
+  ]);
+  const image = localImage(flags.image ?? `treescale/node:${VERSION}`);
+  await image.id();
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const reports = await runLimited(reachable, wholeNumber("--parallel", 1)(flags.parallel), (server) =>
+    convergeServer({
+      server: server.name,
+      connect: () => connectSsh(sshTarget(server, flags.acceptNewHostKeys === true)),
+      image,
+      bundle: nodeBundle(server.name, desired.servers, credentials),
+      dryRun: flags.dryRun === true,
+      onStep: (name, step) => say(`[${name}] ${step.step}: ${step.result} (${step.detail})`),
+      onActivity: (name, step, what) => say(`[${name}] ${step}: ${what}…`),
+    }),
+  );
+  process.stdout.write(summary(reports, flags.dryRun === true));
+  const failed = reports.filter((r) => !r.ok);
+  if (flags.dryRun) return failed.length > 0 ? 1 : 0;
+  if (failed.length === reports.length) return 1;
+  const url = `tcp://${root.ip}:${root.servicePort}`;
+  const joined = await waitForTree(
+    url,
+    credentials.adminToken,
+    servers.map((s) => s.name),
+    wholeNumber("--timeout", 1)(flags.timeout) * 1000,
+  );
+  await saveContext(home, {
+    name: contextName,
+    node: url,
+    token: credentials.adminToken,
+    servers: servers.map((s) => s.name),
+    builtAt: new Date().toISOString(),
+  });
+  await useContext(home, contextName);
+  const missing = servers.map((s) => s.name).filter((name) => !joined.includes(name));
+  if (missing.length > 0)
+    process.stdout.write(`✗ not in the tree after ${flags.timeout} s: ${missing.join(", ")}\n`);
+  process.stdout.write(
+    `Context ${contextName} (${url}) is now the current one: treescale get nodes talks to it.\n`,
+  );
+  if (failed.length > 0 || missing.length > 0)
+    throw new ExitError(1, `build failed for ${[...failed.map((f) => f.server), ...missing].join(", ")}`);
+  return 0;
+}
+
+function sshTarget(server: ServerSpec, acceptNew: boolean) {
+  const ssh = server.ssh!;
+  return {
+    host: ssh.host,
+    port: ssh.port,
+    user: ssh.user ?? "root",
+    agent: true,
+    acceptNew,
+    ...(ssh.keyFile !== undefined ? { keyPath: ssh.keyFile } : {}),
+    ...(ssh.password !== undefined ? { password: ssh.password } : {}),
+    ...(ssh.hostKey !== undefined ? { hostKey: ssh.hostKey } : {}),
+  };
+}
+
+function summary(reports: readonly ServerReport[], dryRun: boolean): string {
+  const lines = [...reports]
+    .sort((a, b) => a.server.localeCompare(b.server))
+    .map((report) => {
+      if (!report.ok) return `✗ ${report.server}: ${report.failedStep} failed: ${report.error}`;
+      const changed = report.steps
+        .filter((s) => s.result !== "unchanged")
+        .map((s) => `${s.step} (${s.detail})`);
+      if (changed.length === 0) return `✓ ${report.server}: unchanged`;
+      return `${dryRun ? "~" : "✓"} ${report.server}: ${dryRun ? "would change" : "changed"} ${changed.join(", ")}`;
+    });
+  const changedCount = reports.filter((r) => r.ok && r.steps.some((s) => s.result !== "unchanged")).length;
+  const tail =
+    changedCount === 0 && reports.every((r) => r.ok)
+      ? "No changes: every server is as built."
+      : `${changedCount} server(s) ${dryRun ? "would change" : "changed"}, ${reports.filter((r) => !r.ok).length} failed.`;
+  return `${lines.join("\n")}\n${tail}\n`;
+}
+
+/** Polls the root until every server answers in the tree; resolves with the names that did. */
+async function waitForTree(
+  url: string,
+  token: string,
+  expected: string[],
+  timeoutMs: number,
+): Promise<string[]> {
+  const [{ connectClient }, { clientFleetBus }, { gatherStates }] = await Promise.all([
+    import("./bus-connection.js"),
+    import("../fleet/fleet-bus.js"),
+    import("../fleet/fleet-apply.js"),
+  ]);
+  const deadline = Date.now() + timeoutMs;
+  let seen: string[] = [];
+  while (Date.now() < deadline) {
+    try {
+      const client = await connectClient({ url, token, caFile: undefined, deadlineMs: 5000 });
+      try {
+        const states = await gatherStates(clientFleetBus(client), 3000, expected);
+        seen = states.map((s) => s.node);
+        if (expected.every((name) => seen.includes(name))) return seen;
+      } finally {
+        await client.close();
+      }
+    } catch {
+      // The root may not listen yet: its container was just started.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return seen;
+}
