@@ -3,7 +3,7 @@
 // sudo fed its password on stdin, never on a command line. Every call has a deadline and takes a signal.
 import { constants } from "node:os";
 import { posix } from "node:path";
-import type { Client, SFTPWrapper } from "ssh2";
+import type { Client, ClientChannel, SFTPWrapper } from "ssh2";
 import { AbortedError, errorMessage, InternalError } from "../errors.js";
 import { withDeadline } from "./deadline.js";
 import { single, tempPathFor, writeAtomically } from "./sftp-write.js";
@@ -18,7 +18,10 @@ export type RunResult = { code: number; stdout: string; stderr: string };
 export type RunOptions = {
   sudo?: boolean;
   stdin?: string | Uint8Array;
-  /** Default 60 s. On expiry the command is sent SIGTERM and its channel closed. */
+  /**
+   * Default 60 s. On expiry (or abort) the command is sent SIGTERM and its channel closed. OpenSSH
+   * refuses signals in a root session (no privilege separation there): as root, the process may run on.
+   */
   timeoutMs?: number;
   signal?: AbortSignal;
 };
@@ -199,7 +202,7 @@ class Session implements SshSession {
         let code: number | undefined;
         const stop = () => {
           // The remote process outlives a closed channel unless told; sudo relays the TERM to its child.
-          channel.signal("TERM");
+          sendSignal(channel, "TERM");
           channel.close();
         };
         if (signal.aborted) stop();
@@ -378,6 +381,25 @@ function showCommand(argv: readonly string[]): string {
 function signalNumber(name: string | undefined): number {
   const signals = constants.signals as Record<string, number | undefined>;
   return (name && signals[`SIG${name}`]) || 0;
+}
+
+/** ssh2's internals a signal request needs; see sendSignal. */
+type ChannelInternals = {
+  outgoing?: { id?: unknown; state?: unknown };
+  _client?: { _protocol?: { signal?: (channel: number, signal: string) => void } };
+};
+
+/**
+ * ssh2's `channel.signal()` sends nothing once the channel's stdin has ended, which `run` always does
+ * (a command reading stdin must see EOF), so the request goes through the same protocol call directly.
+ */
+function sendSignal(channel: ClientChannel, signal: string): void {
+  const { outgoing, _client: client } = channel as unknown as ChannelInternals;
+  const protocol = client?._protocol;
+  // "eof": our stdin has ended, the channel is still open.
+  const open = outgoing?.state === "open" || outgoing?.state === "eof";
+  if (open && typeof outgoing?.id === "number" && typeof protocol?.signal === "function")
+    protocol.signal(outgoing.id, signal);
 }
 
 function toBuffer(data: string | Uint8Array): Buffer {
