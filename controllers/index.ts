@@ -6,12 +6,15 @@ import type { BalancerDrivers } from "./balancer/execute.js";
 import { balancerController } from "./balancer/index.js";
 import { containerController } from "./container/index.js";
 import { nodeLinkController } from "./node-link/index.js";
+import { type ServerControllerOptions, serverController } from "./server/index.js";
 
 export type BuiltinOptions = {
   /** The node's engine, made on first use. */
   docker(): Promise<{ engine: ContainerEngine; events: EngineEventSource }>;
   /** The nft and ipvsadm drivers and the node's IPVS record, made when a node's agent starts. */
   balancer(host: RuntimeHost): Promise<BalancerDrivers>;
+  /** SSH, the node image and the tree's credentials, for servers the apply brings up. */
+  server: Omit<ServerControllerOptions, "parallel">;
   concurrency?: number;
   stopTimeoutSeconds?: number;
 };
@@ -27,5 +30,6 @@ export function builtinControllers(options: BuiltinOptions): Controller[] {
     }),
     balancerController({ drivers: options.balancer }),
     nodeLinkController(),
+    serverController(options.server),
   ];
 }

@@ -3,10 +3,10 @@
 // the arguments it runs with. Values are written as TOML data, never as shell.
 import { stringify } from "smol-toml";
 import type { ServerSpec } from "../../src/model/resources.js";
-import type { TreeCredentials } from "../../src/state/contexts.js";
-import type { NodeBundle } from "./steps.js";
+/** What the nodes of one tree share: made by a build, kept with its context. */
+export type TreeCredentials = { clusterSecret: string; adminToken: string };
 
-export type { TreeCredentials };
+import type { NodeBundle } from "./steps.js";
 
 export function nodeBundle(
   node: string,

@@ -2,15 +2,13 @@
 // the node image and its files, and a running node, each step only when its check says so; then the
 // build waits until the tree has every server, and records it as a context for later verbs.
 import type { Command } from "commander";
-import { nodeBundle } from "../../controllers/server/bundle.js";
-import { convergeServer, type ServerReport } from "../../controllers/server/converge.js";
 import { ExitError, UsageError } from "../errors.js";
-import type { ServerSpec } from "../model/resources.js";
+import type { BuildReport, Controller, FleetBuilder } from "../reconcile/controller.js";
 import { ensureCredentials, saveContext, useContext } from "../state/contexts.js";
 import { treescaleHome } from "../state/stack-files.js";
-import { runLimited } from "../util/run-limited.js";
 import { VERSION } from "../version.js";
 import { wholeNumber } from "./flag-values.js";
+import type { Kinds } from "./kinds.js";
 import { loadOrExit } from "./load-manifests.js";
 
 type BuildFlags = {
@@ -23,7 +21,7 @@ type BuildFlags = {
   timeout: string;
 };
 
-export function registerBuild(program: Command): void {
+export function registerBuild(program: Command, kinds: Kinds): void {
   program
     .command("build")
     .description(
@@ -50,11 +48,11 @@ export function registerBuild(program: Command): void {
       "\nExamples:\n  treescale build -f console.toml --dry-run\n  treescale build -f console.toml --accept-new-host-keys\n",
     )
     .action(async (flags: BuildFlags) => {
-      process.exitCode = await runBuild(flags);
+      process.exitCode = await runBuild(flags, kinds);
     });
 }
 
-async function runBuild(flags: BuildFlags): Promise<number> {
+async function runBuild(flags: BuildFlags, kinds: Kinds): Promise<number> {
   const { desired } = await loadOrExit(flags.file);
   const servers = Object.values(desired.servers);
   const reachable = servers.filter((s) => s.ssh);
@@ -71,24 +69,19 @@ async function runBuild(flags: BuildFlags): Promise<number> {
   const home = treescaleHome();
   const contextName = flags.context ?? root.name;
   const credentials = await ensureCredentials(home, contextName);
-  const [{ connectSsh }, { localImage }] = await Promise.all([
-    import("../drivers/ssh.js"),
-    import("../drivers/local-image.js"),
-  ]);
-  const image = localImage(flags.image ?? `treescale/node:${VERSION}`);
-  await image.id();
-  const say = (line: string) => process.stderr.write(`${line}\n`);
-  const reports = await runLimited(reachable, wholeNumber("--parallel", 1)(flags.parallel), (server) =>
-    convergeServer({
-      server: server.name,
-      connect: () => connectSsh(sshTarget(server, flags.acceptNewHostKeys === true)),
-      image,
-      bundle: nodeBundle(server.name, desired.servers, credentials),
-      dryRun: flags.dryRun === true,
-      onStep: (name, step) => say(`[${name}] ${step.step}: ${step.result} (${step.detail})`),
-      onActivity: (name, step, what) => say(`[${name}] ${step}: ${what}…`),
-    }),
+  const builder = kinds({ nodeImage: flags.image ?? `treescale/node:${VERSION}` }).find(
+    (kind): kind is Controller & FleetBuilder => "build" in kind,
   );
+  if (!builder) throw new UsageError("this version has no kind that builds servers");
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const reports = await builder.build(desired, {
+    dryRun: flags.dryRun === true,
+    parallel: wholeNumber("--parallel", 1)(flags.parallel),
+    acceptNewHostKeys: flags.acceptNewHostKeys === true,
+    credentials,
+    onStep: (name, step) => say(`[${name}] ${step.step}: ${step.result} (${step.detail})`),
+    onActivity: (name, step, what) => say(`[${name}] ${step}: ${what}…`),
+  });
   process.stdout.write(summary(reports, flags.dryRun === true));
   const failed = reports.filter((r) => !r.ok);
   if (flags.dryRun) return failed.length > 0 ? 1 : 0;
@@ -115,34 +108,20 @@ async function runBuild(flags: BuildFlags): Promise<number> {
     `Context ${contextName} (${url}) is now the current one: treescale get nodes talks to it.\n`,
   );
   if (failed.length > 0 || missing.length > 0)
-    throw new ExitError(1, `build failed for ${[...failed.map((f) => f.server), ...missing].join(", ")}`);
+    throw new ExitError(1, `build failed for ${[...failed.map((f) => f.resource), ...missing].join(", ")}`);
   return 0;
 }
 
-function sshTarget(server: ServerSpec, acceptNew: boolean) {
-  const ssh = server.ssh!;
-  return {
-    host: ssh.host,
-    port: ssh.port,
-    user: ssh.user ?? "root",
-    agent: true,
-    acceptNew,
-    ...(ssh.keyFile !== undefined ? { keyPath: ssh.keyFile } : {}),
-    ...(ssh.password !== undefined ? { password: ssh.password } : {}),
-    ...(ssh.hostKey !== undefined ? { hostKey: ssh.hostKey } : {}),
-  };
-}
-
-function summary(reports: readonly ServerReport[], dryRun: boolean): string {
+function summary(reports: readonly BuildReport[], dryRun: boolean): string {
   const lines = [...reports]
-    .sort((a, b) => a.server.localeCompare(b.server))
+    .sort((a, b) => a.resource.localeCompare(b.resource))
     .map((report) => {
-      if (!report.ok) return `✗ ${report.server}: ${report.failedStep} failed: ${report.error}`;
+      if (!report.ok) return `✗ ${report.resource}: ${report.failedStep} failed: ${report.error}`;
       const changed = report.steps
         .filter((s) => s.result !== "unchanged")
         .map((s) => `${s.step} (${s.detail})`);
-      if (changed.length === 0) return `✓ ${report.server}: unchanged`;
-      return `${dryRun ? "~" : "✓"} ${report.server}: ${dryRun ? "would change" : "changed"} ${changed.join(", ")}`;
+      if (changed.length === 0) return `✓ ${report.resource}: unchanged`;
+      return `${dryRun ? "~" : "✓"} ${report.resource}: ${dryRun ? "would change" : "changed"} ${changed.join(", ")}`;
     });
   const changedCount = reports.filter((r) => r.ok && r.steps.some((s) => s.result !== "unchanged")).length;
   const tail =

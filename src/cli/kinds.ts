@@ -2,7 +2,10 @@
 // import a controller themselves.
 import type { Controller } from "../reconcile/controller.js";
 
-/** Per-node settings a kind's acting half takes (the embedded node's --parallel, --stop-timeout). */
-export type KindOptions = { concurrency?: number; stopTimeoutSeconds?: number };
+/**
+ * Settings a kind's acting half takes: the embedded node's --parallel and --stop-timeout, and the
+ * node image a build sends (--image).
+ */
+export type KindOptions = { concurrency?: number; stopTimeoutSeconds?: number; nodeImage?: string };
 
 export type Kinds = (options?: KindOptions) => Controller[];

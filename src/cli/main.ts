@@ -1,16 +1,16 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from "commander";
-import { builtinControllers } from "../../controllers/index.js";
-import { ExitError, InternalError, TreescaleError, UsageError } from "../errors.js";
 // The CLI's composition point and its one error boundary: the kinds (controllers and the drivers
 // they act with) are wired here and handed down, the verb being run registers itself, and every
 // expected failure arrives here as a typed error and leaves as an exit code.
+import { Command, CommanderError } from "commander";
+import { builtinControllers } from "../../controllers/index.js";
+import { ExitError, InternalError, TreescaleError, UsageError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { registerCommands } from "./commands.js";
 import type { Kinds } from "./kinds.js";
 
 /** The drivers are loaded and made only when a node's agent starts: planning never touches Docker. */
-const kinds: Kinds = (options = {}) =>
+const kinds: Kinds = ({ nodeImage, ...options } = {}) =>
   builtinControllers({
     docker: async () => {
       const [{ DockerEngine }, { DockerEventSource }] = await Promise.all([
@@ -27,6 +27,27 @@ const kinds: Kinds = (options = {}) =>
         import("../drivers/conntrack.js"),
       ]);
       return { nft, ipvs, record: ipvsRecordStore(host.home, host.node), conntrack: conntrackReader() };
+    },
+    server: {
+      connect: async (server, acceptNewHostKey) => {
+        const [{ connectSsh }, { targetOf }] = await Promise.all([
+          import("../drivers/ssh.js"),
+          import("../drivers/ssh-target.js"),
+        ]);
+        return connectSsh(targetOf(server.ssh!, acceptNewHostKey));
+      },
+      image: async () =>
+        (await import("../drivers/local-image.js")).localImage(nodeImage ?? `treescale/node:${VERSION}`),
+      credentials: async (servers) => {
+        const { chosenContext, ensureCredentials } = await import("../state/contexts.js");
+        const { treescaleHome } = await import("../state/stack-files.js");
+        const home = treescaleHome();
+        const context = await chosenContext(home, process.env.TREESCALE_CONTEXT || undefined);
+        const root = Object.values(servers).find(
+          (s) => !Object.values(servers).some((p) => p.childs.includes(s.name)),
+        );
+        return ensureCredentials(home, context?.name ?? root?.name ?? "default");
+      },
     },
     ...options,
   });

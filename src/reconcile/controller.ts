@@ -259,4 +259,28 @@ export interface FleetController<A extends PlannedAction = PlannedAction> {
   actionJson(action: A): Record<string, unknown>;
 }
 
+/** One step of bringing a resource up on its own (`treescale build`), and how it ended. */
+export type BuildStep = { step: string; result: "unchanged" | "changed" | "would-change"; detail: string };
+
+export type BuildReport =
+  | { resource: string; ok: true; steps: BuildStep[] }
+  | { resource: string; ok: false; steps: BuildStep[]; failedStep: string; error: string };
+
+export type BuildOptions = {
+  dryRun: boolean;
+  parallel: number;
+  /** Trust a server's host key seen for the first time (never a changed one). */
+  acceptNewHostKeys: boolean;
+  /** What the tree's nodes share (cluster secret, admin token). */
+  credentials: { clusterSecret: string; adminToken: string };
+  onStep(resource: string, step: BuildStep): void;
+  onActivity(resource: string, step: string, what: string): void;
+};
+
+/** A fleet kind that can also check and converge all its resources on its own, with a dry run. */
+export interface FleetBuilder {
+  readonly kind: string;
+  build(desired: DesiredState, options: BuildOptions): Promise<BuildReport[]>;
+}
+
 export type Controller = NodeController | FleetController;

@@ -1,0 +1,123 @@
+// The server kind: a server with an ssh block whose node is not in the tree is brought up over SSH
+// (Docker, the node image, its files, its node) by the apply, as `treescale build` does for all of
+// them. It runs where the apply runs (fleet scope); its doors to SSH, the image and the tree's
+// credentials are handed in by the composition root.
+import type { ServerSpec } from "../../src/model/resources.js";
+import type {
+  BuildOptions,
+  BuildReport,
+  FleetBuilder,
+  FleetController,
+  Outcome,
+} from "../../src/reconcile/controller.js";
+import { runLimited } from "../../src/util/run-limited.js";
+import { nodeBundle, type TreeCredentials } from "./bundle.js";
+import { convergeServer } from "./converge.js";
+import type { ImageSource, RemoteSession } from "./session.js";
+
+export type ServerAction = {
+  kind: "server";
+  type: "converge";
+  resource: string;
+  node: string;
+  server: ServerSpec;
+  /** Every declared server: each node's seed file names them all, so it finds its parent. */
+  servers: Readonly<Record<string, ServerSpec>>;
+  reason: string;
+};
+
+export type ServerControllerOptions = {
+  connect(server: ServerSpec, acceptNewHostKey: boolean): Promise<RemoteSession>;
+  /** Made when a server is acted on: planning never loads the image's driver. */
+  image(): Promise<ImageSource>;
+  credentials(servers: Readonly<Record<string, ServerSpec>>): Promise<TreeCredentials>;
+  parallel?: number;
+};
+
+export type ServerController = FleetController<ServerAction> & FleetBuilder;
+
+export function serverController(options: ServerControllerOptions): ServerController {
+  return {
+    kind: "server",
+    scope: "fleet",
+    plan(desired, states) {
+      const running = new Set(states.map((s) => s.node));
+      const actions = Object.values(desired.servers)
+        .filter((server) => server.ssh && !running.has(server.name))
+        .map(
+          (server): ServerAction => ({
+            kind: "server",
+            type: "converge",
+            resource: server.name,
+            node: server.name,
+            server,
+            servers: desired.servers,
+            reason: "not in the tree: Docker, node image, files and node over SSH",
+          }),
+        );
+      return { actions, notes: [] };
+    },
+    async execute(actions, context) {
+      if (actions.length === 0) return [];
+      const [first] = actions;
+      const credentials = await options.credentials(first!.servers);
+      const image = await options.image();
+      return runLimited(actions, options.parallel ?? 10, async (action): Promise<Outcome<ServerAction>> => {
+        const began = performance.now();
+        context.progress.started(action);
+        const report = await convergeServer({
+          server: action.resource,
+          connect: () => options.connect(action.server, false),
+          image,
+          bundle: nodeBundle(action.resource, action.servers, credentials),
+          dryRun: false,
+          signal: context.signal,
+          onStep: (server, step) => context.progress.activity(`${server} ${step.step}: ${step.result}`),
+          onActivity: (server, step, what) => context.progress.activity(`${server} ${step}: ${what}`),
+        });
+        const outcome: Outcome<ServerAction> = report.ok
+          ? { action, ok: true, ms: performance.now() - began }
+          : {
+              action,
+              ok: false,
+              error: `${report.failedStep}: ${report.error}`,
+              code: "SERVER_STEP_FAILED",
+              ms: performance.now() - began,
+            };
+        context.progress.finished(outcome);
+        return outcome;
+      });
+    },
+    async build(desired, build: BuildOptions): Promise<BuildReport[]> {
+      const image = await options.image();
+      const servers = Object.values(desired.servers).filter((server) => server.ssh);
+      const reports = await runLimited(servers, build.parallel, (server) =>
+        convergeServer({
+          server: server.name,
+          connect: () => options.connect(server, build.acceptNewHostKeys),
+          image,
+          bundle: nodeBundle(server.name, desired.servers, build.credentials),
+          dryRun: build.dryRun,
+          onStep: build.onStep,
+          onActivity: build.onActivity,
+        }),
+      );
+      return reports.map((report): BuildReport => {
+        const { server, ...rest } = report;
+        return { resource: server, ...rest };
+      });
+    },
+    describe: (action) => ({
+      effect: "create",
+      verb: "server",
+      target: action.resource,
+      reason: action.reason,
+    }),
+    actionJson: (action) => ({
+      action: "converge",
+      server: action.resource,
+      ssh: `${action.server.ssh?.user ?? "root"}@${action.server.ssh?.host}:${action.server.ssh?.port}`,
+      reason: action.reason,
+    }),
+  };
+}
