@@ -74,7 +74,8 @@ export async function runFleetApply(
       process.stdout.write(
         `${JSON.stringify({ dryRun: true, plan: fleetPlanJson(plan, registry) }, null, 2)}\n`,
       );
-    return plan.unsupported.length > 0 ? EXIT.failed : EXIT.ok;
+    // A plan that cannot be carried out in full is no success, dry or not.
+    return plan.unsupported.length > 0 || plan.unschedulable.length > 0 ? EXIT.failed : EXIT.ok;
   }
   const progress = (line: string) => process.stderr.write(`${line}\n`);
   const { nodes, actions, fleet } = await applyFleet({ bus, plan, registry, deadline, onProgress: progress });

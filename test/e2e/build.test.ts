@@ -1,0 +1,201 @@
+// `treescale build` from the seed's console.toml to a running tree, for real: three "servers" are
+// sshd processes of the test's own on loopback ports (one logged into with a password and sudo, two
+// with a key as root), sharing this machine's dockerd; the node image is the project's, built here.
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireBuild, runCli, scratch } from "../support/cli.js";
+import { uniqueNodeName } from "../support/docker.js";
+import { freePort } from "../support/net.js";
+import {
+  ensureTestUser,
+  makeClientKey,
+  type Sshd,
+  sshdUnavailable,
+  startSshd,
+  TEST_USERS,
+} from "../support/sshd.js";
+
+const docker = new Docker();
+const unavailable = sshdUnavailable();
+if (unavailable) console.warn(`build e2e skipped: ${unavailable}`);
+
+const names = { root: uniqueNodeName("broot"), a: uniqueNodeName("ba"), b: uniqueNodeName("bb") };
+const pwned = `/tmp/treescale-pwned-${randomBytes(6).toString("hex")}`;
+let work: Awaited<ReturnType<typeof scratch>>;
+let env: Record<string, string>;
+const sshds: Partial<Record<keyof typeof names, Sshd>> = {};
+let ports: Record<keyof typeof names, number>;
+let key = "";
+let password = "";
+
+async function writeSeed(overrides: { password?: string } = {}) {
+  await work.write(
+    "console.toml",
+    `tree = "treescale.toml"
+[ssh.${names.root}]
+host = "127.0.0.1"
+port = "${sshds.root!.port}"
+key = "${key}"
+
+[ssh.${names.a}]
+host = "127.0.0.1"
+port = "${sshds.a!.port}"
+username = "${TEST_USERS.passwordlessSudo}"
+password = "${overrides.password ?? password}"
+
+[ssh.${names.b}]
+host = "127.0.0.1"
+port = "${sshds.b!.port}"
+key = "${key}"
+`,
+  );
+  await work.write(
+    "treescale.toml",
+    `[servers.${names.root}]
+ip = "127.0.0.1"
+service_port = ${ports.root}
+childs = ["${names.a}", "${names.b}"]
+
+[servers.${names.a}]
+ip = "127.0.0.1"
+service_port = ${ports.a}
+tags = ["x; touch ${pwned}", "$(touch ${pwned})"]
+
+[servers.${names.b}]
+ip = "127.0.0.1"
+service_port = ${ports.b}
+`,
+  );
+}
+
+const build = (...args: string[]) =>
+  runCli(
+    ["build", "-f", join(work.dir, "console.toml"), "--accept-new-host-keys", "--timeout", "90", ...args],
+    {
+      env,
+    },
+  );
+
+async function nodeContainers(): Promise<Map<string, string>> {
+  const list = await docker.listContainers({ all: true });
+  const ours = new Set(Object.values(names).map((n) => `/treescale-${n}`));
+  return new Map(list.filter((c) => ours.has(c.Names[0] ?? "")).map((c) => [c.Names[0]!.slice(1), c.Id]));
+}
+
+describe.skipIf(unavailable !== undefined)("treescale build (real sshd, real dockerd)", () => {
+  beforeAll(async () => {
+    requireBuild();
+    execFileSync("scripts/build-node-image.sh", { stdio: ["ignore", "ignore", "inherit"] });
+    work = await scratch();
+    const home = join(work.dir, "home");
+    await mkdir(home);
+    // HOME too: known_hosts is ~/.ssh/known_hosts, and the test must not write the user's.
+    env = { TREESCALE_HOME: join(work.dir, "treescale"), HOME: home };
+    const client = await makeClientKey(work.dir);
+    key = client.path;
+    password = (await ensureTestUser(TEST_USERS.passwordlessSudo)).password;
+    sshds.root = await startSshd({ authorizedKeys: { root: [client.publicKey] } });
+    sshds.a = await startSshd({ passwordAuthentication: true });
+    sshds.b = await startSshd({ authorizedKeys: { root: [client.publicKey] } });
+    ports = { root: await freePort(), a: await freePort(), b: await freePort() };
+    await writeSeed();
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const name of Object.values(names)) {
+      await docker
+        .getContainer(`treescale-${name}`)
+        .remove({ force: true })
+        .catch(() => undefined);
+      await docker
+        .getVolume(`treescale-home-${name}`)
+        .remove()
+        .catch(() => undefined);
+      await rm(`/etc/treescale/${name}`, { recursive: true, force: true });
+    }
+    await Promise.all(Object.values(sshds).map((s) => s?.stop()));
+    await work?.remove();
+  });
+
+  it("brings the seed's servers up as root → two children, joined, and records the tree as the current context", async () => {
+    const dry = await build("--dry-run");
+    expect(dry.code, dry.stdout + dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(new RegExp(`~ ${names.root}: would change`));
+    expect((await nodeContainers()).size).toBe(0);
+
+    const first = await build();
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    for (const name of Object.values(names))
+      expect(first.stdout).toMatch(new RegExp(`✓ ${name}: changed .*node`));
+    expect(first.stdout).toContain(`Context ${names.root}`);
+
+    const nodes = JSON.parse((await runCli(["get", "nodes", "-o", "json"], { env })).stdout) as {
+      name: string;
+      status: string;
+      parent: string;
+    }[];
+    expect(nodes.map((n) => [n.name, n.parent]).sort()).toEqual(
+      [
+        [names.a, names.root],
+        [names.b, names.root],
+        [names.root, "-"],
+      ].sort(),
+    );
+    expect(nodes.every((n) => n.status === "Ready")).toBe(true);
+    // The tags reached the server as data: nothing ran them.
+    expect(existsSync(pwned)).toBe(false);
+  });
+
+  it("a second build changes nothing and says so: no container recreated, no image sent", async () => {
+    const before = await nodeContainers();
+    const again = await build();
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout).toContain("No changes: every server is as built.");
+    expect(again.stderr).not.toMatch(/sending|docker load|recreate/);
+    expect(await nodeContainers()).toEqual(before);
+  });
+
+  it("a wrong password fails that server only, naming the step; the others are checked and unchanged", async () => {
+    await writeSeed({ password: "not-the-password" });
+    const result = await build();
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(new RegExp(`✗ ${names.a}: connect failed: .*`));
+    expect(result.stdout).not.toContain("not-the-password");
+    expect(result.stdout).toMatch(new RegExp(`✓ ${names.b}: unchanged`));
+    await writeSeed();
+  });
+
+  it("a changed host key is refused with both fingerprints named", async () => {
+    // What ~/.ssh/known_hosts recorded for server b is replaced by another key: as if b's key changed.
+    const knownHosts = join(env.HOME!, ".ssh", "known_hosts");
+    const other = await makeClientKey(work.dir, "impostor");
+    const recorded = await readFile(knownHosts, "utf8");
+    const entry = `[127.0.0.1]:${sshds.b!.port}`;
+    expect(recorded).toContain(entry);
+    await writeFile(
+      knownHosts,
+      recorded
+        .split("\n")
+        .map((line) =>
+          line.startsWith(`${entry} `)
+            ? `${entry} ${other.publicKey.split(" ").slice(0, 2).join(" ")}`
+            : line,
+        )
+        .join("\n"),
+    );
+    const otherFingerprint = execFileSync("ssh-keygen", ["-l", "-f", `${other.path}.pub`])
+      .toString()
+      .split(/\s+/)[1]!;
+    const result = await build();
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(new RegExp(`✗ ${names.b}: connect failed`));
+    expect(result.stdout).toContain(sshds.b!.hostKeyFingerprint);
+    expect(result.stdout).toContain(otherFingerprint);
+    expect(result.stdout).toMatch(new RegExp(`✓ ${names.root}: unchanged`));
+  });
+});
