@@ -32,13 +32,41 @@ export interface BusGauges {
   pendingOutputBytes: number;
 }
 
+/** What process.memoryUsage() reports, in bytes; injectable so a test can pass literals. */
+export type MemoryUsage = Pick<NodeJS.MemoryUsage, "heapUsed" | "heapTotal" | "rss" | "external">;
+
 function line(name: string, help: string, type: "counter" | "gauge", value: number, labels = ""): string {
   return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name}${labels} ${value}\n`;
 }
 
-export function renderMetrics(node: string, metrics: BusMetrics, gauges: BusGauges): string {
+/**
+ * The process's memory: RSS alone cannot tell a leak from the heap V8 keeps, so the heap is here too
+ * (the soak benchmark reads nodejs_heap_used_bytes for its slope).
+ */
+function processGauges(memory: MemoryUsage, labels: string): string[] {
+  return [
+    line("nodejs_heap_used_bytes", "V8 heap in use", "gauge", memory.heapUsed, labels),
+    line("nodejs_heap_total_bytes", "V8 heap reserved", "gauge", memory.heapTotal, labels),
+    line("process_resident_memory_bytes", "Resident set size", "gauge", memory.rss, labels),
+    line(
+      "nodejs_external_memory_bytes",
+      "Memory of C++ objects bound to JavaScript objects (buffers)",
+      "gauge",
+      memory.external,
+      labels,
+    ),
+  ];
+}
+
+export function renderMetrics(
+  node: string,
+  metrics: BusMetrics,
+  gauges: BusGauges,
+  memory: MemoryUsage = process.memoryUsage(),
+): string {
   const l = `{node="${node.replace(/["\\\n]/g, "_")}"}`;
   return [
+    ...processGauges(memory, l),
     line("treescale_bus_connections", "Open client connections", "gauge", gauges.clients, l),
     line(
       "treescale_bus_pending_connections",
