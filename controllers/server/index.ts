@@ -34,9 +34,15 @@ export type ServerControllerOptions = {
   parallel?: number;
 };
 
-export type ServerController = FleetController<ServerAction> & FleetBuilder;
+export type ServerController = FleetController<ServerAction> & Required<FleetBuilder>;
 
 export function serverController(options: ServerControllerOptions): ServerController {
+  // One image for the preflight and the build: its ID is looked up once.
+  let image: Promise<ImageSource> | undefined;
+  const nodeImage = () => {
+    image ??= options.image();
+    return image;
+  };
   return {
     kind: "server",
     scope: "fleet",
@@ -61,7 +67,7 @@ export function serverController(options: ServerControllerOptions): ServerContro
       if (actions.length === 0) return [];
       const [first] = actions;
       const credentials = await options.credentials(first!.servers);
-      const image = await options.image();
+      const image = await nodeImage();
       return runLimited(actions, options.parallel ?? 10, async (action): Promise<Outcome<ServerAction>> => {
         const began = performance.now();
         context.progress.started(action);
@@ -88,8 +94,12 @@ export function serverController(options: ServerControllerOptions): ServerContro
         return outcome;
       });
     },
+    async preflight() {
+      // Without the image on this machine no server can get it: said once, before any is touched.
+      await (await nodeImage()).id();
+    },
     async build(desired, build: BuildOptions): Promise<BuildReport[]> {
-      const image = await options.image();
+      const image = await nodeImage();
       const servers = Object.values(desired.servers).filter((server) => server.ssh);
       const reports = await runLimited(servers, build.parallel, (server) =>
         convergeServer({

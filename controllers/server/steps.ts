@@ -2,13 +2,19 @@
 // as Ansible and Kamal do: what Docker, which image, which files, which container. Commands are
 // argument arrays (the session quotes each word); nothing here builds a shell line from a manifest
 // value. The decisions are pure functions of what the checks read, so each is a unit test.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { ImageSource, RemoteSession, RunResult } from "./session.js";
 
 export const STEP_NAMES = ["system", "docker", "image", "config", "node"] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
-export type StepResult = { step: StepName; result: "unchanged" | "changed" | "would-change"; detail: string };
+export type StepResult = {
+  step: StepName;
+  result: "unchanged" | "changed" | "would-change";
+  detail: string;
+  /** What the server has once the step is done (Docker's version; the image's tag and short ID). */
+  found?: string;
+};
 
 /** A step that could not be done, with what it ran and what the server said. */
 export class StepError extends Error {
@@ -157,7 +163,12 @@ export async function dockerStep(context: StepContext, facts: SystemFacts): Prom
     });
   const before = await version();
   if (before.code === 0)
-    return { step: "docker", result: "unchanged", detail: `Docker ${before.stdout.trim()}` };
+    return {
+      step: "docker",
+      result: "unchanged",
+      detail: `Docker ${before.stdout.trim()}`,
+      found: before.stdout.trim(),
+    };
   const install = dockerInstall(facts);
   if (!install)
     throw new StepError(
@@ -171,8 +182,31 @@ export async function dockerStep(context: StepContext, facts: SystemFacts): Prom
   const after = await version();
   if (after.code !== 0)
     throw new StepError("docker", `installed, but Docker still does not answer: ${after.stderr.trim()}`);
-  return { step: "docker", result: "changed", detail: `installed Docker ${after.stdout.trim()}` };
+  return {
+    step: "docker",
+    result: "changed",
+    detail: `installed Docker ${after.stdout.trim()}`,
+    found: after.stdout.trim(),
+  };
 }
+
+/** Uploads (and the SFTP temp files of uploads) left by builds that ended over half an hour ago. */
+const STALE_UPLOADS = [
+  "find",
+  "/tmp",
+  "-maxdepth",
+  "1",
+  "(",
+  "-name",
+  "treescale-image-*.tar",
+  "-o",
+  "-name",
+  ".treescale-image-*.tar.treescale-*",
+  ")",
+  "-mmin",
+  "+30",
+  "-delete",
+] as const;
 
 export async function imageStep(context: StepContext, facts: SystemFacts): Promise<StepResult> {
   const { image } = context;
@@ -181,19 +215,24 @@ export async function imageStep(context: StepContext, facts: SystemFacts): Promi
     sudo: !facts.root,
     ...(context.signal ? { signal: context.signal } : {}),
   });
+  const found = `${image.tag} ${short(wanted)}`;
   if (held.code === 0 && held.stdout.trim() === wanted)
-    return { step: "image", result: "unchanged", detail: `${image.tag} ${short(wanted)}` };
-  if (context.dryRun)
-    return { step: "image", result: "would-change", detail: `send ${image.tag} ${short(wanted)}` };
+    return { step: "image", result: "unchanged", detail: found, found };
+  if (context.dryRun) return { step: "image", result: "would-change", detail: `send ${found}` };
   context.acting("image", `sending ${image.tag} (docker save → SFTP → docker load)`);
-  const path = `/tmp/treescale-image-${short(wanted)}.tar`;
+  // A build killed during an upload or a load leaves its archive behind: an upload first clears those
+  // old enough to be no other build's in progress (best effort: another user's are not ours to
+  // remove). Each upload has a name of its own, so servers sharing a /tmp never load or remove
+  // each other's.
+  await context.session.run(STALE_UPLOADS);
+  const path = `/tmp/treescale-image-${short(wanted)}-${randomBytes(4).toString("hex")}.tar`;
   await context.session.upload(image.save(), path, context.signal ? { signal: context.signal } : {});
   try {
     await must("image", context, ["docker", "load", "-i", path], !facts.root, { timeoutMs: 600_000 });
   } finally {
     await context.session.run(["rm", "-f", path]);
   }
-  return { step: "image", result: "changed", detail: `loaded ${image.tag} ${short(wanted)}` };
+  return { step: "image", result: "changed", detail: `loaded ${found}`, found };
 }
 
 export async function configStep(context: StepContext, facts: SystemFacts): Promise<StepResult> {

@@ -4,7 +4,14 @@
 import type { Command } from "commander";
 import { ExitError, UsageError } from "../errors.js";
 import type { BuildReport, Controller, FleetBuilder } from "../reconcile/controller.js";
-import { ensureCredentials, saveContext, useContext } from "../state/contexts.js";
+import {
+  ensureCredentials,
+  readServerRecords,
+  type ServerRecord,
+  saveContext,
+  saveServerRecords,
+  useContext,
+} from "../state/contexts.js";
 import { treescaleHome } from "../state/stack-files.js";
 import { VERSION } from "../version.js";
 import { wholeNumber } from "./flag-values.js";
@@ -73,6 +80,7 @@ async function runBuild(flags: BuildFlags, kinds: Kinds): Promise<number> {
     (kind): kind is Controller & FleetBuilder => "build" in kind,
   );
   if (!builder) throw new UsageError("this version has no kind that builds servers");
+  await builder.preflight?.();
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const reports = await builder.build(desired, {
     dryRun: flags.dryRun === true,
@@ -85,7 +93,21 @@ async function runBuild(flags: BuildFlags, kinds: Kinds): Promise<number> {
   process.stdout.write(summary(reports, flags.dryRun === true));
   const failed = reports.filter((r) => !r.ok);
   if (flags.dryRun) return failed.length > 0 ? 1 : 0;
-  if (failed.length === reports.length) return 1;
+  const record = async (notJoined: readonly string[]) =>
+    saveServerRecords(
+      home,
+      contextName,
+      serverRecords(await readServerRecords(home, contextName), reports, {
+        parents: new Map(servers.flatMap((s) => s.childs.map((child) => [child, s.name] as const))),
+        notJoined,
+        timeout: flags.timeout,
+        builtAt: new Date().toISOString(),
+      }),
+    );
+  if (failed.length === reports.length) {
+    await record([]);
+    return 1;
+  }
   const url = `tcp://${root.ip}:${root.servicePort}`;
   const joined = await waitForTree(
     url,
@@ -93,6 +115,7 @@ async function runBuild(flags: BuildFlags, kinds: Kinds): Promise<number> {
     servers.map((s) => s.name),
     wholeNumber("--timeout", 1)(flags.timeout) * 1000,
   );
+  await record(servers.map((s) => s.name).filter((name) => !joined.includes(name)));
   await saveContext(home, {
     name: contextName,
     node: url,
@@ -129,6 +152,45 @@ function summary(reports: readonly BuildReport[], dryRun: boolean): string {
       ? "No changes: every server is as built."
       : `${changedCount} server(s) ${dryRun ? "would change" : "changed"}, ${reports.filter((r) => !r.ok).length} failed.`;
   return `${lines.join("\n")}\n${tail}\n`;
+}
+
+/**
+ * Each built server's record after this build: how it went, and what its steps found there (what a
+ * step did not reach keeps the earlier build's value). Servers this build did not try keep theirs.
+ */
+function serverRecords(
+  previous: readonly ServerRecord[],
+  reports: readonly BuildReport[],
+  build: {
+    parents: ReadonlyMap<string, string>;
+    notJoined: readonly string[];
+    timeout: string;
+    builtAt: string;
+  },
+): ServerRecord[] {
+  const records = new Map(previous.map((r) => [r.name, r]));
+  for (const report of reports) {
+    const before = records.get(report.resource);
+    const found = (step: string) => report.steps.find((s) => s.step === step)?.found;
+    const parent = build.parents.get(report.resource);
+    const docker = found("docker") ?? before?.docker;
+    const image = found("image") ?? before?.image;
+    const failure = !report.ok
+      ? { failedStep: report.failedStep, error: report.error.split("\n")[0]!.slice(0, 200) }
+      : build.notJoined.includes(report.resource)
+        ? { failedStep: "join", error: `not in the tree ${build.timeout} s after the build` }
+        : undefined;
+    records.set(report.resource, {
+      name: report.resource,
+      ...(parent === undefined ? {} : { parent }),
+      builtAt: build.builtAt,
+      ok: failure === undefined,
+      ...failure,
+      ...(docker === undefined ? {} : { docker }),
+      ...(image === undefined ? {} : { image }),
+    });
+  }
+  return [...records.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** Polls the root until every server answers in the tree; resolves with the names that did. */

@@ -3,6 +3,7 @@
 import type { ServerSpec } from "../model/resources.js";
 import { blindKinds, type NodeState } from "../model/wire.js";
 import type { NodeController, ObservedObject } from "../reconcile/controller.js";
+import type { ServerRecord } from "../state/contexts.js";
 
 export const FIXED_KINDS = {
   nodes: "nodes",
@@ -11,6 +12,8 @@ export const FIXED_KINDS = {
   link: "links",
   status: "status",
   statuses: "status",
+  servers: "servers",
+  server: "servers",
 } as const;
 export type FixedKind = (typeof FIXED_KINDS)[keyof typeof FIXED_KINDS];
 
@@ -43,13 +46,49 @@ export function objectRows(
   return rows;
 }
 
+/**
+ * One row per server declared (-f) or built (the context's record): whether it answers in the tree,
+ * what its last build found (Docker, the node image) and how that build went.
+ */
+export function serverRows(
+  states: readonly NodeState[],
+  declared: readonly ServerSpec[],
+  built: readonly ServerRecord[],
+): Row[] {
+  const byNode = new Map(states.map((s) => [s.node, s]));
+  const records = new Map(built.map((r) => [r.name, r]));
+  const declaredParent = (name: string) => declared.find((s) => s.childs.includes(name))?.name;
+  const names = new Set([...declared.map((s) => s.name), ...records.keys()]);
+  return [...names]
+    .sort((a, b) => a.localeCompare(b))
+    .map((name) => {
+      const state = byNode.get(name);
+      const record = records.get(name);
+      return {
+        name,
+        tree: state ? "in the tree" : "not in the tree",
+        docker: record?.docker ?? "?",
+        image: record?.image ?? "?",
+        parent: (state ? state.parent : (declaredParent(name) ?? record?.parent)) ?? "-",
+        lastBuild: record ? lastBuild(record) : "never built",
+      };
+    });
+}
+
+function lastBuild(record: ServerRecord): string {
+  if (record.ok) return `${record.builtAt} ok`;
+  return `${record.builtAt} failed at ${record.failedStep ?? "?"}: ${record.error ?? "?"}`;
+}
+
 export function treeRows(
   kind: FixedKind,
   states: readonly NodeState[],
   declared: readonly ServerSpec[],
   filter: StackFilter,
+  built: readonly ServerRecord[] = [],
 ): Row[] {
   if (kind === "status") return statusRows(states, declared, filter);
+  if (kind === "servers") return serverRows(states, declared, built);
   if (kind === "nodes") return nodeRows(states, declared);
   return linkRows(states, declared);
 }

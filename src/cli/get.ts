@@ -6,6 +6,8 @@ import { UsageError } from "../errors.js";
 import type { ServerSpec } from "../model/resources.js";
 import type { NodeState } from "../model/wire.js";
 import { Registry } from "../reconcile/registry.js";
+import { chosenContext, readServerRecords, type ServerRecord } from "../state/contexts.js";
+import { treescaleHome } from "../state/stack-files.js";
 import { collect, wholeNumber } from "./flag-values.js";
 import { FIXED_KINDS, objectRows, type Row, type StackFilter, treeRows } from "./get-rows.js";
 import type { Kinds } from "./kinds.js";
@@ -17,6 +19,7 @@ type GetOptions = {
   name: string;
   node?: string;
   token?: string;
+  context?: string;
   file: string[];
   stack?: string;
   allStacks: boolean;
@@ -26,10 +29,12 @@ type GetOptions = {
 export function registerGet(program: Command, kinds: Kinds): void {
   const registry = new Registry(kinds());
   const nouns = registry.nodeKinds.map((k) => k.nouns[0]).filter((n) => n !== undefined);
-  const choices = [...nouns, "nodes", "links", "status"].join(" | ");
+  const choices = [...nouns, "nodes", "links", "status", "servers"].join(" | ");
   const command = program
     .command("get")
-    .description("list what runs: each kind's objects, nodes, links, or each resource's status per node")
+    .description(
+      "list what runs: each kind's objects, nodes, links, each resource's status per node, or the servers a build brought up",
+    )
     .argument("<kind>", choices);
   addStackOption(addNodeNameOption(command))
     .option("-A, --all-stacks", "show every stack", false)
@@ -47,13 +52,31 @@ export function registerGet(program: Command, kinds: Kinds): void {
       const controller = registry.byNoun(kind);
       const fixed = FIXED_KINDS[kind as keyof typeof FIXED_KINDS];
       if (!controller && !fixed) throw new UsageError(`unknown kind "${kind}": choose ${choices}`);
-      const rows = await gather(options, kinds, registry, (states, declared, filter) =>
-        controller
-          ? objectRows(controller, states, declared, filter)
-          : treeRows(fixed!, states, declared, filter),
+      const built = fixed === "servers" ? await builtServers(options.node, options.context) : [];
+      const rows = await gather(
+        options,
+        kinds,
+        registry,
+        (states, declared, filter) =>
+          controller
+            ? objectRows(controller, states, declared, filter)
+            : treeRows(fixed!, states, declared, filter, built),
+        built.map((r) => r.name),
       );
       process.stdout.write(await render(rows, options.output));
     });
+}
+
+/**
+ * What `treescale build` recorded of its servers: in the context named, else (without --node, which
+ * may be any tree) in the one the verb talks to.
+ */
+async function builtServers(node: string | undefined, named: string | undefined): Promise<ServerRecord[]> {
+  const name = named ?? (process.env.TREESCALE_CONTEXT || undefined);
+  if (name === undefined && (node ?? process.env.TREESCALE_NODE)) return [];
+  const home = treescaleHome();
+  const context = await chosenContext(home, name);
+  return context ? readServerRecords(home, context.name) : [];
 }
 
 /** The node has listed (or failed to list) every kind and evaluated every resource it holds. */
@@ -69,6 +92,8 @@ async function gather(
   kinds: Kinds,
   registry: Registry,
   toRows: (states: NodeState[], declared: ServerSpec[], filter: StackFilter) => Row[],
+  /** Servers to wait for besides the declared ones (those a build recorded). */
+  recorded: readonly string[] = [],
 ): Promise<Row[]> {
   const [{ openFleet }, { gatherStates, gatherUntil }, { loadOrExit }] = await Promise.all([
     import("./fleet-connection.js"),
@@ -83,8 +108,8 @@ async function gather(
   const fleet = await openFleet({ ...options, readOnly: true }, kinds);
   try {
     const declared = loaded ? Object.values(fleet.view(loaded.desired).servers) : [];
-    const expected =
-      declared.length > 0 ? declared.map((s) => s.name) : fleet.embedded ? [fleet.embedded] : undefined;
+    const named = [...new Set([...declared.map((s) => s.name), ...recorded])];
+    const expected = named.length > 0 ? named : fleet.embedded ? [fleet.embedded] : undefined;
     // An embedded node started for this look has just begun: give it until --wait to list its
     // engine and evaluate what it holds, so the answer is what it sees, not what it has not looked at.
     const states = fleet.embedded

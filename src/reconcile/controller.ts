@@ -259,8 +259,16 @@ export interface FleetController<A extends PlannedAction = PlannedAction> {
   actionJson(action: A): Record<string, unknown>;
 }
 
-/** One step of bringing a resource up on its own (`treescale build`), and how it ended. */
-export type BuildStep = { step: string; result: "unchanged" | "changed" | "would-change"; detail: string };
+/**
+ * One step of bringing a resource up on its own (`treescale build`), and how it ended; `found` is
+ * what the step saw there once done (a version, an image), kept by the build as the server's record.
+ */
+export type BuildStep = {
+  step: string;
+  result: "unchanged" | "changed" | "would-change";
+  detail: string;
+  found?: string;
+};
 
 export type BuildReport =
   | { resource: string; ok: true; steps: BuildStep[] }
@@ -280,6 +288,8 @@ export type BuildOptions = {
 /** A fleet kind that can also check and converge all its resources on its own, with a dry run. */
 export interface FleetBuilder {
   readonly kind: string;
+  /** What every resource's build needs from this machine, checked once before any is touched. */
+  preflight?(): Promise<void>;
   build(desired: DesiredState, options: BuildOptions): Promise<BuildReport[]>;
 }
 

@@ -18,6 +18,22 @@ export type TreeContext = {
 
 export type TreeCredentials = { clusterSecret: string; adminToken: string };
 
+/** What the last build that reached a server found there, as `treescale get servers` shows it. */
+export type ServerRecord = {
+  name: string;
+  /** The declared parent; undefined for the root. */
+  parent?: string;
+  /** When that build ended (ISO 8601), and how it went for this server. */
+  builtAt: string;
+  ok: boolean;
+  /** The step that failed ("connect", "image", …, or "join" when it never answered in the tree). */
+  failedStep?: string;
+  error?: string;
+  /** Docker's version, and the node image's tag and short ID, as last seen there. */
+  docker?: string;
+  image?: string;
+};
+
 const dirOf = (home: string, name?: string) =>
   name === undefined ? join(home, "contexts") : join(home, "contexts", name);
 
@@ -61,6 +77,20 @@ export async function saveContext(home: string, context: TreeContext): Promise<v
     join(dirOf(home, context.name), "context.json"),
     `${JSON.stringify(context, null, 2)}\n`,
   );
+}
+
+/** The servers' records of a context, by name: empty when no build has recorded any. */
+export async function readServerRecords(home: string, name: string): Promise<ServerRecord[]> {
+  return (await readJson<ServerRecord[]>(join(dirOf(home, name), "servers.json"))) ?? [];
+}
+
+export async function saveServerRecords(
+  home: string,
+  name: string,
+  records: readonly ServerRecord[],
+): Promise<void> {
+  await privateDir(dirOf(home, name));
+  await writePrivate(join(dirOf(home, name), "servers.json"), `${JSON.stringify(records, null, 2)}\n`);
 }
 
 export async function useContext(home: string, name: string): Promise<void> {

@@ -39,3 +39,26 @@ describe("server kind — plan", () => {
     expect(controller.actionJson(actions[0]!)).toMatchObject({ server: "down", ssh: "ops@10.0.0.2:22" });
   });
 });
+
+describe("server kind — preflight", () => {
+  it("a node image missing on this machine fails once, before any server is connected to", async () => {
+    let connects = 0;
+    const missing = new Error("the node image treescale/node:0.1.0 is not on this machine's Docker engine");
+    const controller = serverController({
+      connect: () => {
+        connects += 1;
+        return Promise.reject(new Error("never reached"));
+      },
+      image: async () => ({
+        tag: "treescale/node:0.1.0",
+        id: () => Promise.reject(missing),
+        save: () => {
+          throw new Error("never saved");
+        },
+      }),
+      credentials: () => Promise.reject(new Error("no credentials needed")),
+    });
+    await expect(controller.preflight()).rejects.toBe(missing);
+    expect(connects).toBe(0);
+  });
+});

@@ -68,9 +68,11 @@ class FakeServer implements RemoteSession {
   async writeFile(path: string, data: string | Uint8Array): Promise<void> {
     this.files.set(path, String(data));
   }
-  async upload(source: NodeJS.ReadableStream): Promise<void> {
+  readonly uploadPaths: string[] = [];
+  async upload(source: NodeJS.ReadableStream, remotePath: string): Promise<void> {
     await new Promise((resolve) => (source as Readable).on("end", resolve).resume());
     this.uploads += 1;
+    this.uploadPaths.push(remotePath);
   }
   close(): void {}
 }
@@ -164,6 +166,52 @@ describe("server steps — check, then act only when the check says so", () => {
     expect((await build(server)).steps.slice(3)).toEqual(["config changed", "node unchanged"]);
     server.container = server.container?.replace("true", "false");
     expect((await build(server)).steps.slice(4)).toEqual(["node changed"]);
+  });
+
+  it("a build killed half-way is finished by the next: files written again, a container created but never started replaced", async () => {
+    const server = new FakeServer();
+    server.imageId = undefined;
+    // What an interrupted build leaves: one of the files written, the container created, not started.
+    server.files.set("/etc/treescale/leaf/secret", bundle.files.secret!.content);
+    server.container = `false ${buildHash(IMAGE_ID, bundle)}`;
+    const { report, steps } = await build(server);
+    expect(report.ok).toBe(true);
+    expect(steps.slice(2)).toEqual(["image changed", "config changed", "node changed"]);
+    expect(server.container).toBe(`true ${buildHash(IMAGE_ID, bundle)}`);
+    expect(server.commands).toContainEqual(["docker", "rm", "-f", "treescale-leaf"]);
+  });
+
+  it("each upload has a path of its own, and old archives of killed builds are cleared first", async () => {
+    const server = new FakeServer();
+    server.imageId = undefined;
+    await build(server);
+    server.imageId = undefined;
+    await build(server);
+    expect(server.uploadPaths).toHaveLength(2);
+    expect(new Set(server.uploadPaths).size).toBe(2);
+    for (const path of server.uploadPaths)
+      expect(path).toMatch(/^\/tmp\/treescale-image-aaaabbbbcccc-[0-9a-f]{8}\.tar$/);
+    const find = server.commands.findIndex((argv) => argv[0] === "find");
+    const load = server.commands.findIndex((argv) => argv[1] === "load");
+    expect(find).toBeGreaterThanOrEqual(0);
+    expect(find).toBeLessThan(load);
+    expect(server.commands[find]).toEqual(expect.arrayContaining(["-mmin", "+30", "-delete"]));
+  });
+
+  it("the docker and image steps say what the server has, for the build's record", async () => {
+    const server = new FakeServer();
+    server.imageId = undefined;
+    const found: (string | undefined)[] = [];
+    await convergeServer({
+      server: "leaf",
+      connect: async () => server,
+      image,
+      bundle,
+      dryRun: false,
+      onStep: (_, step) => found.push(step.found),
+      onActivity: () => {},
+    });
+    expect(found.slice(1, 3)).toEqual(["24.0.5", "treescale/node:0.1.0 aaaabbbbcccc"]);
   });
 
   it("a step that fails names itself and stops that server only", async () => {
