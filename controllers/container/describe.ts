@@ -4,7 +4,15 @@ import type { ActionLine } from "../../src/reconcile/controller.js";
 import type { ContainerAction } from "./actions.js";
 
 export function describeContainerAction(action: ContainerAction): ActionLine {
-  return { effect: action.type, verb: action.type, target: action.name, reason: action.reason };
+  const line: ActionLine = {
+    effect: action.type,
+    verb: action.type,
+    target: action.name,
+    reason: action.reason,
+  };
+  return action.type === "recreate" && action.changes !== undefined
+    ? { ...line, changes: action.changes }
+    : line;
 }
 
 export function containerActionJson(action: ContainerAction): Record<string, unknown> {
@@ -21,7 +29,22 @@ export function containerActionJson(action: ContainerAction): Record<string, unk
     case "create":
       return { ...base, hash: action.hash };
     case "recreate":
-      return { ...base, containerId: action.containerId, hash: action.hash, changed: action.changed };
+      return {
+        ...base,
+        containerId: action.containerId,
+        hash: action.hash,
+        changed: action.changed,
+        // JSON has no undefined: an added or removed value reads null (env and label values are strings).
+        ...(action.changes !== undefined
+          ? {
+              changes: action.changes.map((change) => ({
+                ...change,
+                from: change.from ?? null,
+                to: change.to ?? null,
+              })),
+            }
+          : {}),
+      };
     case "start":
       return { ...base, containerId: action.containerId };
     case "remove":

@@ -3,9 +3,10 @@
 import { containerName } from "../../src/model/labels.js";
 import type { ObservedContainer } from "../../src/model/observed.js";
 import type { ContainerSpec } from "../../src/model/resources.js";
-import type { NodePlan, NodePlanInput, PlanNote } from "../../src/reconcile/controller.js";
+import type { NodePlan, NodePlanInput, PlanNote, SliceEntry } from "../../src/reconcile/controller.js";
 import type { ContainerAction } from "./actions.js";
-import { changedFields, fieldHashes, specHash } from "./spec-hash.js";
+import { fieldChanges } from "./field-changes.js";
+import { changedFields, fieldHashes, HASHED_FIELDS, specHash } from "./spec-hash.js";
 
 const PHASE: Record<ContainerAction["type"], number> = { remove: 0, recreate: 1, create: 2, start: 3 };
 const RUNNING_STATES = new Set(["running", "restarting"]);
@@ -56,7 +57,14 @@ export function planContainers(
 
   for (const [name, entry] of Object.entries(slice)) {
     if (input.only !== undefined && name !== input.only) continue;
-    const result = planResource(at, entry.spec, entry.replicas, byResource.get(name) ?? [], inventory);
+    const result = planResource(
+      at,
+      entry.spec,
+      entry.replicas,
+      byResource.get(name) ?? [],
+      inventory,
+      input.held?.[name],
+    );
     actions.push(...result.actions);
     unchanged += result.unchanged;
   }
@@ -78,6 +86,7 @@ function planResource(
   wanted: readonly number[],
   observed: readonly ObservedContainer[],
   inventory: NodePlanInput<ContainerSpec, ObservedContainer>["inventory"],
+  held: SliceEntry<ContainerSpec> | undefined,
 ): { actions: ContainerAction[]; unchanged: number } {
   const actions: ContainerAction[] = [];
   const hash = specHash(spec);
@@ -141,6 +150,12 @@ function planResource(
           : changed.length > 0
             ? `${changed.join(", ")} changed`
             : "spec changed";
+      // The held spec tells the old values only when it is what this container was made from.
+      const before = held !== undefined && specHash(held.spec) === current.hash ? held.spec : undefined;
+      const changes =
+        before === undefined || current.hash === hash
+          ? undefined
+          : fieldChanges(before, spec, changed.length > 0 ? changed : HASHED_FIELDS);
       actions.push({
         type: "recreate",
         kind: "container",
@@ -153,6 +168,7 @@ function planResource(
         hash,
         fieldHashes: hashes,
         changed,
+        ...(changes !== undefined ? { changes } : {}),
         reason,
       });
       continue;

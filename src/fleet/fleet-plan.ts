@@ -128,6 +128,7 @@ export function planFleet({ desired, asWritten, states, stack, prune, registry }
           (item) => item.stack === stack,
         ),
         inventory: ofKind(held?.inventory ?? {}, controller.kind),
+        held: ofKind(held?.slice.resources ?? {}, controller.kind),
         prune: effectivePrune,
         peers: Object.fromEntries(
           (controller.dependsOn ?? []).map((kind) => [

@@ -24,7 +24,15 @@ export type ActionLine = {
   /** What is acted on, as people find it: a container's name, a balancer's address. */
   target: string;
   reason: string;
+  /** The fields the action changes, old and new value, shown under its line (terraform's `~ env.MODE`). */
+  changes?: FieldChange[];
 };
+
+/**
+ * One changed field, as `env.MODE` from `"a"` to `"b"`; `undefined` is absent (added or removed).
+ * A `sensitive` field's values are masked as `(sensitive)` by the kind that plans it, never later.
+ */
+export type FieldChange = { field: string; from: unknown; to: unknown; sensitive?: boolean };
 
 /** What every planned action carries, whatever its kind. */
 export type PlannedAction = {
@@ -91,6 +99,8 @@ export type NodePlanInput<Spec, Observed> = {
   /** This kind's owned objects on the node, of this stack only. */
   observed: readonly Observed[];
   inventory: Inventory;
+  /** This kind's entries in the slice the node holds now: what a change is from, for the plan's values. */
+  held?: Readonly<Record<string, SliceEntry<Spec>>>;
   prune: boolean;
   /** Plan only this resource (an agent reconciles one key at a time). */
   only?: string;

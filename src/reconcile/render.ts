@@ -1,16 +1,25 @@
 // How plans read, whatever the kinds in them: terraform-style lines from each controller's
 // description of its actions, and the summary line that counts them by effect.
-import type { ActionLine, Effect, PlanNote } from "./controller.js";
+import type { ActionLine, Effect, FieldChange, PlanNote } from "./controller.js";
 
 const SYMBOL: Record<Effect, string> = { create: "+", recreate: "~", update: "~", remove: "-", start: ">" };
 
-/** `  + create   name  reason`, the names aligned. */
+/** `  + create   name  reason`, the names aligned; an action's changed fields below it, indented. */
 export function actionLines(lines: readonly ActionLine[], indent = "  "): string[] {
   const width = Math.max(8, ...lines.map((line) => line.target.length));
-  return lines.map(
-    (line) =>
-      `${indent}${SYMBOL[line.effect]} ${line.verb.padEnd(8)} ${line.target.padEnd(width)}  ${line.reason}`,
-  );
+  return lines.flatMap((line) => [
+    `${indent}${SYMBOL[line.effect]} ${line.verb.padEnd(8)} ${line.target.padEnd(width)}  ${line.reason}`,
+    ...(line.changes ?? []).map((change) => `${indent}    ${changeText(change)}`),
+  ]);
+}
+
+/** `~ env.MODE: "a" → "b"`, `+ env.NEW: "x"`, `- env.OLD: "y"`; a sensitive value reads `(sensitive)`. */
+export function changeText(change: FieldChange): string {
+  const value = (v: unknown) => (change.sensitive ? "(sensitive)" : JSON.stringify(v));
+  if (change.from === undefined) return `+ ${change.field}: ${value(change.to)}`;
+  if (change.to === undefined) return `- ${change.field}: ${value(change.from)}`;
+  if (change.sensitive) return `~ ${change.field}: (sensitive)`;
+  return `~ ${change.field}: ${value(change.from)} → ${value(change.to)}`;
 }
 
 export function noteLines(notes: readonly PlanNote[], indent = "  "): string[] {

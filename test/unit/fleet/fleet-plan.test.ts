@@ -63,6 +63,35 @@ function runningState(node: string, tags: string[], containers: ContainerSpec[],
 describe("planFleet", () => {
   const servers = [server("root", ["core"], ["c1", "c2"]), server("c1", ["web"]), server("c2", ["web"])];
 
+  it("shows a recreate's changed values from the slice the node holds, in text and JSON", () => {
+    const before = spec("web", { env: { MODE: "a", API_TOKEN: "t1" } });
+    const after = spec("web", { env: { MODE: "b", API_TOKEN: "t2" } });
+    const result = plan({
+      desired: desired([server("solo", [])], [after]),
+      states: [runningState("solo", [], [before])],
+      prune: false,
+    });
+    const text = renderFleetPlanText(result, registry);
+    expect(text).toContain('      ~ env.MODE: "a" → "b"\n');
+    expect(text).toContain("      ~ env.API_TOKEN: (sensitive)\n");
+    expect(fleetPlanJson(result, registry)).toMatchObject({
+      nodes: [
+        {
+          actions: [
+            {
+              action: "recreate",
+              changes: [
+                { field: "env.API_TOKEN", from: "(sensitive)", to: "(sensitive)", sensitive: true },
+                { field: "env.MODE", from: "a", to: "b" },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    expect(JSON.stringify(fleetPlanJson(result, registry))).not.toMatch(/t1|t2/);
+  });
+
   it("spreads replicas over nodes by tags and plans each reachable node", () => {
     const web = spec("web", { replicas: 3, placement: { tags: ["web"] } });
     const result = plan({
