@@ -6,6 +6,7 @@ import { errorMessage, ImageUnavailableError, TreescaleError } from "../../src/e
 import type { Disposition, ExecuteContext, Outcome } from "../../src/reconcile/controller.js";
 import { runLimited } from "../../src/util/run-limited.js";
 import type { ContainerAction, CreateAction, RecreateAction } from "./actions.js";
+import { createClaimingName } from "./claim-name.js";
 import { recreateInWaves } from "./rollout.js";
 
 export type ContainerDrivers = {
@@ -102,13 +103,13 @@ async function perform(
       await released(context, action.containerId, () =>
         engine.remove(action.containerId, stopTimeoutSeconds, { signal }),
       );
-      await createAndStart(action, context, engine);
+      await createAndStart(action, context, engine, stopTimeoutSeconds);
       return;
     }
     case "create": {
       const imageError = imageErrors.get(action.spec.image);
       if (imageError) throw imageError;
-      await createAndStart(action, context, engine);
+      await createAndStart(action, context, engine, stopTimeoutSeconds);
       return;
     }
   }
@@ -133,7 +134,7 @@ async function startFirst(
   stopTimeoutSeconds: number,
 ): Promise<void> {
   const { signal } = context;
-  const id = await create(action, context, engine, `${action.name}-next`);
+  const id = await create(action, context, engine, stopTimeoutSeconds, `${action.name}-next`);
   try {
     await engine.start(id, { signal });
   } catch (error) {
@@ -176,18 +177,22 @@ async function createAndStart(
   action: CreateAction | RecreateAction,
   context: ExecuteContext<ContainerAction>,
   engine: ContainerEngine,
+  stopTimeoutSeconds: number,
 ): Promise<void> {
-  const id = await create(action, context, engine, action.name);
+  const id = await create(action, context, engine, stopTimeoutSeconds, action.name);
   await engine.start(id, { signal: context.signal });
 }
 
+/** Creates under `name`; a container of ours for this replica that holds the name is waited for, adopted or replaced. */
 function create(
   action: CreateAction | RecreateAction,
   context: ExecuteContext<ContainerAction>,
   engine: ContainerEngine,
+  stopTimeoutSeconds: number,
   name: string,
 ): Promise<string> {
-  return engine.create(
+  const { signal } = context;
+  return createClaimingName(
     {
       name,
       node: action.node,
@@ -198,7 +203,13 @@ function create(
       fieldHashes: action.fieldHashes,
       generation: context.generation,
     },
-    { signal: context.signal },
+    {
+      engine,
+      signal,
+      stopTimeoutSeconds,
+      ...(action.type === "recreate" ? { replacing: action.containerId } : {}),
+      removeHolder: (id) => released(context, id, () => engine.remove(id, stopTimeoutSeconds, { signal })),
+    },
   );
 }
 

@@ -57,7 +57,8 @@ async function rollResource(
   const waves = rolloutWaves(actions);
   const policy = actions[0]?.spec.update;
   if (!policy) return [];
-  // One wave and nothing to roll back to: the agent's readiness check judges it, no gate needed.
+  // One wave and nothing to roll back to: the agent's readiness check judges it, no gate needed, and
+  // a replica that did not recreate is retried by the agent as any failed action is, not held.
   const gated = waves.length > 1 || policy.failureAction === "rollback";
   const outcomes: Outcome<RecreateAction>[] = [];
   const done: RecreateAction[] = [];
@@ -65,8 +66,9 @@ async function rollResource(
     const results = await Promise.all(wave.map((action) => options.run(action)));
     outcomes.push(...results);
     done.push(...wave);
+    if (!gated) continue;
     const failed = results.filter((r) => !r.ok).map((r) => r.action.name);
-    const unhealthy = failed.length > 0 || !gated ? [] : await waitHealthy(wave, options);
+    const unhealthy = failed.length > 0 ? [] : await waitHealthy(wave, options);
     const problems = [...failed.map((name) => `${name} did not recreate`), ...unhealthy];
     if (problems.length === 0) continue;
     const rest = waves.slice(index + 1).flat();

@@ -3,6 +3,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { containerController } from "../../../controllers/container/index.js";
@@ -10,8 +11,9 @@ import { type AgentBus, NodeAgent } from "../../../src/agent/node-agent.js";
 import type { Message, Payload } from "../../../src/bus/message.js";
 import { DockerEngine } from "../../../src/drivers/docker.js";
 import { DockerEventSource } from "../../../src/drivers/docker-events.js";
+import type { EngineCallOptions } from "../../../src/drivers/engine.js";
 import { containerName } from "../../../src/model/labels.js";
-import type { DriftReport, SliceDocument } from "../../../src/model/wire.js";
+import type { DriftReport, ProgressReport, SliceDocument } from "../../../src/model/wire.js";
 import {
   engineEvents,
   ensureTestImage,
@@ -97,14 +99,40 @@ let home: string;
 const agents: NodeAgent[] = [];
 const nodes: string[] = [];
 
-function startAgent(node: string, bus: RecordingBus, heal = true): Promise<NodeAgent> {
+/**
+ * The Docker driver, with a `docker rm -f` of `victim` begun just before the agent's own remove of
+ * it: the engine answers that remove "removal already in progress" while the old container still
+ * holds its name, as in the soak of #10.
+ */
+class RemovedByHandEngine extends DockerEngine {
+  victim: string | undefined;
+
+  override async remove(id: string, stopTimeoutSeconds: number, options: EngineCallOptions = {}) {
+    if (id === this.victim) {
+      this.victim = undefined;
+      void docker
+        .getContainer(id)
+        .remove({ force: true })
+        .catch(() => undefined);
+      await sleep(5);
+    }
+    return super.remove(id, stopTimeoutSeconds, options);
+  }
+}
+
+function startAgent(
+  node: string,
+  bus: RecordingBus,
+  heal = true,
+  engine = new DockerEngine(),
+): Promise<NodeAgent> {
   const agent = new NodeAgent({
     name: node,
     tags: [],
     home,
     controllers: [
       containerController({
-        drivers: () => ({ engine: new DockerEngine(), events: new DockerEventSource() }),
+        drivers: () => ({ engine, events: new DockerEventSource() }),
         stopTimeoutSeconds: 0,
       }),
     ],
@@ -192,6 +220,46 @@ describe("NodeAgent (real dockerd)", () => {
     );
     const later = await engineEvents(node, againAt - 1000, Date.now() + 200);
     expect(replacementGapMs(later, again!.Id)).toBeLessThan(5000);
+  });
+
+  it("a replica removed by hand during its rolling recreate is replaced, and the resource converges", async () => {
+    const node = uniqueNodeName("race");
+    nodes.push(node);
+    const bus = new RecordingBus();
+    const engine = new RemovedByHandEngine();
+    const agent = await startAgent(node, bus, true, engine);
+    const round = (generation: number): SliceDocument => ({
+      stack: STACK,
+      generation,
+      prune: true,
+      resources: {
+        "container/web": {
+          spec: { ...sleeper("web", 1), env: { ROUND: String(generation) } },
+          replicas: [1],
+        },
+      },
+    });
+    await agent.applySlice(round(1));
+    await bus.next<{ settled: boolean }>("agent.status", (p) => p.settled);
+    const [old] = await docker.listContainers({ filters: { label: [`treescale.node=${node}`] } });
+    engine.victim = old!.Id;
+
+    await agent.applySlice(round(2));
+    await bus.next<{ generation: number; settled: boolean }>(
+      "agent.status",
+      (p) => p.generation === 2 && p.settled,
+    );
+    expect(engine.victim).toBeUndefined();
+    expect(agent.state().stacks[STACK]?.statuses).toMatchObject([
+      { resource: "container/web", condition: "Ready", observedGeneration: 2, ready: 1 },
+    ]);
+    const progress = bus.published.filter((p) => p.event === "apply.progress").map((p) => p.payload);
+    expect((progress as ProgressReport[]).filter((report) => !report.ok)).toEqual([]);
+    expect(await running(node, "web")).toEqual([nameOf(node, "web", 1)]);
+    const [replacement] = await docker.listContainers({ filters: { label: [`treescale.node=${node}`] } });
+    expect(replacement!.Id).not.toBe(old!.Id);
+    const inspected = await docker.getContainer(replacement!.Id).inspect();
+    expect(inspected.Config.Env).toContain("ROUND=2");
   });
 
   it("a container that keeps exiting is restarted with growing pauses and stalls as CrashLoopBackOff", async () => {

@@ -270,6 +270,20 @@ describe("recreateInWaves", () => {
     expect(engine.calls).toEqual([]);
   });
 
+  it("leaves a replica that did not recreate in a single ungated wave to the agent's retry, not held", async () => {
+    const { old, next } = specs({ maxParallel: 3, failureAction: "pause" });
+    const { roll } = await rollout(old, next, (action) =>
+      action.replica === 2 ? "create fails" : "healthy",
+    );
+    const outcomes = await roll();
+    expect(summary(outcomes)).toEqual([
+      [1, "ok"],
+      [2, undefined],
+      [3, "ok"],
+    ]);
+    expect(outcomes.some((o) => !o.ok && o.disposition === "hold")).toBe(false);
+  });
+
   it("leaves a single wave that nothing could roll back to ungated: the agent's readiness judges it", async () => {
     const { old, next } = specs({ maxParallel: 3, failureAction: "pause" });
     const { engine, roll } = await rollout(old, next, () => "unhealthy");
