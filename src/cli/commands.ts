@@ -17,7 +17,11 @@ const VERBS: Record<string, () => Promise<Register>> = {
   watch: async () => (await import("./watch.js")).registerWatch,
   build: async () => (await import("./build.js")).registerBuild,
   context: async () => (await import("./context.js")).registerContext,
+  delete: async () => (await import("./delete.js")).registerDelete,
 };
+
+/** Other names a verb answers to (commander knows them as aliases once the verb is registered). */
+const ALIASES: Record<string, string> = { down: "delete" };
 
 /**
  * Registers the verb named in `args` (the arguments after the program name); every verb when
@@ -30,7 +34,7 @@ export async function registerCommands(
 ): Promise<void> {
   const verb = args.find((arg) => !arg.startsWith("-"));
   if (verb === undefined && args.some((arg) => arg === "-V" || arg === "--version")) return;
-  const load = verb === undefined ? undefined : VERBS[verb];
+  const load = verb === undefined ? undefined : VERBS[ALIASES[verb] ?? verb];
   const loaders = load === undefined ? Object.values(VERBS) : [load];
   for (const register of await Promise.all(loaders.map((loader) => loader()))) register(program, kinds);
   // Declared here rather than per verb, so that no verb that reaches a node can lack them.
