@@ -4,6 +4,7 @@
 const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   apply: () => import("./apply.js"),
   balancer: () => import("./balancer.js"),
+  build: () => import("./build.js"),
   bus: () => import("./bus.js"),
   drift: () => import("./drift.js"),
 };

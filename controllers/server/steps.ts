@@ -122,12 +122,15 @@ async function must(
     ...options,
     ...(context.signal ? { signal: context.signal } : {}),
   });
-  if (result.code !== 0)
-    throw new StepError(
-      step,
-      `\`${argv.join(" ")}\` exited ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 400)}`,
-    );
+  if (result.code !== 0) throw runFailed(step, argv, result);
   return result;
+}
+
+function runFailed(step: StepName, argv: readonly string[], result: RunResult): StepError {
+  return new StepError(
+    step,
+    `\`${argv.join(" ")}\` exited ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 400)}`,
+  );
 }
 
 export async function systemStep(context: StepContext): Promise<{ facts: SystemFacts; result: StepResult }> {
@@ -285,33 +288,40 @@ export async function nodeStep(context: StepContext, facts: SystemFacts): Promis
     };
   context.acting("node", `${decision.action} ${container}: ${decision.why}`);
   if (decision.action === "recreate") await must("node", context, ["docker", "rm", "-f", container], sudo);
-  await must(
-    "node",
-    context,
-    [
-      "docker",
-      "run",
-      "-d",
-      "--name",
-      container,
-      "--restart",
-      "always",
-      "--network",
-      "host",
-      "--label",
-      `treescale.build=${hash}`,
-      "-v",
-      "/var/run/docker.sock:/var/run/docker.sock",
-      "-v",
-      `${dir}:/etc/treescale:ro`,
-      "-v",
-      `${volume}:/var/lib/treescale`,
-      context.image.tag,
-      ...context.bundle.args,
-    ],
+  const run = [
+    "docker",
+    "run",
+    "-d",
+    "--name",
+    container,
+    "--restart",
+    "always",
+    "--network",
+    "host",
+    "--label",
+    `treescale.build=${hash}`,
+    "-v",
+    "/var/run/docker.sock:/var/run/docker.sock",
+    "-v",
+    `${dir}:/etc/treescale:ro`,
+    "-v",
+    `${volume}:/var/lib/treescale`,
+    context.image.tag,
+    ...context.bundle.args,
+  ];
+  const started = await context.session.run(run, {
     sudo,
-    { timeoutMs: 60_000 },
-  );
+    timeoutMs: 60_000,
+    ...(context.signal ? { signal: context.signal } : {}),
+  });
+  if (started.code !== 0) {
+    // A build killed during its `docker run` leaves that command running on the server: the
+    // container it makes appears after this build's check. It is this node's by name: replaced.
+    if (!/is already in use/.test(started.stderr)) throw runFailed("node", run, started);
+    context.acting("node", `replace ${container}: made meanwhile by an interrupted build`);
+    await must("node", context, ["docker", "rm", "-f", container], sudo);
+    await must("node", context, run, sudo, { timeoutMs: 60_000 });
+  }
   return {
     step: "node",
     result: "changed",

@@ -160,6 +160,30 @@ describe.skipIf(unavailable !== undefined)("treescale build (real sshd, real doc
     expect(await nodeContainers()).toEqual(before);
   });
 
+  it("get servers lists every server in the tree with the Docker version and node image its build found", async () => {
+    const result = await runCli(["get", "servers", "-o", "json"], { env });
+    expect(result.code, result.stderr).toBe(0);
+    const rows = JSON.parse(result.stdout) as {
+      name: string;
+      tree: string;
+      docker: string;
+      image: string;
+      parent: string;
+      lastBuild: string;
+    }[];
+    const { Version } = await docker.version();
+    expect(rows.map((r) => r.name).sort()).toEqual(Object.values(names).sort());
+    for (const row of rows) {
+      expect(row).toMatchObject({
+        tree: "in the tree",
+        docker: Version,
+        parent: row.name === names.root ? "-" : names.root,
+      });
+      expect(row.image).toMatch(/^treescale\/node:\S+ [0-9a-f]{12}$/);
+      expect(row.lastBuild).toMatch(/ ok$/);
+    }
+  });
+
   it("a wrong password fails that server only, naming the step; the others are checked and unchanged", async () => {
     await writeSeed({ password: "not-the-password" });
     const result = await build();
@@ -167,7 +191,22 @@ describe.skipIf(unavailable !== undefined)("treescale build (real sshd, real doc
     expect(result.stdout).toMatch(new RegExp(`✗ ${names.a}: connect failed: .*`));
     expect(result.stdout).not.toContain("not-the-password");
     expect(result.stdout).toMatch(new RegExp(`✓ ${names.b}: unchanged`));
+    // The record says so; the server still answers in the tree from its earlier build.
+    const rows = JSON.parse((await runCli(["get", "servers", "-o", "json"], { env })).stdout) as {
+      name: string;
+      tree: string;
+      lastBuild: string;
+    }[];
+    expect(rows.find((r) => r.name === names.a)).toMatchObject({ tree: "in the tree" });
+    expect(rows.find((r) => r.name === names.a)?.lastBuild).toMatch(/ failed at connect: /);
     await writeSeed();
+  });
+
+  it("a node image missing on this machine fails the build once, before any server is touched", async () => {
+    const result = await build("--image", "treescale/node:not-built");
+    expect(result.code).not.toBe(0);
+    expect(result.stderr.match(/treescale\/node:not-built is not on this machine/g)).toHaveLength(1);
+    expect(result.stderr).not.toMatch(/^\[/m);
   });
 
   it("a changed host key is refused with both fingerprints named", async () => {

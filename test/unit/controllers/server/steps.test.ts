@@ -28,6 +28,8 @@ class FakeServer implements RemoteSession {
   docker = true;
   imageId: string | undefined = IMAGE_ID;
   container: string | undefined;
+  /** A container an interrupted build's `docker run` makes after this build's check. */
+  madeMeanwhile = false;
   constructor(readonly uid = "0") {}
   async run(argv: readonly string[]): Promise<RunResult> {
     this.commands.push([...argv]);
@@ -56,6 +58,13 @@ class FakeServer implements RemoteSession {
       if (sub === "rm") {
         this.container = undefined;
         return ok();
+      }
+      if (sub === "run" && this.madeMeanwhile) {
+        this.madeMeanwhile = false;
+        this.container = "true other";
+        return fail(
+          'docker: Error response from daemon: Conflict. The container name "/treescale-leaf" is already in use',
+        );
       }
       if (sub === "run") {
         const label = argv[argv.indexOf("--label") + 1]!;
@@ -179,6 +188,15 @@ describe("server steps — check, then act only when the check says so", () => {
     expect(steps.slice(2)).toEqual(["image changed", "config changed", "node changed"]);
     expect(server.container).toBe(`true ${buildHash(IMAGE_ID, bundle)}`);
     expect(server.commands).toContainEqual(["docker", "rm", "-f", "treescale-leaf"]);
+  });
+
+  it("a node container made meanwhile by an interrupted build's docker run is replaced", async () => {
+    const server = new FakeServer();
+    server.madeMeanwhile = true;
+    const { report, steps } = await build(server);
+    expect(report.ok, report.ok ? "" : report.error).toBe(true);
+    expect(steps.at(-1)).toBe("node changed");
+    expect(server.container).toBe(`true ${buildHash(IMAGE_ID, bundle)}`);
   });
 
   it("each upload has a path of its own, and old archives of killed builds are cleared first", async () => {

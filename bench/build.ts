@@ -1,0 +1,163 @@
+// `npm run bench -- build [--runs=N]`: `treescale build` of 1 root + 4 children, each "server" an
+// sshd of the bench's own on a loopback port (root login with a key), all sharing this machine's
+// dockerd: from nothing (no treescale-<name> container, volume or files), then a no-op build, whose
+// target is under 1 s for the 5 servers (about one SSH round of checks each). The servers share this
+// machine's engine, so the node image is already there: "from nothing" sends no image, and says so.
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import Docker from "dockerode";
+import { freePort } from "../test/support/net.js";
+import { makeClientKey, type Sshd, sshdUnavailable, startSshd } from "../test/support/sshd.js";
+import { buildsFrom } from "./support/builds.js";
+import { median, printTable, timed } from "./support/timing.js";
+
+const CHILDREN = 4;
+const NOOP_TARGET_MS = 1000;
+const docker = new Docker();
+const execFileAsync = promisify(execFile);
+
+type Output = { stdout: string; stderr: string };
+
+export async function run(args: string[]): Promise<void> {
+  const unavailable = sshdUnavailable();
+  if (unavailable) {
+    process.stdout.write(`skipped: ${unavailable}\n`);
+    return;
+  }
+  const runs = Number(args.find((a) => a.startsWith("--runs="))?.slice("--runs=".length) ?? 3);
+  const { cli } = (await buildsFrom([]))[0]!;
+  const script = fileURLToPath(new URL("../../scripts/build-node-image.sh", import.meta.url));
+  const { stdout: imageId } = await execFileAsync(script, [], { maxBuffer: 1 << 20 });
+  const suffix = Math.random().toString(36).slice(2, 7);
+  const names = ["bench-root", ...Array.from({ length: CHILDREN }, (_, i) => `bench-c${i + 1}`)].map(
+    (name) => `${name}-${suffix}`,
+  );
+  const dir = await mkdtemp(join(tmpdir(), "treescale-bench-build-"));
+  const sshds: Sshd[] = [];
+  const samples = { fromNothing: [] as number[], noop: [] as number[] };
+  let steps = new Map<string, { ran: number; changed: number }[]>();
+  try {
+    const key = await makeClientKey(dir);
+    for (const _ of names) sshds.push(await startSshd({ authorizedKeys: { root: [key.publicKey] } }));
+    const ports = await Promise.all(names.map(() => freePort()));
+    const [root, ...children] = names;
+    await writeFile(
+      join(dir, "console.toml"),
+      `tree = "treescale.toml"\n${names
+        .map(
+          (name, i) => `[ssh.${name}]\nhost = "127.0.0.1"\nport = "${sshds[i]!.port}"\nkey = "${key.path}"\n`,
+        )
+        .join("\n")}`,
+    );
+    await writeFile(
+      join(dir, "treescale.toml"),
+      names
+        .map(
+          (name, i) =>
+            `[servers.${name}]\nip = "127.0.0.1"\nservice_port = ${ports[i]}\n` +
+            (name === root ? `childs = ${JSON.stringify(children)}\n` : ""),
+        )
+        .join("\n"),
+    );
+    const home = join(dir, "home");
+    await mkdir(home);
+    // HOME too: the servers' host keys go to a known_hosts of the bench's own.
+    const {
+      TREESCALE_NODE: _node,
+      TREESCALE_TOKEN: _token,
+      TREESCALE_CONTEXT: _context,
+      ...caller
+    } = process.env;
+    const env = { ...caller, TREESCALE_HOME: join(dir, "treescale"), HOME: home };
+    const build = () =>
+      timed(() => buildOnce(cli, ["build", "-f", join(dir, "console.toml"), "--accept-new-host-keys"], env));
+    for (let i = 0; i < runs; i++) {
+      await removeServers(names);
+      const fromNothing = await build();
+      samples.fromNothing.push(fromNothing.ms);
+      const noop = await build();
+      samples.noop.push(noop.ms);
+      if (!noop.value.stdout.includes("No changes"))
+        throw new Error(`the second build changed something:\n${noop.value.stdout}`);
+      steps = new Map(
+        names.map((name) => [
+          name,
+          [stepsOf(fromNothing.value.stderr, name), stepsOf(noop.value.stderr, name)],
+        ]),
+      );
+      process.stdout.write(
+        `run ${i + 1}/${runs}: from nothing ${(fromNothing.ms / 1000).toFixed(2)} s, no-op ${noop.ms.toFixed(0)} ms\n`,
+      );
+    }
+  } finally {
+    await removeServers(names);
+    await Promise.all(sshds.map((s) => s.stop()));
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  process.stdout.write(
+    `\nbuild of 1 root + ${CHILDREN} children over loopback sshd, ${runs} run(s), median [all samples].\n` +
+      `The servers share this machine's dockerd: Docker is present and the node image (${imageId.trim().slice(7, 19)}) ` +
+      `is already there, so "from nothing" (no node containers, volumes or files) sends no image.\n`,
+  );
+  const seconds = (values: number[]) => values.map((ms) => (ms / 1000).toFixed(2)).join(" ");
+  printTable(
+    ["build", "median (s)", "samples (s)"],
+    [
+      ["from nothing", (median(samples.fromNothing) / 1000).toFixed(2), seconds(samples.fromNothing)],
+      ["no-op", (median(samples.noop) / 1000).toFixed(2), seconds(samples.noop)],
+    ],
+  );
+  process.stdout.write("\nsteps per server (checked / acted on), last run:\n");
+  printTable(
+    ["server", "from nothing", "no-op"],
+    [...steps].map(([name, [first, noop]]) => [
+      name,
+      `${first?.ran}/${first?.changed}`,
+      `${noop?.ran}/${noop?.changed}`,
+    ]),
+  );
+  const noopMedian = median(samples.noop);
+  process.stdout.write(
+    `no-op for ${names.length} servers: ${noopMedian.toFixed(0)} ms (target < ${NOOP_TARGET_MS} ms: ${noopMedian < NOOP_TARGET_MS ? "met" : "missed"})\n`,
+  );
+}
+
+/** One `treescale build` to its end; a non-zero exit is the bench's failure. */
+async function buildOnce(cli: string, args: string[], env: NodeJS.ProcessEnv): Promise<Output> {
+  try {
+    return await execFileAsync(process.execPath, [cli, ...args], { env, maxBuffer: 16 << 20 });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`treescale build failed:\n${stdout ?? ""}${stderr ?? ""}`, { cause: error });
+  }
+}
+
+/** The steps a build reported for a server (its `[name] step: result (…)` lines), and how many acted. */
+function stepsOf(stderr: string, name: string): { ran: number; changed: number } {
+  const results = stderr
+    .split("\n")
+    .filter((line) => line.startsWith(`[${name}] `))
+    .map((line) => /^\[[^\]]+\] \w+: (unchanged|changed|would-change) \(/.exec(line)?.[1])
+    .filter((result) => result !== undefined);
+  return { ran: results.length, changed: results.filter((r) => r !== "unchanged").length };
+}
+
+/** What a build made for these servers: their node containers, volumes and files. */
+async function removeServers(names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    await docker
+      .getContainer(`treescale-${name}`)
+      .remove({ force: true })
+      .catch(() => undefined);
+    await docker
+      .getVolume(`treescale-home-${name}`)
+      .remove()
+      .catch(() => undefined);
+    await rm(`/etc/treescale/${name}`, { recursive: true, force: true });
+  }
+}
