@@ -18,6 +18,8 @@ const VERBS: Record<string, () => Promise<Register>> = {
   build: async () => (await import("./build.js")).registerBuild,
   context: async () => (await import("./context.js")).registerContext,
   delete: async () => (await import("./delete.js")).registerDelete,
+  completion: async () => (await import("./completion.js")).registerCompletion,
+  version: async () => (await import("./version-verb.js")).registerVersion,
 };
 
 /** Other names a verb answers to (commander knows them as aliases once the verb is registered). */
@@ -33,7 +35,7 @@ export async function registerCommands(
   kinds: Kinds,
 ): Promise<void> {
   const verb = args.find((arg) => !arg.startsWith("-"));
-  if (verb === undefined && args.some((arg) => arg === "-V" || arg === "--version")) return;
+  if (verb === undefined && args.some((arg) => arg === "-v" || arg === "--version")) return;
   const load = verb === undefined ? undefined : VERBS[ALIASES[verb] ?? verb];
   const loaders = load === undefined ? Object.values(VERBS) : [load];
   for (const register of await Promise.all(loaders.map((loader) => loader()))) register(program, kinds);

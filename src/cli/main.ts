@@ -55,7 +55,7 @@ const kinds: Kinds = ({ nodeImage, ...options } = {}) =>
 async function main(argv: string[]): Promise<number> {
   const program = new Command("treescale")
     .description("Declarative fleet manager over an always-connected tree of servers")
-    .version(VERSION)
+    .version(VERSION, "-v, --version")
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)");
   try {
