@@ -8,7 +8,11 @@ export function registerVersion(program: Command): void {
     .description("print this build's version and the Node.js it runs on")
     .option("-o, --output <format>", "text or json", "text")
     .action((options: { output: string }) => {
-      const info = { treescale: VERSION, node: process.version, platform: `${process.platform}/${process.arch}` };
+      const info = {
+        treescale: VERSION,
+        node: process.version,
+        platform: `${process.platform}/${process.arch}`,
+      };
       process.stdout.write(
         options.output === "json"
           ? `${JSON.stringify(info, null, 2)}\n`

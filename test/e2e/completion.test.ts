@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, requireBuild, runCli, scratch } from "../support/cli.js";
+import { requireBuild, runCli, scratch } from "../support/cli.js";
 
 let work: Awaited<ReturnType<typeof scratch>>;
 
@@ -35,9 +35,10 @@ describe("treescale completion and version", () => {
     expect(complete(script, ["treescale", "ap"])).toEqual(["apply"]);
     expect(complete(script, ["treescale", "d"])).toEqual(["delete", "diff"]);
     expect(complete(script, ["treescale", "apply", "--dr"])).toEqual(["--dry-run"]);
-    expect(complete(script, ["treescale", "get", "--con"])).toEqual(
-      ["--context", "--connect-timeout"].sort(),
-    );
+    expect(complete(script, ["treescale", "get", "--con"]).sort()).toEqual([
+      "--connect-timeout",
+      "--context",
+    ]);
   });
 
   it("zsh and fish scripts declare the verbs; an unknown shell is a usage error", async () => {
@@ -59,6 +60,5 @@ describe("treescale completion and version", () => {
     expect((await runCli(["--version"])).stdout.trim()).toBe(pkg.version);
     const json = JSON.parse((await runCli(["version", "-o", "json"])).stdout);
     expect(json).toMatchObject({ treescale: pkg.version, node: process.version });
-    expect(CLI).toContain("treescale.js");
   });
 });
