@@ -30,6 +30,7 @@ type ApplyOptions = {
   token?: string;
   allowEmpty: boolean;
   timeout: number;
+  yes: boolean;
 };
 
 export function registerApply(program: Command, kinds: Kinds): void {
@@ -53,6 +54,11 @@ export function registerApply(program: Command, kinds: Kinds): void {
     .option("--token <token>", "client token (default $TREESCALE_TOKEN)")
     .option("--allow-empty", "allow --prune to remove everything when nothing is declared", false)
     .option("--timeout <seconds>", "one deadline for the whole apply", wholeNumber("--timeout", 1), 300)
+    .option(
+      "-y, --yes",
+      "do not ask before removing or recreating (never asked when stdin is not a terminal)",
+      false,
+    )
     .action((options: ApplyOptions, command: Command) => runApply(options, command, kinds));
 }
 
@@ -85,10 +91,29 @@ async function runApply(options: ApplyOptions, command: Command, kinds: Kinds): 
         output: options.output,
         timeoutMs: options.timeout * 1000,
         gatherMs: 3000,
+        // As terraform: a person at a terminal says yes to removals and recreates; scripts are not asked.
+        ...(options.yes || options.dryRun || !process.stdin.isTTY ? {} : { confirm: askOnTerminal }),
       },
       fleet,
     );
   } finally {
     await fleet.close();
+  }
+}
+
+/** terraform's question; only `yes` goes ahead, anything else (Ctrl-C, Ctrl-D included) cancels. */
+async function askOnTerminal(output: NodeJS.WritableStream): Promise<boolean> {
+  const { createInterface } = await import("node:readline");
+  const terminal = createInterface({ input: process.stdin, output });
+  try {
+    const answer = await new Promise<string | undefined>((resolve) => {
+      terminal.on("SIGINT", () => resolve(undefined));
+      terminal.on("close", () => resolve(undefined));
+      terminal.question("\nDo you want to perform these actions? Only 'yes' will be accepted: ", resolve);
+    });
+    if (answer === undefined) output.write("\n");
+    return answer?.trim() === "yes";
+  } finally {
+    terminal.close();
   }
 }

@@ -22,6 +22,11 @@ export type FleetApplyFlags = {
   output: "text" | "json";
   timeoutMs: number;
   gatherMs: number;
+  /**
+   * Asked, with where to write the question, before a plan that removes or recreates anything;
+   * false cancels the apply. Absent: never asked (--yes, --dry-run, stdin not a terminal).
+   */
+  confirm?: (output: NodeJS.WritableStream) => Promise<boolean>;
 };
 
 export async function planFromTree(
@@ -77,6 +82,14 @@ export async function runFleetApply(
     // A plan that cannot be carried out in full is no success, dry or not.
     return plan.unsupported.length > 0 || plan.unschedulable.length > 0 ? EXIT.failed : EXIT.ok;
   }
+  if (flags.confirm !== undefined && destroys(plan, registry)) {
+    // stdout stays one JSON document: the plan people decide on, and the question, go to stderr.
+    if (json) process.stderr.write(renderFleetPlanText(plan, registry));
+    if (!(await flags.confirm(json ? process.stderr : process.stdout))) {
+      process.stderr.write("Apply cancelled.\n");
+      return EXIT.failed;
+    }
+  }
   const progress = (line: string) => process.stderr.write(`${line}\n`);
   const { nodes, actions, fleet } = await applyFleet({ bus, plan, registry, deadline, onProgress: progress });
   const converged =
@@ -110,6 +123,17 @@ export async function runFleetApply(
     );
   }
   return converged ? EXIT.ok : EXIT.failed;
+}
+
+/**
+ * Whether the plan removes or recreates anything, on any node or in the fleet: what terraform asks
+ * about before it acts. Creating and starting never ask.
+ */
+export function destroys(plan: FleetPlan, registry: Registry): boolean {
+  return [...plan.nodes.flatMap((node) => node.actions), ...plan.fleet.actions].some((action) => {
+    const { effect } = registry.describe(action);
+    return effect === "remove" || effect === "recreate";
+  });
 }
 
 function listed(states: readonly NodeState[], node: string): boolean {
