@@ -10,7 +10,7 @@ import { ContainerNameConflictError } from "../../src/drivers/engine-errors.js";
 import type { ObservedContainer } from "../../src/model/observed.js";
 
 export type ClaimNameOptions = {
-  engine: Pick<ContainerEngine, "create" | "listOwned" | "remove">;
+  engine: Pick<ContainerEngine, "create" | "listOwned" | "remove" | "rename">;
   signal: AbortSignal;
   stopTimeoutSeconds: number;
   /** The container this create replaces: never adopted, whatever its labels say. */
@@ -28,8 +28,42 @@ const UNUSABLE_STATES = new Set<ObservedContainer["state"]>(["removing", "dead"]
  * Creates the container and returns its ID, or the ID of a container of ours for this replica and
  * spec that holds the name already (adopted: it is what the create would have made).
  */
-export async function createClaimingName(
+export function createClaimingName(
   request: CreateContainerRequest,
+  options: ClaimNameOptions,
+): Promise<string> {
+  return claimName(
+    request,
+    `create container "${request.name}"`,
+    () => options.engine.create(request, { signal: options.signal }),
+    true,
+    options,
+  );
+}
+
+/**
+ * Renames container `id` to the request's name (a start-first recreate's last step), once a container
+ * of ours for this replica that still holds the name (the old one, its removal under way) is gone.
+ */
+export async function renameClaimingName(
+  id: string,
+  request: CreateContainerRequest,
+  options: ClaimNameOptions,
+): Promise<void> {
+  await claimName(
+    request,
+    `rename container ${id.slice(0, 12)} to "${request.name}"`,
+    () => options.engine.rename(id, request.name, { signal: options.signal }).then(() => id),
+    false,
+    options,
+  );
+}
+
+async function claimName(
+  request: CreateContainerRequest,
+  doing: string,
+  attempt: () => Promise<string>,
+  adopt: boolean,
   options: ClaimNameOptions,
 ): Promise<string> {
   const { engine, signal } = options;
@@ -40,7 +74,7 @@ export async function createClaimingName(
   for (;;) {
     let conflict: ContainerNameConflictError;
     try {
-      return await engine.create(request, { signal });
+      return await attempt();
     } catch (error) {
       if (!(error instanceof ContainerNameConflictError)) throw error;
       conflict = error;
@@ -59,19 +93,19 @@ export async function createClaimingName(
     ) {
       throw new ContainerNameConflictError(
         request.name,
-        `cannot create container "${request.name}": TreeScale's container ${holder.id.slice(0, 12)} of ` +
+        `cannot ${doing}: TreeScale's container ${holder.id.slice(0, 12)} of ` +
           `stack ${holder.stack}, resource ${holder.resource}, replica ${holder.replica} holds the name. ` +
           "Two resources map to one container name: rename one of them.",
         { cause: conflict },
       );
     }
     const usable = !UNUSABLE_STATES.has(holder.state) && holder.id !== options.replacing;
-    if (usable && holder.hash === request.hash) return holder.id;
+    if (adopt && usable && holder.hash === request.hash) return holder.id;
     const past = Date.now() >= deadline;
     if (removedHere && past) {
       throw new ContainerNameConflictError(
         request.name,
-        `cannot create container "${request.name}": TreeScale's own container ${holder.id.slice(0, 12)} ` +
+        `cannot ${doing}: TreeScale's own container ${holder.id.slice(0, 12)} ` +
           `(${holder.state}) still holds the name ${Math.round(graceMs / 1000)} s after it was removed; ` +
           "the engine has not finished removing it. Retried; if it stays, check the engine's log.",
         { cause: conflict },

@@ -1,12 +1,12 @@
 // Carries out a container plan through a ContainerEngine. Every action ends in an outcome; one
 // failure never stops the rest, and nothing is removed for a recreate before the new image is
 // known to be available. Recreates follow the resource's update policy (see rollout.ts).
-import type { ContainerEngine } from "../../src/drivers/engine.js";
+import type { ContainerEngine, CreateContainerRequest } from "../../src/drivers/engine.js";
 import { errorMessage, ImageUnavailableError, TreescaleError } from "../../src/errors.js";
 import type { Disposition, ExecuteContext, Outcome } from "../../src/reconcile/controller.js";
 import { runLimited } from "../../src/util/run-limited.js";
 import type { ContainerAction, CreateAction, RecreateAction } from "./actions.js";
-import { createClaimingName } from "./claim-name.js";
+import { type ClaimNameOptions, createClaimingName, renameClaimingName } from "./claim-name.js";
 import { recreateInWaves } from "./rollout.js";
 
 export type ContainerDrivers = {
@@ -152,7 +152,11 @@ async function startFirst(
   await released(context, action.containerId, () =>
     engine.remove(action.containerId, stopTimeoutSeconds, { signal }),
   );
-  await engine.rename(id, action.name, { signal });
+  await renameClaimingName(
+    id,
+    request(action, context, action.name),
+    claimOptions(action, context, engine, stopTimeoutSeconds),
+  );
 }
 
 /**
@@ -191,26 +195,43 @@ function create(
   stopTimeoutSeconds: number,
   name: string,
 ): Promise<string> {
-  const { signal } = context;
   return createClaimingName(
-    {
-      name,
-      node: action.node,
-      stack: action.stack,
-      replica: action.replica,
-      spec: action.spec,
-      hash: action.hash,
-      fieldHashes: action.fieldHashes,
-      generation: context.generation,
-    },
-    {
-      engine,
-      signal,
-      stopTimeoutSeconds,
-      ...(action.type === "recreate" ? { replacing: action.containerId } : {}),
-      removeHolder: (id) => released(context, id, () => engine.remove(id, stopTimeoutSeconds, { signal })),
-    },
+    request(action, context, name),
+    claimOptions(action, context, engine, stopTimeoutSeconds),
   );
+}
+
+function request(
+  action: CreateAction | RecreateAction,
+  context: ExecuteContext<ContainerAction>,
+  name: string,
+): CreateContainerRequest {
+  return {
+    name,
+    node: action.node,
+    stack: action.stack,
+    replica: action.replica,
+    spec: action.spec,
+    hash: action.hash,
+    fieldHashes: action.fieldHashes,
+    generation: context.generation,
+  };
+}
+
+function claimOptions(
+  action: CreateAction | RecreateAction,
+  context: ExecuteContext<ContainerAction>,
+  engine: ContainerEngine,
+  stopTimeoutSeconds: number,
+): ClaimNameOptions {
+  const { signal } = context;
+  return {
+    engine,
+    signal,
+    stopTimeoutSeconds,
+    ...(action.type === "recreate" ? { replacing: action.containerId } : {}),
+    removeHolder: (id) => released(context, id, () => engine.remove(id, stopTimeoutSeconds, { signal })),
+  };
 }
 
 /** Makes every image the plan needs present, pulling where a registry answers; image → why it is unavailable. */

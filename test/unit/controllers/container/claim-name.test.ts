@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createClaimingName } from "../../../../controllers/container/claim-name.js";
+import { createClaimingName, renameClaimingName } from "../../../../controllers/container/claim-name.js";
 import { fieldHashes, specHash } from "../../../../controllers/container/spec-hash.js";
 import type { CreateContainerRequest } from "../../../../src/drivers/engine.js";
 import { ContainerNameConflictError } from "../../../../src/drivers/engine-errors.js";
@@ -59,6 +59,17 @@ describe("createClaimingName", () => {
     const id = await createClaimingName(request(NEW, {}), { ...options, replacing: old });
     expect(id).not.toBe(old);
     expect(engine.containers.get(id)).toMatchObject({ name: NAME, hash: specHash(NEW) });
+    expect(removed).toEqual([]);
+  });
+
+  it("renames a start-first replacement once the old container, removed by someone else, lets go of the name", async () => {
+    const { engine, removed, options } = await setup();
+    const old = await engine.create(request(OLD));
+    const next = await engine.create(request(NEW, { name: `${NAME}-next` }));
+    engine.containers.get(old)!.state = "removing";
+    setTimeout(() => engine.containers.delete(old), 20);
+    await renameClaimingName(next, request(NEW), { ...options, replacing: old });
+    expect(engine.containers.get(next)).toMatchObject({ name: NAME });
     expect(removed).toEqual([]);
   });
 
