@@ -2,6 +2,7 @@
 // (Docker, the node image, its files, its node) by the apply, as `treescale build` does for all of
 // them. It runs where the apply runs (fleet scope); its doors to SSH, the image and the tree's
 // credentials are handed in by the composition root.
+import { errorMessage } from "../../src/errors.js";
 import type { ServerSpec } from "../../src/model/resources.js";
 import type {
   BuildOptions,
@@ -30,7 +31,8 @@ export type ServerControllerOptions = {
   connect(server: ServerSpec, acceptNewHostKey: boolean): Promise<RemoteSession>;
   /** Made when a server is acted on: planning never loads the image's driver. */
   image(): Promise<ImageSource>;
-  credentials(servers: Readonly<Record<string, ServerSpec>>): Promise<TreeCredentials>;
+  /** The tree's shared secret and admin token, as its build kept them. */
+  credentials(): Promise<TreeCredentials>;
   parallel?: number;
 };
 
@@ -65,8 +67,17 @@ export function serverController(options: ServerControllerOptions): ServerContro
     },
     async execute(actions, context) {
       if (actions.length === 0) return [];
-      const [first] = actions;
-      const credentials = await options.credentials(first!.servers);
+      let credentials: TreeCredentials;
+      try {
+        credentials = await options.credentials();
+      } catch (error) {
+        const failure = errorMessage(error);
+        return actions.map((action): Outcome<ServerAction> => {
+          const outcome = { action, ok: false as const, error: failure, code: "NO_CONTEXT", ms: 0 };
+          context.progress.finished(outcome);
+          return outcome;
+        });
+      }
       const image = await nodeImage();
       return runLimited(actions, options.parallel ?? 10, async (action): Promise<Outcome<ServerAction>> => {
         const began = performance.now();

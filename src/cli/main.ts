@@ -38,15 +38,20 @@ const kinds: Kinds = ({ nodeImage, ...options } = {}) =>
       },
       image: async () =>
         (await import("../drivers/local-image.js")).localImage(nodeImage ?? `treescale/node:${VERSION}`),
-      credentials: async (servers) => {
-        const { chosenContext, ensureCredentials } = await import("../state/contexts.js");
-        const { treescaleHome } = await import("../state/stack-files.js");
+      credentials: async () => {
+        const [{ chosenContext, ensureCredentials }, { treescaleHome }] = await Promise.all([
+          import("../state/contexts.js"),
+          import("../state/stack-files.js"),
+        ]);
         const home = treescaleHome();
         const context = await chosenContext(home, process.env.TREESCALE_CONTEXT || undefined);
-        const root = Object.values(servers).find(
-          (s) => !Object.values(servers).some((p) => p.childs.includes(s.name)),
-        );
-        return ensureCredentials(home, context?.name ?? root?.name ?? "default");
+        // New credentials would give the server a secret the rest of the tree does not share.
+        if (!context)
+          throw new TreescaleError(
+            "NO_CONTEXT",
+            "no credentials for this tree on this machine: run treescale build -f … first (it makes and keeps them), or choose its context with --context / $TREESCALE_CONTEXT",
+          );
+        return ensureCredentials(home, context.name);
       },
     },
     ...options,

@@ -62,3 +62,35 @@ describe("server kind — preflight", () => {
     expect(connects).toBe(0);
   });
 });
+
+describe("server kind — execute", () => {
+  it("without the tree's credentials here, fails each server saying how to get them, and dials nothing", async () => {
+    let dialed = 0;
+    const controller = serverController({
+      connect: () => {
+        dialed += 1;
+        return Promise.reject(new Error("must not dial"));
+      },
+      image: () => Promise.reject(new Error("must not load the image")),
+      credentials: () =>
+        Promise.reject(new Error("no credentials for this tree on this machine: run treescale build")),
+    });
+    const desired = {
+      ...emptyDesiredState(),
+      servers: { down: server("down", { host: "10.0.0.2", port: 22 }) },
+    };
+    const { actions } = controller.plan(desired, []);
+    const finished: unknown[] = [];
+    const outcomes = await controller.execute(actions, {
+      bus: { request: async () => undefined },
+      deadline: Date.now() + 1000,
+      progress: { started() {}, finished: (o) => finished.push(o), activity() {} },
+      signal: new AbortController().signal,
+    });
+    expect(outcomes).toMatchObject([
+      { ok: false, code: "NO_CONTEXT", error: expect.stringContaining("treescale build") },
+    ]);
+    expect(finished).toHaveLength(1);
+    expect(dialed).toBe(0);
+  });
+});
