@@ -10,8 +10,10 @@ import { isSeedDocument, readSeed } from "./seed.js";
 import { readInputs, type SourceText } from "./sources.js";
 
 export type { ExtensionSection } from "./extension-section.js";
+export { checkHostPorts } from "./host-ports.js";
 export { formatIssue, ISSUE_CODES, type IssueCode, type ManifestIssue } from "./issues.js";
 export { toManifestDocument } from "./serialize.js";
+export { MANIFEST_PATTERNS } from "./sources.js";
 export { defaultStackName } from "./stack-name.js";
 
 export type LoadResult = {
@@ -19,6 +21,8 @@ export type LoadResult = {
   issues: ManifestIssue[];
   /** Files read, in order, as named in messages ("<stdin>" for stdin). */
   files: string[];
+  /** Directories given that hold no manifest file (`validate` says so; an apply of nothing may be meant). */
+  emptyDirectories?: string[];
   /** The name this node runs as, from a seed file's `current_node`. */
   currentNode?: string;
   /** The stack the native documents name with `stack = "…"`; unset when none does (see defaultStackName). */
@@ -39,7 +43,7 @@ export async function loadManifests(
   const sections = options.sections ?? [];
   checkSections(sections);
   const sectionNames = sections.map((extension) => extension.section);
-  const { sources, issues, readMore } = await readInputs(inputs, readStdin, sectionNames);
+  const { sources, issues, emptyDirectories, readMore } = await readInputs(inputs, readStdin, sectionNames);
   const fragments: Fragment[] = [];
   const sshPatches: SshPatch[] = [];
   const currentNodes: { name: string; file: string; where: Fragment["where"] }[] = [];
@@ -95,6 +99,7 @@ export async function loadManifests(
     desired: assembled.desired,
     issues,
     files: sources.map((source) => source.file),
+    emptyDirectories,
   };
   if (assembled.stack !== undefined) result.stack = assembled.stack;
   const [first, ...others] = currentNodes;

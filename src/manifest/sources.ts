@@ -19,6 +19,8 @@ export type SourceText = {
 export type ReadInputs = {
   sources: SourceText[];
   issues: ManifestIssue[];
+  /** Directories given that hold no manifest file at any depth. */
+  emptyDirectories: string[];
   /** Reads one more file named by another (console.toml's tree); the problem in words if it cannot. */
   readMore(path: string, from: SourceText): Promise<string | undefined>;
 };
@@ -31,6 +33,7 @@ export async function readInputs(
 ): Promise<ReadInputs> {
   const sources: SourceText[] = [];
   const issues: ManifestIssue[] = [];
+  const emptyDirectories: string[] = [];
   const seen = new Set<string>();
   const problemAt = (file: string, message: string) =>
     issues.push({ file, line: 0, column: 0, path: "", code: ISSUE_CODES.readError, message });
@@ -84,6 +87,7 @@ export async function readInputs(
     if (isDirectory) {
       try {
         files = await listManifestFiles(input);
+        if (files.length === 0) emptyDirectories.push(input);
       } catch (error) {
         problemAt(input, describeFsError(error));
         continue;
@@ -97,10 +101,13 @@ export async function readInputs(
 
   const readMore = (path: string, from: SourceText) =>
     readOne(join(dirname(from.file), relative(dirname(from.path), path)), path);
-  return { sources, issues, readMore };
+  return { sources, issues, emptyDirectories, readMore };
 }
 
 const MANIFEST_EXTENSIONS = /\.(toml|json|ya?ml)$/i;
+
+/** What a directory is searched for, as messages name it. */
+export const MANIFEST_PATTERNS = "*.toml, *.json, *.yaml, *.yml";
 
 /** Manifest files under a directory, recursively, sorted by path; hidden files and folders skipped. */
 async function listManifestFiles(directory: string): Promise<string[]> {
