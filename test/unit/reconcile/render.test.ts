@@ -31,6 +31,30 @@ describe("plan rendering, whatever the kinds", () => {
     ]);
   });
 
+  it("prints an action's changed fields under it: changed, added, removed, sensitive", () => {
+    const recreate = {
+      ...line("recreate", "recreate", "web_1", "env, image changed"),
+      changes: [
+        { field: "env.MODE", from: "a", to: "b" },
+        { field: "env.NEW", from: undefined, to: "x" },
+        { field: "env.OLD", from: "y", to: undefined },
+        { field: "env.DB_PASSWORD", from: "(sensitive)", to: "(sensitive)", sensitive: true },
+        { field: "env.API_TOKEN", from: undefined, to: "(sensitive)", sensitive: true },
+        { field: "command", from: ["sh"], to: ["sh", "-c", "true"] },
+      ],
+    };
+    expect(actionLines([recreate, line("create", "create", "web_2", "new")])).toEqual([
+      "  ~ recreate web_1     env, image changed",
+      '      ~ env.MODE: "a" → "b"',
+      '      + env.NEW: "x"',
+      '      - env.OLD: "y"',
+      "      ~ env.DB_PASSWORD: (sensitive)",
+      "      + env.API_TOKEN: (sensitive)",
+      '      ~ command: ["sh"] → ["sh","-c","true"]',
+      "  + create   web_2     new",
+    ]);
+  });
+
   it("prints notes with their verb, target and reason", () => {
     expect(
       noteLines([
