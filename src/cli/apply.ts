@@ -3,6 +3,7 @@
 // Exit 0 converged, 1 something failed or is not acted on (each named), 2 invalid input.
 import type { Command } from "commander";
 import { Registry } from "../reconcile/registry.js";
+import { confirmation } from "./confirm.js";
 import { wholeNumber } from "./flag-values.js";
 import { runFleetApply } from "./fleet-apply.js";
 import { openFleet } from "./fleet-connection.js";
@@ -92,28 +93,11 @@ async function runApply(options: ApplyOptions, command: Command, kinds: Kinds): 
         timeoutMs: options.timeout * 1000,
         gatherMs: 3000,
         // As terraform: a person at a terminal says yes to removals and recreates; scripts are not asked.
-        ...(options.yes || options.dryRun || !process.stdin.isTTY ? {} : { confirm: askOnTerminal }),
+        ...confirmation(options),
       },
       fleet,
     );
   } finally {
     await fleet.close();
-  }
-}
-
-/** terraform's question; only `yes` goes ahead, anything else (Ctrl-C, Ctrl-D included) cancels. */
-async function askOnTerminal(output: NodeJS.WritableStream): Promise<boolean> {
-  const { createInterface } = await import("node:readline");
-  const terminal = createInterface({ input: process.stdin, output });
-  try {
-    const answer = await new Promise<string | undefined>((resolve) => {
-      terminal.on("SIGINT", () => resolve(undefined));
-      terminal.on("close", () => resolve(undefined));
-      terminal.question("\nDo you want to perform these actions? Only 'yes' will be accepted: ", resolve);
-    });
-    if (answer === undefined) output.write("\n");
-    return answer?.trim() === "yes";
-  } finally {
-    terminal.close();
   }
 }

@@ -1,10 +1,11 @@
 // Every verb of the CLI, one module each, and only the verb being run is loaded: a verb's module
 // pulls in what it needs (the bus verbs a server and a client), which `--version` and `validate`
 // never should pay for at startup.
-import type { Command } from "commander";
+import { Command } from "commander";
 import type { Kinds } from "./kinds.js";
 
-type Register = (program: Command, kinds: Kinds) => void;
+/** `everyVerb` gives a program with all verbs registered, for a verb that describes them (completion). */
+type Register = (program: Command, kinds: Kinds, everyVerb: () => Promise<Command>) => void;
 
 const VERBS: Record<string, () => Promise<Register>> = {
   validate: async () => (await import("./validate.js")).registerValidate,
@@ -38,7 +39,13 @@ export async function registerCommands(
   if (verb === undefined && args.some((arg) => arg === "-v" || arg === "--version")) return;
   const load = verb === undefined ? undefined : VERBS[ALIASES[verb] ?? verb];
   const loaders = load === undefined ? Object.values(VERBS) : [load];
-  for (const register of await Promise.all(loaders.map((loader) => loader()))) register(program, kinds);
+  const everyVerb = async () => {
+    const every = new Command("treescale");
+    await registerCommands(every, [], kinds);
+    return every;
+  };
+  for (const register of await Promise.all(loaders.map((loader) => loader())))
+    register(program, kinds, everyVerb);
   // Declared here rather than per verb, so that no verb that reaches a node can lack them.
   const connecting = program.commands.filter((command) => command.options.some((o) => o.long === "--node"));
   if (connecting.length === 0) return;

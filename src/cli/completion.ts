@@ -1,12 +1,15 @@
 // `treescale completion bash|zsh|fish`: a completion script for the shell, made from the verbs and
 // flags as they are registered, so it cannot fall behind them.
-import { Command } from "commander";
+import type { Command } from "commander";
 import { UsageError } from "../errors.js";
-import type { Kinds } from "./kinds.js";
 
 type Verb = { name: string; flags: string[] };
 
-export function registerCompletion(program: Command, kinds: Kinds): void {
+export function registerCompletion(
+  program: Command,
+  _kinds: unknown,
+  everyVerb: () => Promise<Command>,
+): void {
   program
     .command("completion <shell>")
     .description("print a completion script for bash, zsh or fish")
@@ -15,17 +18,14 @@ export function registerCompletion(program: Command, kinds: Kinds): void {
       "\nExamples:\n  source <(treescale completion bash)\n  treescale completion fish > ~/.config/fish/completions/treescale.fish\n",
     )
     .action(async (shell: string) => {
-      const verbs = await allVerbs(kinds);
+      const verbs = verbsOf(await everyVerb());
       const script = { bash, zsh, fish }[shell as "bash" | "zsh" | "fish"];
       if (!script) throw new UsageError(`completion for "${shell}" is not known: choose bash, zsh or fish`);
       process.stdout.write(script(verbs));
     });
 }
 
-async function allVerbs(kinds: Kinds): Promise<Verb[]> {
-  const { registerCommands } = await import("./commands.js");
-  const every = new Command("treescale");
-  await registerCommands(every, [], kinds);
+function verbsOf(every: Command): Verb[] {
   return every.commands
     .map((command) => ({
       name: command.name(),

@@ -1,7 +1,7 @@
 // terraform's question before a plan that removes or recreates: only `yes` goes ahead, anything
 // else (Ctrl-C, Ctrl-D included) cancels. Asked only of a person at a terminal.
 
-export async function askOnTerminal(output: NodeJS.WritableStream): Promise<boolean> {
+async function askOnTerminal(output: NodeJS.WritableStream): Promise<boolean> {
   const { createInterface } = await import("node:readline");
   const terminal = createInterface({ input: process.stdin, output });
   try {
