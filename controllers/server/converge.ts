@@ -1,8 +1,9 @@
 // One server brought to a running node, step after step: connect, system, docker, image, config,
 // node. A step that fails ends that server's build with the step named; the others go on.
 import { errorMessage } from "../../src/errors.js";
-import type { ImageSource, RemoteSession } from "./session.js";
+import type { ImageSource, RemoteSession, RunResult } from "./session.js";
 import {
+  checkReads,
   configStep,
   dockerStep,
   imageStep,
@@ -54,6 +55,8 @@ export async function convergeServer(options: ConvergeOptions): Promise<ServerRe
   try {
     const { facts, result } = await systemStep(context);
     done(result);
+    const reads = Object.values(checkReads(server, options.image, options.bundle));
+    const checked = { ...context, session: prefetching(session, reads, !facts.root, options.signal) };
     for (const [name, step] of [
       ["docker", dockerStep],
       ["image", imageStep],
@@ -61,7 +64,7 @@ export async function convergeServer(options: ConvergeOptions): Promise<ServerRe
       ["node", nodeStep],
     ] as const) {
       current = name;
-      const result = await step(context, facts);
+      const result = await step(checked, facts);
       done(result);
       // Without Docker, nothing after it can be checked: a dry run says what it would do and stops.
       if (name === "docker" && result.result === "would-change") break;
@@ -72,4 +75,36 @@ export async function convergeServer(options: ConvergeOptions): Promise<ServerRe
   } finally {
     session.close();
   }
+}
+
+/**
+ * The session with the steps' first reads already sent, all at once: each step's first run of one
+ * of them gets its answer; any later run (a check again after an action) goes to the server again.
+ */
+function prefetching(
+  session: RemoteSession,
+  reads: readonly (readonly string[])[],
+  sudo: boolean,
+  signal: AbortSignal | undefined,
+): RemoteSession {
+  const key = (argv: readonly string[], asSudo: boolean) => `${asSudo}\0${argv.join("\0")}`;
+  const pending = new Map<string, Promise<RunResult>>();
+  for (const argv of reads) {
+    const answer = session.run(argv, { sudo, timeoutMs: 20_000, ...(signal ? { signal } : {}) });
+    // An answer no step asks for (a dry run stops early) must not be an unhandled rejection.
+    answer.catch(() => undefined);
+    pending.set(key(argv, sudo), answer);
+  }
+  return {
+    run(argv, runOptions) {
+      const k = key(argv, runOptions?.sudo === true);
+      const answer = runOptions?.stdin === undefined ? pending.get(k) : undefined;
+      if (!answer) return session.run(argv, runOptions);
+      pending.delete(k);
+      return answer;
+    },
+    writeFile: (path, data, writeOptions) => session.writeFile(path, data, writeOptions),
+    upload: (source, remotePath, uploadOptions) => session.upload(source, remotePath, uploadOptions),
+    close: () => session.close(),
+  };
 }

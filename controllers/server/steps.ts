@@ -133,6 +133,37 @@ function runFailed(step: StepName, argv: readonly string[], result: RunResult): 
   );
 }
 
+/**
+ * The reads each step after `system` starts with. None depends on what an earlier step does (the
+ * node's decision compares its container with the wanted image's ID, not the server's), so a build
+ * sends them all at once: a server already as built costs one round of checks after `system`.
+ */
+export function checkReads(node: string, image: ImageSource, bundle: NodeBundle) {
+  const { dir, container } = layout(node);
+  return {
+    docker: ["docker", "version", "--format", "{{.Server.Version}}"],
+    image: ["docker", "image", "inspect", "--format", "{{.Id}}", image.tag],
+    config: ["sha256sum", ...Object.keys(bundle.files).map((name) => `${dir}/${name}`)],
+    node: [
+      "docker",
+      "inspect",
+      "--format",
+      '{{.State.Running}} {{index .Config.Labels "treescale.build"}}',
+      container,
+    ],
+  } satisfies Record<Exclude<StepName, "system">, string[]>;
+}
+
+/** `sha256sum` output → each file's checksum by path (files it could not read are absent). */
+export function parseChecksums(stdout: string): Map<string, string> {
+  const sums = new Map<string, string>();
+  for (const line of stdout.split("\n")) {
+    const match = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+    if (match) sums.set(match[2]!, match[1]!);
+  }
+  return sums;
+}
+
 export async function systemStep(context: StepContext): Promise<{ facts: SystemFacts; result: StepResult }> {
   const [uid, arch, release, init] = await Promise.all([
     must("system", context, ["id", "-u"], false),
@@ -159,7 +190,7 @@ export async function systemStep(context: StepContext): Promise<{ facts: SystemF
 
 export async function dockerStep(context: StepContext, facts: SystemFacts): Promise<StepResult> {
   const version = () =>
-    context.session.run(["docker", "version", "--format", "{{.Server.Version}}"], {
+    context.session.run(checkReads(context.bundle.node, context.image, context.bundle).docker, {
       sudo: !facts.root,
       timeoutMs: 20_000,
       ...(context.signal ? { signal: context.signal } : {}),
@@ -214,7 +245,7 @@ const STALE_UPLOADS = [
 export async function imageStep(context: StepContext, facts: SystemFacts): Promise<StepResult> {
   const { image } = context;
   const wanted = await image.id();
-  const held = await context.session.run(["docker", "image", "inspect", "--format", "{{.Id}}", image.tag], {
+  const held = await context.session.run(checkReads(context.bundle.node, image, context.bundle).image, {
     sudo: !facts.root,
     ...(context.signal ? { signal: context.signal } : {}),
   });
@@ -241,15 +272,22 @@ export async function imageStep(context: StepContext, facts: SystemFacts): Promi
 export async function configStep(context: StepContext, facts: SystemFacts): Promise<StepResult> {
   const { dir } = layout(context.bundle.node);
   const sudo = !facts.root;
-  const changed: string[] = [];
-  for (const [name, file] of Object.entries(context.bundle.files)) {
-    const path = `${dir}/${name}`;
-    const held = await context.session.run(["sha256sum", path], { sudo });
-    if (held.code === 0 && held.stdout.split(" ")[0] === sha256(file.content)) continue;
-    changed.push(name);
-    if (context.dryRun) continue;
+  // One read for every file: sha256sum exits 1 when one is missing and still sums the others.
+  const held = parseChecksums(
+    (
+      await context.session.run(checkReads(context.bundle.node, context.image, context.bundle).config, {
+        sudo,
+      })
+    ).stdout,
+  );
+  const changed = Object.entries(context.bundle.files)
+    .filter(([name, file]) => held.get(`${dir}/${name}`) !== sha256(file.content))
+    .map(([name]) => name);
+  if (changed.length > 0 && !context.dryRun)
     await must("config", context, ["mkdir", "-p", "-m", "0700", dir], sudo);
-    await context.session.writeFile(path, file.content, {
+  for (const name of context.dryRun ? [] : changed) {
+    const file = context.bundle.files[name]!;
+    await context.session.writeFile(`${dir}/${name}`, file.content, {
       mode: file.mode,
       sudo,
       ...(context.signal ? { signal: context.signal } : {}),
@@ -268,13 +306,7 @@ export async function nodeStep(context: StepContext, facts: SystemFacts): Promis
   const sudo = !facts.root;
   const hash = buildHash(await context.image.id(), context.bundle);
   const inspect = await context.session.run(
-    [
-      "docker",
-      "inspect",
-      "--format",
-      '{{.State.Running}} {{index .Config.Labels "treescale.build"}}',
-      container,
-    ],
+    checkReads(context.bundle.node, context.image, context.bundle).node,
     { sudo },
   );
   const decision = containerDecision(inspect, hash);

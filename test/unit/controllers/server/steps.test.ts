@@ -42,8 +42,10 @@ class FakeServer implements RemoteSession {
     if (cmd === "test") return fail("");
     if (cmd === "true") return ok();
     if (cmd === "sha256sum") {
-      const content = this.files.get(argv[1]!);
-      return content === undefined ? fail("No such file") : ok(`${sha256(content)}  ${argv[1]}\n`);
+      const paths = argv.slice(1);
+      const held = paths.filter((path) => this.files.has(path));
+      const stdout = held.map((path) => `${sha256(this.files.get(path)!)}  ${path}\n`).join("");
+      return { code: held.length === paths.length ? 0 : 1, stdout, stderr: "" };
     }
     if (cmd === "mkdir" || cmd === "rm") return ok();
     if (cmd === "docker") {
@@ -197,6 +199,26 @@ describe("server steps — check, then act only when the check says so", () => {
     expect(report.ok, report.ok ? "" : report.error).toBe(true);
     expect(steps.at(-1)).toBe("node changed");
     expect(server.container).toBe(`true ${buildHash(IMAGE_ID, bundle)}`);
+  });
+
+  it("a server already as built costs one round of checks after system: the steps' reads go at once", async () => {
+    const server = new FakeServer();
+    await build(server);
+    let inFlight = 0;
+    const atStart: number[] = [];
+    const run = server.run.bind(server);
+    server.run = async (argv) => {
+      inFlight += 1;
+      atStart.push(inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight -= 1;
+      return run(argv);
+    };
+    server.commands.length = 0;
+    expect((await build(server)).steps.every((s) => s.endsWith("unchanged"))).toBe(true);
+    // system's four reads, then docker, image, config (every file in one) and node together.
+    expect(server.commands).toHaveLength(8);
+    expect(atStart).toEqual([1, 2, 3, 4, 1, 2, 3, 4]);
   });
 
   it("each upload has a path of its own, and old archives of killed builds are cleared first", async () => {
