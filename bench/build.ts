@@ -33,6 +33,10 @@ export async function run(args: string[]): Promise<void> {
   const script = fileURLToPath(new URL("../../scripts/build-node-image.sh", import.meta.url));
   const { stdout: imageId } = await execFileAsync(script, [], { maxBuffer: 1 << 20 });
   const suffix = Math.random().toString(36).slice(2, 7);
+  // A tag of the bench's own: another build of treescale/node:<version> meanwhile (tests, other
+  // checkouts) would otherwise turn the no-op into a recreate of every node.
+  const image = `treescale/node-bench:${suffix}`;
+  await docker.getImage(imageId.trim()).tag({ repo: "treescale/node-bench", tag: suffix });
   const names = ["bench-root", ...Array.from({ length: CHILDREN }, (_, i) => `bench-c${i + 1}`)].map(
     (name) => `${name}-${suffix}`,
   );
@@ -74,7 +78,13 @@ export async function run(args: string[]): Promise<void> {
     } = process.env;
     const env = { ...caller, TREESCALE_HOME: join(dir, "treescale"), HOME: home };
     const build = () =>
-      timed(() => buildOnce(cli, ["build", "-f", join(dir, "console.toml"), "--accept-new-host-keys"], env));
+      timed(() =>
+        buildOnce(
+          cli,
+          ["build", "-f", join(dir, "console.toml"), "--accept-new-host-keys", "--image", image],
+          env,
+        ),
+      );
     for (let i = 0; i < runs; i++) {
       await removeServers(names);
       const fromNothing = await build();
@@ -97,6 +107,10 @@ export async function run(args: string[]): Promise<void> {
     await removeServers(names);
     await Promise.all(sshds.map((s) => s.stop()));
     await rm(dir, { recursive: true, force: true });
+    await docker
+      .getImage(image)
+      .remove()
+      .catch(() => undefined);
   }
 
   process.stdout.write(
