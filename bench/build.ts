@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import Docker from "dockerode";
+import { removeBuiltServers } from "../test/support/built-servers.js";
 import { freePort } from "../test/support/net.js";
 import { makeClientKey, type Sshd, sshdUnavailable, startSshd } from "../test/support/sshd.js";
 import { buildsFrom } from "./support/builds.js";
@@ -86,7 +87,7 @@ export async function run(args: string[]): Promise<void> {
         ),
       );
     for (let i = 0; i < runs; i++) {
-      await removeServers(names);
+      await removeBuiltServers(names);
       const fromNothing = await build();
       samples.fromNothing.push(fromNothing.ms);
       const noop = await build();
@@ -104,7 +105,7 @@ export async function run(args: string[]): Promise<void> {
       );
     }
   } finally {
-    await removeServers(names);
+    await removeBuiltServers(names);
     await Promise.all(sshds.map((s) => s.stop()));
     await rm(dir, { recursive: true, force: true });
     await docker
@@ -159,19 +160,4 @@ function stepsOf(stderr: string, name: string): { ran: number; changed: number }
     .map((line) => /^\[[^\]]+\] \w+: (unchanged|changed|would-change) \(/.exec(line)?.[1])
     .filter((result) => result !== undefined);
   return { ran: results.length, changed: results.filter((r) => r !== "unchanged").length };
-}
-
-/** What a build made for these servers: their node containers, volumes and files. */
-async function removeServers(names: readonly string[]): Promise<void> {
-  for (const name of names) {
-    await docker
-      .getContainer(`treescale-${name}`)
-      .remove({ force: true })
-      .catch(() => undefined);
-    await docker
-      .getVolume(`treescale-home-${name}`)
-      .remove()
-      .catch(() => undefined);
-    await rm(`/etc/treescale/${name}`, { recursive: true, force: true });
-  }
 }

@@ -2,16 +2,15 @@
 // with nothing removed by hand: three loopback sshd "servers" (root → two children, key as root)
 // sharing this machine's dockerd, as in build.test.ts.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { removeBuiltServers } from "../support/built-servers.js";
 import { CLI, requireBuild, runCli, scratch } from "../support/cli.js";
 import { uniqueNodeName } from "../support/docker.js";
 import { freePort } from "../support/net.js";
 import { makeClientKey, type Sshd, sshdUnavailable, startSshd } from "../support/sshd.js";
 
-const docker = new Docker();
 const unavailable = sshdUnavailable();
 if (unavailable) console.warn(`interrupted build e2e skipped: ${unavailable}`);
 
@@ -89,17 +88,7 @@ describe.skipIf(unavailable !== undefined)(
     }, 240_000);
 
     afterAll(async () => {
-      for (const name of names) {
-        await docker
-          .getContainer(`treescale-${name}`)
-          .remove({ force: true })
-          .catch(() => undefined);
-        await docker
-          .getVolume(`treescale-home-${name}`)
-          .remove()
-          .catch(() => undefined);
-        await rm(`/etc/treescale/${name}`, { recursive: true, force: true });
-      }
+      await removeBuiltServers(names);
       await Promise.all(sshds.map((s) => s.stop()));
       await work?.remove();
     });

@@ -4,10 +4,11 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { removeBuiltServers } from "../support/built-servers.js";
 import { requireBuild, runCli, scratch } from "../support/cli.js";
 import { uniqueNodeName } from "../support/docker.js";
 import { freePort } from "../support/net.js";
@@ -107,17 +108,7 @@ describe.skipIf(unavailable !== undefined)("treescale build (real sshd, real doc
   }, 240_000);
 
   afterAll(async () => {
-    for (const name of Object.values(names)) {
-      await docker
-        .getContainer(`treescale-${name}`)
-        .remove({ force: true })
-        .catch(() => undefined);
-      await docker
-        .getVolume(`treescale-home-${name}`)
-        .remove()
-        .catch(() => undefined);
-      await rm(`/etc/treescale/${name}`, { recursive: true, force: true });
-    }
+    await removeBuiltServers(Object.values(names));
     await Promise.all(Object.values(sshds).map((s) => s?.stop()));
     await work?.remove();
   });

@@ -53,18 +53,7 @@ async function apply(balancer: string, ...args: string[]) {
 
 /** One GET to the virtual address from this host: the body is the answering container's name. */
 function get(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: vip, port: 8080, path: "/", agent: false, timeout: 3000 }, (res) => {
-      let body = "";
-      res.on("data", (chunk: Buffer) => {
-        body += chunk.toString();
-      });
-      res.on("end", () => resolve(body.trim()));
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    req.end();
-  });
+  return getFrom(vip);
 }
 
 async function bodies(count: number): Promise<string[]> {
@@ -366,25 +355,7 @@ function requestLoop(address: string) {
   const done = (async () => {
     while (running) {
       try {
-        bodies.push(
-          await new Promise<string>((resolve, reject) => {
-            const req = request(
-              { host: address, port: 8080, path: "/", agent: false, timeout: 3000 },
-              (res) => {
-                let body = "";
-                res.on("data", (chunk: Buffer) => {
-                  body += chunk.toString();
-                });
-                res.on("end", () =>
-                  res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`HTTP ${res.statusCode}`)),
-                );
-              },
-            );
-            req.on("timeout", () => req.destroy(new Error("timed out")));
-            req.on("error", reject);
-            req.end();
-          }),
-        );
+        bodies.push(await getFrom(address));
       } catch (error) {
         failures.push(`${new Date().toISOString()} ${String(error)}`);
       }
@@ -444,6 +415,7 @@ describe("a rolling recreate behind a balancer (nftables)", () => {
   });
 });
 
+/** One GET to a virtual address on port 8080: the body, or a failure for anything but 200. */
 function getFrom(address: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request({ host: address, port: 8080, path: "/", agent: false, timeout: 3000 }, (res) => {
@@ -451,7 +423,9 @@ function getFrom(address: string): Promise<string> {
       res.on("data", (chunk: Buffer) => {
         body += chunk.toString();
       });
-      res.on("end", () => resolve(body.trim()));
+      res.on("end", () =>
+        res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`HTTP ${res.statusCode}`)),
+      );
     });
     req.on("timeout", () => req.destroy(new Error("timed out")));
     req.on("error", reject);
