@@ -149,7 +149,7 @@ describe("container controller (real dockerd)", () => {
         .map((e) => (e.action === "kill" ? "stop" : "healthy"));
       return order.filter((step, i) => step !== order[i - 1]);
     };
-    expect(await pollUntil(steps, (seen) => seen.length >= 6, 5000)).toEqual([
+    expect(await pollUntil(steps, (seen) => seen.length >= 6, 20_000)).toEqual([
       "stop",
       "healthy",
       "stop",
