@@ -4,9 +4,10 @@
 import type { ConntrackReader } from "../../src/drivers/conntrack.js";
 import type { IpvsRecord, IpvsRunner } from "../../src/drivers/ipvs.js";
 import type { NftRunner } from "../../src/drivers/nft.js";
-import { errorMessage, TreescaleError } from "../../src/errors.js";
+import { TreescaleError } from "../../src/errors.js";
 import { IPVS_ALGORITHMS, NFT_ALGORITHMS } from "../../src/model/resources.js";
 import type { Disposition, ExecuteContext, Outcome } from "../../src/reconcile/controller.js";
+import { runAction } from "../../src/reconcile/outcome.js";
 import { ensureBatch, removeBatch, serviceKey } from "./ipvs-rules.js";
 import {
   BASE_CHAINS,
@@ -34,26 +35,19 @@ export async function executeBalancerPlan(
   drivers: BalancerDrivers,
 ): Promise<Outcome<BalancerAction>[]> {
   const outcomes: Outcome<BalancerAction>[] = [];
-  for (const action of actions) {
-    const began = performance.now();
-    context.progress.started(action);
-    let outcome: Outcome<BalancerAction>;
-    try {
-      if (action.type === "ensure") await ensure(action, context, drivers);
-      else await remove(action.current, drivers, context.signal);
-      outcome = { action, ok: true, ms: performance.now() - began };
-    } catch (error) {
-      outcome = {
+  // One after another: each is a transaction on the same table (or batch on the same kernel).
+  for (const action of actions)
+    outcomes.push(
+      await runAction(
         action,
-        ok: false,
-        error: errorMessage(error),
-        ...failureKind(error),
-        ms: performance.now() - began,
-      };
-    }
-    context.progress.finished(outcome);
-    outcomes.push(outcome);
-  }
+        context.progress,
+        () =>
+          action.type === "ensure"
+            ? ensure(action, context, drivers)
+            : remove(action.current, drivers, context.signal),
+        failureKind,
+      ),
+    );
   return outcomes;
 }
 

@@ -4,6 +4,7 @@
 import type { ContainerEngine, CreateContainerRequest } from "../../src/drivers/engine.js";
 import { errorMessage, ImageUnavailableError, TreescaleError } from "../../src/errors.js";
 import type { Disposition, ExecuteContext, Outcome } from "../../src/reconcile/controller.js";
+import { runAction } from "../../src/reconcile/outcome.js";
 import { runLimited } from "../../src/util/run-limited.js";
 import type { ContainerAction, CreateAction, RecreateAction } from "./actions.js";
 import { type ClaimNameOptions, createClaimingName, renameClaimingName } from "./claim-name.js";
@@ -49,23 +50,12 @@ async function runOne(
   context: ExecuteContext<ContainerAction>,
   drivers: ContainerDrivers,
 ): Promise<ContainerOutcome> {
-  const began = performance.now();
-  context.progress.started(action);
-  let outcome: ContainerOutcome;
-  try {
-    await perform(action, imageErrors, context, drivers);
-    outcome = { action, ok: true, ms: performance.now() - began };
-  } catch (error) {
-    outcome = {
-      action,
-      ok: false,
-      error: errorMessage(error),
-      ...failureKind(error),
-      ms: performance.now() - began,
-    };
-  }
-  context.progress.finished(outcome);
-  return outcome;
+  return runAction(
+    action,
+    context.progress,
+    () => perform(action, imageErrors, context, drivers),
+    failureKind,
+  );
 }
 
 async function perform(
