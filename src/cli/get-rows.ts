@@ -67,9 +67,9 @@ export function serverRows(
       return {
         name,
         tree: state ? "in the tree" : "not in the tree",
-        docker: record?.docker ?? "?",
-        image: record?.image ?? "?",
-        parent: (state ? state.parent : (declaredParent(name) ?? record?.parent)) ?? "-",
+        docker: record?.docker ?? null,
+        image: record?.image ?? null,
+        parent: (state ? state.parent : (declaredParent(name) ?? record?.parent)) ?? null,
         lastBuild: record ? lastBuild(record) : "never built",
       };
     });
@@ -139,14 +139,22 @@ function nodeRows(states: readonly NodeState[], declared: readonly ServerSpec[])
     return {
       name: s.node,
       status: blind.length > 0 ? `NotReady (${blind.join("; ")})` : settled ? "Ready" : "Reconciling",
-      parent: s.parent ?? "-",
-      tags: s.tags.join(",") || "-",
-      stacks: Object.keys(s.stacks).join(",") || "-",
+      // Typed for -o json|yaml (null, arrays); the table prints them as "-" and comma lists.
+      parent: s.parent ?? null,
+      tags: s.tags,
+      stacks: Object.keys(s.stacks),
       objects: Object.values(s.observed).reduce((sum, o) => sum + o.items.length, 0),
     };
   });
   for (const [name, why] of missingNodes(states, declared, undefined, false))
-    rows.push({ name, status: `Unreachable (${why})`, parent: "?", tags: "?", stacks: "?", objects: "?" });
+    rows.push({
+      name,
+      status: `Unreachable (${why})`,
+      parent: null,
+      tags: null,
+      stacks: null,
+      objects: null,
+    });
   return rows.sort((a, b) => String(a.name).localeCompare(String(b.name)));
 }
 

@@ -134,7 +134,7 @@ describe.skipIf(unavailable !== undefined)("treescale build (real sshd, real doc
       [
         [names.a, names.root],
         [names.b, names.root],
-        [names.root, "-"],
+        [names.root, null],
       ].sort(),
     );
     expect(nodes.every((n) => n.status === "Ready")).toBe(true);
@@ -168,7 +168,7 @@ describe.skipIf(unavailable !== undefined)("treescale build (real sshd, real doc
       expect(row).toMatchObject({
         tree: "in the tree",
         docker: Version,
-        parent: row.name === names.root ? "-" : names.root,
+        parent: row.name === names.root ? null : names.root,
       });
       expect(row.image).toMatch(/^treescale\/node:\S+ [0-9a-f]{12}$/);
       expect(row.lastBuild).toMatch(/ ok$/);

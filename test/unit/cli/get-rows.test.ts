@@ -59,24 +59,24 @@ describe("get rows", () => {
   it("nodes: every node that answered, and the ones that did not, with why", () => {
     expect(treeRows("nodes", states, [server("root", ["c1", "c3"]), server("c1"), server("c3")], {})).toEqual(
       [
-        { name: "c1", status: "Ready", parent: "root", tags: "web", stacks: STACK, objects: 1 },
+        { name: "c1", status: "Ready", parent: "root", tags: ["web"], stacks: [STACK], objects: 1 },
         {
           name: "c2",
           status: "Unreachable (down since t0: heartbeat_timeout)",
-          parent: "?",
-          tags: "?",
-          stacks: "?",
-          objects: "?",
+          parent: null,
+          tags: null,
+          stacks: null,
+          objects: null,
         },
         {
           name: "c3",
           status: "Unreachable (did not answer)",
-          parent: "?",
-          tags: "?",
-          stacks: "?",
-          objects: "?",
+          parent: null,
+          tags: null,
+          stacks: null,
+          objects: null,
         },
-        { name: "root", status: "Ready", parent: "-", tags: "-", stacks: STACK, objects: 0 },
+        { name: "root", status: "Ready", parent: null, tags: [], stacks: [STACK], objects: 0 },
       ],
     );
   });
