@@ -118,9 +118,11 @@ describe("frames before READY", () => {
     // be 800 MiB.
     expect((peak - before) / 1024, `RSS ${before} KiB, peak ${peak} KiB`).toBeLessThan(64);
     expect(senders.every((connection) => connection.isClosed())).toBe(true);
-    expect(new Set(senders.map((connection) => connection.errorCode()))).toEqual(
-      new Set(["frame_too_large"]),
-    );
+    // Refused at the length prefix; on a loaded machine a socket slow to send its prefix may meet the
+    // fixture's 100 ms heartbeat first: refused too, and holding nothing either.
+    const codes = senders.map((connection) => connection.errorCode());
+    expect(codes).toContain("frame_too_large");
+    expect(codes.filter((code) => code !== "frame_too_large" && code !== "heartbeat_timeout")).toEqual([]);
     console.info(`RSS of the node: ${before} KiB before, peak ${peak} KiB during 100 near-max frames`);
   }, 60_000);
 });
