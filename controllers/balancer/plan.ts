@@ -178,12 +178,27 @@ export function balancerHolding(
   const addresses = new Set(leaving.flatMap((o) => ((o as Partial<ObservedContainer>).ip ?? []) as string[]));
   let most = 0;
   for (const service of observed) {
-    const timeout = entries[service.resource]?.spec.drainTimeoutMs;
-    if (timeout === undefined) continue;
+    const spec = entries[service.resource]?.spec;
+    if (spec === undefined) continue;
+    const timeout = spec.drainTimeoutMs;
     if (service.rules.endpoints.some((e) => addresses.has(e.address))) most = Math.max(most, timeout);
+    // The last backends leaving (a rolling recreate whose replacement is not in the dispatch yet):
+    // held until a replacement is, or the drain time is over, so the service never dispatches nowhere.
+    const remaining = service.rules.endpoints.filter((e) => !addresses.has(e.address));
+    if (remaining.length === 0 && leaving.some((o) => backs(spec, service.stack, o as ObservedContainer)))
+      most = Math.max(most, timeout);
     for (const draining of service.draining)
       if (addresses.has(draining.address) && !drainOver(draining, timeout))
         most = Math.max(most, timeout - (draining.elapsedMs ?? 0));
   }
   return most;
+}
+
+/** Whether a container is one of the balancer's backends (by resource in its stack, or by image). */
+function backs(spec: BalancerSpec, stack: string, container: ObservedContainer): boolean {
+  return spec.backends.some((backend) =>
+    backend.container !== undefined
+      ? container.stack === stack && container.resource === backend.container
+      : container.image === backend.image,
+  );
 }

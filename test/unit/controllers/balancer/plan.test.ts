@@ -328,6 +328,15 @@ describe("balancer — holding containers that leave", () => {
     expect(balancerHolding(leaving, [draining(3, 12_000)], entries)).toBe(0);
   });
 
+  it("holds the last backend leaving until a replacement is in the dispatch, so the service never dispatches nowhere", () => {
+    const emptied = observedBalancer("front", rules({ endpoints: [] }));
+    expect(balancerHolding(leaving, [emptied], entries)).toBe(10_000);
+    const replaced = observedBalancer("front", rules({ endpoints: [endpoint("172.17.0.7", 80)] }));
+    expect(balancerHolding(leaving, [replaced], entries)).toBe(0);
+    // A container the balancer does not send to never holds it, dispatch empty or not.
+    expect(balancerHolding([container("api", 1, "172.17.0.9")], [emptied], entries)).toBe(0);
+  });
+
   it("does not hold containers it does not send to, nor for services not in its slice", () => {
     const held = observedBalancer("front", rules({ endpoints: [endpoint("172.17.0.3", 80)] }));
     expect(balancerHolding(leaving, [held], entries)).toBe(0);
