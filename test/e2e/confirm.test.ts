@@ -6,7 +6,15 @@ import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { containerName } from "../../src/model/labels.js";
-import { CLI, type CliResult, requireBuild, runCli, scratch } from "../support/cli.js";
+import {
+  CLI,
+  type CliResult,
+  callerEnvironment,
+  requireBuild,
+  resultOf,
+  runCli,
+  scratch,
+} from "../support/cli.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
 
 const docker = new Docker();
@@ -40,22 +48,11 @@ sys.exit(os.waitstatus_to_exitcode(status))
 `;
 
 function onTerminal(answer: string, args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("python3", ["-c", PTY_DRIVER, answer, process.execPath, CLI, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  const child = spawn("python3", ["-c", PTY_DRIVER, answer, process.execPath, CLI, ...args], {
+    env: { ...callerEnvironment(), ...env },
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  return resultOf(child);
 }
 
 const manifest = (mode: string) => `

@@ -1,5 +1,5 @@
 // Runs the built `treescale` binary as a user would, in a private TREESCALE_HOME.
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,7 +11,7 @@ export const CLI = fileURLToPath(new URL("../../dist/cli/treescale.js", import.m
 export type CliResult = { code: number; stdout: string; stderr: string };
 
 /** The test's own environment, minus what would point the CLI at some other tree or engine. */
-function callerEnvironment(): NodeJS.ProcessEnv {
+export function callerEnvironment(): NodeJS.ProcessEnv {
   const { TREESCALE_NODE: _node, TREESCALE_TOKEN: _token, TREESCALE_HOME: _home, ...rest } = process.env;
   return rest;
 }
@@ -30,17 +30,24 @@ export function runCli(
       cwd: options.cwd,
       stdio: ["pipe", "pipe", "pipe"],
     });
+    child.stdin.end(options.stdin ?? "");
+    resultOf(child).then(resolve, reject);
+  });
+}
+
+/** A process's exit code and everything it printed, once it has ended. */
+export function resultOf(child: ChildProcess): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
       stdout += chunk.toString();
     });
-    child.stderr.on("data", (chunk: Buffer) => {
+    child.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
     });
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(options.stdin ?? "");
   });
 }
 
