@@ -21,6 +21,7 @@ export function planBalancers(input: Input): NodePlan<BalancerAction> {
   const { node, stack, entries } = input;
   const containers = (input.peers?.container ?? []) as ObservedContainer[];
   const below = input.below?.container ?? [];
+  const leaving = (input.leaving?.container ?? []) as ObservedContainer[];
   const observed =
     input.only === undefined ? input.observed : input.observed.filter((o) => o.resource === input.only);
   const actions: BalancerAction[] = [];
@@ -35,7 +36,14 @@ export function planBalancers(input: Input): NodePlan<BalancerAction> {
         actions.push({ ...at, type: "remove", resource: name, current, reason: "placed on another node" });
       continue;
     }
-    const { endpoints, unreachable } = resolveEndpoints(entry.spec, stack, containers, below);
+    const resolved = resolveEndpoints(entry.spec, stack, containers, below);
+    const { unreachable } = resolved;
+    // Backends leaving (a rolling recreate) keep serving until something replaces them: a dispatch
+    // emptied while its last backend still runs would send every new connection nowhere.
+    const endpoints =
+      resolved.endpoints.length > 0
+        ? resolved.endpoints
+        : resolveEndpoints(entry.spec, stack, leaving).endpoints;
     const rules = desiredRules(entry.spec, endpoints);
     // IPVS holds a draining endpoint at weight 0 until it is deleted; nftables has none to delete.
     const drained =
@@ -181,24 +189,11 @@ export function balancerHolding(
     const spec = entries[service.resource]?.spec;
     if (spec === undefined) continue;
     const timeout = spec.drainTimeoutMs;
+    // The plan keeps the last backends leaving in the dispatch until a replacement is Ready: held too.
     if (service.rules.endpoints.some((e) => addresses.has(e.address))) most = Math.max(most, timeout);
-    // The last backends leaving (a rolling recreate whose replacement is not in the dispatch yet):
-    // held until a replacement is, or the drain time is over, so the service never dispatches nowhere.
-    const remaining = service.rules.endpoints.filter((e) => !addresses.has(e.address));
-    if (remaining.length === 0 && leaving.some((o) => backs(spec, service.stack, o as ObservedContainer)))
-      most = Math.max(most, timeout);
     for (const draining of service.draining)
       if (addresses.has(draining.address) && !drainOver(draining, timeout))
         most = Math.max(most, timeout - (draining.elapsedMs ?? 0));
   }
   return most;
-}
-
-/** Whether a container is one of the balancer's backends (by resource in its stack, or by image). */
-function backs(spec: BalancerSpec, stack: string, container: ObservedContainer): boolean {
-  return spec.backends.some((backend) =>
-    backend.container !== undefined
-      ? container.stack === stack && container.resource === backend.container
-      : container.image === backend.image,
-  );
 }

@@ -449,6 +449,7 @@ export class NodeAgent {
       prune: slice.prune,
       only: name,
       peers: this.#peers(controller),
+      leaving: this.#leavingPeers(controller),
       ...(controller.peersFromBelow ? { below: this.#below(controller) } : {}),
     });
     const waitMs = this.#transientWait(queued, plan.transient ?? []);
@@ -595,6 +596,14 @@ export class NodeAgent {
     for (const kind of controller.dependsOn ?? [])
       peers[kind] = this.#releases.visible(kind, this.#kinds.get(kind)?.observer.items() ?? []);
     return peers;
+  }
+
+  /** The objects of those kinds being released, still there. */
+  #leavingPeers(controller: NodeController): Record<string, ObservedObject[]> {
+    const leaving: Record<string, ObservedObject[]> = {};
+    for (const kind of controller.dependsOn ?? [])
+      leaving[kind] = this.#releases.leaving(kind, this.#kinds.get(kind)?.observer.items() ?? []);
+    return leaving;
   }
 
   /** The same kinds' objects on the nodes below, as their announcements last said. */

@@ -37,6 +37,13 @@ export class Releases {
     return items.filter((item) => item.id === undefined || !leaving.has(item.id));
   }
 
+  /** `kind`'s objects that are leaving and still there. */
+  leaving(kind: string, items: readonly ObservedObject[]): ObservedObject[] {
+    const leaving = this.#leaving.get(kind);
+    if (!leaving || leaving.size === 0) return [];
+    return items.filter((item) => item.id !== undefined && leaving.has(item.id));
+  }
+
   async release(kind: string, ids: readonly string[], signal: AbortSignal): Promise<() => void> {
     const leaving = this.#leaving.get(kind) ?? new Set<string>();
     this.#leaving.set(kind, leaving);

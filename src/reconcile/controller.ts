@@ -106,6 +106,11 @@ export type NodePlanInput<Spec, Observed> = {
   only?: string;
   /** What the node observes of the kinds this one depends on (a balancer's backends are containers). */
   peers?: Readonly<Record<string, readonly ObservedObject[]>>;
+  /**
+   * Those kinds' objects being released (out of `peers`, still there): what a plan may keep using
+   * while nothing in `peers` replaces them yet, so a balancer never dispatches to nothing.
+   */
+  leaving?: Readonly<Record<string, readonly ObservedObject[]>>;
   /** The same kinds' objects on the nodes of this node's subtree, for a kind with `peersFromBelow`. */
   below?: Readonly<Record<string, readonly PeersBelow[]>>;
 };

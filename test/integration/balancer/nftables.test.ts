@@ -6,6 +6,7 @@
 // and a backend leaving stops getting new connections while its open ones go on. One file, so the
 // tests that share the kernel's table run one after another.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { connect, type Socket } from "node:net";
@@ -427,7 +428,14 @@ function getFrom(address: string): Promise<string> {
         res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`HTTP ${res.statusCode}`)),
       );
     });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("timeout", () => {
+      // Where the kernel sent this connection: what tells a backend stopped too soon from a slow one.
+      const port = req.socket?.localPort;
+      const entry = readFileSync("/proc/net/nf_conntrack", "utf8")
+        .split("\n")
+        .filter((line) => port !== undefined && line.includes(`sport=${port} dport=8080`));
+      req.destroy(new Error(`timed out (port ${port}; conntrack: ${entry.join(" | ") || "none"})`));
+    });
     req.on("error", reject);
     req.end();
   });

@@ -59,6 +59,7 @@ describe("agent — releasing objects other kinds depend on", () => {
     });
     await settle();
     expect(releases.visible("backend", backends).map((b) => b.id)).toEqual(["b"]);
+    expect(releases.leaving("backend", backends).map((b) => b.id)).toEqual(["a"]);
     expect(enqueued).toEqual(["backend"]);
     await clock.advance(1_000);
     expect(released).toBe(false);

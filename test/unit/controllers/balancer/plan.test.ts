@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { balancerHolding, balancerReadiness, planBalancers } from "../../../../controllers/balancer/plan.js";
 import type { ObservedBalancer } from "../../../../controllers/balancer/types.js";
+import type { ObservedContainer } from "../../../../src/model/observed.js";
 import type { BalancerSpec } from "../../../../src/model/resources.js";
 import type { Inventory, NodePlanInput, SliceEntry } from "../../../../src/reconcile/controller.js";
 import { balancerSpec, container, endpoint, NODE, observedBalancer, rules, STACK } from "./fixtures.js";
@@ -148,6 +149,29 @@ describe("planBalancers", () => {
     };
     expect(planBalancers(input).actions).toMatchObject([
       { type: "ensure", unreachable: ["shop_worker_1_node1"], rules: { endpoints: [] } },
+    ]);
+  });
+
+  it("keeps its leaving backends in the dispatch while no replacement is Ready, and only then", () => {
+    const spec = balancerSpec("front", { backends: [{ container: "web", port: 80, weight: 1 }] });
+    const old = container("web", 2, "172.17.0.3");
+    const starting = container("web", 1, "172.17.0.4", { health: "starting" });
+    const input = (peers: ObservedContainer[]) => ({
+      node: NODE,
+      stack: STACK,
+      entries: { front: { spec, replicas: [1] } },
+      observed: [],
+      inventory: {},
+      prune: false,
+      peers: { container: peers },
+      leaving: { container: [old] },
+    });
+    expect(planBalancers(input([starting])).actions).toMatchObject([
+      { type: "ensure", rules: { endpoints: [{ address: "172.17.0.3", port: 80 }] } },
+    ]);
+    const ready = { ...starting, health: "healthy" as const };
+    expect(planBalancers(input([ready])).actions).toMatchObject([
+      { type: "ensure", rules: { endpoints: [{ address: "172.17.0.4", port: 80 }] } },
     ]);
   });
 
@@ -328,13 +352,14 @@ describe("balancer — holding containers that leave", () => {
     expect(balancerHolding(leaving, [draining(3, 12_000)], entries)).toBe(0);
   });
 
-  it("holds the last backend leaving until a replacement is in the dispatch, so the service never dispatches nowhere", () => {
-    const emptied = observedBalancer("front", rules({ endpoints: [] }));
-    expect(balancerHolding(leaving, [emptied], entries)).toBe(10_000);
+  it("holds the last backend leaving for as long as the plan keeps it in the dispatch, not an emptied one", () => {
+    const kept = observedBalancer("front", rules({ endpoints: [endpoint("172.17.0.2", 80)] }));
+    expect(balancerHolding(leaving, [kept], entries)).toBe(10_000);
     const replaced = observedBalancer("front", rules({ endpoints: [endpoint("172.17.0.7", 80)] }));
     expect(balancerHolding(leaving, [replaced], entries)).toBe(0);
-    // A container the balancer does not send to never holds it, dispatch empty or not.
-    expect(balancerHolding([container("api", 1, "172.17.0.9")], [emptied], entries)).toBe(0);
+    // Holding a container the dispatch does not send to would serve no connection.
+    const emptied = observedBalancer("front", rules({ endpoints: [] }));
+    expect(balancerHolding(leaving, [emptied], entries)).toBe(0);
   });
 
   it("does not hold containers it does not send to, nor for services not in its slice", () => {
