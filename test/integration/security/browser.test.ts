@@ -80,7 +80,7 @@ describe("WebSocket origins", () => {
 });
 
 describe("failed authentications", () => {
-  it("checks only a few of 200 wrong tokens from one address within 3 s; the rest are refused unchecked", async () => {
+  it("checks only a burst of 200 wrong tokens from one address and then 2 per second; the rest are refused unchecked", async () => {
     const started = Date.now();
     const attempts: RawConnection[] = [];
     for (let i = 0; i < 200; i++) {
@@ -92,13 +92,15 @@ describe("failed authentications", () => {
       if (i % 20 === 19) await Promise.all(attempts.slice(-20).map((attempt) => attempt.closed));
     }
     await Promise.all(attempts.map((attempt) => attempt.closed));
-    expect(Date.now() - started).toBeLessThan(3000);
+    const elapsedMs = Date.now() - started;
+    expect(elapsedMs).toBeLessThan(15_000);
     const codes = attempts.map((attempt) => attempt.errorCode());
-    // A burst of 20, then 2 per second.
-    console.info(`200 wrong tokens in ${Date.now() - started} ms: ${hookCalls} checked by the hook`);
-    expect(hookCalls).toBeLessThan(40);
-    expect(codes.filter((code) => code === "rate_limited").length).toBeGreaterThan(150);
-    expect(await metric(hooked.http, "treescale_bus_auth_throttled_total")).toBeGreaterThan(150);
+    console.info(`200 wrong tokens in ${elapsedMs} ms: ${hookCalls} checked by the hook`);
+    // A burst of 20, then 2 per second for as long as the attempts took (a loaded machine is slower).
+    const allowed = 20 + Math.ceil((2 * elapsedMs) / 1000);
+    expect(hookCalls).toBeLessThanOrEqual(allowed);
+    expect(codes.filter((code) => code === "rate_limited").length).toBeGreaterThanOrEqual(200 - allowed);
+    expect(await metric(hooked.http, "treescale_bus_auth_throttled_total")).toBeGreaterThanOrEqual(200 - allowed);
     // Another address is not held back by this one's failures.
     const other = rawConnection(hooked.port, "127.0.0.4");
     opened.push(other);
