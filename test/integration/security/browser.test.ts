@@ -100,7 +100,9 @@ describe("failed authentications", () => {
     const allowed = 20 + Math.ceil((2 * elapsedMs) / 1000);
     expect(hookCalls).toBeLessThanOrEqual(allowed);
     expect(codes.filter((code) => code === "rate_limited").length).toBeGreaterThanOrEqual(200 - allowed);
-    expect(await metric(hooked.http, "treescale_bus_auth_throttled_total")).toBeGreaterThanOrEqual(200 - allowed);
+    expect(await metric(hooked.http, "treescale_bus_auth_throttled_total")).toBeGreaterThanOrEqual(
+      200 - allowed,
+    );
     // Another address is not held back by this one's failures.
     const other = rawConnection(hooked.port, "127.0.0.4");
     opened.push(other);
