@@ -1,6 +1,6 @@
 // The container kind: replicas of a spec on each node's Docker engine, placed by tags and names,
 // recreated when their spec hash changes, rolled out under their update policy.
-import type { ContainerEngine, EngineEventSource } from "../../src/drivers/engine.js";
+import type { ContainerEngine, ContainerStatsSource, EngineEventSource } from "../../src/drivers/engine.js";
 import type { ObservedContainer } from "../../src/model/observed.js";
 import type { ContainerSpec } from "../../src/model/resources.js";
 import type { NodeController } from "../../src/reconcile/controller.js";
@@ -10,7 +10,8 @@ import { assignReplicas } from "./placement.js";
 import { planContainers } from "./plan.js";
 import { evaluateReadiness } from "./readiness.js";
 
-type Drivers = { engine: ContainerEngine; events: EngineEventSource };
+/** `stats`: the engine's own figures, for container.stats and /metrics; without it the node has none. */
+type Drivers = { engine: ContainerEngine; events: EngineEventSource; stats?: ContainerStatsSource };
 
 export type ContainerControllerOptions = {
   /** Made on first use: planning and rendering never need an engine. */
@@ -39,19 +40,26 @@ export function containerController(options: ContainerControllerOptions): Contai
     rows: containerRows,
     rolling: (action) => (action.type === "recreate" ? action.spec.update : undefined),
     async runtime() {
-      const [{ engine, events }, { executeContainerPlan }, { ContainerInformer }] = await Promise.all([
+      const [
+        { engine, events, stats },
+        { executeContainerPlan },
+        { ContainerInformer },
+        { ContainerUsageSource },
+      ] = await Promise.all([
         options.drivers(),
         import("./execute.js"),
         import("./informer.js"),
+        import("./usage.js"),
       ]);
       const drivers = {
         engine,
         concurrency: options.concurrency ?? 16,
         stopTimeoutSeconds: options.stopTimeoutSeconds ?? 10,
       };
+      let informer: InstanceType<typeof ContainerInformer> | undefined;
       return {
         observe: (context) =>
-          new ContainerInformer({
+          (informer = new ContainerInformer({
             node: context.node,
             engine,
             events,
@@ -62,8 +70,9 @@ export function containerController(options: ContainerControllerOptions): Contai
               : {}),
             onChange: context.onChange,
             onError: context.onError,
-          }),
+          })),
         execute: (actions, context) => executeContainerPlan(actions, context, drivers),
+        ...(stats ? { usage: new ContainerUsageSource(stats, () => informer) } : {}),
       };
     },
   };

@@ -22,6 +22,7 @@ import type {
   PeersBelow,
   PlannedAction,
   SliceEntry,
+  UsageSource,
 } from "../reconcile/controller.js";
 import { resourceKey, splitResourceKey } from "../reconcile/keys.js";
 import { storedStacks } from "../state/stack-files.js";
@@ -192,6 +193,11 @@ export class NodeAgent {
     this.#subtree.start();
     this.#enqueueAll();
     this.#scheduleResync();
+  }
+
+  /** The live figures of the kinds that have them (containers), once started; none before. */
+  usage(): UsageSource[] {
+    return [...this.#kinds.values()].flatMap(({ runtime }) => (runtime.usage ? [runtime.usage] : []));
   }
 
   /** Each kind's acting half and observer; loaded here, so constructing an agent costs nothing. */

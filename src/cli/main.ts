@@ -17,7 +17,8 @@ const kinds: Kinds = ({ nodeImage, ...options } = {}) =>
         import("../drivers/docker.js"),
         import("../drivers/docker-events.js"),
       ]);
-      return { engine: new DockerEngine(), events: new DockerEventSource() };
+      const engine = new DockerEngine();
+      return { engine, events: new DockerEventSource(), stats: engine };
     },
     balancer: async (host) => {
       const [{ nft }, { ipvs }, { ipvsRecordStore }, { conntrackReader }] = await Promise.all([

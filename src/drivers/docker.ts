@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import type Dockerode from "dockerode";
 import { errorMessage, ImageUnavailableError, TreescaleError, UsageError } from "../errors.js";
 import type { ObservedContainer } from "../model/observed.js";
+import type { ContainerUsage } from "../model/usage.js";
 import { DEFAULT_ENGINE_TIMEOUTS, type EngineTimeouts, withDeadline } from "./deadline.js";
 import {
   dockerDeadline,
@@ -31,13 +32,22 @@ import {
   resolveConnection,
   toObservedContainer,
 } from "./docker-mapping.js";
-import type { ContainerEngine, CreateContainerRequest, EngineCallOptions, PullProgress } from "./engine.js";
-import { ContainerNameConflictError, EngineRequestError } from "./engine-errors.js";
+import { type EngineStatsAnswer, usageFromAnswer } from "./docker-stats.js";
+import type {
+  ContainerEngine,
+  ContainerStatsSource,
+  CreateContainerRequest,
+  EngineCallOptions,
+  PullProgress,
+} from "./engine.js";
+import { ContainerNameConflictError, EngineRequestError, EngineTimeoutError } from "./engine-errors.js";
 import { EngineHttpClient } from "./engine-http.js";
 
 const MS_PER_SECOND = 1000;
+/** The engine sends a running container's stats every second: this much silence means the stream is stuck. */
+const STATS_SILENCE_MS = 10_000;
 
-export class DockerEngine implements ContainerEngine {
+export class DockerEngine implements ContainerEngine, ContainerStatsSource {
   readonly connection: DockerConnection;
   readonly timeouts: EngineTimeouts;
   readonly #reader: EngineHttpClient;
@@ -101,6 +111,73 @@ export class DockerEngine implements ContainerEngine {
       if (error instanceof TreescaleError) throw error;
       throw requestFailed(this.connection, `cannot ${operation}`, error);
     }
+  }
+
+  async stats(id: string, options: EngineCallOptions = {}): Promise<ContainerUsage> {
+    const operation = `read the stats of container ${id}`;
+    try {
+      const answer = await this.#request(operation, options, (signal) =>
+        this.#reader.get(`/containers/${encodeURIComponent(id)}/stats`, { stream: "false" }, signal),
+      );
+      if (typeof answer !== "object" || answer === null)
+        throw new EngineRequestError(`unexpected answer: ${JSON.stringify(answer)}`, undefined);
+      return usageFromAnswer(answer as EngineStatsAnswer);
+    } catch (error) {
+      if (error instanceof TreescaleError) throw error;
+      throw requestFailed(this.connection, `cannot ${operation}`, error);
+    }
+  }
+
+  watchStats(
+    id: string,
+    onUsage: (usage: ContainerUsage) => void,
+    onEnd: (error?: unknown) => void,
+  ): () => void {
+    const operation = `read the stats of container ${id}`;
+    let ended = false;
+    const end = (error?: unknown) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(silence);
+      stop();
+      onEnd(error);
+    };
+    // The connect deadline covers the first answer only; a stream that then goes quiet is ended here.
+    const silence = setTimeout(
+      () =>
+        end(
+          new EngineTimeoutError(
+            operation,
+            STATS_SILENCE_MS,
+            `${operation}: the Docker engine sent no figures for ${STATS_SILENCE_MS / MS_PER_SECOND} s (it sends one a second)`,
+          ),
+        ),
+      STATS_SILENCE_MS,
+    );
+    silence.unref();
+    const stop = this.#reader.stream(
+      `/containers/${encodeURIComponent(id)}/stats?stream=true`,
+      (line) => {
+        silence.refresh();
+        try {
+          onUsage(usageFromAnswer(JSON.parse(line) as EngineStatsAnswer));
+        } catch (error) {
+          end(
+            new EngineRequestError(`${operation}: unreadable answer: ${errorMessage(error)}`, undefined, {
+              cause: error,
+            }),
+          );
+        }
+      },
+      (error) =>
+        end(error === undefined ? undefined : requestFailedOrTyped(this.connection, operation, error)),
+      dockerDeadline(this.connection, operation, this.timeouts.requestMs, undefined),
+    );
+    return () => {
+      ended = true;
+      clearTimeout(silence);
+      stop();
+    };
   }
 
   async hasImage(reference: string, options: EngineCallOptions = {}): Promise<boolean> {
@@ -269,4 +346,10 @@ export class DockerEngine implements ContainerEngine {
       throw requestFailed(this.connection, `cannot ${operation}`, error);
     }
   }
+}
+
+function requestFailedOrTyped(connection: DockerConnection, operation: string, error: unknown): unknown {
+  if (error instanceof TreescaleError) return error;
+  if (isUnreachable(error)) return unreachableError(connection, error);
+  return requestFailed(connection, `cannot ${operation}`, error);
 }

@@ -2,6 +2,7 @@
 // in-memory fake. Both pass one contract suite (test/contract/container-engine.contract.ts).
 import type { ObservedContainer } from "../model/observed.js";
 import type { ContainerSpec } from "../model/resources.js";
+import type { ContainerUsage } from "../model/usage.js";
 
 export type CreateContainerRequest = {
   name: string;
@@ -72,6 +73,25 @@ export interface EngineEventSource {
   watchEvents(
     node: string,
     onEvent: (event: EngineEvent) => void,
+    onEnd: (error?: unknown) => void,
+  ): () => void;
+}
+
+/** A container's figures from the engine's own stats (what `docker stats` reads). */
+export interface ContainerStatsSource {
+  /**
+   * One answer; its CPU % is over the engine's last sampling period (about a second, which the call
+   * waits for). Fails with a typed error when the engine does not answer within the deadline.
+   */
+  stats(id: string, options?: EngineCallOptions): Promise<ContainerUsage>;
+  /**
+   * Figures as the engine sends them (about once a second) until the returned function is called.
+   * `onEnd` is called once when the stream ends (the container stopped) or breaks, or stays silent
+   * past its deadline; the first figures have no CPU % yet (null).
+   */
+  watchStats(
+    id: string,
+    onUsage: (usage: ContainerUsage) => void,
     onEnd: (error?: unknown) => void,
   ): () => void;
 }

@@ -24,7 +24,12 @@ export interface HttpOptions {
   log?: Logger | undefined;
   /** What keeps this node from doing its work (an engine its agent cannot see); none when healthy. */
   problems?: (() => string[]) | undefined;
+  /** Metric families besides the bus's (containers, the agent); the signal ends with the scrape's deadline. */
+  metrics?: ((signal: AbortSignal) => Promise<string>) | undefined;
 }
+
+/** A scrape waits this long for the engine's figures; Prometheus's own scrape timeout defaults to 10 s. */
+const SCRAPE_DEADLINE_MS = 8000;
 
 /** `scheme://host:port` as a browser writes it in Origin (default port left out), or undefined if not one. */
 export function normalizeOrigin(origin: string): string | undefined {
@@ -65,6 +70,19 @@ function refuseUpgrade(socket: Duplex, status: string, message: string): void {
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
+async function renderAll(bus: BusServer, options: HttpOptions, signal: AbortSignal): Promise<string> {
+  const busText = renderMetrics(bus.name, bus.metrics, bus.gauges());
+  try {
+    return busText + ((await options.metrics?.(signal)) ?? "");
+  } catch (error) {
+    // The bus's own figures still answer; what failed is logged, never a crash of the node.
+    options.log?.("error", "cannot render metrics", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return busText;
+  }
+}
+
 export function createHttpFrontend(bus: BusServer, options: HttpOptions): Server {
   const handler = (request: IncomingMessage, response: ServerResponse) => {
     const path = (request.url ?? "/").split("?")[0];
@@ -85,8 +103,10 @@ export function createHttpFrontend(bus: BusServer, options: HttpOptions): Server
       return;
     }
     if (request.method === "GET" && path === "/metrics") {
-      response.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-      response.end(renderMetrics(bus.name, bus.metrics, bus.gauges()));
+      void renderAll(bus, options, AbortSignal.timeout(SCRAPE_DEADLINE_MS)).then((text) => {
+        response.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+        response.end(text);
+      });
       return;
     }
     response.writeHead(404, { "content-type": "text/plain" });

@@ -5,8 +5,10 @@ import { errorMessage, UsageError } from "../errors.js";
 import { AGENT_EVENTS, type ChildLink, type NodeState, REPARENT_EVENT } from "../model/wire.js";
 import type { NodeController } from "../reconcile/controller.js";
 import { setAsideUnreadableStackFiles } from "../state/stack-files.js";
+import { ContainerStatsPublisher } from "./container-stats.js";
 import { ParentStore, parseReparent } from "./parent-store.js";
 import { TreeNode, type TreeNodeOptions } from "./tree-node.js";
+import { renderUsageMetrics } from "./usage-metrics.js";
 
 export type NodeDaemonOptions = TreeNodeOptions & {
   /** Where the agent keeps its slice and inventory ($TREESCALE_HOME). */
@@ -23,6 +25,8 @@ export type NodeDaemonOptions = TreeNodeOptions & {
 export class NodeDaemon {
   readonly node: TreeNode;
   readonly agent: NodeAgent | undefined;
+  /** The node's container.stats, while it has an agent. */
+  readonly stats: ContainerStatsPublisher | undefined;
   readonly #stops: (() => void)[] = [];
   readonly #children = new Map<string, ChildLink>();
   readonly #parentStore: ParentStore;
@@ -51,7 +55,13 @@ export class NodeDaemon {
           })
         : undefined;
     const agent = this.agent;
+    this.stats = agent
+      ? new ContainerStatsPublisher({ node: options.name, bus: this.node, sources: () => agent.usage() })
+      : undefined;
     if (agent) this.node.problems = () => agent.blind().map((why) => `cannot see ${why}`);
+    const stats = this.stats;
+    if (stats)
+      this.node.metrics = async (signal) => renderUsageMetrics(options.name, await stats.scrape(signal));
   }
 
   async start(): Promise<void> {
@@ -110,6 +120,7 @@ export class NodeDaemon {
         );
       }
       await this.agent.start();
+      this.stats?.start();
     } catch (error) {
       // The listener is open: left so, the process would linger without an agent instead of exiting.
       await this.node.stop().catch(() => undefined);
@@ -138,6 +149,7 @@ export class NodeDaemon {
   async stop(): Promise<void> {
     this.#stopping = true;
     for (const stop of this.#stops.splice(0)) stop();
+    this.stats?.stop();
     await this.agent?.stop();
     await this.node.stop();
   }

@@ -127,6 +127,7 @@ export class TreeNode {
         allowOrigins: this.options.allowOrigins,
         log: this.options.log,
         problems: () => this.problems(),
+        metrics: (signal) => this.metrics(signal),
       });
       this.httpAddress = await listen(this.httpServer, this.options.http);
     }
@@ -152,9 +153,11 @@ export class TreeNode {
     });
   }
 
-  /** Name of the parent while linked to it. */
   /** What keeps this node from its work, for /healthz; set by whoever runs on it (the agent). */
   problems: () => string[] = () => [];
+
+  /** Metric families besides the bus's, for /metrics; set by whoever runs on it (the agent, its containers). */
+  metrics: (signal: AbortSignal) => Promise<string> = async () => "";
 
   /** Where the parent reaches this node: the local address of the link to it (undefined on a root). */
   get linkAddress(): string | undefined {
@@ -213,6 +216,14 @@ export class TreeNode {
       listen: formatHostPort(this.address),
       ...(this.httpAddress ? { http: formatHostPort(this.httpAddress) } : {}),
     };
+  }
+
+  interested(event: string): boolean {
+    return this.bus.interested(event);
+  }
+
+  watchInterest(event: string, listener: (interested: boolean) => void): () => void {
+    return this.bus.watchInterest(event, listener);
   }
 
   publish(event: string, payload?: Payload, target: Target = {}): void {

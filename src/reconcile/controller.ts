@@ -3,6 +3,7 @@
 // kind by name. A node-scope kind runs in each node's agent against that node's drivers
 // (container, balancer); a fleet-scope kind runs where the apply runs (node-link, server).
 import type { DesiredState } from "../model/resources.js";
+import type { UsageSnapshot } from "../model/usage.js";
 import type { NodeState } from "../model/wire.js";
 import type { Clock } from "../util/clock.js";
 
@@ -195,10 +196,26 @@ export type ExecuteContext<A extends PlannedAction> = {
 /** The node a kind's acting half runs on: its name, and where it keeps its files ($TREESCALE_HOME). */
 export type RuntimeHost = { node: string; home: string };
 
+/**
+ * Live figures of a kind's objects on its node, from the engine's own stats (`container.stats`, /metrics).
+ * It costs nothing until followed: the node follows only while someone subscribes.
+ */
+export interface UsageSource {
+  /** Keeps the figures current (the engine streams them) until unfollow(). */
+  follow(): void;
+  unfollow(): void;
+  /** The figures as last received while following; every object of the kind, unknown figures null. */
+  current(): UsageSnapshot;
+  /** Asks the engine once (a scrape while nobody follows). */
+  sample(signal: AbortSignal): Promise<UsageSnapshot>;
+}
+
 /** The acting half of a node-scope kind, bound to one node's drivers by the composition root. */
 export interface NodeRuntime<Observed, A extends PlannedAction> {
   observe(context: ObserveContext): Observer<Observed>;
   execute(actions: readonly A[], context: ExecuteContext<A>): Promise<Outcome<A>[]>;
+  /** For kinds whose objects use resources the engine measures (containers). */
+  readonly usage?: UsageSource;
 }
 
 export interface NodeController<

@@ -84,6 +84,7 @@ export interface InterestDelta {
 export class InterestTable<Link> {
   private readonly total = new Map<string, number>();
   private readonly links = new Map<Link, Set<string>>();
+  private readonly watchers = new Map<string, Set<(present: boolean) => void>>();
   /** Changes whenever any key or link changes: lets callers cache routing decisions between changes. */
   version = 0;
 
@@ -167,6 +168,23 @@ export class InterestTable<Link> {
     return this.total.size;
   }
 
+  /**
+   * Calls `listener` whenever `key` appears in or leaves the table (from any local subscriber or link),
+   * so a producer can work only while someone can receive; returns the function that stops the calls.
+   */
+  watch(key: string, listener: (present: boolean) => void): () => void {
+    let listeners = this.watchers.get(key);
+    if (!listeners) {
+      listeners = new Set();
+      this.watchers.set(key, listeners);
+    }
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0) this.watchers.delete(key);
+    };
+  }
+
   private change(key: string, by: 1 | -1, source: Link | undefined, deltas: Map<Link, InterestDelta>): void {
     const before = this.total.get(key) ?? 0;
     const after = before + by;
@@ -174,6 +192,7 @@ export class InterestTable<Link> {
     this.version++;
     if (after === 0) this.total.delete(key);
     else this.total.set(key, after);
+    if (before === 0 || after === 0) for (const listener of this.watchers.get(key) ?? []) listener(after > 0);
     for (const [link, own] of this.links) {
       if (link === source) continue;
       const mine = own.has(key) ? 1 : 0;

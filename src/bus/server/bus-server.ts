@@ -343,6 +343,19 @@ export class BusServer {
 
   // ---- in-process API ----
 
+  /**
+   * Whether a publish of `event` from here would reach anyone who named it (a `*` subscriber does not
+   * count): lets a producer whose figures cost something (engine stats) work only while watched.
+   */
+  interested(event: string): boolean {
+    return this.router.interested(event);
+  }
+
+  /** Calls `listener(true)` when the first subscriber to `event` appears in the tree, `false` when the last leaves. */
+  watchInterest(event: string, listener: (interested: boolean) => void): () => void {
+    return this.router.watchInterest(event, listener);
+  }
+
   /** Publishes from this node. */
   publish(event: string, payload?: Payload, target: Target = {}): void {
     const frame = encodeRouted(FrameType.publish, { event, origin: this.name, ...target }, toBytes(payload));

@@ -22,6 +22,7 @@ import {
 import type { RequestsInFlight } from "../requests-in-flight.js";
 import {
   declarationKeys,
+  eventKey,
   type InterestDelta,
   InterestTable,
   interestMatches,
@@ -106,6 +107,16 @@ export class Router {
   }
 
   // ---- interest ----
+
+  /** Whether anyone this node can reach (a client, in-process code, another node's side) subscribes to `event` by name. */
+  interested(event: string): boolean {
+    return this.table.count(eventKey(event)) > 0;
+  }
+
+  /** Calls `listener` when the first subscriber to `event` appears anywhere reachable, and when the last one leaves. */
+  watchInterest(event: string, listener: (interested: boolean) => void): () => void {
+    return this.table.watch(eventKey(event), listener);
+  }
 
   /** A node link became ready: it routes from now on and learns this node's whole interest. */
   addLink(link: Peer): void {
