@@ -304,7 +304,8 @@ export async function run(args: string[]): Promise<void> {
 
     const startedAt = Date.now();
     const first = await runApply(soak, cli, 0, await writeRound(fleet, 0), startedAt);
-    if (first.exitCode !== 0) throw new Error(`the first apply failed:\n${first.failedLines.join("\n")}`);
+    if (first.exitCode !== 0)
+      throw new Error(`the first apply failed (exit ${first.exitCode}):\n${first.output ?? ""}`);
 
     const victims: Victim[] = [];
     const pending = new Map<string, Victim>();

@@ -30,11 +30,16 @@ export class Releases {
 
   /** `kind`'s objects as its dependents see them: without the ones leaving (forgetting those that are gone). */
   visible(kind: string, items: readonly ObservedObject[]): ObservedObject[] {
-    const leaving = this.#leaving.get(kind);
+    const leaving = this.#forgetGone(kind, items);
     if (!leaving || leaving.size === 0) return [...items];
-    const present = new Set(items.map((item) => item.id));
-    for (const id of leaving) if (!present.has(id)) leaving.delete(id);
     return items.filter((item) => item.id === undefined || !leaving.has(item.id));
+  }
+
+  /** IDs held as leaving, over every kind: what a release leaves behind until its objects are gone. */
+  get size(): number {
+    let size = 0;
+    for (const ids of this.#leaving.values()) size += ids.size;
+    return size;
   }
 
   /** `kind`'s objects that are leaving and still there. */
@@ -59,7 +64,12 @@ export class Releases {
     await own
       ?.relist()
       .catch((error: unknown) => this.host.log(`${kind}: cannot list: ${errorMessage(error)}`));
-    const objects = (own?.items() ?? []).filter((item) => item.id !== undefined && ids.includes(item.id));
+    const present = own?.items() ?? [];
+    // A release that succeeded is not readmitted: its objects are gone, and so are their IDs here. Pruned
+    // on every release, not only when a dependent looks, so a node with no dependent kind does not keep
+    // the ID of every object it ever replaced.
+    this.#forgetGone(kind, present, ids);
+    const objects = present.filter((item) => item.id !== undefined && ids.includes(item.id));
     const dependents = [...this.host.kinds.values()].filter(
       ({ controller }) => controller.holding && controller.dependsOn?.includes(kind),
     );
@@ -88,6 +98,19 @@ export class Releases {
       );
     }
     return readmit;
+  }
+
+  /** Drops the leaving IDs of `kind` that `items` (a fresh list) no longer shows, except those in `keep`. */
+  #forgetGone(
+    kind: string,
+    items: readonly ObservedObject[],
+    keep: readonly string[] = [],
+  ): Set<string> | undefined {
+    const leaving = this.#leaving.get(kind);
+    if (!leaving) return undefined;
+    const present = new Set(items.map((item) => item.id));
+    for (const id of leaving) if (!present.has(id) && !keep.includes(id)) leaving.delete(id);
+    return leaving;
   }
 
   #holding(objects: readonly ObservedObject[], dependents: readonly Watched[]): number {

@@ -28,6 +28,10 @@ export interface BusGauges {
   childLinks: number;
   parentLinks: number;
   subscriptions: number;
+  /** Distinct events subscribed to here, by clients and in-process code. */
+  subscribedEvents: number;
+  /** Requests routed here whose replies are still accepted (bounded in time and count). */
+  replyRoutes: number;
   interestKeys: number;
   pendingOutputBytes: number;
 }
@@ -82,6 +86,20 @@ export function renderMetrics(
       "Event subscriptions of local clients",
       "gauge",
       gauges.subscriptions,
+      l,
+    ),
+    line(
+      "treescale_bus_subscribed_events",
+      "Distinct events subscribed to on this node",
+      "gauge",
+      gauges.subscribedEvents,
+      l,
+    ),
+    line(
+      "treescale_bus_reply_routes",
+      "Routed requests whose replies are still accepted",
+      "gauge",
+      gauges.replyRoutes,
       l,
     ),
     line("treescale_bus_interest_keys", "Distinct interest keys known", "gauge", gauges.interestKeys, l),

@@ -170,6 +170,8 @@ export class BusServer {
       childLinks: this.links.childCount,
       parentLinks: this.parentConnected ? 1 : 0,
       subscriptions,
+      subscribedEvents: this.router.subscribedEvents,
+      replyRoutes: this.router.replyRoutes,
       interestKeys: this.router.interestKeys,
       pendingOutputBytes,
     };

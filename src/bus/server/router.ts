@@ -101,6 +101,16 @@ export class Router {
     this.table.addLocal([nodeKey(this.name)]);
   }
 
+  /** Events someone on this node (a client or in-process code) subscribes to. */
+  get subscribedEvents(): number {
+    return this.subscribers.size;
+  }
+
+  /** Routed requests whose replies are still accepted. */
+  get replyRoutes(): number {
+    return this.replies.size;
+  }
+
   /** Number of keys in the interest table. */
   get interestKeys(): number {
     return this.table.size;
@@ -138,7 +148,7 @@ export class Router {
   /** A client's (re)declaration replaces its events and memberships. */
   declare(peer: Peer, declaration: Declaration): void {
     const previousKeys = peer.keys;
-    for (const event of peer.events) this.subscribers.get(event)?.delete(peer);
+    for (const event of peer.events) this.unindex(event, peer);
     peer.events = new Set(declaration.events);
     peer.tags = new Set(declaration.tags);
     peer.groups = new Set(declaration.groups);
@@ -151,7 +161,7 @@ export class Router {
   }
 
   removeClient(peer: Peer): void {
-    for (const event of peer.events) this.subscribers.get(event)?.delete(peer);
+    for (const event of peer.events) this.unindex(event, peer);
     this.sendDeltas(this.table.removeLocal(peer.keys));
   }
 
@@ -170,7 +180,7 @@ export class Router {
     this.sendDeltas(this.table.addLocal(keys));
     return () => {
       if (!this.local.delete(subscription)) return;
-      for (const event of subscription.events) this.subscribers.get(event)?.delete(subscription);
+      for (const event of subscription.events) this.unindex(event, subscription);
       this.sendDeltas(this.table.removeLocal(keys));
     };
   }
@@ -182,6 +192,14 @@ export class Router {
       this.subscribers.set(event, set);
     }
     return set;
+  }
+
+  /** An event nobody here subscribes to any more is forgotten: clients may name any event, once each. */
+  private unindex(event: string, member: Membership): void {
+    const set = this.subscribers.get(event);
+    if (!set) return;
+    set.delete(member);
+    if (set.size === 0) this.subscribers.delete(event);
   }
 
   private sendDeltas(deltas: Map<Peer, InterestDelta>): void {

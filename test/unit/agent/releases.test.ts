@@ -98,3 +98,18 @@ describe("agent — releasing objects other kinds depend on", () => {
     expect(releases.visible("backend", backends).map((b) => b.id)).toEqual(["a", "b"]);
   });
 });
+
+describe("agent — releases keep nothing of objects that are gone", () => {
+  it("holds no ID of a released object once a later list no longer shows it, with or without a dependent", async () => {
+    const { backends, releases } = setup(() => 0);
+    // 500 recreates: each releases the old object, which is then removed (the list stops showing it)
+    // and replaced by a new one; nothing readmits a release that succeeded.
+    for (let round = 0; round < 500; round++) {
+      const old = backends[0]!;
+      await releases.release("backend", [old.id], new AbortController().signal);
+      backends[0] = { ...old, id: `new-${round}` };
+    }
+    expect(releases.size).toBeLessThanOrEqual(1);
+    expect(releases.visible("backend", backends).map((b) => b.id)).toEqual(["new-499", "b"]);
+  });
+});

@@ -10,6 +10,8 @@ const GAUGES = {
   childLinks: 0,
   parentLinks: 0,
   subscriptions: 0,
+  subscribedEvents: 0,
+  replyRoutes: 0,
   interestKeys: 0,
   pendingOutputBytes: 0,
 };

@@ -180,3 +180,27 @@ describe("router — across a node link", () => {
     ]);
   });
 });
+
+describe("router — memory", () => {
+  it("forgets the events of clients that left: 100 clients, each its own event, and 50 redeclarations, leave nothing behind", async () => {
+    const node = bus.node("n1");
+    const before = node.gauges().subscribedEvents;
+    for (let round = 0; round < 100; round++) {
+      const client = await bus.client(node, { events: [`job.${round}`] });
+      await client.close();
+    }
+    const redeclaring = await bus.client(node, { events: ["first"] });
+    for (let round = 0; round < 50; round++) await redeclaring.subscribe({ events: [`next.${round}`] });
+    await redeclaring.close();
+    await waitFor(() => node.gauges().clients === 0);
+    expect(node.gauges().subscribedEvents).toBe(before);
+  });
+});
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met within 5 s");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
