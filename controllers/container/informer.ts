@@ -204,16 +204,23 @@ export class ContainerInformer implements Observer<ObservedContainer> {
    */
   async #probe(): Promise<void> {
     const timeoutMs = this.#options.probeTimeoutMs ?? 3000;
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const signal = this.#options.signal ? AbortSignal.any([this.#options.signal, deadline]) : deadline;
+    // Not AbortSignal.any: on Node 20 each call leaves a record on the node's long-lived stop signal
+    // for good, one per probe (every 5 s) for as long as the node runs.
+    const probe = new AbortController();
+    const timer = setTimeout(() => probe.abort(), timeoutMs);
+    const stop = () => probe.abort();
+    this.#options.signal?.addEventListener("abort", stop, { once: true });
     let failure: string | undefined;
     try {
-      await this.#options.engine.ping({ signal });
+      await this.#options.engine.ping({ signal: probe.signal });
     } catch (error) {
       if (this.#stopped || this.#options.signal?.aborted) return;
-      failure = deadline.aborted
+      failure = probe.signal.aborted
         ? `the engine did not answer a ping within ${timeoutMs / 1000} s`
         : errorMessage(error);
+    } finally {
+      clearTimeout(timer);
+      this.#options.signal?.removeEventListener("abort", stop);
     }
     const everything = () => [...new Set([...this.#cache.values()].map(keyOf))].map(splitKey);
     if (failure !== undefined) {

@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { ContainerInformer, type InformerOptions } from "../../../../controllers/container/informer.js";
 import { FakeClock, settle } from "../../../support/fake-clock.js";
@@ -209,6 +210,27 @@ describe("ContainerInformer", () => {
     expect(informer.error).toBeUndefined();
     expect(engine.calls.filter((call) => call === "list").length).toBe(listsBefore + 1);
     expect(changes.at(-1)).toEqual({ resources: ["shop/api", "shop/web"], eventAt: undefined });
+  });
+
+  it("keeps nothing on the node's stop signal per probe: 200 probes leave no listener and no dependent signal", async () => {
+    const stop = new AbortController();
+    const { clock, engine } = await setup({ probeMs: 5000, signal: stop.signal });
+    let pings = 0;
+    const ping = engine.ping.bind(engine);
+    engine.ping = (options) => {
+      pings++;
+      return ping(options);
+    };
+    const listeners = getEventListeners(stop.signal, "abort").length;
+    for (let probe = 0; probe < 200; probe++) await clock.advance(5000);
+    expect(pings).toBeGreaterThanOrEqual(200);
+    expect(getEventListeners(stop.signal, "abort").length).toBe(listeners);
+    // AbortSignal.any records each combined signal on its sources (Node's kDependantSignals) and, on
+    // Node 20, never drops the record: the leak this guards against.
+    const dependants = Object.getOwnPropertySymbols(stop.signal)
+      .filter((symbol) => symbol.description === "kDependantSignals")
+      .map((symbol) => (stop.signal as unknown as Record<symbol, Set<unknown>>)[symbol]?.size ?? 0);
+    expect(dependants.reduce((sum, size) => sum + size, 0)).toBe(0);
   });
 
   it("stops watching and retrying when stopped", async () => {
