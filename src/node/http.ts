@@ -97,6 +97,8 @@ export function createHttpFrontend(bus: BusServer, options: HttpOptions): Server
           ...(problems.length > 0 ? { problems } : {}),
           node: bus.name,
           parentConnected: bus.parentConnected,
+          // The parent linked to right now: the grandparent while this node falls back to it.
+          parent: bus.parentName ?? null,
           ...gauges,
         }),
       );

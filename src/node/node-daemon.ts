@@ -70,6 +70,11 @@ export class NodeDaemon {
     if (moved) this.node.setParent({ host: moved.host, port: moved.port });
     this.node.bus.onNodeEvent((event, detail) => {
       const name = String(detail.node);
+      // A child that moved under another node is that node's child now, neither up nor down here.
+      if (event === "moved") {
+        this.#children.delete(name);
+        return;
+      }
       const reason = typeof detail.reason === "string" ? detail.reason : undefined;
       const tags = this.#children.get(name)?.tags;
       this.#children.set(name, {

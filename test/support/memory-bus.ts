@@ -94,7 +94,7 @@ export class MemoryBus {
     this.sockets.push(up, down);
     parent.accept(new SocketWire(down));
     return new Promise((resolve, reject) => {
-      void child.attachParent(new SocketWire(up), resolve).then(({ ready, reason }) => {
+      void child.attachParent(new SocketWire(up), { onReady: () => resolve() }).then(({ ready, reason }) => {
         if (!ready) reject(new Error(`${child.name} could not join ${parent.name}: ${reason}`));
       });
     });

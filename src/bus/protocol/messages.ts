@@ -23,11 +23,19 @@ export interface Declaration {
   groups: string[];
   channels: string[];
 }
+/** Where a node's own parent is reached: sent to its children, who fall back to it when the node dies. */
+export interface GrandparentAddress {
+  node: string;
+  host: string;
+  port: number;
+}
 export interface ReadyBody {
   node: string;
   connection: number;
   heartbeatMs: number;
   maxFrameBytes: number;
+  /** On a node link only: the sender's parent, while it has one. */
+  grandparent?: GrandparentAddress;
 }
 export interface InterestBody {
   add: string[];
@@ -128,7 +136,18 @@ export function parseReady(body: unknown): ReadyBody {
     connection: typeof r.connection === "number" ? r.connection : 0,
     heartbeatMs: typeof r.heartbeatMs === "number" && r.heartbeatMs > 0 ? r.heartbeatMs : 1000,
     maxFrameBytes: typeof r.maxFrameBytes === "number" ? r.maxFrameBytes : 0,
+    ...(r.grandparent === undefined ? {} : { grandparent: parseGrandparent(r.grandparent) }),
   };
+}
+
+function parseGrandparent(body: unknown): GrandparentAddress {
+  const r = record(body, "READY grandparent");
+  const port = r.port;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)
+    fail("grandparent.port must be a whole number from 1 to 65535");
+  const node = requiredString(r.node, "grandparent.node");
+  if (!isValidName(node)) fail("grandparent.node must be a node name");
+  return { node, host: requiredString(r.host, "grandparent.host"), port };
 }
 
 export function parseInterest(body: unknown): InterestBody {

@@ -13,6 +13,7 @@ import {
   parseConnect,
   parseProof,
   parseReady,
+  type ReadyBody,
 } from "../protocol/index.js";
 import { type Authenticator, OPEN_GRANT } from "./auth.js";
 import type { AuthThrottle } from "./auth-throttle.js";
@@ -34,7 +35,7 @@ export interface AdmissionOptions {
   metrics: BusMetrics;
   log: Logger;
   /** A node link passed the challenge. */
-  linkReady(peer: Peer, role: "child" | "parent"): void;
+  linkReady(peer: Peer, role: "child" | "parent", ready?: ReadyBody): void;
   /** A client's DECLARE frame: what it receives; it is ready after this. */
   declare(peer: Peer, frame: Uint8Array): void;
   /** Dispatches a frame held during the auth check, once the client is admitted. */
@@ -159,8 +160,7 @@ export class Admission {
       return;
     }
     if (peer.role === "pending" && peer.state === "declaring" && type === FrameType.ready && peer.nonces) {
-      parseReady(decodeControl(frame));
-      this.options.linkReady(peer, "parent");
+      this.options.linkReady(peer, "parent", parseReady(decodeControl(frame)));
       return;
     }
     if (peer.role === "client" && peer.state === "declaring" && type === FrameType.declare) {

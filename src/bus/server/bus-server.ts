@@ -16,6 +16,8 @@ import {
   parseDeclaration,
   parseError,
   parseInterest,
+  parseReady,
+  type ReadyBody,
   type Target,
 } from "../protocol/index.js";
 import { RequestsInFlight } from "../requests-in-flight.js";
@@ -82,8 +84,8 @@ export class BusServer {
   private readonly heartbeat: Heartbeat;
   private readonly links: NodeLinks;
   private readonly pending: PendingConnections;
-  /** Who to tell when a parent link being joined becomes ready. */
-  private readonly parentJoins = new WeakMap<Peer, () => void>();
+  /** Who to tell when a parent link being joined becomes ready, and of each later READY on it. */
+  private readonly parentJoins = new WeakMap<Peer, (ready: ReadyBody) => void>();
   private nextPeerId = 1;
   private stopping = false;
 
@@ -114,7 +116,7 @@ export class BusServer {
       throttle: new AuthThrottle(this.limits.authFailureBurst, this.limits.authFailuresPerSecond),
       metrics: this.metrics,
       log: this.log,
-      linkReady: (peer, role) => this.linkReady(peer, role),
+      linkReady: (peer, role, ready) => this.linkReady(peer, role, ready),
       declare: (peer, frame) => this.declare(peer, frame),
       replay: (peer, frame) => this.onFrame(peer, frame),
     });
@@ -204,10 +206,15 @@ export class BusServer {
   }
 
   /**
-   * Joins the parent over an established wire; resolves when the link closes. `onReady` is called once the
-   * parent has answered the challenge with READY, so that the caller can end its handshake deadline.
+   * Joins the parent over an established wire; resolves when the link closes. `onReady` is called with the
+   * parent's READY (and again with each READY it sends later, when its own parent changes), so that the
+   * caller can end its handshake deadline and learn where the grandparent is. `dialed` is the address this
+   * node dialed: told to this node's children as their grandparent.
    */
-  attachParent(wire: Wire, onReady?: () => void): Promise<{ ready: boolean; reason: string }> {
+  attachParent(
+    wire: Wire,
+    options: { onReady?: (ready: ReadyBody) => void; dialed?: { host: string; port: number } } = {},
+  ): Promise<{ ready: boolean; reason: string }> {
     return new Promise((resolve) => {
       const peer = this.createPeer(wire, (closed) =>
         resolve({
@@ -215,7 +222,8 @@ export class BusServer {
           reason: closed.closeReason ? `${closed.closeReason.code}: ${closed.closeReason.message}` : "closed",
         }),
       );
-      if (onReady) this.parentJoins.set(peer, onReady);
+      peer.dialed = options.dialed;
+      if (options.onReady) this.parentJoins.set(peer, options.onReady);
       this.admission.join(peer);
     });
   }
@@ -262,11 +270,15 @@ export class BusServer {
         this.declare(peer, frame);
         return;
       }
+      if (type === FrameType.ready && peer.role === "parent") {
+        this.parentJoins.get(peer)?.(parseReady(decodeControl(frame)));
+        return;
+      }
     }
     if (type === FrameType.error) {
       const error = parseError(decodeControl(frame));
       peer.closeReason ??= error;
-      this.log("warn", "peer reported an error", {
+      this.log(error.code === ErrorCode.moved ? "info" : "warn", "peer reported an error", {
         // A client by its token's name (or hash), never the token; a node by its name.
         peer: peer.role === "client" ? peer.grant.label : peer.name || peer.remote,
         ...error,
@@ -278,14 +290,20 @@ export class BusServer {
     this.admission.onFrame(peer, frame, type);
   }
 
-  /** READY tells a client or child its connection id and the limits of this node. */
-  private sendReady(peer: Peer): void {
+  /**
+   * READY tells a client or child its connection id and the limits of this node; a child also learns where
+   * this node's parent is, to link there should this node die.
+   */
+  private sendReady(peer: Peer, toChild = false): void {
+    const parent = toChild ? this.links.parentLink : undefined;
+    const grandparent = parent?.dialed ? { node: parent.name, ...parent.dialed } : undefined;
     peer.send(
       encodeControl(FrameType.ready, {
         node: this.name,
         connection: peer.id,
         heartbeatMs: this.heartbeatMs,
         maxFrameBytes: this.maxFrameBytes,
+        ...(grandparent ? { grandparent } : {}),
       }),
     );
   }
@@ -318,17 +336,20 @@ export class BusServer {
     peer.limitFrames(this.maxFrameBytes);
   }
 
-  private linkReady(peer: Peer, role: "child" | "parent"): void {
-    this.links.add(peer, role);
-    if (role === "child") this.sendReady(peer);
+  private linkReady(peer: Peer, role: "child" | "parent", ready?: ReadyBody): void {
+    // The link this one replaces stops routing before this one starts, so no frame goes round a loop.
+    const replaced = this.links.add(peer, role);
+    if (replaced) this.router.removeLink(replaced);
+    if (role === "child") this.sendReady(peer, true);
     peer.role = role;
     this.becomeReady(peer);
     peer.nonces = undefined;
     this.router.addLink(peer);
     this.links.announce(peer);
-    if (role === "parent") {
-      this.parentJoins.get(peer)?.();
-      this.parentJoins.delete(peer);
+    if (role === "parent" && ready) {
+      this.parentJoins.get(peer)?.(ready);
+      // The children learn their new grandparent.
+      for (const child of this.links.childLinks()) this.sendReady(child, true);
     }
   }
 

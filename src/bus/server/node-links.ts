@@ -16,7 +16,8 @@ export interface NodeDownEvent {
   at: string;
 }
 
-export type NodeEventListener = (event: "up" | "down", detail: Record<string, unknown>) => void;
+/** "moved": a child left this link on purpose to link under another node; it is not down. */
+export type NodeEventListener = (event: "up" | "down" | "moved", detail: Record<string, unknown>) => void;
 
 export class NodeLinks {
   private readonly children = new Map<string, Peer>();
@@ -46,20 +47,40 @@ export class NodeLinks {
     return this.parent?.state === "ready";
   }
 
-  dropParent(reason: string): void {
-    this.parent?.fail(ErrorCode.shuttingDown, reason);
+  /** The ready parent link, if any. */
+  get parentLink(): Peer | undefined {
+    return this.parent?.state === "ready" ? this.parent : undefined;
   }
 
-  /** A link passed the challenge. A child replaces an older link under the same name. */
-  add(peer: Peer, role: "child" | "parent"): void {
+  /** The ready links to children. */
+  childLinks(): IterableIterator<Peer> {
+    return this.children.values();
+  }
+
+  /** Leaves the parent on purpose (re-parented): it publishes no node.down for this node. */
+  dropParent(reason: string): void {
+    this.parent?.fail(ErrorCode.moved, reason);
+  }
+
+  /**
+   * A link passed the challenge. A child replaces an older link under the same name; a parent replaces
+   * the one this node held (it moves back from a fallback to its own parent): the old link is returned,
+   * already told `moved`, for the caller to stop routing over it.
+   */
+  add(peer: Peer, role: "child" | "parent"): Peer | undefined {
     if (role === "parent") {
+      const previous = this.parent;
       this.parent = peer;
-      return;
+      if (!previous || previous === peer || previous.state === "closed") return undefined;
+      this.log("info", "moving to another parent", { from: previous.name, to: peer.name });
+      previous.fail(ErrorCode.moved, `${this.name} links under ${peer.name} now`);
+      return previous;
     }
     const previous = this.children.get(peer.name);
     if (previous && previous !== peer)
       previous.fail(ErrorCode.nameConflict, `replaced by a new link from ${peer.name}`);
     this.children.set(peer.name, peer);
+    return undefined;
   }
 
   /** The link is ready and routes: logged, and node.up for a child. */
@@ -82,8 +103,9 @@ export class NodeLinks {
   remove(peer: Peer, stopping: boolean): void {
     const reason = peer.closeReason ?? { code: "closed", message: "connection closed" };
     if (peer.role === "parent") {
-      if (this.parent === peer) this.parent = undefined;
-      this.log("warn", "parent link lost", {
+      if (this.parent !== peer) return;
+      this.parent = undefined;
+      this.log(reason.code === ErrorCode.moved ? "info" : "warn", "parent link lost", {
         parent: peer.name,
         reason: reason.code,
         message: reason.message,
@@ -92,6 +114,17 @@ export class NodeLinks {
     }
     if (this.children.get(peer.name) !== peer) return;
     this.children.delete(peer.name);
+    if (reason.code === ErrorCode.moved) {
+      const moved = {
+        node: peer.name,
+        parent: this.name,
+        message: reason.message,
+        at: new Date().toISOString(),
+      };
+      this.log("info", "child node moved away", { ...moved });
+      for (const listener of this.listeners) listener("moved", moved);
+      return;
+    }
     const down: NodeDownEvent = {
       node: peer.name,
       parent: this.name,

@@ -46,6 +46,8 @@ export class Peer implements Membership {
   keys: string[] = [];
   /** Handshake scratch: our nonce and the peer's, for the challenge–response. */
   nonces: { mine: string; theirs: string } | undefined;
+  /** On our link to a parent: the address we dialed, told to our children as their grandparent. */
+  dialed: { host: string; port: number } | undefined;
   /** Frames that arrived while an asynchronous auth check was running. */
   held: Uint8Array[] = [];
   lastSeen = Date.now();
