@@ -63,11 +63,12 @@ describe("bus tree — an inner node dies", () => {
       await mid.stop();
       const killedAt = Date.now();
       const lastBefore = sequence;
-      await until(() => seen(lastBefore), 5000, "root events on the leaf after mid was killed");
+      // Seconds, not the heartbeats the bench measures: the suite runs on a loaded 2-CPU machine.
+      await until(() => seen(lastBefore), 10_000, "root events on the leaf after mid was killed");
       const resumedMs = Date.now() - killedAt;
       await until(
         async () => (await Promise.all(leaves.map(parentOf))).every((parent) => parent === "root"),
-        5000,
+        10_000,
         "both leaves under the root",
       );
 
@@ -75,11 +76,11 @@ describe("bus tree — an inner node dies", () => {
       // The configured parent is retried in the background (backoff capped at 5 s by default).
       await until(
         async () => (await Promise.all(leaves.map(parentOf))).every((parent) => parent === "mid"),
-        15_000,
+        30_000,
         "both leaves back under mid",
       );
       const movedBack = sequence;
-      await until(() => seen(movedBack), 5000, "root events on the leaf after moving back");
+      await until(() => seen(movedBack), 10_000, "root events on the leaf after moving back");
 
       // No tick was delivered twice: at no moment did the leaf hold two links up the tree.
       expect(new Set(received).size).toBe(received.length);
@@ -104,7 +105,7 @@ describe("bus tree — an inner node dies", () => {
         ).toEqual([]);
       }
       await root.waitForLog(/child node moved away node="leaf-1"/);
-      expect(resumedMs).toBeLessThan(5000);
+      expect(resumedMs).toBeLessThan(10_000);
     } finally {
       clearInterval(ticker);
     }
