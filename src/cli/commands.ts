@@ -16,6 +16,7 @@ const VERBS: Record<string, () => Promise<Register>> = {
   events: async () => (await import("./events.js")).registerEvents,
   publish: async () => (await import("./publish.js")).registerPublish,
   watch: async () => (await import("./watch.js")).registerWatch,
+  top: async () => (await import("./top.js")).registerTop,
   build: async () => (await import("./build.js")).registerBuild,
   context: async () => (await import("./context.js")).registerContext,
   delete: async () => (await import("./delete.js")).registerDelete,
