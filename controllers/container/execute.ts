@@ -3,7 +3,12 @@
 // known to be available. Recreates follow the resource's update policy (see rollout.ts).
 import type { ContainerEngine, CreateContainerRequest } from "../../src/drivers/engine.js";
 import { errorMessage, ImageUnavailableError, TreescaleError } from "../../src/errors.js";
-import type { Disposition, ExecuteContext, Outcome } from "../../src/reconcile/controller.js";
+import type {
+  Disposition,
+  ExecuteContext,
+  Outcome,
+  TreeImageSource,
+} from "../../src/reconcile/controller.js";
 import { runAction } from "../../src/reconcile/outcome.js";
 import { runLimited } from "../../src/util/run-limited.js";
 import type { ContainerAction, CreateAction, RecreateAction } from "./actions.js";
@@ -15,6 +20,8 @@ export type ContainerDrivers = {
   /** Actions in flight at once. */
   concurrency: number;
   stopTimeoutSeconds: number;
+  /** Where images of containers with `image_source = "tree"` come from; absent on a node outside a tree. */
+  treeImages?: TreeImageSource;
 };
 
 export type ContainerOutcome = Outcome<ContainerAction>;
@@ -224,20 +231,34 @@ function claimOptions(
   };
 }
 
-/** Makes every image the plan needs present, pulling where a registry answers; image → why it is unavailable. */
+/**
+ * Makes every image the plan needs present: from the tree for containers with `image_source = "tree"`,
+ * else pulled where a registry answers; image → why it is unavailable.
+ */
 async function ensureImages(
   actions: readonly ContainerAction[],
   context: ExecuteContext<ContainerAction>,
-  { engine, concurrency }: ContainerDrivers,
+  { engine, concurrency, treeImages }: ContainerDrivers,
 ): Promise<Map<string, Error>> {
   const images = new Set<string>();
+  const fromTree = new Set<string>();
   for (const action of actions) {
-    if (action.type === "create" || action.type === "recreate") images.add(action.spec.image);
+    if (action.type !== "create" && action.type !== "recreate") continue;
+    images.add(action.spec.image);
+    if (action.spec.imageSource === "tree") fromTree.add(action.spec.image);
   }
   const errors = new Map<string, Error>();
   await runLimited([...images], concurrency, async (image) => {
     try {
       if (await engine.hasImage(image)) return;
+      if (fromTree.has(image)) {
+        await fetchFromTree(image, context, treeImages);
+        if (await engine.hasImage(image)) return;
+        throw new ImageUnavailableError(
+          image,
+          `image "${image}" came from the tree but the engine does not list it`,
+        );
+      }
       await engine.pullImage(
         image,
         (progress) => {
@@ -256,4 +277,28 @@ async function ensureImages(
     }
   });
   return errors;
+}
+
+async function fetchFromTree(
+  image: string,
+  context: ExecuteContext<ContainerAction>,
+  treeImages: TreeImageSource | undefined,
+): Promise<void> {
+  if (!treeImages)
+    throw new ImageUnavailableError(
+      image,
+      `image "${image}" has image_source = "tree", but node ${context.node} runs without the tree's image service`,
+    );
+  context.progress.activity(`fetching ${image} from the tree`);
+  try {
+    await treeImages.fetch(image);
+  } catch (error) {
+    throw new ImageUnavailableError(
+      image,
+      `image "${image}" could not be fetched from the tree: ${errorMessage(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
 }

@@ -39,7 +39,7 @@ export function containerController(options: ContainerControllerOptions): Contai
     actionJson: containerActionJson,
     rows: containerRows,
     rolling: (action) => (action.type === "recreate" ? action.spec.update : undefined),
-    async runtime() {
+    async runtime(host) {
       const [
         { engine, events, stats },
         { executeContainerPlan },
@@ -55,6 +55,7 @@ export function containerController(options: ContainerControllerOptions): Contai
         engine,
         concurrency: options.concurrency ?? 16,
         stopTimeoutSeconds: options.stopTimeoutSeconds ?? 10,
+        ...(host.treeImages ? { treeImages: host.treeImages } : {}),
       };
       let informer: InstanceType<typeof ContainerInformer> | undefined;
       return {

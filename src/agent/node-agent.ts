@@ -21,7 +21,9 @@ import type {
   Outcome,
   PeersBelow,
   PlannedAction,
+  RuntimeHost,
   SliceEntry,
+  TreeImageSource,
   UsageSource,
 } from "../reconcile/controller.js";
 import { resourceKey, splitResourceKey } from "../reconcile/keys.js";
@@ -66,6 +68,8 @@ export type NodeAgentOptions = {
   address?: () => string | undefined;
   children?: () => ChildLink[];
   log?: (line: string) => void;
+  /** Images from the tree for kinds that ask (image_source = "tree"). */
+  treeImages?: TreeImageSource;
   /** Backoff between heals of a resource that keeps stopping by itself (defaults: 1 s doubling to 60 s). */
   crashLoop?: Omit<CrashLoopOptions, "clock">;
 };
@@ -202,7 +206,11 @@ export class NodeAgent {
 
   /** Each kind's acting half and observer; loaded here, so constructing an agent costs nothing. */
   async #startKinds(): Promise<void> {
-    const host = { node: this.name, home: this.#options.home };
+    const host: RuntimeHost = {
+      node: this.name,
+      home: this.#options.home,
+      ...(this.#options.treeImages ? { treeImages: this.#options.treeImages } : {}),
+    };
     const runtimes = await Promise.all(
       this.#options.controllers.map((controller) => controller.runtime(host)),
     );

@@ -20,6 +20,7 @@ const VERBS: Record<string, () => Promise<Register>> = {
   build: async () => (await import("./build.js")).registerBuild,
   context: async () => (await import("./context.js")).registerContext,
   delete: async () => (await import("./delete.js")).registerDelete,
+  image: async () => (await import("./image.js")).registerImage,
   completion: async () => (await import("./completion.js")).registerCompletion,
   version: async () => (await import("./version-verb.js")).registerVersion,
 };

@@ -29,7 +29,7 @@ type GetOptions = {
 export function registerGet(program: Command, kinds: Kinds): void {
   const registry = new Registry(kinds());
   const nouns = registry.nodeKinds.map((k) => k.nouns[0]).filter((n) => n !== undefined);
-  const choices = [...nouns, "nodes", "links", "status", "servers"].join(" | ");
+  const choices = [...nouns, "nodes", "links", "status", "servers", "images"].join(" | ");
   const command = program
     .command("get")
     .description(
@@ -49,6 +49,10 @@ export function registerGet(program: Command, kinds: Kinds): void {
     )
     .option("--wait <ms>", "how long to gather answers from the tree", wholeNumber("--wait", 1), 2000)
     .action(async (kind: string, options: GetOptions) => {
+      if (kind === "images") {
+        process.stdout.write(await render(await gatherImages(options), options.output));
+        return;
+      }
       const controller = registry.byNoun(kind);
       const fixed = FIXED_KINDS[kind as keyof typeof FIXED_KINDS];
       if (!controller && !fixed) throw new UsageError(`unknown kind "${kind}": choose ${choices}`);
@@ -77,6 +81,20 @@ async function builtServers(node: string | undefined, named: string | undefined)
   const home = treescaleHome();
   const context = await chosenContext(home, name);
   return context ? readServerRecords(home, context.name) : [];
+}
+
+/** Which node has which image: asked of every node of the tree through --node. */
+async function gatherImages(options: GetOptions): Promise<Row[]> {
+  const [{ connectClient, connectionFrom }, { imageRows }] = await Promise.all([
+    import("./bus-connection.js"),
+    import("./image.js"),
+  ]);
+  const client = await connectClient(connectionFrom(options), { reconnect: false });
+  try {
+    return await imageRows(client, options.wait);
+  } finally {
+    await client.close();
+  }
 }
 
 /** The node has listed (or failed to list) every kind and evaluated every resource it holds. */

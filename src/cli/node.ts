@@ -8,6 +8,7 @@ import {
   loadTokenFile,
   type TokenTable,
 } from "../bus/server/index.js";
+import { DockerImages } from "../drivers/docker-images.js";
 import { UsageError } from "../errors.js";
 import { type HostPort, parseHostPort } from "../node/address.js";
 import { normalizeOrigin } from "../node/http.js";
@@ -275,6 +276,8 @@ export function registerNode(program: Command, kinds: Kinds): void {
         heal: flags.heal,
         home: flags.home ?? treescaleHome(),
         resyncMs: positiveInteger(flags.resync, "--resync") * 1000,
+        // A node with an agent has an engine: it takes part in image pushes and fetches.
+        ...(flags.agent === false ? {} : { images: new DockerImages() }),
       });
       // Listened for before starting: a signal during the start still ends in an orderly stop.
       const stopRequested = new Promise<void>((resolve) => {

@@ -135,6 +135,67 @@ export class EngineHttpClient {
     };
   }
 
+  /**
+   * A streaming POST: each chunk of `body` is written as it comes, with the socket's back-pressure, and
+   * the request is destroyed (the engine sees the body cut short, never complete) when `body` throws or
+   * the signal fires. Resolves with the answer's text.
+   */
+  upload(
+    path: string,
+    contentType: string,
+    body: AsyncIterable<Uint8Array>,
+    signal: AbortSignal,
+  ): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const req = this.#request(
+        { method: "POST", path, headers: { "Content-Type": contentType }, signal },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("error", reject);
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            const status = res.statusCode ?? 0;
+            if (status >= 400) reject(new EngineHttpError(status, parseBody(text, "json"), text));
+            else resolve(text);
+          });
+        },
+      );
+      req.on("error", reject);
+      void (async () => {
+        try {
+          for await (const chunk of body) {
+            if (!req.write(chunk)) await new Promise((drained) => req.once("drain", drained));
+          }
+          req.end();
+        } catch (error) {
+          req.destroy(error as Error);
+        }
+      })();
+    });
+  }
+
+  /** A streaming GET: the answer's body as it arrives (status checked first). */
+  download(path: string, signal: AbortSignal): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = this.#request({ method: "GET", path, signal }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status < 400) {
+          resolve(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          reject(new EngineHttpError(status, parseBody(text, "json"), text));
+        });
+      });
+      req.on("error", reject);
+      req.end();
+    });
+  }
+
   #request(options: RequestOptions, onResponse: (res: IncomingMessage) => void) {
     const connection = this.#connection;
     // No keep-alive agent: a CLI run makes a handful of reads, and an idle socket would hold the process open.

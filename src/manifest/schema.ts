@@ -331,6 +331,7 @@ export const containerSchema = z.pipe(
   z.strictObject(
     {
       image: nonEmptyText('an image reference such as "local/busybox:1"'),
+      image_source: z.optional(z.enum(["registry", "tree"], expecting('"registry" or "tree"'))),
       // A refinement, not z.maximum: the limit is the loader's, not the format's, so the published JSON
       // Schema does not carry it.
       replicas: z._default(
@@ -379,6 +380,7 @@ export const containerSchema = z.pipe(
       heal: container.heal,
       update: container.update ?? { maxParallel: 1, order: "stop-first", failureAction: "pause" },
     };
+    if (container.image_source === "tree") body.imageSource = "tree";
     if (container.command !== undefined) body.command = container.command;
     if (container.entrypoint !== undefined) body.entrypoint = container.entrypoint;
     if (container.memory !== undefined) body.memoryBytes = container.memory;

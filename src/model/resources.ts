@@ -32,6 +32,8 @@ export type UpdatePolicy = {
 export type ContainerSpec = {
   name: string;
   image: string;
+  /** "tree": a node whose engine lacks the image fetches it from its parent (recursively), not a registry. */
+  imageSource?: "tree";
   /** Replicas in total, spread over the matching nodes (ignored in global mode). */
   replicas: number;
   mode: "replicated" | "global";

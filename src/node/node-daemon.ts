@@ -1,7 +1,10 @@
 // A node of the tree with everything it runs: the bus node, its agent over the node-scope kinds it
 // is handed, and the handler that lets the node-link controller move it under another parent.
+import { join } from "node:path";
 import { NodeAgent } from "../agent/node-agent.js";
+import type { ImageEngine } from "../drivers/docker-images.js";
 import { errorMessage, UsageError } from "../errors.js";
+import { ImageService } from "../images/image-service.js";
 import { AGENT_EVENTS, type ChildLink, type NodeState, REPARENT_EVENT } from "../model/wire.js";
 import type { NodeController } from "../reconcile/controller.js";
 import { setAsideUnreadableStackFiles } from "../state/stack-files.js";
@@ -20,6 +23,8 @@ export type NodeDaemonOptions = TreeNodeOptions & {
   /** The agent observes and plans but never acts (an embedded node started to look, not to apply). */
   readOnly?: boolean;
   resyncMs?: number;
+  /** The engine images are pushed into and fetched from (image push, image_source = "tree"); none: not part of it. */
+  images?: ImageEngine;
 };
 
 export class NodeDaemon {
@@ -27,6 +32,7 @@ export class NodeDaemon {
   readonly agent: NodeAgent | undefined;
   /** The node's container.stats, while it has an agent. */
   readonly stats: ContainerStatsPublisher | undefined;
+  readonly images: ImageService | undefined;
   readonly #stops: (() => void)[] = [];
   readonly #children = new Map<string, ChildLink>();
   readonly #parentStore: ParentStore;
@@ -37,6 +43,20 @@ export class NodeDaemon {
     this.#options = options;
     this.node = new TreeNode(options);
     this.#parentStore = new ParentStore(options.home, options.name);
+    const images = options.images;
+    this.images = images
+      ? new ImageService({
+          name: options.name,
+          tags: options.tags ?? [],
+          bus: this.node,
+          engine: images,
+          dir: join(options.home, "images"),
+          children: () => [...this.#children.values()].filter((c) => c.status === "up").map((c) => c.node),
+          parent: () => this.node.parentName,
+          ...(options.log ? { log: (line: string) => options.log?.("info", line) } : {}),
+        })
+      : undefined;
+    const imageService = this.images;
     this.agent =
       options.controllers.length > 0
         ? new NodeAgent({
@@ -51,6 +71,15 @@ export class NodeDaemon {
             address: () => this.node.linkAddress,
             children: () => [...this.#children.values()],
             ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
+            ...(imageService
+              ? {
+                  treeImages: {
+                    fetch: async (reference: string) => {
+                      await imageService.fetch({ reference, for: options.name });
+                    },
+                  },
+                }
+              : {}),
             ...(options.log ? { log: (line: string) => options.log?.("info", line) } : {}),
           })
         : undefined;
@@ -111,6 +140,7 @@ export class NodeDaemon {
         return JSON.stringify({ accepted: true, parent: parsed.request.parent });
       }),
     );
+    this.images?.start();
     if (!this.agent) return;
     try {
       for (const file of await setAsideUnreadableStackFiles(this.#options.home, this.node.name)) {
@@ -155,6 +185,7 @@ export class NodeDaemon {
     this.#stopping = true;
     for (const stop of this.#stops.splice(0)) stop();
     this.stats?.stop();
+    this.images?.stop();
     await this.agent?.stop();
     await this.node.stop();
   }

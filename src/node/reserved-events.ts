@@ -9,7 +9,7 @@ export const RESERVED_EVENTS: readonly EventRule[] = [
   { event: AGENT_EVENTS.state, permission: "fleet:read" },
   { event: AGENT_EVENTS.summary, permission: "fleet:read" },
   { event: REPARENT_EVENT, permission: "node:reparent" },
-  // Reserved for pushing images into the tree; nothing answers them yet.
+  // Moving images down the tree (image.offer, image.chunk, image.end, image.list, image.fetch).
   { event: "image.*", permission: "images:push" },
   // Announcements only agents and nodes make: agent.status, agent.objects, node.up, node.down, …
   { event: "agent.*", permission: "*" },

@@ -194,7 +194,13 @@ export type ExecuteContext<A extends PlannedAction> = {
 };
 
 /** The node a kind's acting half runs on: its name, and where it keeps its files ($TREESCALE_HOME). */
-export type RuntimeHost = { node: string; home: string };
+export type RuntimeHost = { node: string; home: string; treeImages?: TreeImageSource };
+
+/** Where a node gets an image its engine lacks from the tree (`image_source = "tree"`). */
+export interface TreeImageSource {
+  /** Resolves once the node's engine has `reference`, pushed down from the nearest ancestor holding it. */
+  fetch(reference: string): Promise<void>;
+}
 
 /**
  * Live figures of a kind's objects on its node, from the engine's own stats (`container.stats`, /metrics).

@@ -5,6 +5,9 @@
 /** Permissions that are a name, not a pattern: what the node's reserved events need (see EventRule). */
 export const NAMED_PERMISSIONS = ["fleet:read", "fleet:apply", "node:reparent", "images:push"] as const;
 
+/** A pusher follows its push: images:push also lets a token declare the nodes' progress events. */
+const PUSH_PROGRESS_SUBSCRIPTION = "subscribe:image.progress";
+
 /** Everything, reserved events included: what a plain token (one per line) and a hook without `allow` give. */
 export const ALL_PERMISSIONS = "*";
 
@@ -80,9 +83,10 @@ export class Permissions {
       kind === "subscribe" || kind === "publish"
         ? this.patterns[kind].some((pattern) => pattern.test(permission.slice(colon + 1)))
         : this.named.has(permission);
+    const granted = allowed || (permission === PUSH_PROGRESS_SUBSCRIPTION && this.named.has("images:push"));
     if (this.decided.size >= MAX_REMEMBERED) this.decided.clear();
-    this.decided.set(permission, allowed);
-    return allowed;
+    this.decided.set(permission, granted);
+    return granted;
   }
 }
 

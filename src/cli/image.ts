@@ -1,0 +1,114 @@
+// `treescale image push IMAGE [--to node:NAME|tag:TAG|all]`: from this machine's engine into every
+// engine of the target, through the tree (see src/images); and the rows of `treescale get images`.
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Command } from "commander";
+import type { BusClient } from "../bus/client/index.js";
+import { DockerImages } from "../drivers/docker-images.js";
+import { ExitError, UsageError } from "../errors.js";
+import { sendImage } from "../images/send.js";
+import { Spool } from "../images/spool.js";
+import {
+  IMAGE_EVENTS,
+  type ImageListReply,
+  type ImageProgress,
+  type NodeResult,
+  parseImageTarget,
+} from "../images/wire.js";
+import { type ConnectionFlags, connectClient, connectionFrom } from "./bus-connection.js";
+import type { Row } from "./get-rows.js";
+import { type RowFormat, render } from "./row-output.js";
+import { outputOption } from "./shared-options.js";
+
+type PushFlags = ConnectionFlags & { to: string; output: RowFormat };
+
+export function registerImage(program: Command): void {
+  const image = program.command("image").description("move images through the tree, no registry needed");
+  image
+    .command("push")
+    .description(
+      "push an image of this machine's engine into every engine of the target, once per link through the tree",
+    )
+    .argument("<image>", "image reference or ID on this machine's engine, e.g. myapp:1.4")
+    .option("--to <target>", "node:NAME, tag:TAG or all", "all")
+    .option("--node <host:port|url>", "node to push through (default $TREESCALE_NODE)")
+    .option("--token <token>", "client token with images:push (default $TREESCALE_TOKEN)")
+    .addOption(outputOption(["table", "json", "yaml"] as const, "table"))
+    .action(async (reference: string, flags: PushFlags) => {
+      const target = parseImageTarget(flags.to);
+      if (typeof target === "string") throw new UsageError(target);
+      const engine = new DockerImages();
+      const id = await engine.imageId(reference);
+      if (id === undefined)
+        throw new UsageError(
+          `image "${reference}" is not on this machine's Docker engine: build or load it first (docker images lists what is there)`,
+        );
+      const size = (await engine.list()).find((listed) => listed.id === id)?.size ?? 0;
+      const client = await connectClient(connectionFrom(flags), { events: [IMAGE_EVENTS.progress] });
+      const printer = new ProgressPrinter(id);
+      client.onMessage((message) => {
+        if (message.event === IMAGE_EVENTS.progress) printer.show(message.json<ImageProgress>());
+      });
+      const { spool, filled } = await Spool.fill(
+        join(tmpdir(), "treescale-push"),
+        id,
+        engine.save(reference),
+      );
+      let results: NodeResult[];
+      try {
+        results = await sendImage(client, client.node, spool, { image: id, reference, target, size });
+        await filled.catch(() => undefined);
+      } finally {
+        await spool.remove();
+        await client.close();
+      }
+      const rows: Row[] = results.map((r) => ({ node: r.node, outcome: r.outcome, error: r.error ?? null }));
+      process.stdout.write(
+        rows.length > 0 ? await render(rows, flags.output) : "no node of the target needs it\n",
+      );
+      if (results.some((r) => r.outcome === "failed" || r.outcome === "unreachable")) throw new ExitError(1);
+    });
+}
+
+/** One line per node on stderr: on a phase change, and at most once a second while receiving. */
+class ProgressPrinter {
+  readonly #shownAt = new Map<string, number>();
+
+  constructor(readonly image: string) {}
+
+  show(progress: ImageProgress): void {
+    if (progress.image !== this.image) return;
+    const key = `${progress.node}\t${progress.phase}`;
+    const now = Date.now();
+    if (progress.phase === "receiving" && now - (this.#shownAt.get(key) ?? 0) < 1000) return;
+    if (progress.phase !== "receiving" && this.#shownAt.has(key)) return;
+    this.#shownAt.set(key, now);
+    const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+    const parts = [
+      progress.node,
+      progress.phase,
+      progress.total > 0 ? `${mb(progress.bytes)}/${mb(progress.total)} MB` : `${mb(progress.bytes)} MB`,
+      `${mb(progress.bytesPerSecond)} MB/s`,
+    ];
+    if (progress.etaSeconds !== undefined) parts.push(`ETA ${progress.etaSeconds} s`);
+    if (progress.resumedFrom > 0) parts.push(`resumed from chunk ${progress.resumedFrom}`);
+    if (progress.error) parts.push(progress.error);
+    process.stderr.write(`${parts.join("  ")}\n`);
+  }
+}
+
+/** `get images`: every node's images by ID, from the nodes that answered within `waitMs`. */
+export async function imageRows(client: BusClient, waitMs: number): Promise<Row[]> {
+  const replies = await client.requestMany(IMAGE_EVENTS.list, {}, undefined, waitMs);
+  return replies
+    .map((reply) => reply.json<ImageListReply>())
+    .sort((a, b) => a.node.localeCompare(b.node))
+    .flatMap((listed) =>
+      listed.images.map((image) => ({
+        node: listed.node,
+        id: image.id.replace(/^sha256:/, "").slice(0, 12),
+        tags: image.tags,
+        size: image.size,
+      })),
+    );
+}

@@ -1,0 +1,320 @@
+// A node's part in moving images down the tree: it answers offers (asking its children first, so the
+// sender learns once whether anything below needs the image), takes verified chunks onto its disk,
+// loads them into its engine while they arrive, forwards them to the children that need them, and
+// answers fetches from below (image_source = "tree"). A node whose engine has the image already is sent
+// nothing: it supplies its children from its own engine.
+import { join } from "node:path";
+import type { Message, Payload } from "../bus/message.js";
+import type { Target } from "../bus/protocol/index.js";
+import type { ImageEngine } from "../drivers/docker-images.js";
+import { errorMessage, ImageUnavailableError } from "../errors.js";
+import { TransferMeter } from "./meter.js";
+import { type ImageBus, SEND_TIMEOUTS, type SendTimeouts, sendImage } from "./send.js";
+import { Spool } from "./spool.js";
+import {
+  decodeChunk,
+  type EndReply,
+  type FetchReply,
+  type FetchRequest,
+  IMAGE_EVENTS,
+  type ImageEnd,
+  type ImageListReply,
+  type ImageOffer,
+  type ImageProgress,
+  type NodeResult,
+  type OfferReply,
+  targetIncludes,
+} from "./wire.js";
+
+export interface ImageServiceBus extends ImageBus {
+  handle(event: string, handler: (request: Message) => Payload | Promise<Payload>): () => void;
+  publish(event: string, payload?: Payload, target?: Target): void;
+}
+
+export type ImageServiceOptions = {
+  name: string;
+  tags: readonly string[];
+  bus: ImageServiceBus;
+  engine: ImageEngine;
+  /** Where spools live ($TREESCALE_HOME/images). */
+  dir: string;
+  /** The children linked now. */
+  children: () => string[];
+  parent: () => string | undefined;
+  timeouts?: SendTimeouts;
+  /** A reception with no chunk for this long is dropped (its files stay, for a resume). */
+  idleMs?: number;
+  log?: (line: string) => void;
+};
+
+/** Progress is published at most this often per node and transfer. */
+const PROGRESS_EVERY_MS = 500;
+/** A child's answer to an offer; the offer's own deadline is longer, for the levels below. */
+const CHILD_OFFER_MS = 8000;
+
+type Reception = {
+  offer: ImageOffer;
+  spool: Spool;
+  /** This node loads the image into its engine. */
+  loads: boolean;
+  /** This node's engine has the image: it fills the spool itself, from docker save. */
+  sourcing: boolean;
+  reply: OfferReply;
+  /** Every outcome of this subtree, once known. */
+  results: Promise<NodeResult[]>;
+  meter: TransferMeter;
+  phase: ImageProgress["phase"];
+  publishedAt: number;
+  idle: NodeJS.Timeout;
+};
+
+export class ImageService {
+  readonly #receptions = new Map<string, Reception>();
+  readonly #offering = new Map<string, Promise<OfferReply>>();
+  readonly #stops: (() => void)[] = [];
+  readonly #timeouts: SendTimeouts;
+
+  constructor(private readonly options: ImageServiceOptions) {
+    this.#timeouts = options.timeouts ?? SEND_TIMEOUTS;
+  }
+
+  start(): void {
+    const { bus } = this.options;
+    this.#stops.push(
+      bus.handle(IMAGE_EVENTS.offer, async (request) =>
+        JSON.stringify(await this.#offered(request.json<ImageOffer>())),
+      ),
+      bus.handle(IMAGE_EVENTS.chunk, async (request) => {
+        await this.#chunk(request.data);
+        return "{}";
+      }),
+      bus.handle(IMAGE_EVENTS.end, async (request) =>
+        JSON.stringify(await this.#ended(request.json<ImageEnd>())),
+      ),
+      bus.handle(IMAGE_EVENTS.list, async () => {
+        const reply: ImageListReply = { node: this.options.name, images: await this.options.engine.list() };
+        return JSON.stringify(reply);
+      }),
+      bus.handle(IMAGE_EVENTS.fetch, async (request) =>
+        JSON.stringify(await this.fetch(request.json<FetchRequest>())),
+      ),
+    );
+  }
+
+  stop(): void {
+    for (const stop of this.#stops.splice(0)) stop();
+    for (const reception of this.#receptions.values())
+      this.#drop(reception, new Error("the node is stopping"));
+  }
+
+  #offered(offer: ImageOffer): Promise<OfferReply> {
+    const known = this.#receptions.get(offer.image);
+    if (known) return Promise.resolve({ ...known.reply, confirmed: known.spool.count });
+    // A sender's retry may offer again while the first offer still asks the children.
+    let answering = this.#offering.get(offer.image);
+    if (!answering) {
+      answering = this.#open(offer).finally(() => this.#offering.delete(offer.image));
+      this.#offering.set(offer.image, answering);
+    }
+    return answering;
+  }
+
+  async #open(offer: ImageOffer): Promise<OfferReply> {
+    const { name, tags, engine } = this.options;
+    const [has, answers] = await Promise.all([
+      engine.imageId(offer.image).then((id) => id !== undefined),
+      this.#askChildren(offer),
+    ]);
+    const targeted = targetIncludes(offer.target, name, tags);
+    const loads = targeted && !has;
+    const needing = answers.filter(
+      (a): a is { child: string; reply: OfferReply } =>
+        "reply" in a && (a.reply.need || a.reply.loading.length > 0),
+    );
+    const reply: OfferReply = {
+      node: name,
+      need: (loads || needing.length > 0) && !has,
+      confirmed: 0,
+      loading: [...(loads ? [name] : []), ...needing.flatMap((a) => a.reply.loading)],
+      had: [...(targeted && has ? [name] : []), ...answers.flatMap((a) => ("reply" in a ? a.reply.had : []))],
+      unreachable: answers.flatMap((a) =>
+        "reason" in a ? [{ node: a.child, reason: a.reason }] : a.reply.unreachable,
+      ),
+    };
+    if (needing.length === 0 && !loads) return reply;
+    const spool = has
+      ? await this.#fill(offer.image, offer.reference)
+      : await Spool.open(this.options.dir, offer.image);
+    reply.confirmed = spool.count;
+    const reception: Reception = {
+      offer,
+      spool,
+      loads,
+      sourcing: has,
+      reply,
+      results: Promise.resolve([]),
+      meter: new TransferMeter(offer.size, Date.now(), spool.bytes),
+      phase: "receiving",
+      publishedAt: 0,
+      idle: setTimeout(
+        () => this.#drop(reception, new Error("no chunk for too long")),
+        this.options.idleMs ?? 5 * 60_000,
+      ),
+    };
+    reception.idle.unref();
+    const children = needing.map((a) => a.child);
+    const forwards = children.map((child) =>
+      sendImage(this.options.bus, child, spool, offer, this.#timeouts),
+    );
+    const own = loads ? this.#load(reception) : Promise.resolve([]);
+    reception.results = Promise.all([own, ...forwards]).then((lists) => lists.flat());
+    this.#receptions.set(offer.image, reception);
+    if (loads) this.#progress(reception, true);
+    return reply;
+  }
+
+  async #askChildren(
+    offer: ImageOffer,
+  ): Promise<({ child: string; reply: OfferReply } | { child: string; reason: string })[]> {
+    return Promise.all(
+      this.options.children().map(async (child) => {
+        try {
+          const answer = await this.options.bus.request(
+            IMAGE_EVENTS.offer,
+            { node: child },
+            JSON.stringify(offer),
+            CHILD_OFFER_MS,
+          );
+          return { child, reply: answer.json<OfferReply>() };
+        } catch (error) {
+          return { child, reason: `did not answer the offer: ${errorMessage(error)}` };
+        }
+      }),
+    );
+  }
+
+  async #load(reception: Reception): Promise<NodeResult[]> {
+    const { name, engine } = this.options;
+    try {
+      await engine.load(reception.spool.stream());
+      if ((await engine.imageId(reception.offer.image)) === undefined)
+        throw new Error(`the engine loaded the stream but has no image ${reception.offer.image}`);
+      reception.phase = "loaded";
+      this.#progress(reception, true);
+      return [{ node: name, outcome: "loaded" }];
+    } catch (error) {
+      reception.phase = "failed";
+      this.#progress(reception, true, errorMessage(error));
+      return [{ node: name, outcome: "failed", error: errorMessage(error) }];
+    }
+  }
+
+  async #chunk(payload: Uint8Array): Promise<void> {
+    const { header, data } = decodeChunk(payload);
+    const reception = this.#receptions.get(header.image);
+    if (!reception || reception.sourcing)
+      throw new Error(`no transfer of ${header.image} is open on ${this.options.name}: offer it first`);
+    await reception.spool.append(header.index, data, header.sha256);
+    reception.idle.refresh();
+    reception.meter.record(Date.now(), reception.spool.bytes);
+    this.#progress(reception, false);
+  }
+
+  async #ended(end: ImageEnd): Promise<EndReply> {
+    const reception = this.#receptions.get(end.image);
+    if (!reception) return { results: [] };
+    if (!reception.sourcing) reception.spool.finish(end);
+    if (reception.loads) {
+      reception.phase = "loading";
+      this.#progress(reception, true);
+    }
+    const results = await reception.results;
+    clearTimeout(reception.idle);
+    this.#receptions.delete(end.image);
+    await reception.spool.remove();
+    return { results };
+  }
+
+  #drop(reception: Reception, why: Error): void {
+    clearTimeout(reception.idle);
+    if (this.#receptions.get(reception.offer.image) !== reception) return;
+    this.#receptions.delete(reception.offer.image);
+    reception.spool.fail(why);
+    void reception.spool.close();
+    this.options.log?.(`image ${reception.offer.reference}: transfer dropped: ${why.message}`);
+  }
+
+  #progress(reception: Reception, always: boolean, error?: string): void {
+    if (!reception.loads) return;
+    const now = Date.now();
+    if (!always && now - reception.publishedAt < PROGRESS_EVERY_MS) return;
+    reception.publishedAt = now;
+    const { meter } = reception;
+    const eta = meter.etaSeconds;
+    const progress: ImageProgress = {
+      image: reception.offer.image,
+      reference: reception.offer.reference,
+      node: this.options.name,
+      phase: reception.phase,
+      bytes: meter.bytes,
+      total: Math.max(meter.total, reception.spool.end?.bytes ?? 0),
+      bytesPerSecond: Math.round(meter.bytesPerSecond),
+      ...(eta !== undefined && reception.phase === "receiving" ? { etaSeconds: Math.round(eta) } : {}),
+      resumedFrom: reception.spool.resumedFrom,
+      ...(error !== undefined ? { error } : {}),
+    };
+    this.options.bus.publish(IMAGE_EVENTS.progress, JSON.stringify(progress));
+  }
+
+  /**
+   * A spool filled from this node's engine. Saved by its name when the name still means this image,
+   * so that the engines loading it get the name too (a save by ID carries none).
+   */
+  async #fill(image: string, reference: string): Promise<Spool> {
+    const { engine } = this.options;
+    const byName = (await engine.imageId(reference)) === image;
+    return (
+      await Spool.fill(join(this.options.dir, "sources"), image, engine.save(byName ? reference : image))
+    ).spool;
+  }
+
+  /**
+   * Makes `reference` present on node `request.for` below this one: pushed from this node's engine when
+   * it has it, else fetched from the parent (which does the same), the image passing through here.
+   */
+  async fetch(request: FetchRequest): Promise<FetchReply> {
+    const { engine, bus } = this.options;
+    const image = await engine.imageId(request.reference);
+    if (image === undefined) {
+      const parent = this.options.parent();
+      if (parent === undefined)
+        throw new ImageUnavailableError(
+          request.reference,
+          `image "${request.reference}" is on no engine from ${request.for} up to the root ${this.options.name}: push it with treescale image push`,
+        );
+      const answer = await bus.request(
+        IMAGE_EVENTS.fetch,
+        { node: parent },
+        JSON.stringify(request),
+        this.#timeouts.endMs,
+      );
+      return answer.json<FetchReply>();
+    }
+    if (request.for === this.options.name) return { image, results: [{ node: request.for, outcome: "had" }] };
+    const offer: ImageOffer = {
+      image,
+      reference: request.reference,
+      target: { type: "node", name: request.for },
+      size: 0,
+    };
+    const spool = await this.#fill(image, request.reference);
+    try {
+      const results = await Promise.all(
+        this.options.children().map((child) => sendImage(bus, child, spool, offer, this.#timeouts)),
+      );
+      return { image, results: results.flat() };
+    } finally {
+      await spool.remove();
+    }
+  }
+}

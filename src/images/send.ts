@@ -1,0 +1,129 @@
+// Sends one spool to one receiving node: offer, then chunks with at most CHUNK_CREDIT unacknowledged,
+// then the end, whose answer is the outcome for every node of the receiver's subtree. A failed chunk
+// (refused, lost with its link, timed out) makes the sender wait, offer again and go on from the chunk
+// the receiver confirmed; it gives up only after a whole minute without progress.
+import type { Message, Payload } from "../bus/message.js";
+import type { Target } from "../bus/protocol/index.js";
+import { errorMessage } from "../errors.js";
+import type { Spool } from "./spool.js";
+import {
+  CHUNK_CREDIT,
+  type EndReply,
+  encodeChunk,
+  IMAGE_EVENTS,
+  type ImageEnd,
+  type ImageOffer,
+  type NodeResult,
+  type OfferReply,
+} from "./wire.js";
+
+/** What the image code needs of the bus: a node's in-process bus and a client both have it. */
+export interface ImageBus {
+  request(event: string, target: Target, payload?: Payload, timeoutMs?: number): Promise<Message>;
+}
+
+export type SendTimeouts = {
+  /** An offer's answer waits for the receiver's children's answers. */
+  offerMs: number;
+  chunkMs: number;
+  /** The end's answer waits for the subtree's loads. */
+  endMs: number;
+  /** No chunk confirmed for this long: the receiver's subtree is reported failed. */
+  giveUpMs: number;
+};
+
+export const SEND_TIMEOUTS: SendTimeouts = {
+  offerMs: 20_000,
+  // Short: a chunk lost with its link is noticed by this timeout, and only costs a resume.
+  chunkMs: 5000,
+  endMs: 15 * 60_000,
+  giveUpMs: 60_000,
+};
+
+export type SendHooks = {
+  /** The receiver's answer to each offer (the first, and one after every resume). */
+  onOffer?: (reply: OfferReply) => void;
+  /** A chunk the receiver confirmed. */
+  onConfirmed?: (index: number) => void;
+  sleep?: (ms: number) => Promise<void>;
+};
+
+export async function sendImage(
+  bus: ImageBus,
+  receiver: string,
+  spool: Spool,
+  offer: ImageOffer,
+  timeouts: SendTimeouts = SEND_TIMEOUTS,
+  hooks: SendHooks = {},
+): Promise<NodeResult[]> {
+  const sleep = hooks.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  let progressAt = Date.now();
+  let lastReply: OfferReply | undefined;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const reply = (
+        await bus.request(IMAGE_EVENTS.offer, { node: receiver }, JSON.stringify(offer), timeouts.offerMs)
+      ).json<OfferReply>();
+      lastReply = reply;
+      hooks.onOffer?.(reply);
+      const settled = [
+        ...reply.had.map((node): NodeResult => ({ node, outcome: "had" })),
+        ...reply.unreachable.map(
+          ({ node, reason }): NodeResult => ({ node, outcome: "unreachable", error: reason }),
+        ),
+      ];
+      if (!reply.need && reply.loading.length === 0) return settled;
+      if (reply.need) {
+        await sendChunks(bus, receiver, spool, reply.confirmed, timeouts.chunkMs, (index) => {
+          progressAt = Date.now();
+          hooks.onConfirmed?.(index);
+        });
+      }
+      const end: ImageEnd = spool.end ?? { image: offer.image, chunks: 0, bytes: 0, sha256: "" };
+      const answer = await bus.request(
+        IMAGE_EVENTS.end,
+        { node: receiver },
+        JSON.stringify(end),
+        timeouts.endMs,
+      );
+      return [...settled, ...answer.json<EndReply>().results];
+    } catch (error) {
+      if (Date.now() - progressAt > timeouts.giveUpMs) {
+        const nodes = lastReply?.loading.length ? lastReply.loading : [receiver];
+        const why = `no progress for ${Math.round(timeouts.giveUpMs / 1000)} s: ${errorMessage(error)}`;
+        return nodes.map((node) => ({ node, outcome: "failed", error: why }));
+      }
+      await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)));
+    }
+  }
+}
+
+async function sendChunks(
+  bus: ImageBus,
+  receiver: string,
+  spool: Spool,
+  from: number,
+  timeoutMs: number,
+  confirmed: (index: number) => void,
+): Promise<void> {
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown;
+  for (let index = from; await spool.waitFor(index); index++) {
+    while (inflight.size >= CHUNK_CREDIT) await Promise.race(inflight);
+    if (failure !== undefined) break;
+    const { data, sha256 } = await spool.read(index);
+    const payload = encodeChunk({ image: spool.image, index, sha256 }, data);
+    const sent: Promise<void> = bus
+      .request(IMAGE_EVENTS.chunk, { node: receiver }, payload, timeoutMs)
+      .then(
+        () => confirmed(index),
+        (error: unknown) => {
+          failure ??= error;
+        },
+      )
+      .finally(() => inflight.delete(sent));
+    inflight.add(sent);
+  }
+  await Promise.all(inflight);
+  if (failure !== undefined) throw failure;
+}

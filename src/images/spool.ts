@@ -1,0 +1,223 @@
+// An image on its way through one node, kept on disk: its chunks as they were verified, appended to
+// `<id>.part`, and their SHA-256 and size, one line each, in `<id>.chunks`. Memory holds one chunk at a
+// time whatever the image's size; the node loads into its engine and forwards to its children by
+// reading it back, each at its own pace, and a transfer cut off (a lost link, a killed node) resumes
+// from what the files hold.
+import { createHash } from "node:crypto";
+import { type FileHandle, mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { TreescaleError } from "../errors.js";
+import { CHUNK_BYTES, type ImageEnd, imageFileName } from "./wire.js";
+
+/** A chunk refused: its bytes do not match its hash, or it is not the next one. Never written. */
+export class ChunkRefusedError extends TreescaleError {}
+
+type Waiter = { index: number; resolve: (available: boolean) => void; reject: (error: Error) => void };
+
+export class Spool {
+  readonly #hashes: string[] = [];
+  /** Offset of each chunk, and one past the last: offsets[i + 1] - offsets[i] is chunk i's size. */
+  readonly #offsets: number[] = [0];
+  #waiters: Waiter[] = [];
+  #end: ImageEnd | undefined;
+  #failure: Error | undefined;
+  /** Appends run one after another, in the order they were asked for. */
+  #writing: Promise<unknown> = Promise.resolve();
+  /** A source's spool lives in a directory of its own, removed with it. */
+  #ownDir: string | undefined;
+
+  private constructor(
+    readonly image: string,
+    readonly path: string,
+    readonly data: FileHandle,
+    /** How many chunks the files held when opened: where a resumed transfer starts. */
+    readonly resumedFrom: number,
+  ) {}
+
+  /** Opens the spool of `image` in `dir`, keeping the chunks a previous transfer completed. */
+  static async open(dir: string, image: string): Promise<Spool> {
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, imageFileName(image));
+    const data = await open(`${path}.part`, "a+");
+    const size = (await data.stat()).size;
+    const lines = (await readFile(`${path}.chunks`, "utf8").catch(() => "")).split("\n");
+    const kept: { sha256: string; size: number }[] = [];
+    let total = 0;
+    for (const line of lines) {
+      const [sha256, bytes] = line.split(" ");
+      const chunk = Number(bytes);
+      // A line without its bytes (the node died between the two writes) ends what was completed.
+      if (!sha256 || !Number.isInteger(chunk) || chunk <= 0 || total + chunk > size) break;
+      kept.push({ sha256, size: chunk });
+      total += chunk;
+    }
+    await data.truncate(total);
+    await writeFile(`${path}.chunks`, kept.map((c) => `${c.sha256} ${c.size}\n`).join(""));
+    const spool = new Spool(image, path, data, kept.length);
+    for (const chunk of kept) spool.#record(chunk.sha256, chunk.size);
+    return spool;
+  }
+
+  get count(): number {
+    return this.#hashes.length;
+  }
+
+  get bytes(): number {
+    return this.#offsets[this.#offsets.length - 1]!;
+  }
+
+  get end(): ImageEnd | undefined {
+    return this.#end;
+  }
+
+  /**
+   * Verifies and appends chunk `index`. One already held is accepted again (a sender resending after
+   * a lost acknowledgement); a gap or a hash mismatch is refused with ChunkRefusedError.
+   */
+  append(index: number, data: Uint8Array, sha256: string): Promise<void> {
+    const appending = this.#writing.then(async () => {
+      if (index < this.count) return;
+      if (index > this.count)
+        throw new ChunkRefusedError(
+          "CHUNK_OUT_OF_ORDER",
+          `chunk ${index} refused: expected chunk ${this.count}`,
+        );
+      if (data.length === 0 || data.length > CHUNK_BYTES)
+        throw new ChunkRefusedError("CHUNK_SIZE", `chunk ${index} refused: ${data.length} bytes`);
+      const actual = createHash("sha256").update(data).digest("hex");
+      if (actual !== sha256)
+        throw new ChunkRefusedError(
+          "DIGEST_MISMATCH",
+          `chunk ${index} refused: its SHA-256 is ${actual}, the sender's manifest says ${sha256}`,
+        );
+      await this.data.write(data, 0, data.length, this.bytes);
+      await writeFile(`${this.path}.chunks`, `${sha256} ${data.length}\n`, { flag: "a" });
+      this.#record(sha256, data.length);
+    });
+    this.#writing = appending.catch(() => undefined);
+    return appending;
+  }
+
+  #record(sha256: string, size: number): void {
+    this.#hashes.push(sha256);
+    this.#offsets.push(this.bytes + size);
+    this.#wake();
+  }
+
+  /** No chunk after the ones held: the sender said so (or, on a source, the save stream ended). */
+  finish(end: ImageEnd): void {
+    this.#end = end;
+    this.#wake();
+  }
+
+  /** Ends every wait with `error`: the transfer failed where it came from. */
+  fail(error: Error): void {
+    this.#failure = error;
+    this.#wake();
+  }
+
+  /** Resolves true once chunk `index` is held, false when the spool ended before it. */
+  waitFor(index: number): Promise<boolean> {
+    if (index < this.count) return Promise.resolve(true);
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#end && index >= this.#end.chunks) return Promise.resolve(false);
+    return new Promise((resolve, reject) => this.#waiters.push({ index, resolve, reject }));
+  }
+
+  #wake(): void {
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiting) this.waitFor(waiter.index).then(waiter.resolve, waiter.reject);
+  }
+
+  async read(index: number): Promise<{ data: Uint8Array; sha256: string }> {
+    const start = this.#offsets[index]!;
+    const size = this.#offsets[index + 1]! - start;
+    const data = new Uint8Array(size);
+    await this.data.read(data, 0, size, start);
+    return { data, sha256: this.#hashes[index]! };
+  }
+
+  /**
+   * The chunks in order as they arrive, until the end. The last chunk is handed on only after the whole
+   * stream's SHA-256 matched the sender's: on a mismatch this throws instead, so a load never completes.
+   */
+  async *stream(): AsyncIterable<Uint8Array> {
+    const whole = createHash("sha256");
+    let held: Uint8Array | undefined;
+    for (let index = 0; await this.waitFor(index); index++) {
+      const { data } = await this.read(index);
+      whole.update(data);
+      if (held) yield held;
+      held = data;
+    }
+    const actual = whole.digest("hex");
+    const expected = this.#end?.sha256;
+    if (actual !== expected)
+      throw new ChunkRefusedError(
+        "DIGEST_MISMATCH",
+        `image ${this.image}: the stream's SHA-256 is ${actual}, the sender's is ${expected}`,
+      );
+    if (held) yield held;
+  }
+
+  async close(): Promise<void> {
+    await this.#writing;
+    await this.data.close().catch(() => undefined);
+  }
+
+  /** Closes and deletes the files: the image is loaded and forwarded, or the transfer abandoned. */
+  async remove(): Promise<void> {
+    await this.close();
+    await rm(`${this.path}.part`, { force: true });
+    await rm(`${this.path}.chunks`, { force: true });
+    if (this.#ownDir) await rm(this.#ownDir, { recursive: true, force: true });
+  }
+
+  /**
+   * A source's spool: `tar` (a docker save stream) cut into chunks and hashed as it is written, in the
+   * background; `filled` settles when the stream ended (the spool finished) or failed (the spool failed).
+   */
+  static async fill(
+    dir: string,
+    image: string,
+    tar: AsyncIterable<Uint8Array>,
+  ): Promise<{ spool: Spool; filled: Promise<void> }> {
+    await mkdir(dir, { recursive: true });
+    // A directory of its own: two pushes of one image from this engine must not share files.
+    const own = await mkdtemp(join(dir, "source-"));
+    const spool = await Spool.open(own, image);
+    spool.#ownDir = own;
+    const filled = (async () => {
+      const whole = createHash("sha256");
+      let buffer = new Uint8Array(CHUNK_BYTES);
+      let used = 0;
+      const flush = async () => {
+        const chunk = buffer.subarray(0, used);
+        whole.update(chunk);
+        await spool.append(spool.count, chunk, createHash("sha256").update(chunk).digest("hex"));
+        buffer = new Uint8Array(CHUNK_BYTES);
+        used = 0;
+      };
+      try {
+        for await (const piece of tar) {
+          let offset = 0;
+          while (offset < piece.length) {
+            const take = Math.min(CHUNK_BYTES - used, piece.length - offset);
+            buffer.set(piece.subarray(offset, offset + take), used);
+            used += take;
+            offset += take;
+            if (used === CHUNK_BYTES) await flush();
+          }
+        }
+        if (used > 0) await flush();
+        spool.finish({ image, chunks: spool.count, bytes: spool.bytes, sha256: whole.digest("hex") });
+      } catch (error) {
+        spool.fail(error instanceof Error ? error : new Error(String(error)));
+        throw error;
+      }
+    })();
+    filled.catch(() => undefined);
+    return { spool, filled };
+  }
+}

@@ -1,0 +1,288 @@
+// Images travel down the tree: a 3-level tree whose lower two nodes run on a dockerd of the test's own,
+// so the image really crosses from the machine's engine into another one. Push to a tag, run it there,
+// push again (nothing sent), kill a node mid-push and restart it (it resumes), a flipped byte (refused,
+// never loaded), and an apply with image_source = "tree" on an engine that lacks the image.
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BusClient } from "../../../src/bus/client/index.js";
+import { DockerImages } from "../../../src/drivers/docker-images.js";
+import { Spool } from "../../../src/images/spool.js";
+import { encodeChunk, IMAGE_EVENTS, type ImageProgress, type OfferReply } from "../../../src/images/wire.js";
+import { runCli } from "../../support/cli.js";
+import { ensureTestImage, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
+import { containersOf, FaultFleet } from "../../support/fault-fleet.js";
+import { pollUntil } from "../../support/poll.js";
+import { hasDocker0, PrivateDockerd } from "../../support/private-dockerd.js";
+
+const run = promisify(execFile);
+const unavailable = await PrivateDockerd.unavailable();
+if (unavailable) console.warn(`image push test skipped: ${unavailable}`);
+
+const fleet = new FaultFleet("ip");
+const big = `local/${uniqueNodeName("tspush")}:1`;
+let engine: PrivateDockerd | undefined;
+let docker0Before = false;
+const progress: ImageProgress[] = [];
+let watcher: BusClient | undefined;
+
+/** A busybox image with a layer of `mb` random megabytes: nothing compresses or dedupes it. */
+async function makeImage(tag: string, mb: number): Promise<void> {
+  const name = uniqueNodeName("tsmk");
+  await run("docker", [
+    "run",
+    "--name",
+    name,
+    TEST_IMAGE,
+    "dd",
+    "if=/dev/urandom",
+    "of=/blob",
+    "bs=1M",
+    `count=${mb}`,
+  ]);
+  await run("docker", ["commit", name, tag]);
+  await run("docker", ["rm", "-f", name]);
+}
+
+async function privateHas(reference: string): Promise<boolean> {
+  return engine!.docker
+    .getImage(reference)
+    .inspect()
+    .then(
+      () => true,
+      () => false,
+    );
+}
+
+function push(...args: string[]) {
+  return runCli([
+    "image",
+    "push",
+    big,
+    "--node",
+    fleet.node("root").url,
+    "--token",
+    "good-token",
+    "-o",
+    "json",
+    ...args,
+  ]);
+}
+
+type ResultRow = { node: string; outcome: string; error: string | null };
+
+beforeAll(async () => {
+  if (unavailable) return;
+  docker0Before = await hasDocker0();
+  await ensureTestImage();
+  await makeImage(big, 40);
+  engine = await PrivateDockerd.create();
+  await engine.start();
+  await fleet.setup();
+  const env = { DOCKER_HOST: engine.host };
+  await fleet.startNode("root", { tag: "hub" });
+  await fleet.startNode("mid", { parent: "root", tag: "edge", env });
+  await fleet.startNode("leaf", { parent: "mid", tag: "edge", env });
+  watcher = await fleet.bus.client(fleet.node("root"), { events: [IMAGE_EVENTS.progress, "node.down"] });
+  watcher.onMessage((message) => {
+    if (message.event === IMAGE_EVENTS.progress) progress.push(message.json<ImageProgress>());
+  });
+  // The tree is linked when the root sees the leaf's name through the middle node.
+  await pollUntil(
+    () => runCli(["get", "images", "--node", fleet.node("root").url, "--token", "good-token", "-o", "json"]),
+    (result) => result.stdout.includes(fleet.name("leaf")),
+    20_000,
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await fleet.teardown();
+  await engine?.destroy();
+  await run("docker", ["rmi", "-f", big]).catch(() => undefined);
+});
+
+describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", () => {
+  it("pushes to a tag: the image crosses into the other engine, relayed and loaded on the way, and runs there", async () => {
+    // An event crossing the same links during the push: it must not wait behind the image.
+    const far = await fleet.bus.client(fleet.node("leaf"), { events: ["test.beat"] });
+    const near = await fleet.bus.client(fleet.node("root"));
+    const latencies: number[] = [];
+    far.onMessage((message) => latencies.push(Date.now() - Number(message.text())));
+    const beat = setInterval(() => near.publish("test.beat", String(Date.now())), 100);
+    const pushed = await push("--to", "tag:edge");
+    clearInterval(beat);
+    expect(pushed.code, pushed.stdout + pushed.stderr).toBe(0);
+    const rows = JSON.parse(pushed.stdout) as ResultRow[];
+    expect(rows.map((r) => [r.node, r.outcome]).sort()).toEqual([
+      [fleet.name("leaf"), "loaded"],
+      [fleet.name("mid"), "loaded"],
+    ]);
+    expect(await privateHas(big)).toBe(true);
+    // Progress per node on the terminal: bytes, rate, and the phases.
+    expect(pushed.stderr).toMatch(
+      new RegExp(`${fleet.name("mid")}\\s+receiving\\s+[\\d.]+/[\\d.]+ MB\\s+[\\d.]+ MB/s`),
+    );
+    expect(pushed.stderr).toContain(`${fleet.name("leaf")}  loaded`);
+    expect(latencies.length).toBeGreaterThan(3);
+    console.log(`events across the pushing links: ${latencies.length}, slowest ${Math.max(...latencies)} ms`);
+    expect(Math.max(...latencies)).toBeLessThan(2000);
+    const ran = await engine!.docker.run(big, ["sh", "-c", "test -s /blob && echo ran"], process.stdout, {
+      HostConfig: { AutoRemove: false },
+    });
+    expect(ran[0].StatusCode).toBe(0);
+    await ran[1].remove();
+  }, 90_000);
+
+  it("a second push sends nothing: every target already has the image ID", async () => {
+    const before = progress.length;
+    const again = await push("--to", "tag:edge");
+    expect(again.code, again.stderr).toBe(0);
+    const rows = JSON.parse(again.stdout) as ResultRow[];
+    expect(rows.map((r) => r.outcome)).toEqual(["had", "had"]);
+    expect(progress.slice(before)).toEqual([]);
+  }, 60_000);
+
+  it("get images says which node has the image, by ID", async () => {
+    const id = (await new DockerImages().imageId(big))!.replace("sha256:", "").slice(0, 12);
+    const listed = await runCli([
+      "get",
+      "images",
+      "--node",
+      fleet.node("root").url,
+      "--token",
+      "good-token",
+      "-o",
+      "json",
+    ]);
+    const rows = JSON.parse(listed.stdout) as { node: string; id: string; tags: string[] }[];
+    const holders = rows
+      .filter((r) => r.id === id)
+      .map((r) => r.node)
+      .sort();
+    expect(holders).toEqual([fleet.name("leaf"), fleet.name("mid"), fleet.name("root")].sort());
+  }, 30_000);
+
+  it("a node killed mid-push and restarted resumes from the chunks it confirmed", async () => {
+    await engine!.docker
+      .getImage(big)
+      .remove({ force: true })
+      .catch(() => undefined);
+    const leaf = fleet.name("leaf");
+    const before = progress.length;
+    const pushing = push("--to", "tag:edge");
+    const first = await pollUntil(
+      async () =>
+        progress.slice(before).find((p) => p.node === leaf && p.phase === "receiving" && p.bytes > 0),
+      (found) => found !== undefined,
+      30_000,
+    );
+    expect(first).toBeDefined();
+    await fleet.node("leaf").stop();
+    await fleet.startNode("leaf", {
+      parent: "mid",
+      tag: "edge",
+      env: { DOCKER_HOST: engine!.host },
+      port: fleet.node("leaf").port,
+    });
+    const pushed = await pushing;
+    expect(pushed.code, pushed.stdout + pushed.stderr).toBe(0);
+    expect((JSON.parse(pushed.stdout) as ResultRow[]).every((r) => r.outcome === "loaded")).toBe(true);
+    // The restarted node reports where it resumed: past the chunks it had confirmed before the kill.
+    const resumed = progress.slice(before).filter((p) => p.node === leaf && p.resumedFrom > 0);
+    expect(
+      resumed.length,
+      JSON.stringify(progress.slice(before).filter((p) => p.node === leaf)),
+    ).toBeGreaterThan(0);
+    expect(resumed[0]!.resumedFrom * 512 * 1024).toBeGreaterThanOrEqual(first!.bytes);
+    expect(await privateHas(big)).toBe(true);
+  }, 90_000);
+
+  it("a flipped byte is refused and never loaded; the chunk sent again is taken", async () => {
+    await engine!.docker
+      .getImage(TEST_IMAGE)
+      .remove({ force: true })
+      .catch(() => undefined);
+    const images = new DockerImages();
+    const id = (await images.imageId(TEST_IMAGE))!;
+    const dir = await mkdtemp(join(tmpdir(), "tsflip-"));
+    const { spool, filled } = await Spool.fill(dir, id, images.save(TEST_IMAGE));
+    await filled;
+    const sender = await fleet.bus.client(fleet.node("root"));
+    const mid = { node: fleet.name("mid") };
+    try {
+      const offer = {
+        image: id,
+        reference: TEST_IMAGE,
+        target: { type: "node", name: fleet.name("mid") },
+        size: 0,
+      };
+      const reply = (
+        await sender.request(IMAGE_EVENTS.offer, mid, JSON.stringify(offer), 20_000)
+      ).json<OfferReply>();
+      expect(reply).toMatchObject({ need: true, confirmed: 0, loading: [fleet.name("mid")] });
+      const chunk = await spool.read(0);
+      const flipped = new Uint8Array(chunk.data);
+      flipped[100]! ^= 0xff;
+      await expect(
+        sender.request(
+          IMAGE_EVENTS.chunk,
+          mid,
+          encodeChunk({ image: id, index: 0, sha256: chunk.sha256 }, flipped),
+        ),
+      ).rejects.toThrow(/chunk 0 refused: its SHA-256 is [0-9a-f]+, the sender's manifest says/);
+      for (let index = 0; index < spool.count; index++) {
+        const { data, sha256 } = await spool.read(index);
+        await sender.request(IMAGE_EVENTS.chunk, mid, encodeChunk({ image: id, index, sha256 }, data));
+      }
+      expect(await privateHas(TEST_IMAGE)).toBe(false);
+      const end = await sender.request(IMAGE_EVENTS.end, mid, JSON.stringify(spool.end), 60_000);
+      expect(end.json()).toEqual({ results: [{ node: fleet.name("mid"), outcome: "loaded" }] });
+      expect(await privateHas(TEST_IMAGE)).toBe(true);
+    } finally {
+      await spool.remove();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('an apply with image_source = "tree" starts a container on a node whose engine lacked the image', async () => {
+    await engine!.docker.getImage(big).remove({ force: true });
+    await writeFile(
+      join(fleet.manifests, "servers.toml"),
+      ["root", "mid", "leaf"]
+        .map(
+          (key) => `[servers.${fleet.name(key)}]
+ip = "127.0.0.1"
+service_port = ${fleet.node(key).port}
+tags = ["${key === "root" ? "hub" : "edge"}"]
+childs = [${key === "root" ? `"${fleet.name("mid")}"` : key === "mid" ? `"${fleet.name("leaf")}"` : ""}]
+`,
+        )
+        .join("\n"),
+    );
+    await writeFile(
+      join(fleet.manifests, "app.toml"),
+      `[containers.app]
+image = "${big}"
+image_source = "tree"
+command = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+placement = { nodes = ["${fleet.name("leaf")}"] }
+`,
+    );
+    const applied = await fleet.apply();
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    const running = await pollUntil(
+      () => containersOf(fleet.name("leaf"), { docker: engine!.docker, state: "running" }),
+      (names) => names.length === 1,
+      30_000,
+    );
+    expect(running).toHaveLength(1);
+    expect(await privateHas(big)).toBe(true);
+  }, 90_000);
+
+  it("left the machine engine's bridge alone", async () => {
+    expect(await hasDocker0()).toBe(docker0Before);
+  });
+});
