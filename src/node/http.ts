@@ -126,7 +126,12 @@ export function createHttpFrontend(bus: BusServer, options: HttpOptions): Server
     own ??= ownOrigins(server.address() as AddressInfo, options.tls ? "https" : "http");
     return listed.has(normalized) || own.has(normalized);
   };
-  const sockets = new WebSocketServer({ noServer: true, maxPayload: bus.maxFrameBytes + 1024 });
+  // No compression: a small compressed message could inflate to the frame limit before anyone checks it.
+  const sockets = new WebSocketServer({
+    noServer: true,
+    maxPayload: bus.maxFrameBytes + 1024,
+    perMessageDeflate: false,
+  });
   server.on("upgrade", (request, socket, head) => {
     socket.on("error", () => socket.destroy());
     const address = request.socket.remoteAddress ?? "?";
@@ -141,7 +146,7 @@ export function createHttpFrontend(bus: BusServer, options: HttpOptions): Server
       return;
     }
     sockets.handleUpgrade(request, socket, head, (ws) => {
-      bus.accept(new WebSocketWire(ws, address, request.socket.remotePort ?? 0));
+      bus.accept(new WebSocketWire(ws, socket, address, request.socket.remotePort ?? 0));
     });
   });
   server.on("clientError", (_error, socket) => socket.destroy());

@@ -97,6 +97,7 @@ export class Peer implements Membership {
 
   /** Sets the largest frame this connection may send from now on, and why (for the refusal's message). */
   limitFrames(maxFrameBytes: number, why = ""): void {
+    this.wire.limitInput(maxFrameBytes);
     this.parser.maxFrameBytes = maxFrameBytes;
     this.parser.limitNote = why;
   }

@@ -38,6 +38,12 @@ export interface Wire {
   resume(): void;
   /** Called when the output buffer has drained to the kernel. */
   onDrain(listener: () => void): void;
+  /**
+   * Bounds the input this wire holds before handing it on, for frames of at most `maxFrameBytes`. A socket
+   * hands on every chunk as it comes (the frame parser refuses a large frame at its length prefix); a
+   * WebSocket gathers whole messages, so it must refuse a large one while it arrives.
+   */
+  limitInput(maxFrameBytes: number): void;
   /** For TLS wires: whether the peer presented a certificate signed by our CA. */
   readonly authorizedPeer: boolean;
   /** Why the peer's certificate was not accepted, for the log (empty when it was). */
@@ -93,6 +99,10 @@ export class SocketWire implements Wire {
     this.socket.destroy();
   }
 
+  limitInput(): void {
+    // Nothing is held here: every chunk goes to the frame parser at once, which enforces the limit.
+  }
+
   pause(): void {
     this.socket.pause();
   }
@@ -132,17 +142,45 @@ function describeCertificateProblem(socket: StreamSocket): string {
   return `certificate${commonName ? ` "CN=${commonName}"` : ""} not accepted: ${reason}`;
 }
 
+/**
+ * Frames one WebSocket message may carry within the limit: a client sends CONNECT and DECLARE in one.
+ * Beyond them, room for the WebSocket's own framing.
+ */
+const FRAMES_PER_MESSAGE = 2;
+const FRAMING_BYTES = 1024;
+
 export class WebSocketWire implements Wire {
   readonly authorizedPeer = false;
   readonly certificateProblem = "a WebSocket carries no client certificate";
   readonly carriesNodeLinks = false;
   readonly remote: string;
+  /** Bytes read from the socket since the last whole message: what the ws library holds for us. */
+  private held = 0;
+  private maxHeldBytes = Number.POSITIVE_INFINITY;
+  private overLimit: Error | undefined;
+
+  /** `raw` is the upgraded socket under `socket`: its bytes are counted as they arrive, before ws gathers them. */
   constructor(
     private readonly socket: WebSocket,
+    raw: Duplex,
     readonly address: string,
     port: number,
   ) {
     this.remote = `ws:${address}:${port}`;
+    raw.on("data", (chunk: Buffer) => {
+      this.held += chunk.length;
+      if (this.held <= this.maxHeldBytes || this.overLimit) return;
+      // ws would buffer up to its maxPayload (the full frame limit) before we could see a byte of it:
+      // cut the socket now, so that an unauthenticated peer holds the limit at most (plus one read).
+      this.overLimit = new Error(
+        `a WebSocket message of over ${this.maxHeldBytes} bytes before READY (the node's handshake frame limit)`,
+      );
+      this.socket.terminate();
+    });
+  }
+
+  limitInput(maxFrameBytes: number): void {
+    this.maxHeldBytes = FRAMES_PER_MESSAGE * maxFrameBytes + FRAMING_BYTES;
   }
 
   write(frames: Uint8Array[], bytes: number): void {
@@ -177,6 +215,7 @@ export class WebSocketWire implements Wire {
 
   onData(listener: (chunk: Uint8Array) => void): void {
     this.socket.on("message", (data, isBinary) => {
+      this.held = 0;
       if (!isBinary) {
         listener(new Uint8Array(0));
         return;
@@ -192,6 +231,6 @@ export class WebSocketWire implements Wire {
     this.socket.on("error", (error) => {
       failure = error;
     });
-    this.socket.on("close", () => listener(failure));
+    this.socket.on("close", () => listener(this.overLimit ?? failure));
   }
 }

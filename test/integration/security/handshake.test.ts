@@ -2,9 +2,18 @@
 // handshake deadline whatever they send, refused a large frame before READY, counted in /healthz and
 // /metrics, and one source address cannot hold more than its share while real clients still get in.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import type { WebSocketConstructor } from "../../../src/bus/client/index.js";
 import { encodeControl, FrameType } from "../../../src/bus/protocol/index.js";
 import { BusFixture, type NodeProcess, until } from "../../support/bus.js";
-import { metric, type RawConnection, rawConnection, residentKiB } from "./raw-connection.js";
+import {
+  metric,
+  type RawConnection,
+  rawConnection,
+  rawWebSocket,
+  residentKiB,
+  webSocketHeader,
+} from "./raw-connection.js";
 
 const fixture = new BusFixture();
 /** A short handshake deadline, so that the test waits seconds, not the default's. */
@@ -124,6 +133,62 @@ describe("frames before READY", () => {
     expect(codes).toContain("frame_too_large");
     expect(codes.filter((code) => code !== "frame_too_large" && code !== "heartbeat_timeout")).toEqual([]);
     console.info(`RSS of the node: ${before} KiB before, peak ${peak} KiB during 100 near-max frames`);
+  }, 60_000);
+});
+
+describe("WebSocket messages before READY", () => {
+  it("cuts unauthenticated WebSockets sending near-max messages as they arrive; memory stays flat", async () => {
+    const before = await residentKiB(roomy.process.pid);
+    let peak = before;
+    const sampler = setInterval(() => {
+      residentKiB(roomy.process.pid).then(
+        (now) => {
+          peak = Math.max(peak, now);
+        },
+        () => {},
+      );
+    }, 50);
+    const length = 8 * 1024 * 1024 - 64;
+    const body = Buffer.alloc(1024 * 1024, 0x61);
+    let cut = 0;
+    // Each opens a WebSocket, claims a binary message just under --max-frame and streams it.
+    const streams = Array.from({ length: 100 }, async () => {
+      const { socket, closed } = await rawWebSocket(roomy.http!);
+      let isClosed = false;
+      void closed.then(() => {
+        isClosed = true;
+      });
+      socket.write(webSocketHeader(length));
+      for (let sent = 0; sent < length && !isClosed; sent += body.length) {
+        if (!socket.write(body)) {
+          await Promise.race([new Promise((resolve) => socket.once("drain", resolve)), closed]);
+        }
+      }
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      if (isClosed) cut++;
+      socket.destroy();
+    });
+    await Promise.all(streams);
+    clearInterval(sampler);
+    peak = Math.max(peak, await residentKiB(roomy.process.pid));
+    // ws alone would gather each message whole before the node saw a byte: 100 × 8 MiB.
+    expect((peak - before) / 1024, `RSS ${before} KiB, peak ${peak} KiB`).toBeLessThan(64);
+    expect(cut).toBe(100);
+    console.info(
+      `RSS of the node: ${before} KiB before, peak ${peak} KiB during 100 near-max WebSocket messages`,
+    );
+    // A WebSocket client that has its READY is held to the full frame limit only.
+    const subscriber = await fixture.client(roomy, { events: ["big"] });
+    const publisher = await fixture.client(roomy, {
+      url: `ws://127.0.0.1:${roomy.http}`,
+      webSocket: WebSocket as unknown as WebSocketConstructor,
+    });
+    const big = "x".repeat(512 * 1024);
+    const received = new Promise<string>((resolve) =>
+      subscriber.onMessage((message) => resolve(message.text())),
+    );
+    publisher.publish("big", big);
+    expect((await received).length).toBe(big.length);
   }, 60_000);
 });
 

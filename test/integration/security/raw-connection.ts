@@ -115,3 +115,33 @@ export async function metric(httpPort: number | undefined, name: string): Promis
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
   return Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, "m").exec(text)?.[1]);
 }
+
+/**
+ * A WebSocket opened by hand on the node's HTTP port, as an attacker's script would: the upgrade, then
+ * whatever bytes the test writes (see `webSocketHeader`). Resolves once the node answered 101.
+ */
+export async function rawWebSocket(httpPort: number): Promise<{ socket: Socket; closed: Promise<void> }> {
+  const socket = connect({ host: "127.0.0.1", port: httpPort });
+  socket.on("error", () => {});
+  const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+  await new Promise((resolve) => socket.once("connect", resolve));
+  socket.write(
+    "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  );
+  const answer = await new Promise<string>((resolve, reject) => {
+    socket.once("data", (chunk: Buffer) => resolve(chunk.toString("latin1")));
+    socket.once("close", () => reject(new Error("closed before answering the upgrade")));
+  });
+  if (!answer.startsWith("HTTP/1.1 101")) throw new Error(`upgrade refused: ${answer.split("\r\n")[0]}`);
+  return { socket, closed };
+}
+
+/** The header of one masked binary WebSocket frame of `length` bytes, mask key 0 (the payload goes as is). */
+export function webSocketHeader(length: number): Buffer {
+  const header = Buffer.alloc(14);
+  header[0] = 0x82;
+  header[1] = 0x80 | 127;
+  header.writeBigUInt64BE(BigInt(length), 2);
+  return header;
+}

@@ -28,6 +28,7 @@ function fakeWire(): Wire & { writes: Uint8Array[][] } {
     pendingBytes: () => 0,
     end: () => {},
     destroy: () => {},
+    limitInput: () => {},
     onData: () => {},
     onClose: () => {},
     pause: () => {},
