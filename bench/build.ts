@@ -1,8 +1,10 @@
-// `npm run bench -- build [--runs=N]`: `treescale build` of 1 root + 4 children, each "server" an
-// sshd of the bench's own on a loopback port (root login with a key), all sharing this machine's
-// dockerd: from nothing (no treescale-<name> container, volume or files), then a no-op build, whose
-// target is under 1 s for the 5 servers (about one SSH round of checks each). The servers share this
-// machine's engine, so the node image is already there: "from nothing" sends no image, and says so.
+// `npm run bench -- build [--runs=N] [--baseline=DIR]`: `treescale build` of 1 root + 4 children,
+// each "server" an sshd of the bench's own on a loopback port (root login with a key), all sharing
+// this machine's dockerd: from nothing (no treescale-<name> container, volume or files), then a no-op
+// build, whose target is under 1 s for the 5 servers (about one SSH round of checks each). The
+// servers share this machine's engine, so the node image is already there: "from nothing" sends no
+// image, and says so. --baseline=DIR times the treescale built in DIR (an older commit's checkout)
+// the same way in the same run, turn about with this one, so both meet the same machine load.
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -30,7 +32,7 @@ export async function run(args: string[]): Promise<void> {
     return;
   }
   const runs = Number(args.find((a) => a.startsWith("--runs="))?.slice("--runs=".length) ?? 3);
-  const { cli } = (await buildsFrom([]))[0]!;
+  const builds = await buildsFrom(args);
   const script = fileURLToPath(new URL("../../scripts/build-node-image.sh", import.meta.url));
   const { stdout: imageId } = await execFileAsync(script, [], { maxBuffer: 1 << 20 });
   const suffix = Math.random().toString(36).slice(2, 7);
@@ -43,8 +45,14 @@ export async function run(args: string[]): Promise<void> {
   );
   const dir = await mkdtemp(join(tmpdir(), "treescale-bench-build-"));
   const sshds: Sshd[] = [];
-  const samples = { fromNothing: [] as number[], noop: [] as number[] };
+  const samples = new Map(
+    builds.map((b) => [b.label, { fromNothing: [] as number[], noop: [] as number[] }]),
+  );
   let steps = new Map<string, { ran: number; changed: number }[]>();
+  /** Per build, the commands each server's sshd started during its last no-op (one per exec channel). */
+  const execs = new Map<string, number[]>();
+  const commandsStarted = () =>
+    sshds.map((sshd) => sshd.log.filter((line) => line.includes("Starting session: command")).length);
   try {
     const key = await makeClientKey(dir);
     for (const _ of names) sshds.push(await startSshd({ authorizedKeys: { root: [key.publicKey] } }));
@@ -78,7 +86,7 @@ export async function run(args: string[]): Promise<void> {
       ...caller
     } = process.env;
     const env = { ...caller, TREESCALE_HOME: join(dir, "treescale"), HOME: home };
-    const build = () =>
+    const build = (cli: string) =>
       timed(() =>
         buildOnce(
           cli,
@@ -87,22 +95,30 @@ export async function run(args: string[]): Promise<void> {
         ),
       );
     for (let i = 0; i < runs; i++) {
-      await removeBuiltServers(names);
-      const fromNothing = await build();
-      samples.fromNothing.push(fromNothing.ms);
-      const noop = await build();
-      samples.noop.push(noop.ms);
-      if (!noop.value.stdout.includes("No changes"))
-        throw new Error(`the second build changed something:\n${noop.value.stdout}`);
-      steps = new Map(
-        names.map((name) => [
-          name,
-          [stepsOf(fromNothing.value.stderr, name), stepsOf(noop.value.stderr, name)],
-        ]),
-      );
-      process.stdout.write(
-        `run ${i + 1}/${runs}: from nothing ${(fromNothing.ms / 1000).toFixed(2)} s, no-op ${noop.ms.toFixed(0)} ms\n`,
-      );
+      for (const { label, cli } of builds) {
+        await removeBuiltServers(names);
+        const fromNothing = await build(cli);
+        samples.get(label)!.fromNothing.push(fromNothing.ms);
+        const before = commandsStarted();
+        const noop = await build(cli);
+        samples.get(label)!.noop.push(noop.ms);
+        execs.set(
+          label,
+          commandsStarted().map((count, s) => count - before[s]!),
+        );
+        if (!noop.value.stdout.includes("No changes"))
+          throw new Error(`${label}: the second build changed something:\n${noop.value.stdout}`);
+        if (label === builds[0]!.label)
+          steps = new Map(
+            names.map((name) => [
+              name,
+              [stepsOf(fromNothing.value.stderr, name), stepsOf(noop.value.stderr, name)],
+            ]),
+          );
+        process.stdout.write(
+          `run ${i + 1}/${runs} ${label}: from nothing ${(fromNothing.ms / 1000).toFixed(2)} s, no-op ${noop.ms.toFixed(0)} ms\n`,
+        );
+      }
     }
   } finally {
     await removeBuiltServers(names);
@@ -121,22 +137,25 @@ export async function run(args: string[]): Promise<void> {
   );
   const seconds = (values: number[]) => values.map((ms) => (ms / 1000).toFixed(2)).join(" ");
   printTable(
-    ["build", "median (s)", "samples (s)"],
-    [
-      ["from nothing", (median(samples.fromNothing) / 1000).toFixed(2), seconds(samples.fromNothing)],
-      ["no-op", (median(samples.noop) / 1000).toFixed(2), seconds(samples.noop)],
-    ],
+    ["treescale", "build", "median (s)", "samples (s)"],
+    [...samples].flatMap(([label, { fromNothing, noop }]) => [
+      [label, "from nothing", (median(fromNothing) / 1000).toFixed(2), seconds(fromNothing)],
+      [label, "no-op", (median(noop) / 1000).toFixed(2), seconds(noop)],
+    ]),
   );
-  process.stdout.write("\nsteps per server (checked / acted on), last run:\n");
+  process.stdout.write(
+    `\nsteps per server (checked / acted on) in ${builds[0]!.label}'s last run; SSH exec channels its sshd started in each build's last no-op:\n`,
+  );
   printTable(
-    ["server", "from nothing", "no-op"],
-    [...steps].map(([name, [first, noop]]) => [
+    ["server", "from nothing", "no-op", ...builds.map((b) => `no-op execs (${b.label})`)],
+    [...steps].map(([name, [first, noop]], s) => [
       name,
       `${first?.ran}/${first?.changed}`,
       `${noop?.ran}/${noop?.changed}`,
+      ...builds.map((b) => String(execs.get(b.label)?.[s] ?? "?")),
     ]),
   );
-  const noopMedian = median(samples.noop);
+  const noopMedian = median(samples.get(builds[0]!.label)!.noop);
   process.stdout.write(
     `no-op for ${names.length} servers: ${noopMedian.toFixed(0)} ms (target < ${NOOP_TARGET_MS} ms: ${noopMedian < NOOP_TARGET_MS ? "met" : "missed"})\n`,
   );

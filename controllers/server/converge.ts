@@ -11,8 +11,12 @@ import {
   nodeStep,
   type StepName,
   type StepResult,
+  SYSTEM_READS,
   systemStep,
 } from "./steps.js";
+
+/** A round of checks is reads only (Docker's CLI the slowest): this is long for one. */
+const CHECK_ROUND_MS = 20_000;
 
 export type ServerReport =
   | { server: string; ok: true; steps: StepResult[] }
@@ -53,10 +57,19 @@ export async function convergeServer(options: ConvergeOptions): Promise<ServerRe
   };
   let current: StepName = "system";
   try {
-    const { facts, result } = await systemStep(context);
+    const checks = Object.values(checkReads(server, options.image, options.bundle));
+    const round = { timeoutMs: CHECK_ROUND_MS, ...(options.signal ? { signal: options.signal } : {}) };
+    // One round: system's reads and every step's check. As root (the usual login) that is all a
+    // server already as built costs; the checks' answers are used only then.
+    const first = await session.runAll([...SYSTEM_READS, ...checks], round);
+    const { facts, result } = await systemStep(context, first.slice(0, SYSTEM_READS.length));
     done(result);
-    const reads = Object.values(checkReads(server, options.image, options.bundle));
-    const checked = { ...context, session: prefetching(session, reads, !facts.root, options.signal) };
+    current = "docker";
+    // As another user the checks are sudo's (Docker's socket and the node's files are root's).
+    const answers = facts.root
+      ? first.slice(SYSTEM_READS.length)
+      : await session.runAll(checks, { ...round, sudo: true });
+    const checked = { ...context, session: answering(session, checks, answers, !facts.root) };
     for (const [name, step] of [
       ["docker", dockerStep],
       ["image", imageStep],
@@ -78,31 +91,26 @@ export async function convergeServer(options: ConvergeOptions): Promise<ServerRe
 }
 
 /**
- * The session with the steps' first reads already sent, all at once: each step's first run of one
- * of them gets its answer; any later run (a check again after an action) goes to the server again.
+ * The session with the checks' answers already in hand: each step's first run of its check gets its
+ * answer; any later run (a check again after an action) goes to the server.
  */
-function prefetching(
+function answering(
   session: RemoteSession,
-  reads: readonly (readonly string[])[],
+  checks: readonly (readonly string[])[],
+  answers: readonly RunResult[],
   sudo: boolean,
-  signal: AbortSignal | undefined,
 ): RemoteSession {
   const key = (argv: readonly string[], asSudo: boolean) => `${asSudo}\0${argv.join("\0")}`;
-  const pending = new Map<string, Promise<RunResult>>();
-  for (const argv of reads) {
-    const answer = session.run(argv, { sudo, timeoutMs: 20_000, ...(signal ? { signal } : {}) });
-    // An answer no step asks for (a dry run stops early) must not be an unhandled rejection.
-    answer.catch(() => undefined);
-    pending.set(key(argv, sudo), answer);
-  }
+  const held = new Map(checks.map((argv, i) => [key(argv, sudo), answers[i]] as const));
   return {
-    run(argv, runOptions) {
+    async run(argv, runOptions) {
       const k = key(argv, runOptions?.sudo === true);
-      const answer = runOptions?.stdin === undefined ? pending.get(k) : undefined;
+      const answer = runOptions?.stdin === undefined ? held.get(k) : undefined;
       if (!answer) return session.run(argv, runOptions);
-      pending.delete(k);
+      held.delete(k);
       return answer;
     },
+    runAll: (commands, runOptions) => session.runAll(commands, runOptions),
     writeFile: (path, data, writeOptions) => session.writeFile(path, data, writeOptions),
     upload: (source, remotePath, uploadOptions) => session.upload(source, remotePath, uploadOptions),
     close: () => session.close(),

@@ -9,6 +9,14 @@ export interface RemoteSession {
     argv: readonly string[],
     options?: { sudo?: boolean; stdin?: string | Uint8Array; timeoutMs?: number; signal?: AbortSignal },
   ): Promise<RunResult>;
+  /**
+   * Runs every argv at once in one round (one exec on the server), stdin empty: each one's result in
+   * order. A round of checks costs one start of the remote login shell, not one per check.
+   */
+  runAll(
+    commands: readonly (readonly string[])[],
+    options?: { sudo?: boolean; timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<RunResult[]>;
   writeFile(
     path: string,
     data: string | Uint8Array,

@@ -136,7 +136,7 @@ function runFailed(step: StepName, argv: readonly string[], result: RunResult): 
 /**
  * The reads each step after `system` starts with. None depends on what an earlier step does (the
  * node's decision compares its container with the wanted image's ID, not the server's), so a build
- * sends them all at once: a server already as built costs one round of checks after `system`.
+ * sends them with system's own: a server logged into as root and already as built costs one round.
  */
 export function checkReads(node: string, image: ImageSource, bundle: NodeBundle) {
   const { dir, container } = layout(node);
@@ -164,18 +164,30 @@ export function parseChecksums(stdout: string): Map<string, string> {
   return sums;
 }
 
-export async function systemStep(context: StepContext): Promise<{ facts: SystemFacts; result: StepResult }> {
-  const [uid, arch, release, init] = await Promise.all([
-    must("system", context, ["id", "-u"], false),
-    must("system", context, ["uname", "-m"], false),
-    must("system", context, ["cat", "/etc/os-release"], false),
-    context.session.run(["test", "-d", "/run/systemd/system"]),
-  ]);
+/** What `system` reads, in the order systemStep takes their answers: none needs sudo. */
+export const SYSTEM_READS = [
+  ["id", "-u"],
+  ["uname", "-m"],
+  ["cat", "/etc/os-release"],
+  ["test", "-d", "/run/systemd/system"],
+] as const satisfies readonly (readonly string[])[];
+
+/** The server's facts from the answers to SYSTEM_READS; then, as a user other than root, whether sudo works. */
+export async function systemStep(
+  context: StepContext,
+  reads: readonly RunResult[],
+): Promise<{ facts: SystemFacts; result: StepResult }> {
+  const answer = (i: number) => {
+    const read = reads[i];
+    if (!read) throw new StepError("system", `no answer to \`${SYSTEM_READS[i]!.join(" ")}\``);
+    return read;
+  };
+  for (const i of [0, 1, 2]) if (answer(i).code !== 0) throw runFailed("system", SYSTEM_READS[i]!, answer(i));
   const facts: SystemFacts = {
-    ...parseOsRelease(release.stdout),
-    arch: arch.stdout.trim(),
-    root: uid.stdout.trim() === "0",
-    init: init.code === 0 ? "systemd" : "other",
+    ...parseOsRelease(answer(2).stdout),
+    arch: answer(1).stdout.trim(),
+    root: answer(0).stdout.trim() === "0",
+    init: answer(3).code === 0 ? "systemd" : "other",
   };
   if (!facts.root) await must("system", context, ["true"], true, { timeoutMs: 15_000 });
   return {

@@ -1,12 +1,14 @@
 // The SSH driver: commands on a server as argument arrays, quoted here and nowhere else, so no
 // manifest value is ever read by a shell as syntax (Kamal's habit); files written atomically over SFTP;
 // sudo fed its password on stdin, never on a command line. Every call has a deadline and takes a signal.
+import { randomBytes } from "node:crypto";
 import { constants } from "node:os";
 import { posix } from "node:path";
 import type { Client, ClientChannel, SFTPWrapper } from "ssh2";
 import { AbortedError, errorMessage, InternalError } from "../errors.js";
 import { withDeadline } from "./deadline.js";
 import { single, tempPathFor, writeAtomically } from "./sftp-write.js";
+import { batchArgv, splitBatch } from "./ssh-batch.js";
 import { openConnection } from "./ssh-connect.js";
 import { SSH_ERROR, SshError } from "./ssh-errors.js";
 import { describeTarget, type SshTarget } from "./ssh-target.js";
@@ -47,6 +49,12 @@ export interface SshSession {
   readonly target: SshTarget;
   /** Runs argv on the server, each word quoted here (the only place); never throws for a non-zero exit. */
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /**
+   * Runs every argv at once in one exec channel (one start of the login shell and its rc files),
+   * stdin /dev/null, under one deadline: each one's result, in order. Throws only when the batch
+   * itself could not run (no sh or mktemp there, the connection lost, the deadline).
+   */
+  runAll(commands: readonly (readonly string[])[], options?: Omit<RunOptions, "stdin">): Promise<RunResult[]>;
   /** Writes a file atomically over SFTP (temp file + rename), with its mode; sudo when the path needs it is the caller's choice via `sudo` → then via `sudo tee`/`install` with the data on stdin. */
   writeFile(path: string, data: string | Uint8Array, options?: WriteFileOptions): Promise<void>;
   /** Streams a local readable (e.g. `docker save` output) to a remote path over SFTP. */
@@ -111,8 +119,12 @@ class Session implements SshSession {
   }
 
   run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    return this.#run(argv, showCommand(argv), options);
+  }
+
+  /** `shown` names the command in a timeout or an abort. */
+  #run(argv: readonly string[], shown: string, options: RunOptions): Promise<RunResult> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
-    const shown = showCommand(argv);
     return withDeadline(
       {
         timeoutMs,
@@ -130,6 +142,25 @@ class Session implements SshSession {
           ? this.#sudo(argv, options.stdin, signal)
           : this.#exec(argv, options.stdin, signal),
     );
+  }
+
+  async runAll(
+    commands: readonly (readonly string[])[],
+    options: Omit<RunOptions, "stdin"> = {},
+  ): Promise<RunResult[]> {
+    if (commands.length === 0) return [];
+    const boundary = randomBytes(16).toString("hex");
+    const shown = `the batch ${commands.map((argv) => showCommand(argv)).join(", ")}`;
+    const batch = await this.#run(batchArgv(commands, boundary), shown, options);
+    const results = splitBatch(batch, boundary, commands.length);
+    if (!results)
+      throw new SshError(
+        SSH_ERROR.channelFailed,
+        this.#destination,
+        `cannot run ${commands.length} checks at once on ${this.#destination} (sh exited ${batch.code}): ` +
+          `${(batch.stderr || batch.stdout).trim().slice(0, 400)}`,
+      );
+    return results;
   }
 
   /**

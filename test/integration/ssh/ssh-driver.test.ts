@@ -117,6 +117,35 @@ describe.skipIf(unavailable)("ssh driver against a real sshd", () => {
     expect(existsSync(marker)).toBe(false);
   });
 
+  it("runAll runs many commands in one exec, each word as data, and gives each its own result; with sudo too", async () => {
+    const marker = `/tmp/pwned-${randomBytes(6).toString("hex")}`;
+    const root = await connect();
+    const [id, failed, words] = await root.runAll([
+      ["id", "-u"],
+      ["sh", "-c", "echo no >&2; exit 4"],
+      ["printf", "%s|", `x; touch ${marker}`, `$(touch ${marker})`],
+    ]);
+    expect(id).toEqual({ code: 0, stdout: "0\n", stderr: "" });
+    expect(failed).toEqual({ code: 4, stdout: "", stderr: "no\n" });
+    expect(words?.stdout).toBe(`x; touch ${marker}|$(touch ${marker})|`);
+    expect(existsSync(marker)).toBe(false);
+    // One exec: sshd logs one session per channel it starts a command in.
+    const before = sshd.log.filter((line) => /Starting session: command/.test(line)).length;
+    await root.runAll([["true"], ["true"], ["true"]]);
+    expect(sshd.log.filter((line) => /Starting session: command/.test(line)).length - before).toBe(1);
+
+    const { user, password } = sudoPasswordUser;
+    const session = await connect({ user, password, keyPath: undefined });
+    const asSudo = await session.runAll(
+      [
+        ["id", "-u"],
+        ["id", "-un"],
+      ],
+      { sudo: true },
+    );
+    expect(asSudo.map((r) => r.stdout.trim())).toEqual(["0", "root"]);
+  });
+
   it("a password user logs in; sudo takes the password on stdin, never on a command line, and the caller's stdin follows", async () => {
     const { user, password } = sudoPasswordUser;
     const session = await connect({ user, password, keyPath: undefined });

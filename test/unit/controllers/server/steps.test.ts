@@ -30,8 +30,21 @@ class FakeServer implements RemoteSession {
   container: string | undefined;
   /** A container an interrupted build's `docker run` makes after this build's check. */
   madeMeanwhile = false;
+  /** Exec channels opened: a run is one, a runAll of many commands is one. */
+  execs = 0;
   constructor(readonly uid = "0") {}
   async run(argv: readonly string[]): Promise<RunResult> {
+    this.execs += 1;
+    return this.answer(argv);
+  }
+  async runAll(
+    commands: readonly (readonly string[])[],
+    _options?: { sudo?: boolean },
+  ): Promise<RunResult[]> {
+    this.execs += 1;
+    return commands.map((argv) => this.answer(argv));
+  }
+  answer(argv: readonly string[]): RunResult {
     this.commands.push([...argv]);
     const [cmd, sub] = argv;
     const ok = (stdout = ""): RunResult => ({ code: 0, stdout, stderr: "" });
@@ -201,24 +214,40 @@ describe("server steps — check, then act only when the check says so", () => {
     expect(server.container).toBe(`true ${buildHash(IMAGE_ID, bundle)}`);
   });
 
-  it("a server already as built costs one round of checks after system: the steps' reads go at once", async () => {
+  it("a server already as built costs one exec as root: system's reads and every check in one round", async () => {
     const server = new FakeServer();
     await build(server);
-    let inFlight = 0;
-    const atStart: number[] = [];
-    const run = server.run.bind(server);
-    server.run = async (argv) => {
-      inFlight += 1;
-      atStart.push(inFlight);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      inFlight -= 1;
-      return run(argv);
-    };
     server.commands.length = 0;
+    server.execs = 0;
     expect((await build(server)).steps.every((s) => s.endsWith("unchanged"))).toBe(true);
-    // system's four reads, then docker, image, config (every file in one) and node together.
-    expect(server.commands).toHaveLength(8);
-    expect(atStart).toEqual([1, 2, 3, 4, 1, 2, 3, 4]);
+    // system's four reads, then docker, image, config (every file in one) and node.
+    expect(server.commands.map((argv) => argv.slice(0, 2).join(" "))).toEqual([
+      "id -u",
+      "uname -m",
+      "cat /etc/os-release",
+      "test -d",
+      "docker version",
+      "docker image",
+      "sha256sum /etc/treescale/leaf/treescale.toml",
+      "docker inspect",
+    ]);
+    expect(server.execs).toBe(1);
+  });
+
+  it("as another user, the checks go again as sudo's after sudo is known to work: three execs", async () => {
+    const server = new FakeServer("1000");
+    const sudo: boolean[] = [];
+    const runAll = server.runAll.bind(server);
+    server.runAll = async (commands: readonly (readonly string[])[], options?: { sudo?: boolean }) => {
+      sudo.push(options?.sudo === true);
+      return runAll(commands);
+    };
+    await build(server);
+    server.execs = 0;
+    sudo.length = 0;
+    expect((await build(server)).steps.every((s) => s.endsWith("unchanged"))).toBe(true);
+    expect(sudo).toEqual([false, true]);
+    expect(server.execs).toBe(3);
   });
 
   it("each upload has a path of its own, and old archives of killed builds are cleared first", async () => {
