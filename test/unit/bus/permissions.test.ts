@@ -57,6 +57,24 @@ describe("permission patterns", () => {
   });
 });
 
+describe("images:push", () => {
+  it("lets a token push images and follow the push's progress, nothing else", () => {
+    const pusher = new Permissions(["images:push"]);
+    const policy = new EventPolicy(RESERVED_EVENTS);
+    expect(["image.offer", "image.chunk", "image.end", "image.fetch"].map((e) => policy.toSend(e))).toEqual([
+      "images:push",
+      "images:push",
+      "images:push",
+      "images:push",
+    ]);
+    expect(pusher.allows("images:push")).toBe(true);
+    expect(pusher.allows("subscribe:image.progress")).toBe(true);
+    expect(pusher.allows("subscribe:drift")).toBe(false);
+    expect(pusher.allows("fleet:apply")).toBe(false);
+    expect(new Permissions(["fleet:apply"]).allows("subscribe:image.progress")).toBe(false);
+  });
+});
+
 describe("the node's reserved events", () => {
   const policy = new EventPolicy(RESERVED_EVENTS);
 

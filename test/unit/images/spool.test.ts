@@ -1,0 +1,127 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, rm, truncate } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { TransferMeter } from "../../../src/images/meter.js";
+import { Spool } from "../../../src/images/spool.js";
+import { decodeChunk, encodeChunk, parseImageTarget, targetIncludes } from "../../../src/images/wire.js";
+
+const IMAGE = "sha256:abc123";
+const sha = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+const chunk = (byte: number, size = 1000) => new Uint8Array(size).fill(byte);
+
+let dir = "";
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "tsspool-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function collect(stream: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const piece of stream) out.push(piece);
+  return out;
+}
+
+describe("spool", () => {
+  it("refuses a chunk whose bytes do not match its hash, and a gap; takes a resent chunk again", async () => {
+    const spool = await Spool.open(dir, IMAGE);
+    const good = chunk(1);
+    const flipped = new Uint8Array(good);
+    flipped[10]! ^= 0xff;
+    await expect(spool.append(0, flipped, sha(good))).rejects.toMatchObject({ code: "DIGEST_MISMATCH" });
+    await expect(spool.append(1, chunk(2), sha(chunk(2)))).rejects.toMatchObject({
+      code: "CHUNK_OUT_OF_ORDER",
+    });
+    expect(spool.count).toBe(0);
+    await spool.append(0, good, sha(good));
+    await spool.append(0, good, sha(good));
+    expect([spool.count, spool.bytes]).toEqual([1, 1000]);
+    expect((await spool.read(0)).data).toEqual(good);
+    await spool.close();
+  });
+
+  it("reopened, keeps the chunks it completed and drops a half-written one", async () => {
+    const first = await Spool.open(dir, IMAGE);
+    await first.append(0, chunk(1), sha(chunk(1)));
+    await first.append(1, chunk(2), sha(chunk(2)));
+    await first.close();
+    // The node died after writing the second chunk's hash line but not all of its bytes.
+    await truncate(join(dir, "abc123.part"), 1500);
+    const again = await Spool.open(dir, IMAGE);
+    expect([again.resumedFrom, again.count, again.bytes]).toEqual([1, 1, 1000]);
+    await again.append(1, chunk(2), sha(chunk(2)));
+    expect(again.count).toBe(2);
+    await again.remove();
+  });
+
+  it("hands on the last chunk only when the whole stream's SHA-256 matches", async () => {
+    const spool = await Spool.open(dir, IMAGE);
+    await spool.append(0, chunk(1), sha(chunk(1)));
+    await spool.append(1, chunk(2), sha(chunk(2)));
+    spool.finish({ image: IMAGE, chunks: 2, bytes: 2000, sha256: "0".repeat(64) });
+    const seen: Uint8Array[] = [];
+    await expect(
+      (async () => {
+        for await (const piece of spool.stream()) seen.push(piece);
+      })(),
+    ).rejects.toMatchObject({ code: "DIGEST_MISMATCH" });
+    expect(seen).toHaveLength(1);
+    await spool.close();
+  });
+
+  it("streams chunks as they arrive, until the end", async () => {
+    const spool = await Spool.open(dir, IMAGE);
+    const reading = collect(spool.stream());
+    const whole = createHash("sha256");
+    for (const [index, byte] of [7, 8, 9].entries()) {
+      await spool.append(index, chunk(byte), sha(chunk(byte)));
+      whole.update(chunk(byte));
+    }
+    spool.finish({ image: IMAGE, chunks: 3, bytes: 3000, sha256: whole.digest("hex") });
+    expect((await reading).map((piece) => piece[0])).toEqual([7, 8, 9]);
+    await spool.close();
+  });
+
+  it("a source spool cuts a save stream into hashed chunks", async () => {
+    async function* save() {
+      yield new Uint8Array(700 * 1024).fill(3);
+      yield new Uint8Array(400 * 1024).fill(4);
+    }
+    const { spool, filled } = await Spool.fill(dir, IMAGE, save());
+    await filled;
+    expect([spool.count, spool.bytes, spool.end?.chunks]).toEqual([3, 1100 * 1024, 3]);
+    const { data, sha256 } = await spool.read(1);
+    expect([data.length, sha256]).toEqual([512 * 1024, sha(data)]);
+    await spool.remove();
+  });
+});
+
+describe("image wire", () => {
+  it("a chunk decodes to the header and bytes it was encoded from", () => {
+    const data = chunk(5, 10);
+    const decoded = decodeChunk(encodeChunk({ image: IMAGE, index: 4, sha256: sha(data) }, data));
+    expect(decoded.header).toEqual({ image: IMAGE, index: 4, sha256: sha(data) });
+    expect(decoded.data).toEqual(data);
+    expect(() => decodeChunk(new Uint8Array([0, 0, 0, 99, 1]))).toThrow(/runs past/);
+  });
+
+  it("--to takes node:NAME, tag:TAG or all, and says what else it takes", () => {
+    expect(parseImageTarget("tag:edge")).toEqual({ type: "tag", tag: "edge" });
+    expect(parseImageTarget("node:n1")).toEqual({ type: "node", name: "n1" });
+    expect(parseImageTarget("all")).toEqual({ type: "all" });
+    expect(parseImageTarget("group:x")).toBe('--to "group:x": use node:NAME, tag:TAG or all');
+    expect(targetIncludes({ type: "tag", tag: "edge" }, "n1", ["edge"])).toBe(true);
+    expect(targetIncludes({ type: "node", name: "n2" }, "n1", ["edge"])).toBe(false);
+  });
+
+  it("the meter gives the recent rate and the time left", () => {
+    const meter = new TransferMeter(10_000_000, 0);
+    meter.record(1000, 2_000_000);
+    meter.record(2000, 4_000_000);
+    expect(meter.bytesPerSecond).toBe(2_000_000);
+    expect(meter.etaSeconds).toBe(3);
+  });
+});
