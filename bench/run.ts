@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   build: () => import("./build.js"),
   bus: () => import("./bus.js"),
   drift: () => import("./drift.js"),
+  images: () => import("./images.js"),
 };
 
 async function main(): Promise<void> {

@@ -1,0 +1,191 @@
+// `npm run bench -- images [--mb 200]`: an image of --mb random megabytes (made locally) pushed through
+// the tree to 1, 3 and 7 nodes of a binary tree, against the peers measured in the same run:
+//   push N     `treescale image push --to tag:nN` from the CLI to the root (which shares this machine's
+//              engine and has the image), until every target answered: source save, the hops, the loads.
+//   load 1     the slowest of three single `docker load -i FILE` of the same image into the targets' engine.
+//   serial N   `docker save | docker load` once per target, one after another (the image removed
+//              between them, so each is a full load): what pushing without the tree costs.
+// Every target node runs on ONE dockerd of the bench's own (its own data root and bridge): N targets
+// means N concurrent loads of the same image into that one engine, which a fleet of N machines would
+// not share. That engine is what "crosses engines" here; the root shares the machine's engine.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type NodeProcess, startNodeProcess, stopProcess } from "./support/node-process.js";
+import { exec, printTable, timed } from "./support/timing.js";
+
+const cli = fileURLToPath(new URL("../cli/treescale.js", import.meta.url));
+const busyboxScript = fileURLToPath(new URL("../../scripts/make-busybox-image.sh", import.meta.url));
+const BASE = "local/busybox:1";
+
+/** A dockerd with its own socket, data root and bridge, torn down with everything it held. */
+class BenchEngine {
+  readonly bridge = `tsbb${randomBytes(2).toString("hex")}`;
+  #process: ChildProcess | undefined;
+  constructor(readonly dir: string) {}
+  get host(): string {
+    return `unix://${join(this.dir, "docker.sock")}`;
+  }
+  async start(): Promise<void> {
+    await exec("ip", ["link", "add", this.bridge, "type", "bridge"]);
+    await exec("ip", ["addr", "add", `10.251.${randomBytes(1)[0]!}.1/24`, "dev", this.bridge]);
+    await exec("ip", ["link", "set", this.bridge, "up"]);
+    this.#process = spawn(
+      "dockerd",
+      [
+        "--host",
+        this.host,
+        "--data-root",
+        join(this.dir, "root"),
+        "--exec-root",
+        join(this.dir, "exec"),
+        "--pidfile",
+        join(this.dir, "docker.pid"),
+        "--bridge",
+        this.bridge,
+        "--iptables=false",
+        "--ip6tables=false",
+        "--ip-forward=false",
+      ],
+      { stdio: "ignore" },
+    );
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await exec("docker", ["-H", this.host, "version"]);
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+    }
+  }
+  async destroy(): Promise<void> {
+    if (this.#process && this.#process.exitCode === null) {
+      const exited = new Promise((resolve) => this.#process!.once("exit", resolve));
+      this.#process.kill("SIGTERM");
+      await exited;
+    }
+    await exec("ip", ["link", "delete", this.bridge]).catch(() => undefined);
+    for (const mount of ["exec", "root"])
+      await exec("umount", ["-R", "-l", join(this.dir, mount)]).catch(() => undefined);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function run(args: string[]): Promise<void> {
+  const mbFlag = args.indexOf("--mb");
+  const mb = mbFlag >= 0 ? Number(args[mbFlag + 1]) : 200;
+  if (process.getuid?.() !== 0) {
+    process.stdout.write("images: skipped, a dockerd of the bench's own needs root\n");
+    return;
+  }
+  const dir = await mkdtemp(join(tmpdir(), "tsbi-"));
+  const engine = new BenchEngine(await mkdtemp("/tmp/tsbe-"));
+  const image = `local/tsbench-images-${randomBytes(3).toString("hex")}:1`;
+  const nodes: NodeProcess[] = [];
+  try {
+    await exec(busyboxScript, [BASE]);
+    const maker = `tsbench-mk-${randomBytes(3).toString("hex")}`;
+    await exec("docker", [
+      "run",
+      "--name",
+      maker,
+      BASE,
+      "dd",
+      "if=/dev/urandom",
+      "of=/blob",
+      "bs=1M",
+      `count=${mb}`,
+    ]);
+    await exec("docker", ["commit", maker, image]);
+    await exec("docker", ["rm", "-f", maker]);
+    const file = join(dir, "image.tar");
+    await exec("docker", ["save", "-o", file, image]);
+    await engine.start();
+    const remove = () => exec("docker", ["-H", engine.host, "rmi", "-f", image]).catch(() => undefined);
+
+    const loads: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await remove();
+      loads.push((await timed(() => exec("docker", ["-H", engine.host, "load", "-i", file]))).ms);
+    }
+    const oneLoad = Math.max(...loads);
+
+    await writeFile(join(dir, "tokens"), "bench-token\n");
+    await writeFile(join(dir, "secret"), "bench-secret\n");
+    const common = (name: string) => [
+      "--tokens",
+      join(dir, "tokens"),
+      "--cluster-secret",
+      join(dir, "secret"),
+      "--agent",
+      "--home",
+      join(dir, name),
+      "--heartbeat",
+      "1000",
+    ];
+    const root = await startNodeProcess(cli, "bi-root", common("root"));
+    nodes.push(root);
+    // t1 under the root; t2, t3 under t1; t4..t7 under t2 and t3. Tag nN: among the first N.
+    for (let i = 1; i <= 7; i++) {
+      const parent = i === 1 ? root : nodes[Math.floor(i / 2)]!;
+      const tags = [1, 3, 7].filter((n) => i <= n).flatMap((n) => ["--tag", `n${n}`]);
+      nodes.push(
+        await startNodeProcess(cli, `bi-t${i}`, [...common(`t${i}`), ...tags, "--parent", parent.url], {
+          ...process.env,
+          DOCKER_HOST: engine.host,
+        }),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+
+    const rows: string[][] = [];
+    for (const n of [1, 3, 7]) {
+      await remove();
+      const push = await timed(() =>
+        exec(process.execPath, [
+          cli,
+          "image",
+          "push",
+          image,
+          "--to",
+          `tag:n${n}`,
+          "--node",
+          root.url,
+          "--token",
+          "bench-token",
+          "-o",
+          "json",
+        ]),
+      );
+      let serial = 0;
+      for (let i = 0; i < n; i++) {
+        await remove();
+        serial += (
+          await timed(() => exec("sh", ["-c", `docker save "$0" | docker -H "$1" load`, image, engine.host]))
+        ).ms;
+      }
+      rows.push([
+        String(n),
+        `${(push.ms / 1000).toFixed(1)} s`,
+        `${(oneLoad / 1000).toFixed(1)} s`,
+        `${(push.ms / oneLoad).toFixed(2)}×`,
+        `${(serial / 1000).toFixed(1)} s`,
+        `${(push.ms / serial).toFixed(2)}×`,
+      ]);
+    }
+    process.stdout.write(
+      `image of ${mb} MB random data; single docker load runs: ${loads.map((ms) => (ms / 1000).toFixed(1)).join(", ")} s\n`,
+    );
+    printTable(["targets", "push N", "load 1 (slowest)", "push/load", "serial N", "push/serial"], rows);
+  } finally {
+    await Promise.all(nodes.map((node) => stopProcess(node.process)));
+    await engine.destroy();
+    await exec("docker", ["rmi", "-f", image]).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
