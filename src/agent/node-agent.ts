@@ -29,6 +29,7 @@ import type {
 import { resourceKey, splitResourceKey } from "../reconcile/keys.js";
 import { storedStacks } from "../state/stack-files.js";
 import { type Clock, systemClock } from "../util/clock.js";
+import { AgentMetrics } from "./agent-metrics.js";
 import { CrashLoopBackoff, type CrashLoopOptions } from "./crash-loop.js";
 import { InventoryKeeper } from "./inventory-keeper.js";
 import { parseSlice } from "./parse-slice.js";
@@ -114,6 +115,7 @@ export class NodeAgent {
   /** Per queue key, when each of its objects in transition was first seen so. */
   readonly #transientSince = new Map<string, Map<string, number>>();
   readonly #unsubscribe: (() => void)[] = [];
+  readonly #metrics = new AgentMetrics();
   readonly #stopSignal = new AbortController();
   #stopping = false;
   #resyncTimer: unknown;
@@ -163,7 +165,7 @@ export class NodeAgent {
     this.#queue = new WorkQueue({
       clock: this.#clock,
       concurrency: options.concurrency ?? 8,
-      reconcile: (key) => this.#reconcile(key),
+      reconcile: (key) => this.#timedReconcile(key),
       events: {
         failed: (key, error, retryInMs) =>
           this.#log(`reconcile ${key} failed (retry in ${retryInMs} ms): ${errorMessage(error)}`),
@@ -414,6 +416,21 @@ export class NodeAgent {
     }, jittered);
   }
 
+  /** The agent's figures for /metrics (Prometheus text). */
+  metrics(): string {
+    return this.#metrics.render(this.name, { queued: this.#queue.length, active: this.#queue.active });
+  }
+
+  async #timedReconcile(queued: string): Promise<ReconcileResult> {
+    const started = performance.now();
+    try {
+      return await this.#reconcile(queued);
+    } finally {
+      const { kind } = splitResourceKey(splitQueueKey(queued).key);
+      this.#metrics.reconciled(kind, (performance.now() - started) / 1000);
+    }
+  }
+
   async #reconcile(queued: string): Promise<ReconcileResult> {
     const { stack, key } = splitQueueKey(queued);
     const { kind: kindName, name } = splitResourceKey(key);
@@ -503,6 +520,7 @@ export class NodeAgent {
           return this.#backOff(queued, key, slice, { ...report, healInMs: backoffMs }, what);
       }
       this.#options.bus.publish(AGENT_EVENTS.drift, JSON.stringify(report));
+      this.#metrics.drifted(kindName);
       this.#log(`drift on ${stack}/${key}: ${what}${heal ? " (healing)" : ""}`);
       if (!heal) {
         this.#status(key, slice, {
@@ -532,6 +550,8 @@ export class NodeAgent {
       previous: this.#entries(this.#slices.previous(stack), kindName),
       release: (ids) => this.#releases.release(kindName, ids, this.#stopSignal.signal),
     });
+    for (const outcome of outcomes)
+      this.#metrics.acted(kindName, outcome.ok, outcome.ok ? undefined : outcome.code);
     if (!drift) this.#crashLoop.forget(queued);
     else if (actions.some(isRestart)) this.#crashLoop.healed(queued);
     try {
@@ -693,6 +713,7 @@ export class NodeAgent {
     const waitMs = report.healInMs ?? 0;
     if (report.changedAt !== undefined) {
       this.#options.bus.publish(AGENT_EVENTS.drift, JSON.stringify(report));
+      this.#metrics.drifted(splitResourceKey(key).kind);
       this.#log(`drift on ${slice.stack}/${key}: ${what} (crash loop: healing in ${waitMs} ms)`);
     }
     this.#crashLoop.observed(queued, false);

@@ -102,6 +102,11 @@ export class WorkQueue {
     return this.#queue.length;
   }
 
+  /** Reconciles running now. */
+  get active(): number {
+    return this.#active;
+  }
+
   /** Resolves when nothing is queued or running (timers may still be pending). */
   idle(): Promise<void> {
     if (this.#queue.length === 0 && this.#active === 0) return Promise.resolve();

@@ -9,6 +9,7 @@ import { AGENT_EVENTS, type ChildLink, type NodeState, REPARENT_EVENT } from "..
 import type { NodeController } from "../reconcile/controller.js";
 import { setAsideUnreadableStackFiles } from "../state/stack-files.js";
 import { ContainerStatsPublisher } from "./container-stats.js";
+import { LinkMetrics } from "./link-metrics.js";
 import { ParentStore, parseReparent } from "./parent-store.js";
 import { TreeNode, type TreeNodeOptions } from "./tree-node.js";
 import { renderUsageMetrics } from "./usage-metrics.js";
@@ -36,6 +37,7 @@ export class NodeDaemon {
   readonly #stops: (() => void)[] = [];
   readonly #children = new Map<string, ChildLink>();
   readonly #parentStore: ParentStore;
+  readonly #links = new LinkMetrics();
   readonly #options: NodeDaemonOptions;
   #stopping = false;
 
@@ -89,8 +91,10 @@ export class NodeDaemon {
       : undefined;
     if (agent) this.node.problems = () => agent.blind().map((why) => `cannot see ${why}`);
     const stats = this.stats;
-    if (stats)
-      this.node.metrics = async (signal) => renderUsageMetrics(options.name, await stats.scrape(signal));
+    this.node.metrics = async (signal) =>
+      this.#links.render(options.name) +
+      (agent?.metrics() ?? "") +
+      (stats ? renderUsageMetrics(options.name, await stats.scrape(signal)) : "");
   }
 
   async start(): Promise<void> {
@@ -105,6 +109,10 @@ export class NodeDaemon {
         return;
       }
       const reason = typeof detail.reason === "string" ? detail.reason : undefined;
+      if (event === "up") this.#links.linked(name);
+      else if (event === "down")
+        this.#links.down(name, typeof detail.detectionMs === "number" ? detail.detectionMs : undefined);
+      else this.#links.moved(name);
       const tags = this.#children.get(name)?.tags;
       this.#children.set(name, {
         node: name,

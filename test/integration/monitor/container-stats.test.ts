@@ -102,6 +102,51 @@ afterAll(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
+describe("link metrics of a real two-node tree", () => {
+  it("a child that goes down shows as down, with its detection time", async () => {
+    const secret = Buffer.from("stats-cluster-secret");
+    const root = new NodeDaemon({
+      name: `${node}-root`,
+      listen: { host: "127.0.0.1", port: 0 },
+      http: { host: "127.0.0.1", port: 0 },
+      tokens: new Set([TOKEN]),
+      clusterSecret: secret,
+      home,
+      heal: true,
+      controllers: [],
+    });
+    await root.start();
+    const child = new NodeDaemon({
+      name: `${node}-child`,
+      listen: { host: "127.0.0.1", port: 0 },
+      parent: root.node.address,
+      tokens: new Set([TOKEN]),
+      clusterSecret: secret,
+      home,
+      heal: true,
+      controllers: [],
+    });
+    try {
+      await child.start();
+      const scrape = () =>
+        fetch(`http://127.0.0.1:${root.node.httpListenAddress!.port}/metrics`).then((response) =>
+          response.text(),
+        );
+      const up = `treescale_child_link_up{node="${node}-root",child="${node}-child"}`;
+      expect(await pollUntil(scrape, (text) => text.includes(`${up} 1`))).toContain(`${up} 1`);
+      await child.stop();
+      const text = await pollUntil(scrape, (t) => t.includes(`${up} 0`));
+      expect(text).toContain(`${up} 0`);
+      expect(text).toContain(`treescale_child_link_down_total{node="${node}-root",child="${node}-child"} 1`);
+      expect(text).toContain(`treescale_link_failure_detection_seconds_count{node="${node}-root"} 1`);
+      expect(text).toMatch(/treescale_link_last_failure_detection_seconds\{[^}]*\} [0-9.]+/);
+    } finally {
+      await child.stop();
+      await root.stop();
+    }
+  });
+});
+
 describe("container stats from the engine (real dockerd)", () => {
   it("nobody subscribed: the node never asks the engine for stats", async () => {
     await sleep(2500);
@@ -178,6 +223,17 @@ describe("container stats from the engine (real dockerd)", () => {
       );
     }
     expect(stats.oneShots - oneShotsBefore).toBe(REPLICAS);
+    // The agent's own figures: the reconciles that created the replicas, their actions, the queue.
+    expect(text).toMatch(
+      new RegExp(`treescale_reconcile_duration_seconds_count\\{node="${node}",kind="container"\\} [1-9]`),
+    );
+    expect(text).toContain(
+      `treescale_reconcile_duration_seconds_bucket{node="${node}",kind="container",le="+Inf"}`,
+    );
+    expect(text).toMatch(
+      new RegExp(`treescale_actions_total\\{node="${node}",kind="container",outcome="ok",code=""\\} [1-9]`),
+    );
+    expect(text).toMatch(new RegExp(`treescale_work_queue_depth\\{node="${node}"\\} \\d+`));
     expect(text).not.toContain(TOKEN);
     // A scrape right behind it is served from the same answer.
     await fetch(`http://127.0.0.1:${http.port}/metrics`).then((response) => response.text());
