@@ -9,7 +9,13 @@ export class BusMetrics {
   /** Frames refused because the receiver's output buffer was full. */
   dropped = 0;
   slowConsumers = 0;
-  authFailures = 0;
+  /** Failed authentications by kind (a fixed set of labels, see AuthFailureKind). */
+  readonly authFailuresByKind = new Map<string, number>();
+  /**
+   * Sends and subscriptions refused for a missing permission, by permission. An event's permission is
+   * counted by its kind (publish, subscribe) without the event: clients name any event they like.
+   */
+  readonly refusalsByPermission = new Map<string, number>();
   /** Handshakes refused without a check: their address failed authentication too often. */
   authThrottled = 0;
   protocolErrors = 0;
@@ -19,6 +25,26 @@ export class BusMetrics {
   connectionsRefused = 0;
   /** REPLY frames dropped: from a connection the request was never delivered to, or expired. */
   repliesRefused = 0;
+
+  /** Every failed authentication, whatever its kind. */
+  get authFailures(): number {
+    let total = 0;
+    for (const count of this.authFailuresByKind.values()) total += count;
+    return total;
+  }
+
+  authFailed(kind: string): void {
+    this.authFailuresByKind.set(kind, (this.authFailuresByKind.get(kind) ?? 0) + 1);
+  }
+
+  refused(permissions: readonly string[]): void {
+    for (const permission of permissions) {
+      const colon = permission.indexOf(":");
+      const kind = permission.slice(0, colon);
+      const label = kind === "publish" || kind === "subscribe" ? kind : permission;
+      this.refusalsByPermission.set(label, (this.refusalsByPermission.get(label) ?? 0) + 1);
+    }
+  }
 }
 
 export interface BusGauges {
@@ -38,6 +64,25 @@ export interface BusGauges {
 
 /** What process.memoryUsage() reports, in bytes; injectable so a test can pass literals. */
 export type MemoryUsage = Pick<NodeJS.MemoryUsage, "heapUsed" | "heapTotal" | "rss" | "external">;
+
+/** Label values are written as Prometheus text wants them: quotes, backslashes and newlines escaped away. */
+function labelValue(value: string): string {
+  return value.replace(/["\\\n]/g, "_");
+}
+
+/** A counter family with one sample per label value; none when nothing was counted yet. */
+function labelled(
+  name: string,
+  help: string,
+  node: string,
+  label: string,
+  counts: ReadonlyMap<string, number>,
+): string {
+  const samples = [...counts]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([value, count]) => `${name}{node="${node}",${label}="${labelValue(value)}"} ${count}\n`);
+  return `# HELP ${name} ${help}\n# TYPE ${name} counter\n${samples.join("")}`;
+}
 
 function line(name: string, help: string, type: "counter" | "gauge", value: number, labels = ""): string {
   return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name}${labels} ${value}\n`;
@@ -68,7 +113,7 @@ export function renderMetrics(
   gauges: BusGauges,
   memory: MemoryUsage = process.memoryUsage(),
 ): string {
-  const l = `{node="${node.replace(/["\\\n]/g, "_")}"}`;
+  const l = `{node="${labelValue(node)}"}`;
   return [
     ...processGauges(memory, l),
     line("treescale_bus_connections", "Open client connections", "gauge", gauges.clients, l),
@@ -129,7 +174,20 @@ export function renderMetrics(
       metrics.slowConsumers,
       l,
     ),
-    line("treescale_bus_auth_failures_total", "Rejected handshakes", "counter", metrics.authFailures, l),
+    labelled(
+      "treescale_bus_auth_failures_total",
+      "Rejected handshakes, by kind: no_token, unknown_token, hook_refused, hook_unavailable, hook_bad_answer, node_refused, node_proof",
+      labelValue(node),
+      "reason",
+      metrics.authFailuresByKind,
+    ),
+    labelled(
+      "treescale_bus_forbidden_total",
+      "Publishes, requests and subscriptions refused for a missing permission, by permission (publish and subscribe without the event)",
+      labelValue(node),
+      "permission",
+      metrics.refusalsByPermission,
+    ),
     line(
       "treescale_bus_auth_throttled_total",
       "Handshakes refused unchecked after too many failures from their address",

@@ -15,7 +15,7 @@ import {
   parseReady,
   type ReadyBody,
 } from "../protocol/index.js";
-import { type Authenticator, OPEN_GRANT } from "./auth.js";
+import { type Authenticator, type AuthFailureKind, OPEN_GRANT } from "./auth.js";
 import type { AuthThrottle } from "./auth-throttle.js";
 import { childProof, createNonce, parentProof, proofsEqual } from "./handshake.js";
 import type { Logger } from "./log.js";
@@ -103,7 +103,7 @@ export class Admission {
               ? "a node must send its name and a nonce"
               : undefined;
       if (problem || !secret || !hello.name || !hello.nonce) {
-        this.reject(peer, problem ?? "bad node hello");
+        this.reject(peer, problem ?? "bad node hello", "node_refused");
         return;
       }
       peer.nonces = { mine: createNonce(), theirs: hello.nonce };
@@ -126,7 +126,7 @@ export class Admission {
     ) {
       const { proof } = parseProof(decodeControl(frame));
       if (!proofsEqual(childProof(secret, peer.nonces.mine, peer.nonces.theirs, peer.name), proof)) {
-        this.reject(peer, `node ${peer.name} failed the cluster-secret challenge`);
+        this.reject(peer, `node ${peer.name} failed the cluster-secret challenge`, "node_proof");
         return;
       }
       this.options.throttle.succeeded(peer.wire.address);
@@ -189,8 +189,8 @@ export class Admission {
     return false;
   }
 
-  private reject(peer: Peer, reason: string): void {
-    this.options.metrics.authFailures++;
+  private reject(peer: Peer, reason: string, kind: AuthFailureKind): void {
+    this.options.metrics.authFailed(kind);
     this.options.log("warn", "handshake rejected", {
       remote: peer.remote,
       name: peer.name || undefined,
@@ -203,7 +203,7 @@ export class Admission {
     const result = await this.options.auth.check(token, peer.remote);
     if (!peer.isOpen) return;
     if (!result.ok) {
-      this.reject(peer, result.reason);
+      this.reject(peer, result.reason, result.kind);
       return;
     }
     this.options.throttle.succeeded(peer.wire.address);

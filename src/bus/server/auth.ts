@@ -14,7 +14,22 @@ import {
 } from "./token-file.js";
 
 /** An accepted client's grant; an Authenticator that gives none (written before grants) allows everything. */
-export type AuthResult = { ok: true; grant?: Grant } | { ok: false; reason: string };
+/**
+ * Why an authentication failed, as a metric's label: a fixed set, so that nothing a client sends (least
+ * of all a token) becomes a label.
+ */
+export const AUTH_FAILURE_KINDS = [
+  "no_token",
+  "unknown_token",
+  "hook_refused",
+  "hook_unavailable",
+  "hook_bad_answer",
+  "node_refused",
+  "node_proof",
+] as const;
+export type AuthFailureKind = (typeof AUTH_FAILURE_KINDS)[number];
+
+export type AuthResult = { ok: true; grant?: Grant } | { ok: false; reason: string; kind: AuthFailureKind };
 
 export interface Authenticator {
   check(token: string | undefined, remote: string): Promise<AuthResult>;
@@ -55,12 +70,20 @@ function hookGrant(token: string, body: Record<string, unknown>): AuthResult {
     typeof body.name === "string" && body.name !== "" ? body.name.slice(0, 80) : tokenLabel(token);
   if (body.allow === undefined) return { ok: true, grant: { label, permissions: Permissions.all } };
   if (!Array.isArray(body.allow)) {
-    return { ok: false, reason: "auth hook answered an allow that is not a list of permissions" };
+    return {
+      ok: false,
+      reason: "auth hook answered an allow that is not a list of permissions",
+      kind: "hook_bad_answer",
+    };
   }
   for (const entry of body.allow) {
     const problem = typeof entry === "string" ? permissionProblem(entry) : "an entry is not a string";
     if (problem)
-      return { ok: false, reason: `auth hook answered an allow list this node cannot use: ${problem}` };
+      return {
+        ok: false,
+        reason: `auth hook answered an allow list this node cannot use: ${problem}`,
+        kind: "hook_bad_answer",
+      };
   }
   return { ok: true, grant: { label, permissions: new Permissions(body.allow as string[]) } };
 }
@@ -95,6 +118,7 @@ async function askHook(
     if (response.ok && body.status === "success") return hookGrant(token, body);
     return {
       ok: false,
+      kind: "hook_refused",
       reason: response.ok
         ? `auth hook answered ${response.status} without {"status":"success"}`
         : `auth hook answered ${response.status}`,
@@ -105,7 +129,7 @@ async function askHook(
       name === "TimeoutError" || name === "AbortError"
         ? `auth hook did not answer within ${timeoutMs} ms`
         : `auth hook unreachable: ${(error as Error).message}`;
-    return { ok: false, reason };
+    return { ok: false, reason, kind: "hook_unavailable" };
   }
 }
 
@@ -121,11 +145,12 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
   return {
     async check(token, remote) {
       if (!tokens && !hookUrl) return { ok: true, grant: OPEN_GRANT };
-      if (token === undefined || token === "") return { ok: false, reason: "no token given" };
+      if (token === undefined || token === "")
+        return { ok: false, reason: "no token given", kind: "no_token" };
       const grant = tokens?.get(token);
       if (grant) return { ok: true, grant };
       if (hookUrl) return askHook(hookUrl, timeoutMs, token, options.node, remote);
-      return { ok: false, reason: "token not in the token file" };
+      return { ok: false, reason: "token not in the token file", kind: "unknown_token" };
     },
   };
 }

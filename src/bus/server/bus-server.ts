@@ -320,7 +320,7 @@ export class BusServer {
       .filter((permission) => !peer.grant.permissions.allows(permission));
     if (refused.length > 0) {
       const events = refused.map((permission) => permission.slice("subscribe:".length));
-      this.router.logRefusal(peer, refused, events.join(" "));
+      this.router.recordRefusal(peer, refused, events.join(" "));
       const what = `subscribing to ${refused.length === 1 ? "that event" : "those events"}`;
       throw new ProtocolError(ErrorCode.forbidden, forbiddenMessage(refused, what));
     }

@@ -246,7 +246,7 @@ export class Router {
       [permission],
       `${isRequest ? "a request" : "a publish"} of "${header.event}"`,
     );
-    this.logRefusal(peer, [permission], header.event);
+    this.recordRefusal(peer, [permission], header.event);
     if (!isRequest) throw new ProtocolError(ErrorCode.forbidden, message);
     const answer = encodeRouted(
       FrameType.reply,
@@ -259,10 +259,11 @@ export class Router {
   }
 
   /**
-   * Logs a refusal once per missing permission(s) and connection (a client retrying in a loop makes one
-   * line), naming the token by its label only.
+   * Counts a refusal in the metrics, and logs it once per missing permission(s) and connection (a client
+   * retrying in a loop makes one line), naming the token by its label only.
    */
-  logRefusal(peer: Peer, permissions: readonly string[], event: string): void {
+  recordRefusal(peer: Peer, permissions: readonly string[], event: string): void {
+    this.metrics.refused(permissions);
     const missing = missingList(permissions);
     if (peer.refusalsLogged.has(missing)) return;
     peer.refusalsLogged.add(missing);

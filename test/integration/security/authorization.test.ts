@@ -125,7 +125,9 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => hook.listen(0, "127.0.0.1", resolve));
   const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/auth`;
-  root = await fixture.startNode("authz-root", ["--auth-hook", hookUrl, "--heartbeat", "500"]);
+  root = await fixture.startNode("authz-root", [
+    ...["--auth-hook", hookUrl, "--heartbeat", "500", "--http", "127.0.0.1:0"],
+  ]);
   leaf = await fixture.startNode("authz-leaf", ["--parent", root.url, "--heartbeat", "500"]);
   await standInAgent();
   // The leaf has linked and learned the stand-in's interest once a state request from it is answered.
@@ -318,6 +320,25 @@ describe("authorization by token", () => {
     await expect(
       BusClient.connect({ url: root.url, token: TOKENS.hookBad, reconnect: false }),
     ).rejects.toThrow(/allow list this node cannot use/);
+  });
+
+  it("/metrics counts refusals by permission and failed authentications by kind, and names no token", async () => {
+    await expect(
+      BusClient.connect({ url: root.url, token: "not-a-token-5d1e", reconnect: false }),
+    ).rejects.toThrow(/auth hook answered/);
+    const text = await (await fetch(`http://127.0.0.1:${root.http}/metrics`)).text();
+    const count = (family: string, label: string) =>
+      Number(new RegExp(`^${family}\\{node="authz-root",${label}\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+    // Earlier tests were refused these; events are counted by kind, never by name.
+    for (const permission of ["fleet:apply", "node:reparent", "publish", "subscribe"])
+      expect(
+        count("treescale_bus_forbidden_total", `permission="${permission}"`),
+        permission,
+      ).toBeGreaterThan(0);
+    expect(text).not.toMatch(/permission="publish:/);
+    expect(count("treescale_bus_auth_failures_total", 'reason="hook_refused"')).toBeGreaterThan(0);
+    expect(count("treescale_bus_auth_failures_total", 'reason="hook_bad_answer"')).toBeGreaterThan(0);
+    for (const token of [...Object.values(TOKENS), "not-a-token-5d1e"]) expect(text).not.toContain(token);
   });
 
   it("no token appears in a node's log", () => {
