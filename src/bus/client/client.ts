@@ -25,11 +25,11 @@ import {
   writeRouted,
 } from "../protocol/index.js";
 import { RequestsInFlight } from "../requests-in-flight.js";
-import { transportFor } from "./dial.js";
 import { BusError, BusTimeoutError } from "./errors.js";
 import { FrameBatch } from "./frame-batch.js";
 import { GreetingCheck } from "./greeting.js";
 import type { TlsClientOptions, Transport, TransportFactory, WebSocketConstructor } from "./transport.js";
+import { webSocketTransportFor } from "./websocket-transport.js";
 
 export interface ClientOptions {
   /** tcp://host:port, tls://host:port, ws://host:port/, wss://…, or plain host:port (TCP). */
@@ -127,8 +127,17 @@ export class BusClient implements AsyncIterable<Message> {
   });
   private readonly flushNow = () => this.flushQueue();
 
-  private constructor(private readonly options: ClientOptions) {
-    this.factory = transportFor(options);
+  /**
+   * How a URL becomes a transport. This class dials WebSockets only, so that a browser bundle of it never
+   * reaches node:net; the Node entry (index.ts) extends it with TCP and TLS.
+   */
+  protected static dial: (options: ClientOptions) => TransportFactory = webSocketTransportFor;
+
+  protected constructor(
+    private readonly options: ClientOptions,
+    dial: (options: ClientOptions) => TransportFactory,
+  ) {
+    this.factory = options.transport ?? dial(options);
     this.declaration = {
       events: options.events ?? [],
       tags: options.tags ?? [],
@@ -145,7 +154,8 @@ export class BusClient implements AsyncIterable<Message> {
 
   /** Connects, authenticates and declares; resolves once the node answered READY. */
   static async connect(options: ClientOptions): Promise<BusClient> {
-    const client = new BusClient(options);
+    // biome-ignore lint/complexity/noThisInStatic: the class called on dials (index.ts's adds TCP and TLS)
+    const client = new this(options, this.dial);
     await client.open();
     return client;
   }

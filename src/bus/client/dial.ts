@@ -1,22 +1,21 @@
-// Picks the transport for a client's URL (WebSocket, TLS or plain TCP) and turns a failed dial into a
-// BusError that says what to change (the scheme, tls.ca, tls.servername).
+// Picks the transport for a client's URL in Node (WebSocket, TLS or plain TCP) and turns a failed dial
+// into a BusError that says what to change (the scheme, tls.ca, tls.servername). Browsers use
+// webSocketTransportFor instead: nothing of this module reaches their bundle.
 import { BusError } from "./errors.js";
 import type { TlsClientOptions, TransportFactory, WebSocketConstructor } from "./transport.js";
-import { connectWebSocket } from "./websocket-transport.js";
+import { isWebSocketUrl, webSocketTransportFor } from "./websocket-transport.js";
 
 /** What choosing a transport needs of a client's options. */
 export type DialOptions = {
   url: string;
   tls?: TlsClientOptions;
   webSocket?: WebSocketConstructor;
-  transport?: TransportFactory;
 };
 
-/** The transport for `options.url`, unless `options.transport` overrides it. */
+/** The transport for `options.url`: ws:// and wss:// over WebSocket, anything else over TCP or TLS. */
 export function transportFor(options: DialOptions): TransportFactory {
-  if (options.transport) return options.transport;
   const url = options.url;
-  if (/^wss?:\/\//.test(url)) return (signal) => connectWebSocket(url, options.webSocket, signal);
+  if (isWebSocketUrl(url)) return webSocketTransportFor(options);
   const tls = url.startsWith("tls://") ? (options.tls ?? {}) : options.tls;
   const match = /^(?:tcp:\/\/|tls:\/\/)?(?:\[([^\]]+)\]|([^:/]+)):(\d+)\/?$/.exec(url);
   if (!match)

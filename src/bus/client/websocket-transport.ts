@@ -1,7 +1,24 @@
 // WebSocket transport: each batch of frames is one binary message; the node parses the stream the same way
 // as TCP, so message boundaries carry no meaning.
 import { BusError } from "./errors.js";
-import type { Transport, WebSocketConstructor, WebSocketLike } from "./transport.js";
+import type { Transport, TransportFactory, WebSocketConstructor, WebSocketLike } from "./transport.js";
+
+export const isWebSocketUrl = (url: string): boolean => /^wss?:\/\//.test(url);
+
+/** The transport for a ws:// or wss:// URL; any other URL needs the Node entry's TCP and TLS. */
+export function webSocketTransportFor(options: {
+  url: string;
+  webSocket?: WebSocketConstructor;
+}): TransportFactory {
+  const { url, webSocket } = options;
+  if (!isWebSocketUrl(url))
+    throw new BusError(
+      "bad_url",
+      `cannot connect to "${url}" over WebSocket: use ws:// or wss:// and the node's HTTP port (TCP and TLS ` +
+        "need the client's Node entry)",
+    );
+  return (signal) => connectWebSocket(url, webSocket, signal);
+}
 
 /** Opens a WebSocket to the node; `signal` abandons the dial (the client's connect deadline). */
 export function connectWebSocket(
