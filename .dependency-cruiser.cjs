@@ -112,6 +112,22 @@ module.exports = {
       from: { path: area("drivers") },
       to: { path: "^src/", pathNot: area("drivers", ...FOUNDATION) },
     },
+    {
+      name: "web-is-a-browser-bus-client",
+      comment:
+        "The dashboard page runs in a browser: it reaches the tree only through the client's browser entry " +
+        "and reads the model's wire shapes. Anything else in src/ could pull Node modules into its bundle.",
+      severity: "error",
+      from: { path: "^src/web/" },
+      to: { path: "^src/", pathNot: ["^src/web/", "^src/bus/client/browser[.]ts$", area("model")] },
+    },
+    {
+      name: "nothing-imports-the-page",
+      comment: "The node serves the page's built files; no program code depends on the page's modules.",
+      severity: "error",
+      from: { path: "^(src|controllers)/", pathNot: "^src/web/" },
+      to: { path: "^src/web/" },
+    },
   ],
   options: {
     // Only the project's own modules: the rules are about its layers, not about packages.

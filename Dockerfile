@@ -1,6 +1,7 @@
 # TreeScale node image. Build it with scripts/build-node-image.sh: it builds the CLI bundle on the
 # host and hands Docker a context holding only what a node loads at run time —
-#   package.json, dist/cli/ (the bundle), node_modules/ (dockerode and what it requires), manifests/
+#   package.json, dist/cli/ (the bundle), dist/web/ (the dashboard page), node_modules/ (dockerode
+#   and what it requires), manifests/
 # — so the image needs no npm and no compiler. The base is a build argument: local/node-base:20
 # (scripts/make-node-base.sh: this machine's node, no registry needed), or
 # --build-arg BASE=node:20-bookworm-slim where a registry is reachable.
@@ -17,6 +18,7 @@ RUN ln -s /opt/treescale/dist/cli/treescale.js /usr/local/bin/treescale
 COPY package.json ./
 COPY node_modules node_modules
 COPY manifests manifests
+COPY dist/web dist/web
 COPY dist/cli dist/cli
 VOLUME /var/lib/treescale
 EXPOSE 7000 7080

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the TreeScale node image on a base made from this machine's node (no registry is needed):
 #   scripts/build-node-image.sh [tag]   (default tag: treescale/node:<version in package.json>)
-# The bundle is built on the host (npm run build, only when dist/cli is missing); the image gets it
+# The bundle is built on the host (npm run build, only when dist/cli or dist/web is missing); the image gets it
 # and the packages it still loads from node_modules. The image is labelled with a hash of what went
 # into it and rebuilt only when that changes. Prints the image ID on stdout, progress on stderr.
 # TREESCALE_NODE_BASE names another base, e.g. node:20-bookworm-slim where a registry is reachable.
@@ -16,7 +16,7 @@ case "$base" in
 esac
 base_id=$(docker image inspect -f '{{.Id}}' "$base")
 # npm run build empties dist/ first: tests running the CLI meanwhile may find it missing.
-if [ ! -f dist/cli/treescale.js ]; then npm run build >&2; fi
+if [ ! -f dist/cli/treescale.js ] || [ ! -f dist/web/index.html ]; then npm run build >&2; fi
 
 context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
@@ -24,6 +24,8 @@ mkdir -p "$context/dist"
 cp Dockerfile package.json "$context/"
 cp -R manifests "$context/"
 cp -R dist/cli "$context/dist/"
+# The dashboard page the node serves at / (plain files; nothing in it is loaded by Node).
+cp -R dist/web "$context/dist/"
 # The packages the bundle still loads at run time are those it names by a bare specifier (externals
 # in scripts/bundle.mjs, such as dockerode with its native addons), found here in the bundle itself
 # so a new external needs no change; ones not installed are optional (ws's bufferutil). Their

@@ -11,6 +11,7 @@ import {
 import { DockerImages } from "../drivers/docker-images.js";
 import { UsageError } from "../errors.js";
 import { type HostPort, parseHostPort } from "../node/address.js";
+import { dashboardDirectory, loadDashboard } from "../node/dashboard.js";
 import { normalizeOrigin } from "../node/http.js";
 import { NodeDaemon } from "../node/node-daemon.js";
 import { loadSeedNode } from "../node/seed-config.js";
@@ -160,6 +161,7 @@ export async function nodeOptionsFromFlags(flags: NodeFlags): Promise<TreeNodeOp
     maxPendingBytes: positiveInteger(flags.maxPending, "--max-pending"),
     limits: busLimits(flags),
     allowOrigins: (flags.allowOrigin ?? []).map((origin) => allowedOrigin(origin)),
+    dashboard: flags.http ? await loadDashboard(await dashboardDirectory()) : undefined,
     log: logLine,
   };
   if (options.clusterSecret?.length === 0) throw new UsageError("--cluster-secret file is empty");
@@ -191,7 +193,7 @@ export function registerNode(program: Command, kinds: Kinds): void {
     .option("--name <name>", "this node's name (default: current_node of --config)")
     .option("--config <file>", "seed-format treescale.toml: port, tags and parent of this node")
     .option("--listen <host:port>", "bus listener for clients and child nodes (default 127.0.0.1:7000)")
-    .option("--http <host:port>", "HTTP: /healthz, /metrics, WebSocket")
+    .option("--http <host:port>", "HTTP: the dashboard at /, /healthz, /metrics, WebSocket")
     .option("--parent <host:port>", "parent node to join (tls://host:port for TLS)")
     .option("--tag <tag>", "tag of this node (repeatable)", collect, [])
     .option("--tokens <file>", "client tokens: one per line (each may do all), or .toml with permissions")

@@ -1,4 +1,5 @@
-// The node's HTTP port: health, Prometheus metrics, and the bus over WebSocket for browsers.
+// The node's HTTP port: the dashboard page, health, Prometheus metrics, and the bus over WebSocket for
+// browsers.
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -12,6 +13,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import { renderMetrics } from "../bus/metrics.js";
 import { type BusServer, type Logger, WebSocketWire } from "../bus/server/index.js";
+import { type DashboardFiles, serveDashboard } from "./dashboard.js";
 
 export interface HttpOptions {
   tls?: { cert: string; key: string } | undefined;
@@ -26,6 +28,8 @@ export interface HttpOptions {
   problems?: (() => string[]) | undefined;
   /** Metric families besides the bus's (containers, the agent); the signal ends with the scrape's deadline. */
   metrics?: ((signal: AbortSignal) => Promise<string>) | undefined;
+  /** The dashboard page served at `/` (undefined: not built, and `/` says so). */
+  dashboard?: DashboardFiles | undefined;
 }
 
 /** A scrape waits this long for the engine's figures; Prometheus's own scrape timeout defaults to 10 s. */
@@ -111,8 +115,13 @@ export function createHttpFrontend(bus: BusServer, options: HttpOptions): Server
       });
       return;
     }
+    if (
+      (request.method === "GET" || request.method === "HEAD") &&
+      serveDashboard(options.dashboard, request, response, path ?? "/", options.tls !== undefined)
+    )
+      return;
     response.writeHead(404, { "content-type": "text/plain" });
-    response.end("not found: try /healthz, /metrics, or a WebSocket upgrade\n");
+    response.end("not found: try / (the dashboard), /healthz, /metrics, or a WebSocket upgrade\n");
   };
   const server = options.tls ? createHttpsServer(options.tls, handler) : createHttpServer(handler);
   const anyOrigin = options.allowOrigins?.includes("*") ?? false;

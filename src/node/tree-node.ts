@@ -18,6 +18,7 @@ import {
 } from "../bus/server/index.js";
 import { InternalError } from "../errors.js";
 import { formatHostPort, type HostPort } from "./address.js";
+import type { DashboardFiles } from "./dashboard.js";
 import { createHttpFrontend } from "./http.js";
 import { RESERVED_EVENTS } from "./reserved-events.js";
 
@@ -50,6 +51,8 @@ export interface TreeNodeOptions {
   limits?: Partial<BusLimits>;
   /** Origins whose pages may open a WebSocket on the HTTP port, besides the node's own ("*": any). */
   allowOrigins?: readonly string[];
+  /** The dashboard page the HTTP port serves at `/`. */
+  dashboard?: DashboardFiles | undefined;
   backoff?: BackoffOptions;
   log?: Logger;
 }
@@ -128,6 +131,7 @@ export class TreeNode {
         log: this.options.log,
         problems: () => this.problems(),
         metrics: (signal) => this.metrics(signal),
+        dashboard: this.options.dashboard,
       });
       this.httpAddress = await listen(this.httpServer, this.options.http);
     }

@@ -1,0 +1,137 @@
+// Containers per node: state, health, restarts and the engine's figures; a node that does not answer
+// keeps its last known list under a banner saying so, never an empty table.
+import { html } from "htm/preact";
+import { memo } from "preact/compat";
+import { useEffect, useState } from "preact/hooks";
+import type { ObservedContainer } from "../../model/observed.js";
+import type { FleetStore } from "../fleet-store.js";
+import { bytes, clock, percent } from "../format.js";
+import type { History } from "../stats-history.js";
+import type { NodeRow } from "../tree-status.js";
+import { Chart } from "./chart.js";
+import { useTopic } from "./use-topic.js";
+
+export function ContainersView({ store }: { store: FleetStore }) {
+  useTopic(store, "tree", "containers", "stats");
+  const [selected, select] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    void store.watchStats(true);
+    return () => void store.watchStats(false);
+  }, [store]);
+  const history = selected ? store.stats.of(selected) : undefined;
+  return html`<section class="view" id="view-containers">
+    ${selected ? html`<${StatsCharts} name=${selected} history=${history} close=${() => select(undefined)} />` : null}
+    ${store.rows.map(
+      (row) => html`<${NodeContainers}
+        key=${row.name}
+        row=${row}
+        containers=${store.containers.get(row.name)}
+        store=${store}
+        select=${select}
+      />`,
+    )}
+    ${store.rows.length === 0 ? html`<p class="empty">No node has answered yet.</p>` : null}
+  </section>`;
+}
+
+function NodeContainers(props: {
+  row: NodeRow;
+  containers: readonly ObservedContainer[] | undefined;
+  store: FleetStore;
+  select: (name: string) => void;
+}) {
+  const { row, containers, store, select } = props;
+  const answering = row.health === "up" || row.health === "blind";
+  const engine = row.state?.observed.container;
+  return html`<div class=${`node-block health-${row.health}`} data-node=${row.name} data-health=${row.health}>
+    <h2>${row.name} <span class="badge">${row.health}</span></h2>
+    ${
+      answering
+        ? row.health === "blind"
+          ? html`<p class="banner">${row.detail}</p>`
+          : null
+        : html`<p class="banner">
+            ${row.detail}${containers ? ` — showing its containers as last seen` : " — its containers are not known"}
+          </p>`
+    }
+    ${
+      containers === undefined || (engine === undefined && answering)
+        ? html`<p class="empty">${answering ? "this node runs no container controller" : "unknown"}</p>`
+        : containers.length === 0
+          ? html`<p class="empty">no containers${answering ? "" : " (as last seen)"}</p>`
+          : html`<table class=${`grid containers${answering ? "" : " stale"}`}>
+              <thead>
+                <tr>
+                  <th>container</th><th>stack</th><th>resource</th><th>state</th><th>health</th><th>restarts</th>
+                  <th>CPU</th><th>memory</th><th>net rx / tx</th><th>block r / w</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${containers.map(
+                  (container) => html`<${ContainerRow}
+                    key=${container.id}
+                    container=${container}
+                    history=${store.stats.of(container.name)}
+                    heals=${store.heals.get(container.name) ?? 0}
+                    select=${select}
+                  />`,
+                )}
+              </tbody>
+            </table>`
+    }
+  </div>`;
+}
+
+const ContainerRow = memo(function ContainerRow(props: {
+  container: ObservedContainer;
+  history: History | undefined;
+  heals: number;
+  select: (name: string) => void;
+}) {
+  const { container, history, heals, select } = props;
+  const stats = history?.latest;
+  return html`<tr data-container=${container.name} data-id=${container.id} data-state=${container.state} onClick=${() => select(container.name)}>
+    <td class="name">${container.name}</td>
+    <td>${container.stack}</td>
+    <td>${container.resource}</td>
+    <td class=${`state-${container.state}`}>${container.state}</td>
+    <td>${container.health ?? "–"}</td>
+    <td title="replacements and restarts the agent reported since this page opened">${heals}</td>
+    ${
+      stats
+        ? html`<td>${percent(stats.cpuPercent)}</td>
+            <td>${bytes(stats.memoryBytes)}${stats.memoryLimitBytes ? ` / ${bytes(stats.memoryLimitBytes)}` : ""}</td>
+            <td>${bytes(stats.netRxBytes)} / ${bytes(stats.netTxBytes)}</td>
+            <td>${bytes(stats.blockReadBytes)} / ${bytes(stats.blockWriteBytes)}</td>`
+        : html`<td colspan="4" class="no-stats">no stats yet</td>`
+    }
+  </tr>`;
+});
+
+function StatsCharts(props: { name: string; history: History | undefined; close: () => void }) {
+  const { name, history, close } = props;
+  return html`<div class="charts" data-testid="charts">
+    <h2>${name} <button type="button" onClick=${close}>close</button></h2>
+    ${
+      history
+        ? html`<p>last sample ${clock(new Date(history.times.at(-1)! * 1000).toISOString())}</p>
+            <div class="chart-row">
+              <${Chart} title="CPU %" times=${history.times} format=${percent}
+                series=${[{ label: "cpu", values: history.series.cpuPercent, color: "#2b6cb0" }]} />
+              <${Chart} title="memory" times=${history.times} format=${bytes}
+                series=${[{ label: "memory", values: history.series.memoryBytes, color: "#2f855a" }]} />
+              <${Chart} title="network rx / tx" times=${history.times} format=${bytes}
+                series=${[
+                  { label: "rx", values: history.series.netRxBytes, color: "#6b46c1" },
+                  { label: "tx", values: history.series.netTxBytes, color: "#d69e2e" },
+                ]} />
+              <${Chart} title="block read / write" times=${history.times} format=${bytes}
+                series=${[
+                  { label: "read", values: history.series.blockReadBytes, color: "#c05621" },
+                  { label: "write", values: history.series.blockWriteBytes, color: "#718096" },
+                ]} />
+            </div>`
+        : html`<p class="no-stats">no stats yet</p>`
+    }
+  </div>`;
+}
