@@ -4,6 +4,7 @@
 // told only when that topic changed, so one event never re-renders the whole page.
 import type { Message, Target } from "../bus/client/browser.js";
 import type { ObservedContainer } from "../model/observed.js";
+import { CONTAINER_STATS_EVENT, type ContainerStatsPayload } from "../model/usage.js";
 import {
   AGENT_EVENTS,
   type DriftReport,
@@ -11,7 +12,7 @@ import {
   type ProgressReport,
   type StatusAnnouncement,
 } from "../model/wire.js";
-import { type StatsEvent, StatsHistory } from "./stats-history.js";
+import { StatsHistory } from "./stats-history.js";
 import {
   type LinkEvent,
   lastFailure,
@@ -37,7 +38,7 @@ export interface DashboardBus {
   onMessage(listener: (message: Message) => void): () => void;
 }
 
-export const STATS_EVENT = "container.stats";
+export const STATS_EVENT = CONTAINER_STATS_EVENT;
 /** Events the page always listens to. */
 export const LIVE_EVENTS = [
   "node.up",
@@ -79,6 +80,8 @@ export class FleetStore {
   applies: ApplyRecord[] = [];
   /** What went wrong talking to the tree (a gather refused, for one), newest last. */
   problems: string[] = [];
+  /** Nodes whose last stats said they cannot see their engine, with why. */
+  statsErrors = new Map<string, string>();
   /** Replacements and restarts the agents reported (drift healed) per container name, since the page opened. */
   heals = new Map<string, number>();
   /** Containers per node, each object kept while its content is unchanged (rows compare by identity). */
@@ -276,7 +279,13 @@ export class FleetStore {
         return;
       }
       case STATS_EVENT: {
-        if (this.#watchingStats && this.stats.add(message.json<StatsEvent>()).length > 0) this.#emit("stats");
+        if (!this.#watchingStats) return;
+        const payload = message.json<ContainerStatsPayload>();
+        // An engine the node cannot see sends no rows: said per node, never read as "no containers".
+        if (payload.error === undefined) this.statsErrors.delete(payload.node);
+        else this.statsErrors.set(payload.node, payload.error);
+        this.stats.add(payload);
+        this.#emit("stats");
         return;
       }
       default:

@@ -1,23 +1,6 @@
 // The last minutes of each container's figures from `container.stats`, as columns uPlot draws
 // directly (times, then one array per series), bounded so an open page holds constant memory.
-
-/** What a node publishes as `container.stats` (the node side is its own module). */
-export type ContainerStats = {
-  id: string;
-  name: string;
-  stack: string;
-  resource: string;
-  replica: number;
-  cpuPercent: number | null;
-  memoryBytes: number | null;
-  memoryLimitBytes: number | null;
-  netRxBytes: number | null;
-  netTxBytes: number | null;
-  blockReadBytes: number | null;
-  blockWriteBytes: number | null;
-};
-
-export type StatsEvent = { node: string; at: string; containers: ContainerStats[] };
+import type { ContainerStatsPayload, ContainerStatsRow } from "../model/usage.js";
 
 export const SERIES = [
   "cpuPercent",
@@ -31,7 +14,7 @@ export type SeriesName = (typeof SERIES)[number];
 
 /** One container's samples: seconds since the epoch, then each series, oldest first. */
 export type History = {
-  latest: ContainerStats;
+  latest: ContainerStatsRow;
   times: number[];
   series: Record<SeriesName, (number | null)[]>;
 };
@@ -45,7 +28,7 @@ export class StatsHistory {
   ) {}
 
   /** Records an event; returns the names of containers whose figures changed (a new History object each). */
-  add(event: StatsEvent): string[] {
+  add(event: ContainerStatsPayload): string[] {
     const at = Date.parse(event.at) / 1000;
     const changed: string[] = [];
     for (const stats of event.containers) {

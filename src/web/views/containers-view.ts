@@ -54,6 +54,7 @@ function NodeContainers(props: {
             ${row.detail}${containers ? ` — showing its containers as last seen` : " — its containers are not known"}
           </p>`
     }
+    ${store.statsErrors.has(row.name) ? html`<p class="banner">no stats: ${store.statsErrors.get(row.name)}</p>` : null}
     ${
       containers === undefined || (engine === undefined && answering)
         ? html`<p class="empty">${answering ? "this node runs no container controller" : "unknown"}</p>`
@@ -99,7 +100,7 @@ const ContainerRow = memo(function ContainerRow(props: {
     <td title="replacements and restarts the agent reported since this page opened">${heals}</td>
     ${
       stats
-        ? html`<td>${percent(stats.cpuPercent)}</td>
+        ? html`<td class="cpu">${percent(stats.cpuPercent)}</td>
             <td>${bytes(stats.memoryBytes)}${stats.memoryLimitBytes ? ` / ${bytes(stats.memoryLimitBytes)}` : ""}</td>
             <td>${bytes(stats.netRxBytes)} / ${bytes(stats.netTxBytes)}</td>
             <td>${bytes(stats.blockReadBytes)} / ${bytes(stats.blockWriteBytes)}</td>`

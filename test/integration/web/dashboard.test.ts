@@ -130,7 +130,7 @@ describe("dashboard (real Chromium, real nodes, real dockerd)", () => {
     }
   });
 
-  it("shows the three nodes and their containers, with no stats until a node sends them", async () => {
+  it("shows the three nodes and their containers with the engines' figures and charts", async () => {
     watched = await openPage(browser);
     await signIn(watched, DASHBOARD_TOKEN);
     const { page } = watched;
@@ -148,7 +148,18 @@ describe("dashboard (real Chromium, real nodes, real dockerd)", () => {
       await row.waitFor({ timeout: LIVE_MS });
       expect(await row.getAttribute("data-state")).toBe("running");
     }
-    expect(await page.locator("td.no-stats").count()).toBe(3);
+    // The view subscribes to container.stats, which makes the nodes sample their engines once a second;
+    // CPU % needs two samples (the first shows "–").
+    for (const [key, name] of Object.entries(names)) {
+      const replica = REPLICA[key as keyof typeof names];
+      const row = page.locator(`tr[data-container="${containerName(STACK, name, "web", replica)}"]`);
+      await row.locator("td.cpu", { hasText: /^\d+\.\d %$/ }).waitFor({ timeout: 10_000 });
+      expect(await row.locator("td.no-stats").count()).toBe(0);
+    }
+    await page.click(`tr[data-container="${containerName(STACK, names.root, "web", REPLICA.root)}"]`);
+    const charts = page.getByTestId("charts");
+    await charts.waitFor();
+    expect(await charts.locator("canvas").count()).toBe(4);
     await watched.screenshot("dashboard-containers");
   });
 
