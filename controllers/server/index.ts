@@ -31,8 +31,8 @@ export type ServerControllerOptions = {
   connect(server: ServerSpec, acceptNewHostKey: boolean): Promise<RemoteSession>;
   /** Made when a server is acted on: planning never loads the image's driver. */
   image(): Promise<ImageSource>;
-  /** The tree's shared secret and admin token, as its build kept them. */
-  credentials(): Promise<TreeCredentials>;
+  /** The tree's shared secret and admin token (and, for a TLS tree, these servers' certificates), as its build kept them. */
+  credentials(servers: readonly ServerSpec[]): Promise<TreeCredentials>;
   parallel?: number;
 };
 
@@ -69,7 +69,7 @@ export function serverController(options: ServerControllerOptions): ServerContro
       if (actions.length === 0) return [];
       let credentials: TreeCredentials;
       try {
-        credentials = await options.credentials();
+        credentials = await options.credentials(Object.values(actions[0]!.servers));
       } catch (error) {
         const failure = errorMessage(error);
         return actions.map((action): Outcome<ServerAction> => {

@@ -13,6 +13,7 @@ import {
   useContext,
 } from "../state/contexts.js";
 import { treescaleHome } from "../state/stack-files.js";
+import { ensureTreeTls, hasTreeCa } from "../state/tree-tls.js";
 import { VERSION } from "../version.js";
 import { wholeNumber } from "./flag-values.js";
 import type { Kinds } from "./kinds.js";
@@ -26,6 +27,8 @@ type BuildFlags = {
   context?: string;
   acceptNewHostKeys?: boolean;
   timeout: string;
+  /** --tls / --no-tls; unset: as the context's tree was built. */
+  tls?: boolean;
 };
 
 export function registerBuild(program: Command, kinds: Kinds): void {
@@ -50,9 +53,14 @@ export function registerBuild(program: Command, kinds: Kinds): void {
       "trust and record a server's host key seen for the first time (never a changed one)",
     )
     .option("--timeout <seconds>", "how long to wait for every server to join the tree", "120")
+    .option(
+      "--tls",
+      "make a CA and a certificate per node (kept with the context), link the nodes and talk to the root over TLS; a tree built with it keeps it",
+    )
+    .option("--no-tls", "build without TLS even when the context's tree was built with it")
     .addHelpText(
       "after",
-      "\nExamples:\n  treescale build -f console.toml --dry-run\n  treescale build -f console.toml --accept-new-host-keys\n",
+      "\nExamples:\n  treescale build -f console.toml --dry-run\n  treescale build -f console.toml --accept-new-host-keys\n  treescale build -f console.toml --tls\n",
     )
     .action(async (flags: BuildFlags) => {
       process.exitCode = await runBuild(flags, kinds);
@@ -75,7 +83,10 @@ async function runBuild(flags: BuildFlags, kinds: Kinds): Promise<number> {
     );
   const home = treescaleHome();
   const contextName = flags.context ?? root.name;
-  const credentials = await ensureCredentials(home, contextName);
+  const shared = await ensureCredentials(home, contextName);
+  const tls = flags.tls ?? (await hasTreeCa(home, contextName));
+  const treeTls = tls ? await ensureTreeTls(home, contextName, servers) : undefined;
+  const credentials = treeTls ? { ...shared, tls: { ca: treeTls.ca, nodes: treeTls.nodes } } : shared;
   const builder = kinds({ nodeImage: flags.image ?? `treescale/node:${VERSION}` }).find(
     (kind): kind is Controller & FleetBuilder => "build" in kind,
   );
@@ -108,9 +119,10 @@ async function runBuild(flags: BuildFlags, kinds: Kinds): Promise<number> {
     await record([]);
     return 1;
   }
-  const url = `tcp://${root.ip}:${root.servicePort}`;
+  const url = `${treeTls ? "tls" : "tcp"}://${root.ip}:${root.servicePort}`;
   const joined = await waitForTree(
     url,
+    treeTls?.caFile,
     credentials.adminToken,
     servers.map((s) => s.name),
     wholeNumber("--timeout", 1)(flags.timeout) * 1000,
@@ -120,6 +132,7 @@ async function runBuild(flags: BuildFlags, kinds: Kinds): Promise<number> {
     name: contextName,
     node: url,
     token: credentials.adminToken,
+    ...(treeTls ? { ca: treeTls.caFile } : {}),
     servers: servers.map((s) => s.name),
     builtAt: new Date().toISOString(),
   });
@@ -196,6 +209,7 @@ function serverRecords(
 /** Polls the root until every server answers in the tree; resolves with the names that did. */
 async function waitForTree(
   url: string,
+  caFile: string | undefined,
   token: string,
   expected: string[],
   timeoutMs: number,
@@ -209,7 +223,7 @@ async function waitForTree(
   let seen: string[] = [];
   while (Date.now() < deadline) {
     try {
-      const client = await connectClient({ url, token, caFile: undefined, deadlineMs: 5000 });
+      const client = await connectClient({ url, token, caFile, deadlineMs: 5000 });
       try {
         const states = await gatherStates(clientFleetBus(client), 3000, expected);
         seen = states.map((s) => s.node);

@@ -61,7 +61,10 @@ export async function openFleet(
         readOnly: flags.readOnly ?? false,
         kinds,
       });
-  const { caFile, deadlineMs } = endpointSettings(flags);
+  const settings = endpointSettings(flags);
+  const { deadlineMs } = settings;
+  // A tree built with TLS is trusted through the CA its build made, unless --ca / $TREESCALE_CA says otherwise.
+  const caFile = settings.caFile ?? (named ? undefined : context?.ca);
   const endpoint = embedded
     ? { url: embedded.url, token: embedded.token, caFile: undefined, deadlineMs }
     : {

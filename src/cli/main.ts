@@ -39,11 +39,13 @@ const kinds: Kinds = ({ nodeImage, ...options } = {}) =>
       },
       image: async () =>
         (await import("../drivers/local-image.js")).localImage(nodeImage ?? `treescale/node:${VERSION}`),
-      credentials: async () => {
-        const [{ chosenContext, ensureCredentials }, { treescaleHome }] = await Promise.all([
-          import("../state/contexts.js"),
-          import("../state/stack-files.js"),
-        ]);
+      credentials: async (servers) => {
+        const [{ chosenContext, ensureCredentials }, { hasTreeCa, ensureTreeTls }, { treescaleHome }] =
+          await Promise.all([
+            import("../state/contexts.js"),
+            import("../state/tree-tls.js"),
+            import("../state/stack-files.js"),
+          ]);
         const home = treescaleHome();
         const context = await chosenContext(home, process.env.TREESCALE_CONTEXT || undefined);
         // New credentials would give the server a secret the rest of the tree does not share.
@@ -52,7 +54,11 @@ const kinds: Kinds = ({ nodeImage, ...options } = {}) =>
             "NO_CONTEXT",
             "no credentials for this tree on this machine: run treescale build -f … first (it makes and keeps them), or choose its context with --context / $TREESCALE_CONTEXT",
           );
-        return ensureCredentials(home, context.name);
+        const credentials = await ensureCredentials(home, context.name);
+        // A tree built with TLS gets a server added by apply into it with a certificate of the same CA.
+        if (!(await hasTreeCa(home, context.name))) return credentials;
+        const { ca, nodes } = await ensureTreeTls(home, context.name, servers);
+        return { ...credentials, tls: { ca, nodes } };
       },
     },
     ...options,

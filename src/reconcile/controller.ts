@@ -318,7 +318,12 @@ export type BuildOptions = {
   /** Trust a server's host key seen for the first time (never a changed one). */
   acceptNewHostKeys: boolean;
   /** What the tree's nodes share (cluster secret, admin token). */
-  credentials: { clusterSecret: string; adminToken: string };
+  /** With TLS, the CA and each server's certificate and key (the kind installs them). */
+  credentials: {
+    clusterSecret: string;
+    adminToken: string;
+    tls?: { ca: string; nodes: Readonly<Record<string, { cert: string; key: string }>> };
+  };
   onStep(resource: string, step: BuildStep): void;
   onActivity(resource: string, step: string, what: string): void;
 };

@@ -9,9 +9,11 @@ import { readFileIfExists, writeFileAtomic } from "./atomic-file.js";
 
 export type TreeContext = {
   name: string;
-  /** The root node, as --node takes it (tcp://ip:port). */
+  /** The root node, as --node takes it (tcp://ip:port, or tls://ip:port for a tree built with TLS). */
   node: string;
   token: string;
+  /** The tree's CA (PEM file), as --ca takes it: set when the tree was built with TLS. */
+  ca?: string;
   servers: string[];
   builtAt: string;
 };

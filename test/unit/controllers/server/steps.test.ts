@@ -343,6 +343,20 @@ describe("server steps — pure decisions", () => {
     expect(buildHash("sha256:other", bundle)).not.toBe(hash);
   });
 
+  it("with TLS, a node gets the CA, its own certificate and key (0600), and runs with mutual TLS", () => {
+    const tls = { ca: "CA PEM", nodes: { leaf: { cert: "LEAF CERT", key: "LEAF KEY" } } };
+    const secured = nodeBundle("leaf", servers, { clusterSecret: "s", adminToken: "t", tls });
+    expect(secured.files["ca.crt"]).toEqual({ content: "CA PEM", mode: 0o644 });
+    expect(secured.files["tls.crt"]).toEqual({ content: "LEAF CERT", mode: 0o644 });
+    expect(secured.files["tls.key"]).toEqual({ content: "LEAF KEY", mode: 0o600 });
+    expect(secured.args.join(" ")).toContain(
+      "--tls-cert /etc/treescale/tls.crt --tls-key /etc/treescale/tls.key --tls-ca /etc/treescale/ca.crt",
+    );
+    expect(bundle.args).not.toContain("--tls-cert");
+    // Another node's certificate is never handed out in its place.
+    expect(() => nodeBundle("root", servers, { clusterSecret: "s", adminToken: "t", tls })).toThrow(/root/);
+  });
+
   it("writes each server's seed file as TOML data: its own name as current_node, every server for its parent", () => {
     const toml = bundle.files["treescale.toml"]!.content;
     expect(toml).toContain('current_node = "leaf"');
