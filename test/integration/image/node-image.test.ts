@@ -1,6 +1,7 @@
 // The node image as an operator runs it: built with no registry (scripts/build-node-image.sh on the
 // base of this machine's node), its CLI answers, and a node in a container serves its bus and
-// /healthz while its agent, through the mounted Docker socket, runs an applied slice on this engine.
+// /healthz while its agent, through the mounted Docker socket, runs an applied slice on this engine,
+// and serves the dashboard page, which Chromium loads and connects with.
 import { execFile } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
@@ -8,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium, openPage } from "../../support/browser.js";
 import { requireBuild, runCli, scratch } from "../../support/cli.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
 import { containersOf, type StatusRow } from "../../support/fault-fleet.js";
@@ -53,6 +55,8 @@ describe.skipIf(unavailable !== undefined)("the node image", () => {
   const containerName = `treescale-image-test-${node}`;
   let files: Awaited<ReturnType<typeof scratch>>;
   let imageId = "";
+  /** The HTTP port of the node the agent test runs in a container (the dashboard test reuses it). */
+  let httpPort = 0;
 
   beforeAll(async () => {
     requireBuild();
@@ -92,6 +96,7 @@ describe.skipIf(unavailable !== undefined)("the node image", () => {
   it("runs a node whose agent applies a slice to this engine through the mounted socket", async () => {
     const listen = await freePort();
     const http = await freePort();
+    httpPort = http;
     const config = join(files.dir, "config");
     const manifests = join(files.dir, "image-test");
     await mkdir(config);
@@ -158,5 +163,31 @@ placement = { tags = ["web"] }
       condition: "Ready",
       ready: "1/1",
     });
+  });
+
+  it("serves the dashboard from the node started above, and the page connects to it in Chromium", async () => {
+    const http = httpPort;
+    expect(http, "the node of the previous test runs").toBeGreaterThan(0);
+    const page = await fetch(`http://127.0.0.1:${http}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+    expect(await page.text()).toContain('<script type="module" src="app.js">');
+    const script = await fetch(`http://127.0.0.1:${http}/app.js`);
+    expect(script.status).toBe(200);
+    expect((await script.arrayBuffer()).byteLength).toBeGreaterThan(10_000);
+
+    const browser = await launchChromium();
+    try {
+      const view = await openPage(browser);
+      await view.page.goto(`http://127.0.0.1:${http}/`);
+      await view.page.fill("input[name=token]", TOKEN);
+      await view.page.click("button[type=submit]");
+      await view.page.locator(`tr[data-node="${node}"][data-health="up"]`).waitFor({ timeout: 10_000 });
+      await view.screenshot("dashboard-node-image");
+      expect(view.errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 });
