@@ -29,6 +29,7 @@ import type {
 import { resourceKey, splitResourceKey } from "../reconcile/keys.js";
 import { storedStacks } from "../state/stack-files.js";
 import { type Clock, systemClock } from "../util/clock.js";
+import { VERSION } from "../version.js";
 import { AgentMetrics } from "./agent-metrics.js";
 import { CrashLoopBackoff, type CrashLoopOptions } from "./crash-loop.js";
 import { InventoryKeeper } from "./inventory-keeper.js";
@@ -325,6 +326,7 @@ export class NodeAgent {
     }
     return {
       node: this.name,
+      version: VERSION,
       tags: this.#options.tags,
       ...(parent ? { parent } : {}),
       children: this.#options.children?.() ?? [],

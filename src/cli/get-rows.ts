@@ -48,7 +48,8 @@ export function objectRows(
 
 /**
  * One row per server declared (-f) or built (the context's record): whether it answers in the tree,
- * what its last build found (Docker, the node image) and how that build went.
+ * what its last build found (Docker, the node image), the version its node runs, and how that build
+ * went. Typed for -o json|yaml: null where a value is unknown.
  */
 export function serverRows(
   states: readonly NodeState[],
@@ -69,6 +70,8 @@ export function serverRows(
         tree: state ? "in the tree" : "not in the tree",
         docker: record?.docker ?? null,
         image: record?.image ?? null,
+        // As the running node says; null when it does not answer (or is older than the field).
+        node: state?.version ?? null,
         parent: (state ? state.parent : (declaredParent(name) ?? record?.parent)) ?? null,
         lastBuild: record ? lastBuild(record) : "never built",
       };
@@ -77,7 +80,8 @@ export function serverRows(
 
 function lastBuild(record: ServerRecord): string {
   if (record.ok) return `${record.builtAt} ok`;
-  return `${record.builtAt} failed at ${record.failedStep ?? "?"}: ${record.error ?? "?"}`;
+  const where = record.failedStep === undefined ? "" : ` at ${record.failedStep}`;
+  return `${record.builtAt} failed${where}${record.error === undefined ? "" : `: ${record.error}`}`;
 }
 
 export function treeRows(

@@ -88,6 +88,8 @@ export type StackState = {
 /** What every agent answers to `agent.state`. */
 export type NodeState = {
   node: string;
+  /** The treescale version the node runs (absent from nodes older than this field). */
+  version?: string;
   tags: string[];
   parent?: string;
   children: ChildLink[];

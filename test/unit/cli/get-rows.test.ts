@@ -3,6 +3,7 @@ import { objectRows, treeRows } from "../../../src/cli/get-rows.js";
 import type { ObservedContainer } from "../../../src/model/observed.js";
 import type { ContainerSpec, ServerSpec } from "../../../src/model/resources.js";
 import type { NodeState, ResourceStatus } from "../../../src/model/wire.js";
+import type { ServerRecord } from "../../../src/state/contexts.js";
 import { nodeState, observation, stackState } from "../../support/node-state.js";
 import { planningRegistry } from "../../support/registry.js";
 import { running, STACK, spec } from "../controllers/container/fixtures.js";
@@ -173,6 +174,73 @@ describe("get rows", () => {
     expect(rows({}).slice(0, 2)).toEqual([
       ["other_web_1_c1", "c1", "running"],
       ["shop_web_1_c1", "c1", "running"],
+    ]);
+  });
+
+  it("servers: in the tree or not, Docker and image as the last build found them, the node's version, parent, last build; null where unknown", () => {
+    const live = [
+      state("root", { version: "0.1.0" }),
+      // A node older than the version field answers without it.
+      state("a", { parent: "root" }),
+    ];
+    const declared = [server("root", ["a", "b"]), server("a"), server("b")];
+    const built: ServerRecord[] = [
+      {
+        name: "a",
+        parent: "root",
+        builtAt: "2026-11-29T00:00:00.000Z",
+        ok: true,
+        docker: "24.0.5",
+        image: "treescale/node:0.1.0 aaaabbbbcccc",
+      },
+      {
+        name: "b",
+        parent: "root",
+        builtAt: "2026-11-29T00:00:00.000Z",
+        ok: false,
+        failedStep: "connect",
+        error: "cannot log in",
+      },
+      // Built once, no longer declared: still listed, from its record.
+      { name: "old", parent: "b", builtAt: "2026-11-28T00:00:00.000Z", ok: false, failedStep: "join" },
+    ];
+    expect(treeRows("servers", live, declared, {}, built)).toEqual([
+      {
+        name: "a",
+        tree: "in the tree",
+        docker: "24.0.5",
+        image: "treescale/node:0.1.0 aaaabbbbcccc",
+        node: null,
+        parent: "root",
+        lastBuild: "2026-11-29T00:00:00.000Z ok",
+      },
+      {
+        name: "b",
+        tree: "not in the tree",
+        docker: null,
+        image: null,
+        node: null,
+        parent: "root",
+        lastBuild: "2026-11-29T00:00:00.000Z failed at connect: cannot log in",
+      },
+      {
+        name: "old",
+        tree: "not in the tree",
+        docker: null,
+        image: null,
+        node: null,
+        parent: "b",
+        lastBuild: "2026-11-28T00:00:00.000Z failed at join",
+      },
+      {
+        name: "root",
+        tree: "in the tree",
+        docker: null,
+        image: null,
+        node: "0.1.0",
+        parent: null,
+        lastBuild: "never built",
+      },
     ]);
   });
 });
