@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   apply: () => import("./apply.js"),
   balancer: () => import("./balancer.js"),
   build: () => import("./build.js"),
+  dashboard: () => import("./dashboard.js"),
   bus: () => import("./bus.js"),
   drift: () => import("./drift.js"),
   images: () => import("./images.js"),
