@@ -1,6 +1,6 @@
 // The registry of kinds: adding one is a folder beside these and a line here. Only the
 // composition root (src/cli/main.ts) imports this file.
-import type { ContainerEngine, EngineEventSource } from "../src/drivers/engine.js";
+import type { ContainerEngine, ContainerLogReader, EngineEventSource } from "../src/drivers/engine.js";
 import type { Controller, RuntimeHost } from "../src/reconcile/controller.js";
 import type { BalancerDrivers } from "./balancer/execute.js";
 import { balancerController } from "./balancer/index.js";
@@ -10,7 +10,7 @@ import { type ServerControllerOptions, serverController } from "./server/index.j
 
 export type BuiltinOptions = {
   /** The node's engine, made on first use. */
-  docker(): Promise<{ engine: ContainerEngine; events: EngineEventSource }>;
+  docker(): Promise<{ engine: ContainerEngine; events: EngineEventSource; logs?: ContainerLogReader }>;
   /** The nft and ipvsadm drivers and the node's IPVS record, made when a node's agent starts. */
   balancer(host: RuntimeHost): Promise<BalancerDrivers>;
   /** SSH, the node image and the tree's credentials, for servers the apply brings up. */

@@ -2,6 +2,7 @@
 import type { ObservedContainer } from "../../src/model/observed.js";
 import type { BalancerSpec } from "../../src/model/resources.js";
 import type { ActionLine, RowContext } from "../../src/reconcile/controller.js";
+import { naturalCompare } from "../../src/util/natural-order.js";
 import { resolveEndpoints } from "./endpoints.js";
 import type { BalancerAction, ObservedBalancer } from "./types.js";
 
@@ -46,7 +47,11 @@ export function balancerRows(
   context?: RowContext,
 ): Record<string, unknown>[] {
   return [...observed]
-    .sort((a, b) => `${a.stack}/${a.resource}`.localeCompare(`${b.stack}/${b.resource}`))
+    .sort(
+      (a, b) =>
+        naturalCompare(`${a.stack}/${a.resource}`, `${b.stack}/${b.resource}`) ||
+        naturalCompare(a.node, b.node),
+    )
     .map((service) => ({
       name: service.resource,
       stack: service.stack,

@@ -1,6 +1,7 @@
 // How container actions read in a plan and in JSON, and how containers read in `get`.
 import type { ObservedContainer } from "../../src/model/observed.js";
 import type { ActionLine } from "../../src/reconcile/controller.js";
+import { naturalCompare } from "../../src/util/natural-order.js";
 import type { ContainerAction } from "./actions.js";
 
 export function describeContainerAction(action: ContainerAction): ActionLine {
@@ -52,22 +53,31 @@ export function containerActionJson(action: ContainerAction): Record<string, unk
   }
 }
 
-/** Replica names sort by number (`web_3` before `web_27`), as people count. */
-const byName = new Intl.Collator("en", { numeric: true }).compare;
+/** Columns only `get containers -o wide` prints: where a replica is reached, what exactly it runs. */
+export const CONTAINER_WIDE_COLUMNS = ["ip", "ports", "imageId", "labels", "created"] as const;
 
 export function containerRows(containers: readonly ObservedContainer[]): Record<string, unknown>[] {
-  return [...containers]
-    .sort((a, b) => byName(a.name, b.name))
-    .map((c) => ({
-      name: c.name,
-      stack: c.stack,
-      resource: c.resource,
-      node: c.node,
-      replica: c.replica,
-      image: c.image,
-      state: c.state,
-      health: c.health ?? "",
-      id: c.id.slice(0, 12),
-      created: c.createdAt,
-    }));
+  return (
+    [...containers]
+      // Replica names sort by number (`web-3` before `web-27`), as people count.
+      .sort((a, b) => naturalCompare(a.name, b.name) || naturalCompare(a.node, b.node))
+      .map((c) => ({
+        name: c.name,
+        stack: c.stack,
+        resource: c.resource,
+        node: c.node,
+        replica: c.replica,
+        image: c.image,
+        state: c.state,
+        health: c.health ?? "",
+        id: c.id.slice(0, 12),
+        ip: c.ip ?? null,
+        ports: (c.published ?? []).map(
+          (p) => `${p.hostIp ? `${p.hostIp}:` : ""}${p.hostPort}->${p.port}/${p.protocol}`,
+        ),
+        imageId: c.imageId?.replace(/^sha256:/, "").slice(0, 12) ?? null,
+        labels: c.labels ?? {},
+        created: c.createdAt,
+      }))
+  );
 }

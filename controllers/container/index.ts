@@ -1,17 +1,35 @@
 // The container kind: replicas of a spec on each node's Docker engine, placed by tags and names,
 // recreated when their spec hash changes, rolled out under their update policy.
-import type { ContainerEngine, ContainerStatsSource, EngineEventSource } from "../../src/drivers/engine.js";
+import type {
+  ContainerEngine,
+  ContainerLogReader,
+  ContainerStatsSource,
+  EngineEventSource,
+} from "../../src/drivers/engine.js";
 import type { ObservedContainer } from "../../src/model/observed.js";
 import type { ContainerSpec } from "../../src/model/resources.js";
 import type { NodeController } from "../../src/reconcile/controller.js";
 import type { ContainerAction } from "./actions.js";
-import { containerActionJson, containerRows, describeContainerAction } from "./describe.js";
+import {
+  CONTAINER_WIDE_COLUMNS,
+  containerActionJson,
+  containerRows,
+  describeContainerAction,
+} from "./describe.js";
 import { assignReplicas } from "./placement.js";
 import { planContainers } from "./plan.js";
 import { evaluateReadiness } from "./readiness.js";
 
-/** `stats`: the engine's own figures, for container.stats and /metrics; without it the node has none. */
-type Drivers = { engine: ContainerEngine; events: EngineEventSource; stats?: ContainerStatsSource };
+/**
+ * `stats`: the engine's own figures, for container.stats and /metrics; without it the node has none.
+ * `logs`: where `treescale logs` reads a replica's output (absent: the kind has no logs to show).
+ */
+type Drivers = {
+  engine: ContainerEngine;
+  events: EngineEventSource;
+  stats?: ContainerStatsSource;
+  logs?: ContainerLogReader;
+};
 
 export type ContainerControllerOptions = {
   /** Made on first use: planning and rendering never need an engine. */
@@ -38,10 +56,11 @@ export function containerController(options: ContainerControllerOptions): Contai
     describe: describeContainerAction,
     actionJson: containerActionJson,
     rows: containerRows,
+    wideColumns: CONTAINER_WIDE_COLUMNS,
     rolling: (action) => (action.type === "recreate" ? action.spec.update : undefined),
     async runtime(host) {
       const [
-        { engine, events, stats },
+        { engine, events, stats, logs },
         { executeContainerPlan },
         { ContainerInformer },
         { ContainerUsageSource },
@@ -74,6 +93,12 @@ export function containerController(options: ContainerControllerOptions): Contai
           })),
         execute: (actions, context) => executeContainerPlan(actions, context, drivers),
         ...(stats ? { usage: new ContainerUsageSource(stats, () => informer) } : {}),
+        ...(logs
+          ? {
+              logs: (container, request, onLine, signal) =>
+                logs.readLogs(container.id, request, onLine, { signal }),
+            }
+          : {}),
       };
     },
   };

@@ -3,6 +3,7 @@
 // off from the tree. Every kind is a controller handed in by the composition root; the agent knows
 // none by name. Changes nobody asked for are reported as `drift` and, unless told otherwise, healed.
 import type { Message, Payload } from "../bus/message.js";
+import type { Target } from "../bus/protocol/frames.js";
 import { errorMessage, TreescaleError } from "../errors.js";
 import {
   AGENT_EVENTS,
@@ -33,6 +34,7 @@ import { VERSION } from "../version.js";
 import { AgentMetrics } from "./agent-metrics.js";
 import { CrashLoopBackoff, type CrashLoopOptions } from "./crash-loop.js";
 import { InventoryKeeper } from "./inventory-keeper.js";
+import { LogStreams } from "./log-streams.js";
 import { parseSlice } from "./parse-slice.js";
 import { Releases } from "./releases.js";
 import { driftReport, progressPublisher } from "./reports.js";
@@ -44,7 +46,7 @@ import { type ReconcileResult, TerminalError, WorkQueue } from "./work-queue.js"
 /** The part of the bus an agent uses: answer requests, publish events. */
 export interface AgentBus {
   handle(event: string, handler: (request: Message) => Payload | Promise<Payload>): () => void;
-  publish(event: string, payload?: Payload): void;
+  publish(event: string, payload?: Payload, target?: Target): void;
   subscribe(event: string, handler: (message: Message) => void): () => void;
 }
 
@@ -68,6 +70,8 @@ export type NodeAgentOptions = {
   parent?: () => string | undefined;
   /** Where the nodes above reach this one (the address its parent link leaves from). */
   address?: () => string | undefined;
+  /** Where this node takes clients and child nodes (its bus listener): what `get -o wide` shows. */
+  listen?: () => string | undefined;
   children?: () => ChildLink[];
   log?: (line: string) => void;
   /** Images from the tree for kinds that ask (image_source = "tree"). */
@@ -117,6 +121,7 @@ export class NodeAgent {
   readonly #transientSince = new Map<string, Map<string, number>>();
   readonly #unsubscribe: (() => void)[] = [];
   readonly #metrics = new AgentMetrics();
+  readonly #logs: LogStreams;
   readonly #stopSignal = new AbortController();
   #stopping = false;
   #resyncTimer: unknown;
@@ -163,6 +168,22 @@ export class NodeAgent {
       },
       log: (line) => this.#log(line),
     });
+    this.#logs = new LogStreams({
+      node: options.name,
+      sources: (kind, resource, stack) => {
+        const found = this.#kinds.get(kind);
+        const logs = found?.runtime.logs;
+        if (!found || !logs) return undefined;
+        return found.observer
+          .items()
+          .filter((o) => o.resource === resource && (stack === undefined || o.stack === stack))
+          .map((object) => ({
+            object,
+            read: (request, onLine, signal) => logs(object, request, onLine, signal),
+          }));
+      },
+      publish: (event, payload, target) => options.bus.publish(event, payload, target),
+    });
     this.#queue = new WorkQueue({
       clock: this.#clock,
       concurrency: options.concurrency ?? 8,
@@ -188,6 +209,8 @@ export class NodeAgent {
       bus.handle(AGENT_EVENTS.apply, async (request) => JSON.stringify(await this.#answerApply(request))),
       bus.handle(AGENT_EVENTS.state, () => JSON.stringify(this.state())),
       bus.handle(AGENT_EVENTS.summary, (request) => JSON.stringify(this.summary(stackAsked(request)))),
+      bus.handle(AGENT_EVENTS.logs, (request) => JSON.stringify(this.#logs.start(request.json()))),
+      bus.handle(AGENT_EVENTS.logsKeep, (request) => JSON.stringify(this.#logs.keep(request.json()))),
     );
     // The first lists are not waited for: an engine that does not answer must not hold the node's
     // start (or its stop) for a deadline. Reconciles wait for their kind's list; a finished list
@@ -248,6 +271,7 @@ export class NodeAgent {
     this.#stopping = true;
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     this.#subtree.stop();
+    this.#logs.stopAll();
     for (const { observer } of this.#kinds.values()) observer.stop();
     this.#queue.stop();
     this.#stopSignal.abort();
@@ -314,6 +338,7 @@ export class NodeAgent {
 
   state(): NodeState {
     const parent = this.#options.parent?.();
+    const listen = this.#options.listen?.();
     const stacks: NodeState["stacks"] = {};
     for (const slice of this.#slices.all()) {
       const stack = slice.stack;
@@ -329,6 +354,7 @@ export class NodeAgent {
       version: VERSION,
       tags: this.#options.tags,
       ...(parent ? { parent } : {}),
+      ...(listen ? { listen } : {}),
       children: this.#options.children?.() ?? [],
       observed: this.#observations(true),
       stacks,

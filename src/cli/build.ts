@@ -14,6 +14,7 @@ import {
 } from "../state/contexts.js";
 import { treescaleHome } from "../state/stack-files.js";
 import { ensureTreeTls, hasTreeCa } from "../state/tree-tls.js";
+import { naturalCompare } from "../util/natural-order.js";
 import { VERSION } from "../version.js";
 import { wholeNumber } from "./flag-values.js";
 import type { Kinds } from "./kinds.js";
@@ -58,10 +59,6 @@ export function registerBuild(program: Command, kinds: Kinds): void {
       "make a CA and a certificate per node (kept with the context), link the nodes and talk to the root over TLS; a tree built with it keeps it",
     )
     .option("--no-tls", "build without TLS even when the context's tree was built with it")
-    .addHelpText(
-      "after",
-      "\nExamples:\n  treescale build -f console.toml --dry-run\n  treescale build -f console.toml --accept-new-host-keys\n  treescale build -f console.toml --tls\n",
-    )
     .action(async (flags: BuildFlags) => {
       process.exitCode = await runBuild(flags, kinds);
     });
@@ -150,7 +147,7 @@ async function runBuild(flags: BuildFlags, kinds: Kinds): Promise<number> {
 
 function summary(reports: readonly BuildReport[], dryRun: boolean): string {
   const lines = [...reports]
-    .sort((a, b) => a.resource.localeCompare(b.resource))
+    .sort((a, b) => naturalCompare(a.resource, b.resource))
     .map((report) => {
       if (!report.ok) return `✗ ${report.resource}: ${report.failedStep} failed: ${report.error}`;
       const changed = report.steps
@@ -203,7 +200,7 @@ function serverRecords(
       ...(image === undefined ? {} : { image }),
     });
   }
-  return [...records.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return [...records.values()].sort((a, b) => naturalCompare(a.name, b.name));
 }
 
 /** Polls the root until every server answers in the tree; resolves with the names that did. */

@@ -23,6 +23,7 @@ const VERBS: Record<string, () => Promise<Register>> = {
   image: async () => (await import("./image.js")).registerImage,
   completion: async () => (await import("./completion.js")).registerCompletion,
   version: async () => (await import("./version-verb.js")).registerVersion,
+  logs: async () => (await import("./logs.js")).registerLogs,
 };
 
 /** Other names a verb answers to (commander knows them as aliases once the verb is registered). */
@@ -48,6 +49,8 @@ export async function registerCommands(
   };
   for (const register of await Promise.all(loaders.map((loader) => loader())))
     register(program, kinds, everyVerb);
+  const { addExamples } = await import("./help-examples.js");
+  for (const command of program.commands) addExamples(command);
   // Declared here rather than per verb, so that no verb that reaches a node can lack them.
   const connecting = program.commands.filter((command) => command.options.some((o) => o.long === "--node"));
   if (connecting.length === 0) return;

@@ -13,10 +13,6 @@ export function registerCompletion(
   program
     .command("completion <shell>")
     .description("print a completion script for bash, zsh or fish")
-    .addHelpText(
-      "after",
-      "\nExamples:\n  source <(treescale completion bash)\n  treescale completion fish > ~/.config/fish/completions/treescale.fish\n",
-    )
     .action(async (shell: string) => {
       const verbs = verbsOf(await everyVerb());
       const script = { bash, zsh, fish }[shell as "bash" | "zsh" | "fish"];

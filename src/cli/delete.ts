@@ -50,10 +50,6 @@ export function registerDelete(program: Command, kinds: Kinds): void {
       10,
     )
     .option("-y, --yes", "do not ask before removing (never asked when stdin is not a terminal)", false)
-    .addHelpText(
-      "after",
-      "\nExamples:\n  treescale delete -f app/ --dry-run\n  treescale down -f app/ --yes --node 10.0.0.1:7000\n",
-    )
     .action((options: DeleteOptions) => runDelete(options, kinds));
 }
 

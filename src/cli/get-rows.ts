@@ -4,6 +4,9 @@ import type { ServerSpec } from "../model/resources.js";
 import { blindKinds, type NodeState } from "../model/wire.js";
 import type { NodeController, ObservedObject } from "../reconcile/controller.js";
 import type { ServerRecord } from "../state/contexts.js";
+import { naturalCompare } from "../util/natural-order.js";
+import type { Row, RowShape } from "./row-output.js";
+import { hasTags, type LabelSelector, matchesLabels } from "./selectors.js";
 
 export const FIXED_KINDS = {
   nodes: "nodes",
@@ -17,12 +20,65 @@ export const FIXED_KINDS = {
 } as const;
 export type FixedKind = (typeof FIXED_KINDS)[keyof typeof FIXED_KINDS];
 
-export type Row = Record<string, unknown>;
+export type { Row };
 
-/** Which stacks to show: one, or every stack (`-A`). */
-export type StackFilter = { stack?: string };
+/**
+ * Which rows to show: one stack or every stack (`-A`); objects whose labels match `-l`; what is on
+ * nodes carrying every `--tag`.
+ */
+export type StackFilter = { stack?: string; labels?: LabelSelector; tags?: readonly string[] };
 
 const shown = (filter: StackFilter, stack: string) => filter.stack === undefined || filter.stack === stack;
+
+const labelled = (filter: StackFilter, item: unknown) =>
+  filter.labels === undefined ||
+  matchesLabels(filter.labels, (item as { labels?: Record<string, string> }).labels ?? {});
+
+/** The nodes --tag keeps; without --tag, all. */
+function tagged(states: readonly NodeState[], filter: StackFilter): NodeState[] {
+  const tags = filter.tags ?? [];
+  return states.filter((s) => hasTags(tags, s.tags));
+}
+
+/**
+ * Whether a node that did not answer may carry the --tag asked for: its declared tags, else what its
+ * parent last knew; one whose tags nobody knows stays listed (unknown is said, never hidden).
+ */
+function mayCarry(
+  name: string,
+  filter: StackFilter,
+  states: readonly NodeState[],
+  declared: readonly ServerSpec[],
+): boolean {
+  const tags = filter.tags ?? [];
+  if (tags.length === 0) return true;
+  const known =
+    declared.find((s) => s.name === name)?.tags ??
+    states.flatMap((s) => s.children).find((c) => c.node === name)?.tags;
+  return known === undefined || hasTags(tags, known);
+}
+
+/** How each kind's rows read in `-o wide` and `-o name`. */
+export function objectShape(controller: NodeController): RowShape {
+  return {
+    wide: [...(controller.wideColumns ?? []), "nodeAddress"],
+    // A replica as compose and `logs` name it (container/web-1), else the object's name.
+    nameOf: (row) =>
+      typeof row.replica === "number" && row.resource !== undefined
+        ? `${controller.kind}/${String(row.resource)}-${row.replica}`
+        : `${controller.kind}/${String(row.name)}`,
+  };
+}
+
+export const TREE_SHAPES: Record<FixedKind, RowShape> = {
+  nodes: { wide: ["address", "children"], nameOf: (row) => `node/${String(row.name)}` },
+  links: { wide: ["since"], nameOf: (row) => `link/${String(row.child)}` },
+  status: {
+    wide: ["generation", "since"],
+    nameOf: (row) => `${String(row.resource)}@${String(row.node)}`,
+  },
+  servers: { wide: ["docker", "image"], nameOf: (row) => `server/${String(row.name)}` },
+};
 
 /** Rows of a node-scope kind's observed objects. */
 export function objectRows(
@@ -31,18 +87,22 @@ export function objectRows(
   declared: readonly ServerSpec[],
   filter: StackFilter,
 ): Row[] {
-  const items = states.flatMap((s) =>
-    ((s.observed[controller.kind]?.items ?? []) as ObservedObject[]).filter((item) =>
-      shown(filter, item.stack),
+  const items = tagged(states, filter).flatMap((s) =>
+    ((s.observed[controller.kind]?.items ?? []) as ObservedObject[]).filter(
+      (item) => shown(filter, item.stack) && labelled(filter, item),
     ),
   );
   const byNode = new Map(states.map((s) => [s.node, s]));
-  const rows = controller.rows(items, {
-    peers: (node, kind) => (byNode.get(node)?.observed[kind]?.items ?? []) as ObservedObject[],
-    entry: (node, stack, kind, name) => byNode.get(node)?.stacks[stack]?.slice.resources[`${kind}/${name}`],
-  });
-  for (const [name, why] of missingNodes(states, declared, controller.kind))
-    rows.push({ name: "?", node: name, state: `unknown (${why})` });
+  const rows: Row[] = controller
+    .rows(items, {
+      peers: (node, kind) => (byNode.get(node)?.observed[kind]?.items ?? []) as ObservedObject[],
+      entry: (node, stack, kind, name) => byNode.get(node)?.stacks[stack]?.slice.resources[`${kind}/${name}`],
+    })
+    .map((row) => ({ ...row, nodeAddress: byNode.get(String(row.node))?.listen ?? null }));
+  for (const [name, why] of missingNodes(states, declared, controller.kind)) {
+    if (mayCarry(name, filter, states, declared))
+      rows.push({ name: "?", node: name, state: `unknown (${why})`, nodeAddress: null });
+  }
   return rows;
 }
 
@@ -60,22 +120,20 @@ export function serverRows(
   const records = new Map(built.map((r) => [r.name, r]));
   const declaredParent = (name: string) => declared.find((s) => s.childs.includes(name))?.name;
   const names = new Set([...declared.map((s) => s.name), ...records.keys()]);
-  return [...names]
-    .sort((a, b) => a.localeCompare(b))
-    .map((name) => {
-      const state = byNode.get(name);
-      const record = records.get(name);
-      return {
-        name,
-        tree: state ? "in the tree" : "not in the tree",
-        docker: record?.docker ?? null,
-        image: record?.image ?? null,
-        // As the running node says; null when it does not answer (or is older than the field).
-        node: state?.version ?? null,
-        parent: (state ? state.parent : (declaredParent(name) ?? record?.parent)) ?? null,
-        lastBuild: record ? lastBuild(record) : "never built",
-      };
-    });
+  return [...names].sort(naturalCompare).map((name) => {
+    const state = byNode.get(name);
+    const record = records.get(name);
+    return {
+      name,
+      tree: state ? "in the tree" : "not in the tree",
+      docker: record?.docker ?? null,
+      image: record?.image ?? null,
+      // As the running node says; null when it does not answer (or is older than the field).
+      node: state?.version ?? null,
+      parent: (state ? state.parent : (declaredParent(name) ?? record?.parent)) ?? null,
+      lastBuild: record ? lastBuild(record) : "never built",
+    };
+  });
 }
 
 function lastBuild(record: ServerRecord): string {
@@ -93,7 +151,7 @@ export function treeRows(
 ): Row[] {
   if (kind === "status") return statusRows(states, declared, filter);
   if (kind === "servers") return serverRows(states, declared, built);
-  if (kind === "nodes") return nodeRows(states, declared);
+  if (kind === "nodes") return nodeRows(states, declared, filter);
   return linkRows(states, declared);
 }
 
@@ -102,7 +160,7 @@ function statusRows(
   declared: readonly ServerSpec[],
   filter: StackFilter,
 ): Row[] {
-  const rows: Row[] = states.flatMap((s) =>
+  const rows: Row[] = tagged(states, filter).flatMap((s) =>
     Object.entries(s.stacks)
       .filter(([stack]) => shown(filter, stack))
       .flatMap(([, stack]) =>
@@ -115,10 +173,12 @@ function statusRows(
           ready: `${status.ready}/${status.desired}`,
           generation: status.observedGeneration,
           message: status.message,
+          since: status.since,
         })),
       ),
   );
   for (const [name, why] of missingNodes(states, declared)) {
+    if (!mayCarry(name, filter, states, declared)) continue;
     rows.push({
       node: name,
       stack: filter.stack ?? "*",
@@ -128,16 +188,16 @@ function statusRows(
       ready: "?",
       generation: "?",
       message: why,
+      since: null,
     });
   }
-  const byPlace = new Intl.Collator("en", { numeric: true }).compare;
   return rows.sort((a, b) =>
-    byPlace(`${a.node}/${a.stack}/${a.resource}`, `${b.node}/${b.stack}/${b.resource}`),
+    naturalCompare(`${a.node}/${a.stack}/${a.resource}`, `${b.node}/${b.stack}/${b.resource}`),
   );
 }
 
-function nodeRows(states: readonly NodeState[], declared: readonly ServerSpec[]): Row[] {
-  const rows: Row[] = states.map((s) => {
+function nodeRows(states: readonly NodeState[], declared: readonly ServerSpec[], filter: StackFilter): Row[] {
+  const rows: Row[] = tagged(states, filter).map((s) => {
     const blind = blindKinds(s.observed);
     const settled = Object.values(s.stacks).every((stack) => stack.settled);
     return {
@@ -148,9 +208,12 @@ function nodeRows(states: readonly NodeState[], declared: readonly ServerSpec[])
       tags: s.tags,
       stacks: Object.keys(s.stacks),
       objects: Object.values(s.observed).reduce((sum, o) => sum + o.items.length, 0),
+      address: s.listen ?? null,
+      children: s.children.map((c) => c.node),
     };
   });
-  for (const [name, why] of missingNodes(states, declared, undefined, false))
+  for (const [name, why] of missingNodes(states, declared, undefined, false)) {
+    if (!mayCarry(name, filter, states, declared)) continue;
     rows.push({
       name,
       status: `Unreachable (${why})`,
@@ -158,8 +221,11 @@ function nodeRows(states: readonly NodeState[], declared: readonly ServerSpec[])
       tags: null,
       stacks: null,
       objects: null,
+      address: null,
+      children: null,
     });
-  return rows.sort((a, b) => String(a.name).localeCompare(String(b.name)));
+  }
+  return rows.sort((a, b) => naturalCompare(String(a.name), String(b.name)));
 }
 
 function linkRows(states: readonly NodeState[], declared: readonly ServerSpec[]): Row[] {
@@ -175,11 +241,18 @@ function linkRows(states: readonly NodeState[], declared: readonly ServerSpec[])
         child: s.node,
         status:
           !wanted || wanted.parent === s.parent ? "Connected" : `Connected (declared under ${wanted.parent})`,
+        since:
+          states.find((p) => p.node === s.parent)?.children.find((c) => c.node === s.node)?.since ?? null,
       };
     });
   for (const edge of declaredEdges) {
     if (!states.some((s) => s.node === edge.child))
-      rows.push({ parent: edge.parent, child: edge.child, status: "Pending (child not running)" });
+      rows.push({
+        parent: edge.parent,
+        child: edge.child,
+        status: "Pending (child not running)",
+        since: null,
+      });
   }
   for (const state of states) {
     for (const child of state.children) {
@@ -192,11 +265,12 @@ function linkRows(states: readonly NodeState[], declared: readonly ServerSpec[])
           parent: state.node,
           child: child.node,
           status: `Down since ${child.since} (${child.reason ?? "unknown"})`,
+          since: child.since,
         });
       }
     }
   }
-  return rows.sort((a, b) => String(a.child).localeCompare(String(b.child)));
+  return rows.sort((a, b) => naturalCompare(String(a.child), String(b.child)));
 }
 
 /**

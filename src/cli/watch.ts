@@ -1,11 +1,14 @@
 // `treescale watch -f DIR`: git-ops. Apply at start and on every change (debounced), log each
-// outcome, and — on the embedded node — keep healing drift in between. Exits 0 on SIGINT/SIGTERM.
+// outcome, and — on the embedded node — keep healing drift in between; drift the agents find and
+// heal, and the errors their engines give, are printed as they happen. Exits 0 on SIGINT/SIGTERM.
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import { loadManifests } from "../manifest/index.js";
+import { AGENT_EVENTS, type DriftReport, type ProgressReport } from "../model/wire.js";
 import { Registry } from "../reconcile/registry.js";
 import { ApplyLoop } from "../watch/apply-loop.js";
 import { watchDebounced } from "../watch/debounced-watcher.js";
+import { DriftFeedback } from "./drift-feedback.js";
 import { wholeNumber } from "./flag-values.js";
 import { runFleetApply } from "./fleet-apply.js";
 import { openFleet } from "./fleet-connection.js";
@@ -59,15 +62,30 @@ async function runWatch(flags: WatchFlags, kinds: Kinds): Promise<void> {
   if (files.includes("-")) throw new UsageError("watch needs files or directories to watch, not stdin");
   const fleet = await openFleet(flags, kinds);
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  // Between applies, what the agents find and do: drift (healed or not) and engine errors.
+  let stack: string | undefined;
+  const feedback = new DriftFeedback(() => stack ?? "");
+  await fleet.bus.listen([AGENT_EVENTS.drift, AGENT_EVENTS.progress], (message) => {
+    try {
+      const lines =
+        message.event === AGENT_EVENTS.drift
+          ? feedback.drift(message.json<DriftReport>())
+          : feedback.progress(message.json<ProgressReport>());
+      for (const line of lines) log(line);
+    } catch (error) {
+      log(`ignored an unreadable ${message.event}: ${(error as Error).message}`);
+    }
+  });
   const loop = new ApplyLoop({
     load: () => loadManifests(files, undefined, { sections: registry.sections() }),
-    apply: (loaded) =>
-      runFleetApply(
+    apply: (loaded) => {
+      stack = stackOf(flags.stack, loaded, files);
+      return runFleetApply(
         fleet.bus,
         loaded,
         registry,
         {
-          stack: stackOf(flags.stack, loaded, files),
+          stack,
           prune: flags.prune,
           allowEmpty: flags.allowEmpty,
           dryRun: false,
@@ -76,7 +94,8 @@ async function runWatch(flags: WatchFlags, kinds: Kinds): Promise<void> {
           gatherMs: 2000,
         },
         fleet,
-      ),
+      );
+    },
     log,
   });
   const watcher = watchDebounced(

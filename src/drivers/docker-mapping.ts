@@ -147,11 +147,12 @@ export function createOptions(request: CreateContainerRequest): Dockerode.Contai
 export type ListedContainer = Pick<
   Dockerode.ContainerInfo,
   "Id" | "Names" | "Image" | "Created" | "State" | "Status"
-> & {
-  Labels: Record<string, string> | null;
-  NetworkSettings?: { Networks?: Record<string, { IPAddress?: string } | null> | null } | null;
-  Ports?: { PrivatePort: number; PublicPort?: number; Type: string; IP?: string }[] | null;
-};
+> &
+  Partial<Pick<Dockerode.ContainerInfo, "ImageID">> & {
+    Labels: Record<string, string> | null;
+    NetworkSettings?: { Networks?: Record<string, { IPAddress?: string } | null> | null } | null;
+    Ports?: { PrivatePort: number; PublicPort?: number; Type: string; IP?: string }[] | null;
+  };
 
 const RUN_STATES: readonly ContainerRunState[] = [
   "created",
@@ -226,6 +227,10 @@ export function toObservedContainer(entry: ListedContainer): ObservedContainer {
   };
   const health = parseHealth(entry.Status);
   if (health !== undefined) observed.health = health;
+  if (entry.ImageID) observed.imageId = entry.ImageID;
+  // The user's own labels, what `get -l` selects on; ours say where the container belongs and are fields already.
+  const own = Object.entries(labels).filter(([key]) => !key.startsWith("treescale."));
+  if (own.length > 0) observed.labels = Object.fromEntries(own);
   // The address other containers and this host reach it at: a balancer's backends are these.
   const ip = Object.values(entry.NetworkSettings?.Networks ?? {}).find((n) => n?.IPAddress)?.IPAddress;
   if (ip) observed.ip = ip;

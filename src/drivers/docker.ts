@@ -35,19 +35,22 @@ import {
 import { type EngineStatsAnswer, usageFromAnswer } from "./docker-stats.js";
 import type {
   ContainerEngine,
+  ContainerLogReader,
   ContainerStatsSource,
   CreateContainerRequest,
   EngineCallOptions,
+  LogOptions,
   PullProgress,
 } from "./engine.js";
 import { ContainerNameConflictError, EngineRequestError, EngineTimeoutError } from "./engine-errors.js";
 import { EngineHttpClient } from "./engine-http.js";
+import { type LogLine, LogLineSplitter } from "./log-lines.js";
 
 const MS_PER_SECOND = 1000;
 /** The engine sends a running container's stats every second: this much silence means the stream is stuck. */
 const STATS_SILENCE_MS = 10_000;
 
-export class DockerEngine implements ContainerEngine, ContainerStatsSource {
+export class DockerEngine implements ContainerEngine, ContainerStatsSource, ContainerLogReader {
   readonly connection: DockerConnection;
   readonly timeouts: EngineTimeouts;
   readonly #reader: EngineHttpClient;
@@ -265,6 +268,58 @@ export class DockerEngine implements ContainerEngine, ContainerStatsSource {
           { cause: error },
         );
       }
+      throw requestFailed(this.connection, `cannot ${operation}`, error);
+    }
+  }
+
+  async readLogs(
+    id: string,
+    options: LogOptions,
+    onLine: (line: LogLine) => void,
+    call: EngineCallOptions = {},
+  ): Promise<void> {
+    const operation = `read the logs of container ${id}`;
+    const query = {
+      stdout: true,
+      stderr: true,
+      timestamps: options.timestamps,
+      ...(options.tail !== undefined ? { tail: options.tail } : {}),
+      ...(options.since !== undefined ? { since: options.since } : {}),
+    };
+    const splitter = new LogLineSplitter();
+    const emit = (lines: LogLine[]) => {
+      for (const line of lines) onLine(line);
+    };
+    try {
+      const docker = await this.#client();
+      const container = docker.getContainer(id);
+      if (!options.follow) {
+        const output = await this.#request(operation, call, (signal) =>
+          container.logs({ ...query, follow: false, abortSignal: signal }),
+        );
+        emit(splitter.push(Buffer.from(output)));
+        emit(splitter.end());
+        return;
+      }
+      // The deadline covers opening the stream; what follows ends with the container or the caller.
+      const stream = await this.#request(operation, call, (signal) =>
+        container.logs({ ...query, follow: true, abortSignal: call.signal ?? signal }),
+      );
+      await new Promise<void>((resolve, reject) => {
+        const stop = () => {
+          (stream as Readable).destroy();
+          resolve();
+        };
+        if (call.signal?.aborted) return stop();
+        call.signal?.addEventListener("abort", stop, { once: true });
+        stream.on("data", (chunk: Buffer) => emit(splitter.push(chunk)));
+        stream.on("end", () => resolve());
+        stream.on("close", () => resolve());
+        stream.on("error", (error: unknown) => (call.signal?.aborted ? resolve() : reject(error)));
+      });
+      emit(splitter.end());
+    } catch (error) {
+      if (error instanceof TreescaleError) throw error;
       throw requestFailed(this.connection, `cannot ${operation}`, error);
     }
   }

@@ -3,6 +3,7 @@
 import type { ObservedContainer } from "../model/observed.js";
 import type { ContainerSpec } from "../model/resources.js";
 import type { ContainerUsage } from "../model/usage.js";
+import type { LogLine } from "./log-lines.js";
 
 export type CreateContainerRequest = {
   name: string;
@@ -52,6 +53,33 @@ export interface ContainerEngine {
    * The stop's deadline is the grace period plus a margin.
    */
   remove(id: string, stopTimeoutSeconds: number, options?: EngineCallOptions): Promise<void>;
+}
+
+/** What `treescale logs` asks of one container's output. */
+export type LogOptions = {
+  /** Keep reading what it writes until the signal aborts. */
+  follow: boolean;
+  /** Only the last N lines of what it has written so far. */
+  tail?: number;
+  /** Only what it wrote from this time on (Unix seconds). */
+  since?: number;
+  /** Each line prefixed with the engine's RFC 3339 time. */
+  timestamps: boolean;
+};
+
+/** The engine's record of what a container wrote to stdout and stderr. */
+export interface ContainerLogReader {
+  /**
+   * Calls `onLine` with each line, resolving when the output ends: at once without `follow`, when
+   * the container goes or the signal aborts with it. Opening the stream has the usual deadline; a
+   * followed stream has none after (a quiet container is not a hung engine).
+   */
+  readLogs(
+    id: string,
+    options: LogOptions,
+    onLine: (line: LogLine) => void,
+    call?: EngineCallOptions,
+  ): Promise<void>;
 }
 
 /** A change to one of a node's owned containers, as the engine's event stream reports it. */

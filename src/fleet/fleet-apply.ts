@@ -15,6 +15,7 @@ import {
 } from "../model/wire.js";
 import type { Outcome, PlannedAction, ProgressSink } from "../reconcile/controller.js";
 import type { Registry } from "../reconcile/registry.js";
+import { naturalCompare } from "../util/natural-order.js";
 import type { FleetBus } from "./fleet-bus.js";
 import type { FleetPlan, NodePlan } from "./fleet-plan.js";
 
@@ -96,7 +97,7 @@ export async function gatherStates(
     if (known.size > byName.size && timeoutMs > FIRST_WINDOW_MS)
       keep(await ask(timeoutMs - FIRST_WINDOW_MS, {}, known.size));
   }
-  return [...byName.values()].sort((a, b) => a.node.localeCompare(b.node));
+  return [...byName.values()].sort((a, b) => naturalCompare(a.node, b.node));
 }
 
 const FIRST_WINDOW_MS = 300;
@@ -214,7 +215,7 @@ export async function applyFleet(options: FleetApplyOptions): Promise<FleetApply
       break;
     }
     const fleet = await runFleetKinds(options);
-    return { nodes: dedupeLast(outcomes).sort((a, b) => a.node.localeCompare(b.node)), actions, fleet };
+    return { nodes: dedupeLast(outcomes).sort((a, b) => naturalCompare(a.node, b.node)), actions, fleet };
   } finally {
     stopListening();
   }

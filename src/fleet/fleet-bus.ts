@@ -16,14 +16,24 @@ export interface FleetBus {
     /** Stops waiting once the replies so far are all that is needed. */
     enough?: (replies: readonly Message[]) => boolean,
   ): Promise<Message[]>;
-  /** Delivers every message of these events until the returned function is called. */
-  listen(events: string[], handler: (message: Message) => void): Promise<() => void>;
+  /**
+   * Delivers every message of these events until the returned function is called; `channels` joins
+   * channels too, for events published to one (a log stream's).
+   */
+  listen(
+    events: string[],
+    handler: (message: Message) => void,
+    channels?: readonly string[],
+  ): Promise<() => void>;
   close(): Promise<void>;
 }
 
 export function clientFleetBus(client: BusClient): FleetBus {
   // Why the connection ended, when it did by itself: what a later request's failure should say.
   let lost: BusError | undefined;
+  // Listeners add to one declaration (a watch's drift listener outlives each apply's progress one).
+  const declaredEvents = new Set<string>();
+  const declaredChannels = new Set<string>();
   void client.closed.then((reason) => {
     lost = reason;
   });
@@ -48,8 +58,10 @@ export function clientFleetBus(client: BusClient): FleetBus {
         throw error;
       }
     },
-    listen: async (events, handler) => {
-      await client.subscribe({ events });
+    listen: async (events, handler, channels) => {
+      for (const event of events) declaredEvents.add(event);
+      for (const channel of channels ?? []) declaredChannels.add(channel);
+      await client.subscribe({ events: [...declaredEvents], channels: [...declaredChannels] });
       const wanted = new Set(events);
       return client.onMessage((message) => {
         if (wanted.has(message.event)) handler(message);

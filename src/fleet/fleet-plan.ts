@@ -14,6 +14,7 @@ import type {
 import { resourceKey, splitResourceKey } from "../reconcile/keys.js";
 import type { Registry } from "../reconcile/registry.js";
 import { canonicalJson } from "../util/canonical-json.js";
+import { naturalCompare } from "../util/natural-order.js";
 
 export type NodePlan = {
   node: string;
@@ -160,7 +161,7 @@ export function planFleet({ desired, asWritten, states, stack, prune, registry }
       unchanged: 0,
     });
   }
-  plans.sort((a, b) => a.node.localeCompare(b.node));
+  plans.sort((a, b) => naturalCompare(a.node, b.node));
 
   const fleet: FleetPlan["fleet"] = { actions: [], notes: [] };
   for (const controller of registry.fleetKinds) {

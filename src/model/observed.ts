@@ -22,6 +22,10 @@ export type ObservedContainer = {
   /** Short hash per spec field, so a recreate can name the fields that changed. */
   fieldHashes: Record<string, string>;
   image: string;
+  /** The image's content ID the container runs (sha256:…), as the engine lists it. */
+  imageId?: string;
+  /** Labels the manifests gave it (not TreeScale's own). */
+  labels?: Record<string, string>;
   state: ContainerRunState;
   health?: "starting" | "healthy" | "unhealthy";
   /** Its address on the engine's network, while it has one (running). */

@@ -14,7 +14,47 @@ export const AGENT_EVENTS = {
   objects: "agent.objects",
   /** Asks every node to announce its objects now (a node that just started has none of theirs yet). */
   objectsWanted: "agent.objects.wanted",
+  /** Asks a node for what a resource's objects on it wrote (`treescale logs`): answered with LogsAnswer. */
+  logs: "agent.logs",
+  /** Keeps a followed log stream going (its lease), or stops it: answered with { alive }. */
+  logsKeep: "agent.logs.keep",
+  /** The lines of a log stream, published to its channel (LogsData). */
+  logsData: "agent.logs.data",
 } as const;
+
+/** What `agent.logs` asks: one resource's output on the node, streamed to the channel of `stream`. */
+export type LogsAsk = {
+  /** The requester's name for this stream (letters, digits, dashes): its channel is logsChannel(stream). */
+  stream: string;
+  kind: string;
+  resource: string;
+  /** Only this stack's objects; absent: every stack's. */
+  stack?: string;
+  follow: boolean;
+  tail?: number;
+  /** Unix seconds. */
+  since?: number;
+  timestamps: boolean;
+  /** A followed stream ends when not kept (agent.logs.keep) for this long. */
+  leaseMs: number;
+};
+
+/** Which of the node's objects the stream reads: `web-1` is replica 1 of web. */
+export type LogsAnswer = {
+  node: string;
+  replicas: { name: string; stack: string; replica: number }[];
+};
+
+/** One batch of a log stream; the last one of a node says `end`, with what could not be read. */
+export type LogsData = {
+  node: string;
+  stream: string;
+  lines: { replica: string; stream: "stdout" | "stderr"; text: string }[];
+  end?: true;
+  errors?: { replica: string; message: string }[];
+};
+
+export const logsChannel = (stream: string) => `logs.${stream}`;
 
 /** What `agent.objects` carries: who the node is, where it hangs in the tree, where it is reached. */
 export type ObjectsAnnouncement = {
@@ -92,6 +132,8 @@ export type NodeState = {
   version?: string;
   tags: string[];
   parent?: string;
+  /** Its bus listener (host:port), where clients and child nodes reach it. */
+  listen?: string;
   children: ChildLink[];
   /** kind → what the node sees of it. */
   observed: Record<string, Observation>;

@@ -71,6 +71,7 @@ export class NodeDaemon {
             ...(options.readOnly ? { readOnly: true } : {}),
             parent: () => this.node.parentName,
             address: () => this.node.linkAddress,
+            listen: () => this.node.describe().listen,
             children: () => [...this.#children.values()],
             ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
             ...(imageService

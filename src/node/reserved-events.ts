@@ -8,6 +8,8 @@ export const RESERVED_EVENTS: readonly EventRule[] = [
   { event: AGENT_EVENTS.apply, permission: "fleet:apply" },
   { event: AGENT_EVENTS.state, permission: "fleet:read" },
   { event: AGENT_EVENTS.summary, permission: "fleet:read" },
+  { event: AGENT_EVENTS.logs, permission: "fleet:read" },
+  { event: AGENT_EVENTS.logsKeep, permission: "fleet:read" },
   { event: REPARENT_EVENT, permission: "node:reparent" },
   // Moving images down the tree (image.offer, image.chunk, image.end, image.list, image.fetch).
   { event: "image.*", permission: "images:push" },

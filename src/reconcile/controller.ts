@@ -216,12 +216,34 @@ export interface UsageSource {
   sample(signal: AbortSignal): Promise<UsageSnapshot>;
 }
 
+/** What `treescale logs` asks of one object's output. */
+export type LogRequest = {
+  follow: boolean;
+  /** The last N lines only. */
+  tail?: number;
+  /** From this time on (Unix seconds). */
+  since?: number;
+  timestamps: boolean;
+};
+
+export type ObjectLogLine = { stream: "stdout" | "stderr"; text: string };
+
 /** The acting half of a node-scope kind, bound to one node's drivers by the composition root. */
 export interface NodeRuntime<Observed, A extends PlannedAction> {
   observe(context: ObserveContext): Observer<Observed>;
   execute(actions: readonly A[], context: ExecuteContext<A>): Promise<Outcome<A>[]>;
   /** For kinds whose objects use resources the engine measures (containers). */
   readonly usage?: UsageSource;
+  /**
+   * What one of its objects wrote, for kinds whose objects write any (a container): resolves when
+   * the output ends, or, following, when the signal aborts.
+   */
+  logs?(
+    object: Observed,
+    request: LogRequest,
+    onLine: (line: ObjectLogLine) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
 }
 
 export interface NodeController<
@@ -249,6 +271,8 @@ export interface NodeController<
   actionJson(action: A): Record<string, unknown>;
   /** `get <kind>` rows for observed objects, with what their nodes declared and observed besides. */
   rows(observed: readonly Observed[], context?: RowContext): Record<string, unknown>[];
+  /** Columns of its rows that only `get -o wide` prints (the JSON and YAML rows always carry them). */
+  readonly wideColumns?: readonly string[];
   /** Names `get` accepts for this kind (`containers`, `container`). */
   readonly nouns: readonly string[];
   /** Kinds whose observed objects this one plans from: a change to them re-plans this kind too. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { objectRows, treeRows } from "../../../src/cli/get-rows.js";
+import { parseLabelSelector } from "../../../src/cli/selectors.js";
 import type { ObservedContainer } from "../../../src/model/observed.js";
 import type { ContainerSpec, ServerSpec } from "../../../src/model/resources.js";
 import type { NodeState, ResourceStatus } from "../../../src/model/wire.js";
@@ -60,7 +61,16 @@ describe("get rows", () => {
   it("nodes: every node that answered, and the ones that did not, with why", () => {
     expect(treeRows("nodes", states, [server("root", ["c1", "c3"]), server("c1"), server("c3")], {})).toEqual(
       [
-        { name: "c1", status: "Ready", parent: "root", tags: ["web"], stacks: [STACK], objects: 1 },
+        {
+          name: "c1",
+          status: "Ready",
+          parent: "root",
+          tags: ["web"],
+          stacks: [STACK],
+          objects: 1,
+          address: null,
+          children: [],
+        },
         {
           name: "c2",
           status: "Unreachable (down since t0: heartbeat_timeout)",
@@ -68,6 +78,8 @@ describe("get rows", () => {
           tags: null,
           stacks: null,
           objects: null,
+          address: null,
+          children: null,
         },
         {
           name: "c3",
@@ -76,8 +88,19 @@ describe("get rows", () => {
           tags: null,
           stacks: null,
           objects: null,
+          address: null,
+          children: null,
         },
-        { name: "root", status: "Ready", parent: null, tags: [], stacks: [STACK], objects: 0 },
+        {
+          name: "root",
+          status: "Ready",
+          parent: null,
+          tags: [],
+          stacks: [STACK],
+          objects: 0,
+          address: null,
+          children: ["c2"],
+        },
       ],
     );
   });
@@ -86,9 +109,9 @@ describe("get rows", () => {
     expect(
       treeRows("links", states, [server("root", ["c3"]), server("c1"), server("other", ["c1"])], {}),
     ).toEqual([
-      { parent: "root", child: "c1", status: "Connected (declared under other)" },
-      { parent: "root", child: "c2", status: "Down since t0 (heartbeat_timeout)" },
-      { parent: "root", child: "c3", status: "Pending (child not running)" },
+      { parent: "root", child: "c1", status: "Connected (declared under other)", since: null },
+      { parent: "root", child: "c2", status: "Down since t0 (heartbeat_timeout)", since: "t0" },
+      { parent: "root", child: "c3", status: "Pending (child not running)", since: null },
     ]);
   });
 
@@ -116,6 +139,7 @@ describe("get rows", () => {
         ready: "0/1",
         generation: 4,
         message: "0/1 replicas running",
+        since: "",
       },
       {
         node: "local",
@@ -126,6 +150,7 @@ describe("get rows", () => {
         ready: "1/1",
         generation: 4,
         message: "1/1 replicas running",
+        since: "",
       },
     ]);
   });
@@ -242,5 +267,32 @@ describe("get rows", () => {
         lastBuild: "never built",
       },
     ]);
+  });
+
+  it("containers: -l keeps the replicas whose labels match, --tag those on nodes carrying the tag", () => {
+    const labelled = (replica: number, tier: string) => ({
+      ...running("c1", web, replica),
+      labels: { tier },
+    });
+    const c1 = state("c1", {
+      tags: ["edge"],
+      observed: { container: observation([labelled(1, "web"), labelled(2, "db")]) },
+    });
+    const c2 = state("c2", { observed: { container: observation([running("c2", web, 3)]) } });
+    const names = (filter: Parameters<typeof objectRows>[3]) =>
+      objectRows(containers, [c1, c2], [], filter).map((r) => r.name);
+    expect(names({ labels: parseLabelSelector("tier=web") })).toEqual(["shop_web_1_c1"]);
+    expect(names({ labels: parseLabelSelector("tier!=web") })).toEqual(["shop_web_2_c1", "shop_web_3_c2"]);
+    expect(names({ labels: parseLabelSelector("!tier") })).toEqual(["shop_web_3_c2"]);
+    expect(names({ tags: ["edge"] })).toEqual(["shop_web_1_c1", "shop_web_2_c1"]);
+  });
+
+  it("replica and node names sort by number: web-3 before web-27, node-2 before node-10", () => {
+    const many = state("node-10", {
+      observed: { container: observation([27, 3, 100].map((n) => running("node-10", web, n))) },
+    });
+    expect(objectRows(containers, [many], [], {}).map((r) => r.replica)).toEqual([3, 27, 100]);
+    const nodes = treeRows("nodes", [state("node-10"), state("node-2")], [], {}).map((r) => r.name);
+    expect(nodes).toEqual(["node-2", "node-10"]);
   });
 });

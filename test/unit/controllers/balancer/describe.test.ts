@@ -35,7 +35,10 @@ describe("get balancers — rows", () => {
   });
 
   it("prints the backends on one line in the table, not as [object Object]", async () => {
-    const text = await render(balancerRows([service], context), "table");
+    const text = await render(balancerRows([service], context), "table", {
+      wide: [],
+      nameOf: (row) => `balancer/${String(row.name)}`,
+    });
     expect(text).toContain("172.17.0.2:80 1 active 5, 172.17.0.3:80 0 draining 2, shop_web_2_node1 0 down");
     expect(text).not.toContain("[object Object]");
   });

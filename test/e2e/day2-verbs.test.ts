@@ -1,0 +1,168 @@
+// The day-2 verbs a kubectl or compose user reaches for, through the built CLI against the real
+// dockerd, sharing one embedded node: `watch` runs it (applying, healing, and printing the drift it
+// heals), and `logs`, `get -o wide|name`, `get -l`, `get -w` and `--help` join it as a user would.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI, callerEnvironment, requireBuild, resultOf, runCli, scratch } from "../support/cli.js";
+import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
+import { eventually } from "../support/poll.js";
+
+const docker = new Docker();
+const node = uniqueNodeName("day2");
+let work: Awaited<ReturnType<typeof scratch>>;
+let env: Record<string, string>;
+let watch: Running;
+
+// Each replica says hello once and then ticks every half second, until told to stop.
+const TICKER = `["sh", "-c", "echo hello from $HOSTNAME; i=0; trap 'exit 0' TERM; while true; do i=$((i+1)); echo tick $i; sleep 0.5; done"]`;
+const APP = `stack = "day2"
+[containers.web]
+image = "${TEST_IMAGE}"
+replicas = 10
+command = ${TICKER}
+labels = { tier = "web" }
+
+[containers.db]
+image = "${TEST_IMAGE}"
+command = ${TICKER}
+labels = { tier = "db" }
+`;
+
+type Running = { child: ChildProcess; stdout(): string; done: ReturnType<typeof resultOf> };
+
+/** A long-running verb (watch, logs -f, get -w): its output so far, and its end. */
+function start(...args: string[]): Running {
+  const child = spawn(process.execPath, [CLI, ...args, "--name", node], {
+    env: { ...callerEnvironment(), ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  return { child, stdout: () => out, done: resultOf(child) };
+}
+
+const cli = (...args: string[]) => runCli([...args, "--name", node], { env });
+
+/** Ctrl-C, and how long the verb took to end after it. */
+async function interrupt(running: Running): Promise<{ code: number; ms: number; stderr: string }> {
+  const at = Date.now();
+  running.child.kill("SIGINT");
+  const { code, stderr } = await running.done;
+  return { code, ms: Date.now() - at, stderr };
+}
+
+beforeAll(async () => {
+  requireBuild();
+  await ensureTestImage();
+  work = await scratch();
+  env = { TREESCALE_HOME: join(work.dir, "home") };
+  await mkdir(join(work.dir, "app"));
+  await work.write("app/app.toml", APP);
+  watch = start("watch", "-f", join(work.dir, "app"));
+  await eventually(async () => (watch.stdout().includes("applied: converged") ? true : undefined), 90_000);
+}, 120_000);
+
+afterAll(async () => {
+  if (watch && watch.child.exitCode === null) await interrupt(watch);
+  await removeContainersOfNode(node);
+  await work?.remove();
+});
+
+describe("day-2 verbs on the embedded node (real Docker)", () => {
+  it("get -o name lists replicas as container/web-N in numeric order; -l selects by label", async () => {
+    const all = await cli("get", "containers", "-o", "name");
+    expect(all.code, all.stderr).toBe(0);
+    const names = all.stdout.trim().split("\n");
+    expect(names).toEqual([
+      "container/db-1",
+      ...Array.from({ length: 10 }, (_, i) => `container/web-${i + 1}`),
+    ]);
+    const db = await cli("get", "containers", "-o", "name", "-l", "tier=db");
+    expect(db.stdout.trim()).toBe("container/db-1");
+    const notWeb = await cli("get", "containers", "-o", "name", "-l", "tier!=web,tier");
+    expect(notWeb.stdout.trim()).toBe("container/db-1");
+    const bad = await cli("get", "containers", "-l", "=x");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('-l: cannot read "=x"');
+  });
+
+  it("get -o wide adds where each replica is reached and what it runs; the plain table does not", async () => {
+    const wide = await cli("get", "containers", "-o", "wide", "-l", "tier=db");
+    expect(wide.code, wide.stderr).toBe(0);
+    const [header, row] = wide.stdout.trim().split("\n");
+    expect(header).toMatch(/\bIP\b.*\bPORTS\b.*\bIMAGE-ID\b.*\bLABELS\b.*\bNODE-ADDRESS\b/);
+    expect(row).toMatch(/172\.\d+\.\d+\.\d+/);
+    expect(row).toContain("tier=db");
+    expect(row).toMatch(/127\.0\.0\.1:\d+/);
+    const narrow = await cli("get", "containers", "-l", "tier=db");
+    expect(narrow.stdout).not.toContain("IMAGE-ID");
+    // Columns line up: every row's STATE starts where the header's does.
+    const lines = (await cli("get", "containers")).stdout.trim().split("\n");
+    const at = lines[0]!.indexOf("STATE");
+    for (const line of lines.slice(1)) expect(line.slice(at, at + 7)).toBe("running");
+  });
+
+  it("logs prints every replica's lines prefixed like compose; a resource nobody runs is an error", async () => {
+    const result = await cli("logs", "web", "--tail", "1");
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stdout.trim().split("\n");
+    expect(lines).toHaveLength(10);
+    const replicas = lines.map((line) => /^(web-\d+) +\| tick \d+$/.exec(line)?.[1]);
+    expect(new Set(replicas)).toEqual(new Set(Array.from({ length: 10 }, (_, i) => `web-${i + 1}`)));
+
+    const hello = await cli("logs", "db", "--tail", "100");
+    expect(hello.stdout).toMatch(/^db-1 \| hello from \w+$/m);
+
+    const missing = await cli("logs", "nosuch");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`no container "nosuch" runs on the nodes that answered (${node})`);
+  });
+
+  it("logs -f keeps printing new lines and ends at once on Ctrl-C", async () => {
+    const follow = start("logs", "db", "-f", "--tail", "0");
+    const ticks = () => follow.stdout().match(/^db-1 \| tick \d+$/gm)?.length ?? 0;
+    await eventually(async () => (ticks() >= 3 ? true : undefined), 20_000);
+    const { code, ms } = await interrupt(follow);
+    expect(code).toBe(130);
+    expect(ms).toBeLessThan(3000);
+  });
+
+  it("get -w prints the table, then the rows that change; watch prints the drift it heals", async () => {
+    const watching = start("get", "containers", "-w", "-l", "tier=db");
+    await eventually(async () => (watching.stdout().includes("running") ? true : undefined), 20_000);
+    const first = watching.stdout();
+    await docker.getContainer(`day2_db_1_${node}`).kill();
+    // The stop, then watch's heal: the row is printed again as it changes, under the same columns.
+    await eventually(
+      async () => (/exited/.test(watching.stdout().slice(first.length)) ? true : undefined),
+      20_000,
+    );
+    await eventually(
+      async () =>
+        watching
+          .stdout()
+          .slice(first.length)
+          .match(/running/g)?.length
+          ? true
+          : undefined,
+      20_000,
+    );
+    const { code, ms } = await interrupt(watching);
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(3000);
+    await eventually(async () => (/healed: container\/db on node/.test(watch.stdout()) ? true : undefined));
+    expect(watch.stdout()).toMatch(/drift: container\/db on node \S+: start day2_db_1_\S+ .*; healing/);
+  });
+
+  it("every verb's --help carries examples", async () => {
+    for (const verb of ["validate", "diff", "apply", "get", "logs", "delete", "watch", "events", "publish"]) {
+      const help = await runCli([verb, "--help"]);
+      expect(help.stdout, verb).toMatch(/Examples:\n {2}treescale /);
+    }
+  });
+});
