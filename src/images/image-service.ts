@@ -163,8 +163,11 @@ export class ImageService {
     };
     reception.idle.unref();
     const children = needing.map((a) => a.child);
+    // Progress below keeps a transfer alive too: a node supplying its children receives no chunks itself.
     const forwards = children.map((child) =>
-      sendImage(this.options.bus, child, spool, offer, this.#timeouts),
+      sendImage(this.options.bus, child, spool, offer, this.#timeouts, {
+        onConfirmed: () => reception.idle.refresh(),
+      }),
     );
     const own = loads ? this.#load(reception) : Promise.resolve([]);
     reception.results = Promise.all([own, ...forwards]).then((lists) => lists.flat());
