@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   bus: () => import("./bus.js"),
   drift: () => import("./drift.js"),
   images: () => import("./images.js"),
+  tree: () => import("./tree.js"),
 };
 
 async function main(): Promise<void> {

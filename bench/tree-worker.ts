@@ -1,0 +1,157 @@
+// One process of the tree benchmark (bench/tree.ts): it runs many real nodes (TreeNode: the bus server,
+// routing, node links over real TCP on loopback) and answers the orchestrator over the IPC channel.
+import type { Message } from "../src/bus/message.js";
+import { TreeNode } from "../src/node/tree-node.js";
+
+export interface NodeSpec {
+  name: string;
+  /** Where the parent listens, or the name of a node started earlier in this process. */
+  parent: { host: string; port: number } | { local: string } | undefined;
+  port: number;
+  leaf: boolean;
+}
+
+export type Command =
+  | { type: "start"; secret: string; heartbeatMs: number; nodes: NodeSpec[] }
+  | { type: "status" }
+  | { type: "publish"; from: string; event: string; node?: string }
+  | { type: "watch"; prefix: string; after: number }
+  | { type: "churn"; perSecond: number; seconds: number }
+  | { type: "stats" };
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes of one machine. */
+export const now = (): number => performance.timeOrigin + performance.now();
+
+const nodes = new Map<string, TreeNode>();
+const leaves: TreeNode[] = [];
+/** Arrivals of each root broadcast (by sequence number) across this process's leaves. */
+const arrivals = new Map<number, { count: number; last: number }>();
+/** The last root tick each node received: [publish time, arrival time]. */
+const ticks = new Map<string, [number, number]>();
+let watch: { prefix: string; after: number } | undefined;
+
+function send(message: object): void {
+  process.send?.(message);
+}
+
+function onBroadcast(message: Message): void {
+  const at = now();
+  const seq = Number(message.text());
+  const seen = arrivals.get(seq) ?? { count: 0, last: 0 };
+  seen.count++;
+  seen.last = Math.max(seen.last, at);
+  arrivals.set(seq, seen);
+  if (seen.count === leaves.length) {
+    arrivals.delete(seq);
+    send({ type: "broadcast", seq, last: seen.last });
+  }
+}
+
+function onTick(name: string, message: Message): void {
+  const at = now();
+  ticks.set(name, [Number(message.text()), at]);
+  if (!watch || !name.startsWith(watch.prefix)) return;
+  const watched = [...nodes.keys()].filter((node) => node.startsWith(watch!.prefix));
+  let last = 0;
+  for (const node of watched) {
+    const tick = ticks.get(node);
+    if (!tick || tick[0] <= watch.after) return;
+    last = Math.max(last, tick[1]);
+  }
+  watch = undefined;
+  send({ type: "recovered", last, nodes: watched.length });
+}
+
+async function start(command: Extract<Command, { type: "start" }>): Promise<void> {
+  const clusterSecret = new TextEncoder().encode(command.secret);
+  for (const spec of command.nodes) {
+    const parent =
+      spec.parent && "local" in spec.parent ? nodes.get(spec.parent.local)?.address : spec.parent;
+    const node = new TreeNode({
+      name: spec.name,
+      listen: { host: "127.0.0.1", port: spec.port },
+      ...(parent ? { parent } : {}),
+      tags: spec.leaf ? ["leaf"] : [],
+      clusterSecret,
+      heartbeatMs: command.heartbeatMs,
+      // 1,100 nodes forming at once on a shared 2-CPU machine stall each process for seconds at a time.
+      limits: { handshakeTimeoutMs: 60_000 },
+    });
+    await node.start();
+    nodes.set(spec.name, node);
+    await new Promise((resolve) => setImmediate(resolve));
+    node.subscribe("bench.tick", (message) => onTick(spec.name, message));
+    if (!spec.leaf) continue;
+    leaves.push(node);
+    node.subscribe("bench.down", onBroadcast);
+    node.subscribe("bench.across", (message) =>
+      send({ type: "across", at: now(), sent: Number(message.text()) }),
+    );
+    node.handle("bench.ping", () => "pong");
+  }
+  send({
+    type: "started",
+    addresses: Object.fromEntries([...nodes].map(([name, node]) => [name, node.address.port])),
+  });
+}
+
+/** Subscribes and unsubscribes `perSecond` times a second across this process's leaves, each for 1 s. */
+async function churn(perSecond: number, seconds: number): Promise<void> {
+  const samples: { interest: Record<string, number[]>; rss: number; heap: number }[] = [];
+  let counter = 0;
+  const began = performance.now();
+  // Paced by the clock, not by the timer's ticks: a process that stalls catches up instead of losing them.
+  const timer = setInterval(() => {
+    const owed = Math.floor(((performance.now() - began) / 1000) * perSecond);
+    for (; counter < owed; ) {
+      const leaf = leaves[counter % leaves.length]!;
+      const stop = leaf.subscribe(`churn.${counter++}`, () => {});
+      setTimeout(stop, 1000);
+    }
+  }, 10);
+  for (let second = 0; second < seconds; second++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    samples.push(stats());
+  }
+  clearInterval(timer);
+  send({ type: "churned", subscriptions: counter, samples });
+}
+
+function stats(): { interest: Record<string, number[]>; rss: number; heap: number; nodes: number } {
+  const interest: Record<string, number[]> = {};
+  for (const [name, node] of nodes) {
+    const depth = String(name.split("-").length);
+    interest[depth] = [...(interest[depth] ?? []), node.bus.gauges().interestKeys];
+  }
+  const memory = process.memoryUsage();
+  return { interest, rss: memory.rss, heap: memory.heapUsed, nodes: nodes.size };
+}
+
+process.on("message", (command: Command) => {
+  switch (command.type) {
+    case "start":
+      void start(command);
+      return;
+    case "status":
+      send({
+        type: "status",
+        parents: Object.fromEntries([...nodes].map(([name, node]) => [name, node.parentName ?? null])),
+      });
+      return;
+    case "publish": {
+      const node = nodes.get(command.from)!;
+      const sent = now();
+      node.publish(command.event, String(sent), command.node ? { node: command.node } : {});
+      return;
+    }
+    case "watch":
+      watch = { prefix: command.prefix, after: command.after };
+      return;
+    case "churn":
+      void churn(command.perSecond, command.seconds);
+      return;
+    case "stats":
+      send({ type: "stats", ...stats() });
+      return;
+  }
+});
