@@ -114,7 +114,7 @@ async function churn(perSecond: number, seconds: number): Promise<void> {
     samples.push(stats());
   }
   clearInterval(timer);
-  send({ type: "churned", subscriptions: counter, samples });
+  send({ type: "churned", subscriptions: counter, samples, seconds: (performance.now() - began) / 1000 });
 }
 
 function stats(): { interest: Record<string, number[]>; rss: number; heap: number; nodes: number } {

@@ -311,8 +311,14 @@ async function churn(root: TreeNode, workers: Worker[]): Promise<void> {
     nodes += sample.interest["2"]!.length + sample.interest["3"]!.length;
   }
   const subscriptions = results.reduce((sum, reply) => sum + (reply.subscriptions as number), 0);
+  const took = Math.max(...results.map((reply) => reply.seconds as number));
+  const linked = (await Promise.all(workers.map((w) => w.ask({ type: "status" }, "status")))).flatMap(
+    (reply) => Object.values(reply.parents as Record<string, string | null>),
+  );
   console.log(
-    `churn: ${subscriptions} subscribe/unsubscribe over ${seconds} s across the leaves (each held 1 s); interest-table keys per node:`,
+    `churn: ${subscriptions} subscribe/unsubscribe across the leaves (each held 1 s) in ${took.toFixed(1)} s ` +
+      `(asked: 1,000/s for ${seconds} s; a stalled process catches up); nodes still linked after: ` +
+      `${linked.filter((parent) => parent !== null).length} of ${linked.length}; interest-table keys per node:`,
   );
   const names = ["root", "depth 1", "depth 2", "leaf"];
   for (const [depth, keys] of Object.entries(byDepth)) {
