@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   drift: () => import("./drift.js"),
   images: () => import("./images.js"),
   tree: () => import("./tree.js"),
+  monitor: () => import("./monitor.js"),
 };
 
 async function main(): Promise<void> {
