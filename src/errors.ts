@@ -28,6 +28,25 @@ export class ExitError extends TreescaleError {
 }
 
 /** Bad user input: manifests, flags. Exit code 2. */
+/** Where a manifest problem is, for `-o json`'s error document: file, line, column, field (a path). */
+export type ErrorIssue = {
+  code: string;
+  message: string;
+  file: string;
+  line: number;
+  column: number;
+  field: string;
+};
+
+/** Manifests that do not hold: exit 2, every issue listed (as text, or as JSON with `-o json`). */
+export class ManifestIssuesError extends ExitError {
+  readonly issues: readonly ErrorIssue[];
+  constructor(message: string, issues: readonly ErrorIssue[]) {
+    super(2, message);
+    this.issues = issues;
+  }
+}
+
 export class UsageError extends TreescaleError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("USAGE", message, options);

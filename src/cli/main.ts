@@ -4,7 +4,7 @@
 // expected failure arrives here as a typed error and leaves as an exit code.
 import { Command, CommanderError } from "commander";
 import { builtinControllers } from "../../controllers/index.js";
-import { ExitError, InternalError, TreescaleError, UsageError } from "../errors.js";
+import { ExitError, InternalError, ManifestIssuesError, TreescaleError, UsageError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { registerCommands } from "./commands.js";
 import type { Kinds } from "./kinds.js";
@@ -70,12 +70,65 @@ async function main(argv: string[]): Promise<number> {
     .version(VERSION, "-v, --version")
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)");
+  const json = wantsJson(argv.slice(2));
+  // Commander's own messages (an unknown flag, a bad choice) are JSON too when -o json was asked for.
+  if (json) program.configureOutput({ writeErr: () => undefined });
   try {
     await registerCommands(program, argv.slice(2), kinds);
     await program.parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (error) {
-    return exitCodeFor(error);
+    const code = json ? jsonExitCodeFor(error) : exitCodeFor(error);
+    return code;
+  }
+}
+
+/** `-o json` / `--output json` / `-ojson` / `--output=json` anywhere among the arguments. */
+function wantsJson(args: readonly string[]): boolean {
+  return args.some(
+    (arg, i) =>
+      arg === "-ojson" ||
+      arg === "--output=json" ||
+      ((arg === "-o" || arg === "--output") && args[i + 1] === "json"),
+  );
+}
+
+/**
+ * In `-o json` mode a failure is one JSON document on stderr, `{"error": {code, message, issues?}}`,
+ * each manifest issue with its file, line, column and field; the exit code is the text mode's.
+ */
+function jsonExitCodeFor(error: unknown): number {
+  const exitCode = quietly(() => exitCodeFor(error));
+  const known = error instanceof TreescaleError && !(error instanceof InternalError);
+  const code =
+    error instanceof CommanderError
+      ? "USAGE"
+      : error instanceof ManifestIssuesError
+        ? "MANIFEST_INVALID"
+        : known
+          ? (error as TreescaleError).code
+          : "INTERNAL";
+  if (exitCode === 0) return 0;
+  const message = error instanceof Error ? error.message.replace(/^error: /, "") : String(error);
+  const document = {
+    error: {
+      code,
+      message,
+      ...(error instanceof ManifestIssuesError ? { issues: error.issues } : {}),
+    },
+  };
+  process.stderr.write(`${JSON.stringify(document)}\n`);
+  return exitCode;
+}
+
+/** The exit code for an error, without the text it would print. */
+function quietly(run: () => number): number {
+  const write = process.stderr.write;
+  process.stderr.write = (() => true) as typeof process.stderr.write;
+  try {
+    return run();
+  } finally {
+    process.stderr.write = write;
   }
 }
 
