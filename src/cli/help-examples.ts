@@ -36,8 +36,8 @@ export const EXAMPLES: Record<string, readonly [string, string][]> = {
     ["treescale events --event drift -o json", "drift reports only, as JSON lines"],
   ],
   publish: [
-    ["treescale publish deploy --data '{\"v\":2}'", "send an event; prints how many subscribers took it"],
-    ["treescale publish deploy --tag edge --wait-for-subscriber 10", "wait up to 10 s for a subscriber"],
+    ["treescale publish deploy --data '{\"v\":2}'", "send an event to its subscribers anywhere in the tree"],
+    ["treescale publish deploy --tag edge --node tls://10.0.0.1:7000", "only to subscribers tagged edge, through that node"],
   ],
   node: [
     ["treescale node --listen 0.0.0.0:7000 --tokens tokens.txt", "run a root node"],
