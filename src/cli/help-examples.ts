@@ -37,7 +37,10 @@ export const EXAMPLES: Record<string, readonly [string, string][]> = {
   ],
   publish: [
     ["treescale publish deploy --data '{\"v\":2}'", "send an event to its subscribers anywhere in the tree"],
-    ["treescale publish deploy --tag edge --node tls://10.0.0.1:7000", "only to subscribers tagged edge, through that node"],
+    [
+      "treescale publish deploy --tag edge --node tls://10.0.0.1:7000",
+      "only to subscribers tagged edge, through that node",
+    ],
   ],
   node: [
     ["treescale node --listen 0.0.0.0:7000 --tokens tokens.txt", "run a root node"],
