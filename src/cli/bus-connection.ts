@@ -124,6 +124,7 @@ const WAITED_FOR = {
   handshake: "READY (the node's answer to CONNECT)",
   subscribe: "READY confirming the subscription",
   flush: "the node to take what was sent",
+  confirm: "the node to confirm what was sent",
 } as const;
 
 /** A failure to connect in the CLI's terms: the flag to change, not the library option. */
@@ -158,6 +159,10 @@ export function connectionError(url: string, error: unknown): TreescaleError {
       ? "connect by a name or address its certificate lists"
       : "pass the CA that signed its certificate with --ca FILE (or $TREESCALE_CA)";
     return new BusCliError(`cannot trust the node at ${url}: ${tlsReason(error)}; ${fix}`, error);
+  }
+  // Connected, then refused what was sent: "cannot connect" would send the user after the wrong fix.
+  if (error instanceof BusError && error.code === "forbidden") {
+    return new BusCliError(`the node at ${url} refused: forbidden: ${error.message}`, error);
   }
   const reason = error instanceof BusError ? `${error.code}: ${error.message}` : (error as Error).message;
   return new BusCliError(`cannot connect to ${url}: ${reason}`, error);

@@ -31,9 +31,11 @@ export function registerPublish(program: Command): void {
       if (flags.channel) target.channel = flags.channel;
       if (flags.toNode) target.node = flags.toNode;
       client.publish(event, flags.data ?? "", target);
-      // close() alone would give up quietly on a node that does not take the event: that is a failure.
+      // Handing the event to the socket is not enough: a node that refuses it (a token without
+      // publish:EVENT) answers ERROR forbidden, which may come after the flush. confirm() waits, within the
+      // deadline, for the node's PONG to a PING sent after the event, or for its ERROR.
       try {
-        await client.flush();
+        await client.confirm();
       } catch (error) {
         await client.close();
         throw connectionError(endpoint.url, error);

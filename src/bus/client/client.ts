@@ -118,6 +118,14 @@ export class BusClient implements AsyncIterable<Message> {
   private fatal: BusError | undefined;
   private readonly waiting: ((result: IteratorResult<Message>) => void)[] = [];
   private readyWaiters: ReadyWaiter[] = [];
+  /**
+   * PINGs written on this connection and PONGs received: the node answers each PING in order, after the
+   * frames before it, so the nth PONG confirms everything sent before the nth PING.
+   */
+  private pingsSent = 0;
+  private pongsReceived = 0;
+  /** confirm() calls waiting for the PONG of their PING (`ping`: its number on this connection). */
+  private confirmWaiters: (ReadyWaiter & { ping: number })[] = [];
   /** Ends a connection that has not answered CONNECT/DECLARE with READY in time. */
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private closedResolve!: (error: BusError | undefined) => void;
@@ -216,6 +224,8 @@ export class BusClient implements AsyncIterable<Message> {
   private attach(transport: Transport): void {
     this.transport = transport;
     this.ready = false;
+    this.pingsSent = 0;
+    this.pongsReceived = 0;
     this.lastSeen = Date.now();
     const maxFrameBytes = this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     const parser = new FrameParser({ maxFrameBytes, onFrame: (frame) => this.onFrame(frame) });
@@ -322,6 +332,13 @@ export class BusClient implements AsyncIterable<Message> {
         this.fatal = new BusError(error.code, error.message);
         return;
       }
+      case FrameType.pong: {
+        this.pongsReceived++;
+        while (this.confirmWaiters[0] && this.confirmWaiters[0].ping <= this.pongsReceived) {
+          this.confirmWaiters.shift()?.resolve();
+        }
+        return;
+      }
       default:
         return;
     }
@@ -355,6 +372,7 @@ export class BusClient implements AsyncIterable<Message> {
         this.lostConnection(new BusError("heartbeat_timeout", `node silent for ${now - this.lastSeen} ms`));
       } else if (now - this.lastSent >= this.heartbeatMs && this.transport) {
         this.lastSent = now;
+        this.pingsSent++;
         this.transport.send(ping);
       }
     }, tick);
@@ -369,6 +387,8 @@ export class BusClient implements AsyncIterable<Message> {
     lost.close();
     this.stopHandshakeTimer();
     if (this.heartbeat) clearInterval(this.heartbeat);
+    // What was sent on the lost connection is unconfirmed for good: a reconnect does not resend it.
+    for (const waiter of this.confirmWaiters.splice(0)) waiter.reject(error);
     const fatal =
       error.code === "auth_failed" ||
       error.code === "protocol_error" ||
@@ -406,6 +426,8 @@ export class BusClient implements AsyncIterable<Message> {
     for (const waiter of this.readyWaiters) waiter.reject(error ?? new BusError("closed", "client closed"));
     this.readyWaiters = [];
     this.requests.finishAll(error ?? new BusError("closed", "client closed"));
+    for (const waiter of this.confirmWaiters.splice(0))
+      waiter.reject(error ?? new BusError("closed", "client closed"));
     for (const waiter of this.waiting.splice(0)) waiter({ value: undefined, done: true });
     this.closedResolve(error);
   }
@@ -636,6 +658,43 @@ export class BusClient implements AsyncIterable<Message> {
     });
     try {
       await Promise.race([transport.drained(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Resolves when the node has handled everything sent so far: a PING goes after it, and the node answers
+   * PONG only once it took every frame before it. Rejects with the node's ERROR when it refused one of them
+   * (for example `forbidden` for a publish the token does not allow), with the connection's loss, or with
+   * CONFIRM_TIMEOUT (BusTimeoutError) after flushTimeoutMs.
+   */
+  async confirm(): Promise<void> {
+    if (this.fatal) throw this.fatal;
+    if (this.closing) throw new BusError("closed", "the client is closed");
+    if (!this.ready || !this.transport) await this.waitReady();
+    // Heartbeat PINGs go straight to the transport: the batch goes first, so that the wire order of PINGs
+    // is the order they are counted in, and this PING follows every frame sent before it.
+    this.flushQueue();
+    const transport = this.transport;
+    if (!transport) throw this.fatal ?? new BusError("disconnected", "connection lost before confirming");
+    this.pingsSent++;
+    this.lastSent = Date.now();
+    const ping = this.pingsSent;
+    const timeoutMs = this.options.flushTimeoutMs ?? DEFAULT_DEADLINE_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const answered = new Promise<void>((resolve, reject) =>
+      this.confirmWaiters.push({ resolve, reject, ping }),
+    );
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new BusTimeoutError("confirm", this.options.url, timeoutMs)),
+        timeoutMs,
+      );
+    });
+    transport.send(encodeControl(FrameType.ping));
+    try {
+      await Promise.race([answered, late]);
     } finally {
       clearTimeout(timer);
     }

@@ -6,13 +6,14 @@ import { TreescaleError } from "../../errors.js";
 export class BusError extends TreescaleError {}
 
 /** The steps of reaching a node, and of handing it what was sent, each under its own deadline. */
-export type ConnectPhase = "connect" | "handshake" | "subscribe" | "flush";
+export type ConnectPhase = "connect" | "handshake" | "subscribe" | "flush" | "confirm";
 
 const TIMEOUT_CODES = {
   connect: "CONNECT_TIMEOUT",
   handshake: "HANDSHAKE_TIMEOUT",
   subscribe: "SUBSCRIBE_TIMEOUT",
   flush: "FLUSH_TIMEOUT",
+  confirm: "CONFIRM_TIMEOUT",
 } as const satisfies Record<ConnectPhase, string>;
 
 function timeoutMessage(phase: ConnectPhase, address: string, timeoutMs: number): string {
@@ -37,6 +38,11 @@ function timeoutMessage(phase: ConnectPhase, address: string, timeoutMs: number)
       return (
         `the node at ${address} did not take what was sent within ${timeoutMs} ms (flush timed out): it ` +
         "stopped reading; check that it is not stalled or overloaded"
+      );
+    case "confirm":
+      return (
+        `the node at ${address} did not confirm what was sent (PONG after PING) within ${timeoutMs} ms ` +
+        "(confirm timed out): check that it is not stalled or overloaded"
       );
   }
 }

@@ -38,6 +38,8 @@ import { NoRespondersError, RequestTimeoutError } from "./requests.js";
 import { Router } from "./router.js";
 import type { Wire } from "./wire.js";
 
+const PONG = encodeControl(FrameType.pong);
+
 export { RequestHandlerError } from "../client/errors.js";
 export { type BusLimits, DEFAULT_LIMITS } from "./limits.js";
 export type { Logger, LogLevel } from "./log.js";
@@ -252,7 +254,13 @@ export class BusServer {
   private onFrame(peer: Peer, frame: Uint8Array): void {
     if (peer.closeReason) return;
     const type = frameType(frame);
-    if (type === FrameType.ping || type === FrameType.pong) return;
+    if (type === FrameType.ping) {
+      // Answered in order, after every frame before it took effect: a client's PING is a barrier that
+      // tells it the node took (or refused, with ERROR) all it sent. Before READY nothing is answered.
+      if (peer.state === "ready") peer.send(PONG);
+      return;
+    }
+    if (type === FrameType.pong) return;
     if (peer.state === "authenticating") {
       this.admission.hold(peer, frame);
       return;

@@ -271,6 +271,28 @@ describe("authorization by token", () => {
     expect(received).not.toContain("other");
   });
 
+  it("publish through the CLI of an event the token may not publish exits non-zero with forbidden; an allowed one exits 0", async () => {
+    const listener = await fixture.client(root, { token: TOKENS.admin });
+    await listener.subscribe({ events: ["deploy"] });
+    const received: string[] = [];
+    listener.onMessage((message) => received.push(message.text()));
+    const args = ["--node", root.url, "--token", TOKENS.deployEvents];
+    // Several tries: without waiting for the node's verdict the CLI exits 0 whenever the ERROR is late.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const denied = await runCli(["publish", "other", "--data", "{}", ...args]);
+      expect(denied.code, denied.stderr).not.toBe(0);
+      expect(denied.stderr).toMatch(/forbidden: this token lacks publish:other/);
+    }
+    const allowed = await runCli(["publish", "deploy", "--data", "from-cli", ...args]);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    // PONG came after the node routed the event: the listener on the same node gets it without polling long.
+    await pollUntil(
+      async () => received,
+      (payloads) => payloads.includes("from-cli"),
+      5000,
+    );
+  }, 30_000);
+
   it("subscriptions are held to subscribe patterns at DECLARE: deploy.* is taken, other and * are refused", async () => {
     const allowed = await fixture.client(root, {
       token: TOKENS.deployEvents,

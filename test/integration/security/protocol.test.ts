@@ -28,6 +28,29 @@ async function ready(events: string[] = []): Promise<RawConnection> {
   return connection;
 }
 
+describe("PING and PONG", () => {
+  it("a ready client's PING is answered with PONG after what came before it; before READY it is not answered", async () => {
+    const early = rawConnection(node.port);
+    opened.push(early);
+    early.write(encodeControl(FrameType.ping));
+    const subscriber = await ready(["barrier"]);
+    const publisher = await ready();
+    // One write: a PUBLISH then a PING; the PONG comes once the node routed the PUBLISH. (That a refused
+    // frame's ERROR comes instead of the PONG is shown through the CLI in authorization.test.ts.)
+    publisher.write(
+      Buffer.concat([
+        encodeRouted(FrameType.publish, { event: "barrier", origin: node.name }, new Uint8Array([1])),
+        encodeControl(FrameType.ping),
+      ]),
+    );
+    await publisher.frame(FrameType.pong);
+    await subscriber.frame(FrameType.publish, 2000);
+    early.write(clientHello("good-token"));
+    await early.frame(FrameType.ready);
+    expect(early.frames.some((frame) => frame[4] === FrameType.pong)).toBe(false);
+  });
+});
+
 describe("slow consumers", () => {
   it("a consumer that stops reading for 3 s reads ERROR slow_consumer before the close", async () => {
     const consumer = await ready(["flood"]);
