@@ -15,6 +15,7 @@ import { dashboardDirectory, loadDashboard } from "../node/dashboard.js";
 import { normalizeOrigin } from "../node/http.js";
 import { NodeDaemon } from "../node/node-daemon.js";
 import { loadSeedNode } from "../node/seed-config.js";
+import { reloadTokensOnChange } from "../node/token-reload.js";
 import type { TreeNodeOptions } from "../node/tree-node.js";
 import type { NodeController } from "../reconcile/controller.js";
 import { treescaleHome } from "../state/stack-files.js";
@@ -287,8 +288,18 @@ export function registerNode(program: Command, kinds: Kinds): void {
         process.once("SIGTERM", () => resolve());
       });
       await node.start();
+      const tokenFile = flags.tokens;
+      // Revoking or adding a token needs no restart.
+      const stopReloading = tokenFile
+        ? await reloadTokensOnChange({
+            path: tokenFile,
+            apply: (tokens) => node.node.replaceTokens(tokens, tokenFile),
+            log: logLine,
+          })
+        : undefined;
       process.stdout.write(`${JSON.stringify({ event: "listening", ...node.node.describe() })}\n`);
       await stopRequested;
+      await stopReloading?.();
       await node.stop();
     });
 }

@@ -14,6 +14,7 @@ import {
   type Logger,
   ParentLink,
   SocketWire,
+  type TokenAuthenticator,
   type TokenTable,
 } from "../bus/server/index.js";
 import { InternalError } from "../errors.js";
@@ -66,17 +67,19 @@ export class TreeNode {
   private listenAddress: HostPort | undefined;
   private started = false;
   private httpAddress: HostPort | undefined;
+  private readonly auth: TokenAuthenticator;
 
   constructor(private readonly options: TreeNodeOptions) {
+    this.auth = createAuthenticator({
+      node: options.name,
+      tokens: options.tokens,
+      hookUrl: options.authHook,
+      hookTimeoutMs: options.authHookTimeoutMs,
+    });
     this.bus = new BusServer({
       name: options.name,
       tags: options.tags ?? [],
-      auth: createAuthenticator({
-        node: options.name,
-        tokens: options.tokens,
-        hookUrl: options.authHook,
-        hookTimeoutMs: options.authHookTimeoutMs,
-      }),
+      auth: this.auth,
       clusterSecret: options.clusterSecret,
       reservedEvents: RESERVED_EVENTS,
       requireNodeCertificate: options.tls?.ca !== undefined,
@@ -90,6 +93,19 @@ export class TreeNode {
 
   get name(): string {
     return this.bus.name;
+  }
+
+  /**
+   * Takes a reloaded token file: new tokens are accepted from now on, and the clients admitted with a token
+   * that is gone (or whose permissions changed) are closed with ERROR token_revoked. Returns how many.
+   */
+  replaceTokens(tokens: TokenTable, file: string): number {
+    const revoked = this.auth.replaceTokens(tokens);
+    if (revoked.size === 0) return 0;
+    return this.bus.revoke(
+      revoked,
+      `the token this connection was admitted with was removed from (or changed in) the node's token file ${file}; reconnect with a current token`,
+    );
   }
 
   /** The bound bus address (port resolved when 0 was asked for). */

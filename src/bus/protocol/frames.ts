@@ -49,6 +49,8 @@ export const ErrorCode = {
   unsupportedProtocol: "unsupported_protocol",
   /** The client's token does not allow what it declared or published; the message names the permission. */
   forbidden: "forbidden",
+  /** The token this client was admitted with left the node's token file (or its permissions changed). */
+  tokenRevoked: "token_revoked",
   /**
    * A child leaves this link on purpose to link elsewhere (back to its configured parent, or re-parented):
    * it is not down, and its parent publishes no node.down for it.

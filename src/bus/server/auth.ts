@@ -8,6 +8,7 @@ import {
   fullGrant,
   parsePlainTokens,
   parseTokenFile,
+  reconcileTokens,
   type TokenFile,
   type TokenTable,
   tokenLabel,
@@ -33,6 +34,12 @@ export type AuthResult = { ok: true; grant?: Grant } | { ok: false; reason: stri
 
 export interface Authenticator {
   check(token: string | undefined, remote: string): Promise<AuthResult>;
+}
+
+/** An authenticator whose token table can be replaced while the node runs (a reloaded token file). */
+export interface TokenAuthenticator extends Authenticator {
+  /** Takes `next` as the token table; returns the grants it took away (see reconcileTokens). */
+  replaceTokens(next: TokenTable): ReadonlySet<Grant>;
 }
 
 /** One token per line; blank lines and lines starting with # are ignored. */
@@ -138,9 +145,9 @@ function tokenTable(tokens: ReadonlySet<string> | TokenTable | undefined): Token
   return new Map([...(tokens as ReadonlySet<string>)].map((token) => [token, fullGrant(token)]));
 }
 
-export function createAuthenticator(options: AuthOptions): Authenticator {
+export function createAuthenticator(options: AuthOptions): TokenAuthenticator {
   const { hookUrl } = options;
-  const tokens = tokenTable(options.tokens);
+  let tokens = tokenTable(options.tokens);
   const timeoutMs = options.hookTimeoutMs ?? 2000;
   return {
     async check(token, remote) {
@@ -151,6 +158,11 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
       if (grant) return { ok: true, grant };
       if (hookUrl) return askHook(hookUrl, timeoutMs, token, options.node, remote);
       return { ok: false, reason: "token not in the token file", kind: "unknown_token" };
+    },
+    replaceTokens(next) {
+      const reconciled = reconcileTokens(tokens ?? new Map(), next);
+      tokens = reconciled.tokens;
+      return reconciled.revoked;
     },
   };
 }

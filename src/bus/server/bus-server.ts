@@ -33,7 +33,7 @@ import type { Logger } from "./log.js";
 import { type NodeEventListener, NodeLinks } from "./node-links.js";
 import { Peer } from "./peer.js";
 import { PendingConnections } from "./pending-connections.js";
-import { EventPolicy, type EventRule, forbiddenMessage } from "./permissions.js";
+import { EventPolicy, type EventRule, forbiddenMessage, type Grant } from "./permissions.js";
 import { NoRespondersError, RequestTimeoutError } from "./requests.js";
 import { Router } from "./router.js";
 import type { Wire } from "./wire.js";
@@ -179,6 +179,20 @@ export class BusServer {
       interestKeys: this.router.interestKeys,
       pendingOutputBytes,
     };
+  }
+
+  /**
+   * Closes every client admitted with one of `grants` (a token taken out of the token file) with ERROR
+   * token_revoked; returns how many were closed.
+   */
+  revoke(grants: ReadonlySet<Grant>, message: string): number {
+    let closed = 0;
+    for (const peer of this.peers.values()) {
+      if (peer.role !== "client" || !grants.has(peer.grant)) continue;
+      peer.fail(ErrorCode.tokenRevoked, message);
+      closed++;
+    }
+    return closed;
   }
 
   /** Accepts an inbound connection (client or child node). */

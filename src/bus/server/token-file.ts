@@ -34,6 +34,33 @@ export function parsePlainTokens(text: string): Set<string> {
   return tokens;
 }
 
+/**
+ * The table a reloaded token file gives, and the grants it takes away: a token gone, or one whose name or
+ * permissions changed. An unchanged token keeps its Grant object, so connections are matched to their
+ * token by the grant they hold (a connection never keeps its token).
+ */
+export function reconcileTokens(
+  previous: TokenTable,
+  next: TokenTable,
+): { tokens: TokenTable; revoked: Set<Grant> } {
+  const tokens = new Map<string, Grant>();
+  for (const [token, grant] of next) {
+    const old = previous.get(token);
+    tokens.set(token, old && sameGrant(old, grant) ? old : grant);
+  }
+  const revoked = new Set<Grant>();
+  for (const [token, grant] of previous) if (tokens.get(token) !== grant) revoked.add(grant);
+  return { tokens, revoked };
+}
+
+function sameGrant(a: Grant, b: Grant): boolean {
+  const allowA = [...a.permissions.allow].sort();
+  const allowB = [...b.permissions.allow].sort();
+  return (
+    a.label === b.label && allowA.length === allowB.length && allowA.every((entry, i) => entry === allowB[i])
+  );
+}
+
 const TOML_TABLE = /^\s*\[\[\s*token\s*\]\]/m;
 
 /** Reads a token file's text; `path` decides the format by its extension, else the text does. */
