@@ -53,6 +53,11 @@ export function engineSaid(error: unknown): string {
 }
 
 /** No such container, or its removal is already under way (another remove, or --rm). */
+/** The engine is already removing the container (another `docker rm`): it still holds the name meanwhile. */
+export function isRemovalInProgress(error: unknown): boolean {
+  return statusOf(error) === HTTP.conflict && /already in progress/i.test(engineSaid(error));
+}
+
 export function isGone(error: unknown): boolean {
   const status = statusOf(error);
   return (

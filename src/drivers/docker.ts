@@ -5,6 +5,7 @@
 // or a node's work queue. Every failure leaves as a typed error naming the container or image; one the
 // driver typed already (a timeout, an abort, a misconfigured client) passes each catch unchanged.
 import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import type Dockerode from "dockerode";
 import { errorMessage, ImageUnavailableError, TreescaleError, UsageError } from "../errors.js";
 import type { ObservedContainer } from "../model/observed.js";
@@ -15,6 +16,7 @@ import {
   engineSaid,
   HTTP,
   isGone,
+  isRemovalInProgress,
   isUnreachable,
   requestFailed,
   statusOf,
@@ -47,6 +49,9 @@ import { EngineHttpClient } from "./engine-http.js";
 import { type LogLine, LogLineSplitter } from "./log-lines.js";
 
 const MS_PER_SECOND = 1000;
+/** How long another client's removal of a container may take before remove() gives up on it. */
+const REMOVAL_WAIT_MS = 10_000;
+const REMOVAL_POLL_MS = 50;
 /** The engine sends a running container's stats every second: this much silence means the stream is stuck. */
 const STATS_SILENCE_MS = 10_000;
 
@@ -382,6 +387,7 @@ export class DockerEngine implements ContainerEngine, ContainerStatsSource, Cont
       );
     } catch (error) {
       if (error instanceof TreescaleError) throw error;
+      if (isRemovalInProgress(error)) return this.#awaitRemoval(id, options);
       if (isGone(error)) return;
       if (isUnreachable(error)) throw unreachableError(this.connection, error);
       // Still running (a restart policy raced the stop, or the stop failed): force it.
@@ -397,9 +403,35 @@ export class DockerEngine implements ContainerEngine, ContainerStatsSource, Cont
       );
     } catch (error) {
       if (error instanceof TreescaleError) throw error;
+      if (isRemovalInProgress(error)) return this.#awaitRemoval(container.id, options);
       if (isGone(error)) return;
       throw requestFailed(this.connection, `cannot ${operation}`, error);
     }
+  }
+
+  /**
+   * Another removal of the container is under way: the container, and its name, stay until it ends. Waits
+   * until the engine no longer knows it, so that a create of the same name right after remove() succeeds.
+   */
+  async #awaitRemoval(id: string, options: EngineCallOptions): Promise<void> {
+    const deadline = dockerDeadline(
+      this.connection,
+      `wait for the engine to finish removing container ${id}`,
+      REMOVAL_WAIT_MS,
+      options.signal,
+    );
+    await withDeadline(deadline, async (signal) => {
+      for (;;) {
+        try {
+          await this.#reader.get(`/containers/${encodeURIComponent(id)}/json`, {}, signal);
+        } catch (error) {
+          if (statusOf(error) === HTTP.notFound) return;
+          if (isUnreachable(error)) throw unreachableError(this.connection, error);
+          throw requestFailed(this.connection, `cannot inspect container ${id}`, error);
+        }
+        await sleep(REMOVAL_POLL_MS, undefined, { signal });
+      }
+    });
   }
 }
 

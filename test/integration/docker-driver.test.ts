@@ -164,6 +164,33 @@ describe("DockerEngine against dockerd", () => {
     expect((await engine.listOwned(node)).map((c) => c.id)).not.toContain(id);
   });
 
+  it("remove racing a docker rm -f returns only once the name is free: a create of the same name succeeds", async () => {
+    let otherRemoved = 0;
+    // The race is the engine's to decide: several rounds, so that ours meets the other removal midway.
+    for (let round = 0; round < 6; round++) {
+      const racer = request(node, spec(`racer${round}`));
+      const id = await engine.create(racer);
+      await engine.start(id);
+      const other = docker
+        .getContainer(id)
+        .remove({ force: true })
+        .then(
+          () => "removed",
+          (error: { statusCode?: number; message?: string }) =>
+            /already in progress/.test(error.message ?? "") ? "in progress" : `failed ${error.statusCode}`,
+        );
+      await engine.remove(id, 0);
+      const again = await engine.create(racer);
+      expect(again).not.toBe(id);
+      const otherResult = await other;
+      expect(otherResult).not.toMatch(/^failed/);
+      if (otherResult === "removed") otherRemoved++;
+      await engine.remove(again, 0);
+    }
+    // The other removal won at least once (ours then met it in progress, or gone), else nothing was raced.
+    expect(otherRemoved).toBeGreaterThan(0);
+  }, 60_000);
+
   it("removes a container that was created and never started", async () => {
     const id = await engine.create(request(node, spec("idle")));
     await engine.remove(id, 1);
