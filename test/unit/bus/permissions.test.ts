@@ -6,6 +6,7 @@ import {
   parseTokenFile,
   patternMatches,
   permissionProblem,
+  reconcileTokens,
   tokenLabel,
 } from "../../../src/bus/server/index.js";
 import { UsageError } from "../../../src/errors.js";
@@ -176,5 +177,22 @@ allows = ["*"]
     expect(() => parseTokenFile('[[token]]\ntoken = "x\n', "t.toml")).toThrow(
       /token file t\.toml:2:\d+: not valid TOML/,
     );
+  });
+});
+
+describe("token file reload", () => {
+  const table = (text: string) => parseTokenFile(text, "t.toml").tokens;
+  const entry = (token: string, allow: string) => `[[token]]\ntoken = "${token}"\nallow = [${allow}]\n`;
+
+  it("keeps the grant of an unchanged token and revokes one removed or whose permissions changed", () => {
+    const before = table(entry("same", '"fleet:read"') + entry("gone", '"*"') + entry("narrowed", '"*"'));
+    const after = table(
+      entry("same", '"fleet:read"') + entry("narrowed", '"fleet:read"') + entry("added", '"*"'),
+    );
+    const { tokens, revoked } = reconcileTokens(before, after);
+    expect(tokens.get("same")).toBe(before.get("same"));
+    expect(tokens.get("added")).toBe(after.get("added"));
+    expect(tokens.get("narrowed")).toBe(after.get("narrowed"));
+    expect(revoked).toEqual(new Set([before.get("gone"), before.get("narrowed")]));
   });
 });
