@@ -1,6 +1,7 @@
 // Typed errors with stable codes. The CLI's one error boundary maps them to exit codes.
 
-export const EXIT = { ok: 0, failed: 1, differences: 1, invalid: 2 } as const;
+/** `interrupted`: 128 + SIGINT, what shells expect of a command stopped by Ctrl-C. */
+export const EXIT = { ok: 0, failed: 1, differences: 1, invalid: 2, interrupted: 130 } as const;
 
 export class TreescaleError extends Error {
   readonly code: string;

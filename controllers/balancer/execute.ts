@@ -46,6 +46,7 @@ export async function executeBalancerPlan(
             ? ensure(action, context, drivers)
             : remove(action.current, drivers, context.signal),
         failureKind,
+        context.signal,
       ),
     );
   return outcomes;

@@ -62,6 +62,7 @@ async function runOne(
     context.progress,
     () => perform(action, imageErrors, context, drivers),
     failureKind,
+    context.signal,
   );
 }
 

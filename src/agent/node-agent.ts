@@ -573,6 +573,7 @@ export class NodeAgent {
         { node: this.name, stack, generation: slice.generation },
         (action) => controller.describe(action),
         (report) => this.#options.bus.publish(AGENT_EVENTS.progress, JSON.stringify(report)),
+        (start) => this.#options.bus.publish(AGENT_EVENTS.started, JSON.stringify(start)),
       ),
       signal: this.#stopSignal.signal,
       previous: this.#entries(this.#slices.previous(stack), kindName),

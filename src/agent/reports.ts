@@ -1,5 +1,5 @@
 // What agents publish on the bus, and how it is built.
-import type { DriftReport, ProgressReport } from "../model/wire.js";
+import type { DriftReport, ProgressReport, ProgressStart } from "../model/wire.js";
 import type { ActionLine, Outcome, PlannedAction, ProgressSink } from "../reconcile/controller.js";
 import { resourceKey } from "../reconcile/keys.js";
 
@@ -21,14 +21,26 @@ export function driftReport(
   };
 }
 
-/** A ProgressSink that publishes each finished action as an `apply.progress` event. */
+/**
+ * A ProgressSink that publishes each finished action as an `apply.progress` event, and (with
+ * `begun`) each action as it starts: an interrupted apply tells under way from not started by it.
+ */
 export function progressPublisher<A extends PlannedAction>(
   at: { node: string; stack: string; generation: number },
   describe: (action: A) => ActionLine,
   publish: (report: ProgressReport) => void,
+  begun?: (start: ProgressStart) => void,
 ): ProgressSink<A> {
   return {
-    started: () => undefined,
+    started: (action: A) => {
+      const line = describe(action);
+      begun?.({
+        ...at,
+        resource: resourceKey(action.kind, action.resource),
+        target: line.target,
+        action: line.verb,
+      });
+    },
     activity: () => undefined,
     finished: (outcome: Outcome<A>) => {
       const line = describe(outcome.action);

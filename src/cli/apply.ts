@@ -92,6 +92,7 @@ async function runApply(options: ApplyOptions, command: Command, kinds: Kinds): 
         output: options.output,
         timeoutMs: options.timeout * 1000,
         gatherMs: 3000,
+        interruptible: true,
         // As terraform: a person at a terminal says yes to removals and recreates; scripts are not asked.
         ...confirmation(options),
       },

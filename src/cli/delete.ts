@@ -78,6 +78,7 @@ async function runDelete(options: DeleteOptions, kinds: Kinds): Promise<void> {
         output: options.output,
         timeoutMs: options.timeout * 1000,
         gatherMs: 3000,
+        interruptible: true,
         ...confirmation(options),
       },
       fleet,

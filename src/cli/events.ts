@@ -1,7 +1,7 @@
 // `treescale events`: subscribe to tree events and print them, one JSON object (or text line) per event.
 import type { Command } from "commander";
 import type { BusClient, Message } from "../bus/client/index.js";
-import { UsageError } from "../errors.js";
+import { EXIT, UsageError } from "../errors.js";
 import {
   BusCliError,
   type ConnectionFlags,
@@ -81,7 +81,11 @@ export function registerEvents(program: Command, kinds: Kinds): void {
         ? await connectEmbedded(flags, declaration, kinds)
         : { client: await connectClient(connectionFrom(flags), declaration), embedded: undefined };
       process.stderr.write(`connected to ${client.node}\n`);
-      const stop = () => void client.close();
+      // As `logs -f`: Ctrl-C exits at once with 130, as shells expect after SIGINT.
+      const stop = (signal: NodeJS.Signals) => {
+        process.exitCode = signal === "SIGINT" ? EXIT.interrupted : EXIT.ok;
+        void client.close();
+      };
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
       client.onMessage((message) => process.stdout.write(`${formatEvent(message, output)}\n`));

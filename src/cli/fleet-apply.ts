@@ -4,6 +4,7 @@ import { EngineUnreachableError, EXIT, TreescaleError, UsageError } from "../err
 import { applyFleet, gatherStates, gatherUntil, type NodeOutcome } from "../fleet/fleet-apply.js";
 import type { FleetBus } from "../fleet/fleet-bus.js";
 import { type FleetPlan, planFleet } from "../fleet/fleet-plan.js";
+import { interruption, renderInterruption } from "../fleet/interruption.js";
 import { fleetPlanJson, renderFleetPlanText } from "../fleet/render.js";
 import type { LoadResult } from "../manifest/index.js";
 import { blindKinds, type NodeState } from "../model/wire.js";
@@ -12,7 +13,7 @@ import type { Registry } from "../reconcile/registry.js";
 import type { FleetConnection } from "./fleet-connection.js";
 
 /** Where the plan goes: the embedded node (a tree of one) or a tree, and the manifests as it sees them. */
-export type PlanTarget = Pick<FleetConnection, "embedded" | "view">;
+export type PlanTarget = Pick<FleetConnection, "embedded" | "view" | "stopNode">;
 
 export type FleetApplyFlags = {
   stack: string;
@@ -27,6 +28,11 @@ export type FleetApplyFlags = {
    * false cancels the apply. Absent: never asked (--yes, --dry-run, stdin not a terminal).
    */
   confirm?: (output: NodeJS.WritableStream) => Promise<boolean>;
+  /**
+   * Ctrl-C cuts the apply short and prints what was done and what was not (exit 130). Off for a
+   * caller that handles the signal itself (`watch` stops as a whole).
+   */
+  interruptible?: boolean;
 };
 
 export async function planFromTree(
@@ -62,7 +68,13 @@ export async function planFromTree(
   });
 }
 
-/** Returns the exit code: 0 every node converged, 1 anything else (each node's outcome printed). */
+/** How long an interrupted apply waits for the embedded node's actions under way to end. */
+const STOP_BOUND_MS = 5000;
+
+/**
+ * Returns the exit code: 0 every node converged, 1 anything else (each node's outcome printed),
+ * 130 interrupted by Ctrl-C (what was done and what was not printed; a second Ctrl-C exits at once).
+ */
 export async function runFleetApply(
   bus: FleetBus,
   loaded: LoadResult,
@@ -91,7 +103,47 @@ export async function runFleetApply(
     }
   }
   const progress = (line: string) => process.stderr.write(`${line}\n`);
-  const { nodes, actions, fleet } = await applyFleet({ bus, plan, registry, deadline, onProgress: progress });
+  const interrupt = new AbortController();
+  const again = () => process.exit(EXIT.interrupted);
+  const first = () => {
+    process.once("SIGINT", again);
+    process.stderr.write(
+      connection?.stopNode
+        ? "Interrupted: starting nothing more; waiting for the actions under way (Ctrl-C again to exit at once)\n"
+        : "Interrupted: no longer waiting for the nodes (Ctrl-C again to exit at once)\n",
+    );
+    interrupt.abort();
+  };
+  if (flags.interruptible) process.once("SIGINT", first);
+  let stopped = true;
+  const onInterrupt = async () => {
+    if (connection?.stopNode) stopped = await within(connection.stopNode(), STOP_BOUND_MS);
+  };
+  let result: Awaited<ReturnType<typeof applyFleet>>;
+  try {
+    result = await applyFleet({
+      bus,
+      plan,
+      registry,
+      deadline,
+      onProgress: progress,
+      signal: interrupt.signal,
+      onInterrupt,
+    });
+  } finally {
+    process.off("SIGINT", first);
+  }
+  const { nodes, actions, fleet } = result;
+  if (result.interrupted) {
+    const summary = interruption(plan, registry, result);
+    const where = connection?.stopNode ? { embedded: true as const, stopped } : { embedded: false as const };
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify({ stack: plan.stack, generation: plan.generation, interrupted: true, nodeCarriesOn: !where.embedded, nodes: summary }, null, 2)}\n`,
+      );
+    else process.stdout.write(renderInterruption(summary, plan, where));
+    return EXIT.interrupted;
+  }
   const converged =
     nodes.every((o) => o.result === "converged" || o.result === "left-alone" || o.result === "pending") &&
     fleet.every((o) => o.ok) &&
@@ -134,6 +186,25 @@ export function destroys(plan: FleetPlan, registry: Registry): boolean {
     const { effect } = registry.describe(action);
     return effect === "remove" || effect === "recreate";
   });
+}
+
+/** Whether the promise settled within `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function listed(states: readonly NodeState[], node: string): boolean {

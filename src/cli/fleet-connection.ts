@@ -37,6 +37,11 @@ export type FleetConnection = {
   embedded: string | undefined;
   /** The manifests as this connection sees the fleet: the embedded node is the whole tree. */
   view(desired: DesiredState): DesiredState;
+  /**
+   * Stops the embedded node this process runs (its actions under way end or are aborted), the
+   * bus staying open; absent when the node lives elsewhere (a tree, or a `watch` that runs it).
+   */
+  stopNode?: () => Promise<void>;
   close(): Promise<void>;
 };
 
@@ -90,6 +95,7 @@ export async function openFleet(
     bus,
     embedded: embedded ? flags.name : undefined,
     view: (desired) => (embedded ? embeddedView(desired, flags.name) : desired),
+    ...(embedded && !embedded.joined ? { stopNode: () => embedded.close() } : {}),
     close: async () => {
       await bus.close();
       await embedded?.close();
@@ -169,14 +175,19 @@ async function startEmbedded(
   }
   const url = daemon.node.describe().listen;
   if (published) await publishEmbeddedEndpoint(home, { node: name, url, token, pid: process.pid });
+  // Stopped once, however often asked: an interrupted apply stops it before the connection closes.
+  let stopping: Promise<void> | undefined;
   return {
     url,
     token,
     joined: false,
     discard: async () => undefined,
-    close: async () => {
-      if (published) await forgetEmbeddedEndpoint(home, name);
-      await daemon.stop();
+    close: () => {
+      stopping ??= (async () => {
+        if (published) await forgetEmbeddedEndpoint(home, name);
+        await daemon.stop();
+      })();
+      return stopping;
     },
   };
 }

@@ -9,6 +9,7 @@ import {
   type NodeState,
   type NodeSummary,
   type ProgressReport,
+  type ProgressStart,
   type ResourceStatus,
   type SliceDocument,
   type StatusAnnouncement,
@@ -29,7 +30,8 @@ export type NodeOutcome = {
     | "timeout"
     | "paused"
     | "rolled-back"
-    | "left-alone";
+    | "left-alone"
+    | "interrupted";
   message: string;
   stalled: ResourceStatus[];
 };
@@ -46,11 +48,26 @@ export type FleetApplyOptions = {
    * `agent.status` on every change, which wakes the wait at once; the poll covers a lost event.
    */
   pollMs?: number;
+  /** Aborted (Ctrl-C): no more slices are sent and no node is waited for any longer. */
   signal?: AbortSignal;
+  /**
+   * Run once the signal fired, while progress is still heard: the embedded node stops its actions
+   * here, so their ends (aborted or done) are in the result.
+   */
+  onInterrupt?: () => Promise<void>;
 };
 
-/** Per node, how it ended; every action the nodes reported for this generation; the fleet-scope outcomes. */
-export type FleetApplyResult = { nodes: NodeOutcome[]; actions: ProgressReport[]; fleet: Outcome[] };
+/**
+ * Per node, how it ended; every action the nodes reported finished (and begun) for this generation;
+ * the fleet-scope outcomes; whether the signal cut the apply short.
+ */
+export type FleetApplyResult = {
+  nodes: NodeOutcome[];
+  actions: ProgressReport[];
+  started: ProgressStart[];
+  fleet: Outcome[];
+  interrupted: boolean;
+};
 
 /**
  * Every node's state. With `expected` (the declared servers), returns as soon as each of them
@@ -150,7 +167,14 @@ export async function applyFleet(options: FleetApplyOptions): Promise<FleetApply
   const { plan, bus } = options;
   const signals = new SettledSignals();
   const actions: ProgressReport[] = [];
-  const stopListening = await bus.listen([AGENT_EVENTS.progress, AGENT_EVENTS.status], (message) => {
+  const started: ProgressStart[] = [];
+  const events = [AGENT_EVENTS.progress, AGENT_EVENTS.started, AGENT_EVENTS.status];
+  const stopListening = await bus.listen(events, (message) => {
+    if (message.event === AGENT_EVENTS.started) {
+      const start = message.json<ProgressStart>();
+      if (start.stack === plan.stack && start.generation === plan.generation) started.push(start);
+      return;
+    }
     if (message.event === AGENT_EVENTS.status) {
       const status = message.json<StatusAnnouncement>();
       if (status.stack === plan.stack && status.settled) signals.raise(status.node);
@@ -200,9 +224,13 @@ export async function applyFleet(options: FleetApplyOptions): Promise<FleetApply
     const { immediate, waves, failureAction } = rollingWaves(targets, options.registry);
     outcomes.push(...(await runWave(run, immediate)));
     for (const [index, wave] of waves.entries()) {
+      if (options.signal?.aborted) {
+        outcomes.push(...wave.map((n) => notSent(n.node)));
+        continue;
+      }
       const results = await runWave(run, wave);
       outcomes.push(...results);
-      if (results.every((r) => r.result === "converged")) continue;
+      if (results.every((r) => r.result === "converged" || r.result === "interrupted")) continue;
       if (failureAction === "rollback") outcomes.push(...(await rollBack(run, wave, results)));
       for (const rest of waves.slice(index + 1).flat()) {
         outcomes.push({
@@ -214,8 +242,11 @@ export async function applyFleet(options: FleetApplyOptions): Promise<FleetApply
       }
       break;
     }
-    const fleet = await runFleetKinds(options);
-    return { nodes: dedupeLast(outcomes).sort((a, b) => naturalCompare(a.node, b.node)), actions, fleet };
+    const interrupted = options.signal?.aborted === true;
+    if (interrupted) await options.onInterrupt?.();
+    const fleet = interrupted ? [] : await runFleetKinds(options);
+    const nodes = dedupeLast(outcomes).sort((a, b) => naturalCompare(a.node, b.node));
+    return { nodes, actions, started, fleet, interrupted };
   } finally {
     stopListening();
   }
@@ -293,6 +324,30 @@ export function rollingWaves(
   return { immediate, waves, failureAction };
 }
 
+function notSent(node: string): NodeOutcome {
+  return { node, result: "interrupted", message: "interrupted before its slice was sent", stalled: [] };
+}
+
+/** Resolves with the promise's value, or with undefined as soon as the signal fires. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const abort = () => resolve(undefined);
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", abort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", abort);
+        reject(error);
+      },
+    );
+  });
+}
+
 /** An unreachable server that no replica is placed on is only waiting to be started. */
 function placesNothing(slice: SliceDocument): boolean {
   return Object.values(slice.resources).every((entry) => entry.replicas.length === 0);
@@ -305,15 +360,21 @@ async function runWave(run: WaveRunner, nodes: readonly NodePlan[]): Promise<Nod
 }
 
 async function sendAndWait(run: WaveRunner, node: string, slice: SliceDocument): Promise<NodeOutcome> {
-  const { bus, signals, deadline } = run;
+  const { bus, signals, deadline, signal } = run;
   const budget = () => Math.max(1, deadline - Date.now());
-  const [reply] = await bus.requestMany(
-    AGENT_EVENTS.apply,
-    { node },
-    JSON.stringify(slice),
-    Math.min(budget(), 10_000),
-    1,
+  if (signal?.aborted) return notSent(node);
+  const sent = await unlessAborted(
+    bus.requestMany(AGENT_EVENTS.apply, { node }, JSON.stringify(slice), Math.min(budget(), 10_000), 1),
+    signal,
   );
+  if (sent === undefined)
+    return {
+      node,
+      result: "interrupted",
+      message: `interrupted before it answered; it may have accepted generation ${slice.generation}`,
+      stalled: [],
+    };
+  const [reply] = sent;
   if (!reply)
     return { node, result: "unreachable", message: "did not answer the apply request", stalled: [] };
   const answer = reply.json<{ accepted: boolean; reason?: string }>();
@@ -326,16 +387,21 @@ async function sendAndWait(run: WaveRunner, node: string, slice: SliceDocument):
     };
   let silent = 0;
   const ask = JSON.stringify({ stack: slice.stack });
+  const carriesOn: NodeOutcome = {
+    node,
+    result: "interrupted",
+    message: `accepted generation ${slice.generation}; its agent carries on converging it`,
+    stalled: [],
+  };
   for (;;) {
     // Cleared before asking: a settled announcement that arrives while we ask wakes the next wait.
     signals.clear(node);
-    const [summaryReply] = await bus.requestMany(
-      AGENT_EVENTS.summary,
-      { node },
-      ask,
-      Math.min(budget(), 5000),
-      1,
+    const replies = await unlessAborted(
+      bus.requestMany(AGENT_EVENTS.summary, { node }, ask, Math.min(budget(), 5000), 1),
+      signal,
     );
+    if (replies === undefined) return carriesOn;
+    const [summaryReply] = replies;
     const summary = summaryReply?.json<NodeSummary>();
     silent = summary ? 0 : silent + 1;
     if (silent >= 2) {
@@ -367,7 +433,8 @@ async function sendAndWait(run: WaveRunner, node: string, slice: SliceDocument):
         stalled: summary?.unready ?? [],
       };
     }
-    await signals.wait(node, Math.min(left, run.pollMs ?? 1000));
+    await unlessAborted(signals.wait(node, Math.min(left, run.pollMs ?? 1000)), signal);
+    if (signal?.aborted) return carriesOn;
   }
 }
 

@@ -9,6 +9,8 @@ export const AGENT_EVENTS = {
   summary: "agent.summary",
   status: "agent.status",
   progress: "apply.progress",
+  /** An action a node has begun (ProgressStart): with apply.progress, what is under way and what has not started. */
+  started: "apply.started",
   drift: "drift",
   /** A node's objects of the kinds that nodes above it plan from (a balancer's backends in its subtree). */
   objects: "agent.objects",
@@ -194,6 +196,12 @@ export type ProgressReport = {
   /** A failure the agent will try again (the resource may still converge): not a final one. */
   retrying?: boolean;
 };
+
+/** An action a node has begun; its end follows as a ProgressReport with the same target and action. */
+export type ProgressStart = Pick<
+  ProgressReport,
+  "node" | "stack" | "generation" | "resource" | "target" | "action"
+>;
 
 /** What a child is sent: the name and address of the parent it should dial. */
 export type ReparentRequest = { parent: string; host: string; port: number };

@@ -17,5 +17,6 @@ export const RESERVED_EVENTS: readonly EventRule[] = [
   { event: "agent.*", permission: "*" },
   { event: "node.*", permission: "*" },
   { event: AGENT_EVENTS.progress, permission: "*" },
+  { event: AGENT_EVENTS.started, permission: "*" },
   { event: AGENT_EVENTS.drift, permission: "*" },
 ];

@@ -8,7 +8,11 @@ export async function runAction<A extends PlannedAction>(
   progress: ProgressSink<A>,
   perform: () => Promise<void>,
   judge: (error: unknown) => { code?: string; disposition?: Disposition },
+  signal?: AbortSignal,
 ): Promise<Outcome<A>> {
+  // A node that stops (an interrupted apply) begins nothing more: unreported, so it shows as not started.
+  if (signal?.aborted)
+    return { action, ok: false, error: "not started: the node is stopping", code: "NOT_STARTED", ms: 0 };
   const began = performance.now();
   progress.started(action);
   let outcome: Outcome<A>;

@@ -1,0 +1,146 @@
+// Ctrl-C during `apply` says what was done and what was not, node by node, and exits 130: the
+// embedded node stops starting actions and says what it left; through a running node, the node
+// carries on converging the slice it accepted. `events` ends at once on Ctrl-C. Real processes,
+// real signals, real dockerd.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BusFixture, type NodeProcess } from "../support/bus.js";
+import { CLI, callerEnvironment, requireBuild, resultOf, runCli, scratch } from "../support/cli.js";
+import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
+import { eventually } from "../support/poll.js";
+
+const docker = new Docker();
+const fixture = new BusFixture();
+const embeddedNode = uniqueNodeName("ie");
+const daemonNode = uniqueNodeName("id");
+const REPLICAS = 12;
+let work: Awaited<ReturnType<typeof scratch>>;
+let env: Record<string, string>;
+let daemon: NodeProcess;
+
+// One action at a time (--parallel 1), so the first one done comes well before the last.
+const app = `
+[containers.web]
+image = "${TEST_IMAGE}"
+replicas = ${REPLICAS}
+command = ["sh", "-c", "while true; do sleep 1; done"]
+`;
+
+type Running = { child: ChildProcess; stderr(): string; done: ReturnType<typeof resultOf> };
+
+function start(args: string[]): Running {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...callerEnvironment(), ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let err = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    err += chunk.toString();
+  });
+  return { child, stderr: () => err, done: resultOf(child) };
+}
+
+/** Ctrl-C as soon as the first action is reported done. */
+async function interruptAfterFirstAction(running: Running): Promise<void> {
+  await eventually(async () => (/\] \S+: create done/.test(running.stderr()) ? true : undefined), 60_000);
+  running.child.kill("SIGINT");
+}
+
+async function containersOf(node: string): Promise<{ names: string[]; running: number }> {
+  const list = await docker.listContainers({ all: true, filters: { label: [`treescale.node=${node}`] } });
+  return {
+    names: list.map((c) => c.Names[0]!.replace(/^\//, "")).sort(),
+    running: list.filter((c) => c.State === "running").length,
+  };
+}
+
+beforeAll(async () => {
+  requireBuild();
+  await ensureTestImage();
+  await fixture.setup();
+  work = await scratch();
+  env = { TREESCALE_HOME: join(work.dir, "home") };
+  await mkdir(join(work.dir, "app"));
+  await work.write("app/web.toml", app);
+  daemon = await fixture.startNode(daemonNode, [
+    "--agent",
+    "--home",
+    join(fixture.dir, "home"),
+    "--stop-timeout",
+    "0",
+    "--parallel",
+    "1",
+    "--heartbeat",
+    "1000",
+  ]);
+}, 60_000);
+
+afterAll(async () => {
+  await fixture.teardown();
+  await Promise.all([removeContainersOfNode(embeddedNode), removeContainersOfNode(daemonNode)]);
+  await work?.remove();
+});
+
+describe("Ctrl-C during apply", () => {
+  it("on the embedded node: lists done / not started, stops, exits 130; a re-apply converges without duplicates", async () => {
+    const applyArgs = ["apply", "--name", embeddedNode, "--stop-timeout", "0", "-f", join(work.dir, "app")];
+    const running = start([...applyArgs, "--parallel", "1"]);
+    await interruptAfterFirstAction(running);
+    const { code, stdout } = await running.done;
+    expect(code).toBe(130);
+    expect(stdout).toContain("Interrupted: apply of stack app");
+    expect(stdout).toContain(`node ${embeddedNode}:`);
+    expect(stdout).toMatch(/✓ create \S+: done/);
+    expect(stdout).toMatch(/· create \S+: not started/);
+    expect(stdout).toContain("The embedded node stopped: it started nothing more");
+    const done = stdout.match(/✓ create \S+: done/g)?.length ?? 0;
+    expect(done).toBeGreaterThan(0);
+    expect(done).toBeLessThan(REPLICAS);
+
+    const again = await runCli(applyArgs, { env });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("Stack app converged.");
+    const after = await containersOf(embeddedNode);
+    expect(after.names).toHaveLength(REPLICAS);
+    expect(new Set(after.names).size).toBe(REPLICAS);
+    expect(after.running).toBe(REPLICAS);
+  }, 90_000);
+
+  it("through a node: says the node carries on, exits 130; `get status` later shows it converged", async () => {
+    const through = ["--node", daemon.url, "--token", "good-token"];
+    const running = start(["apply", ...through, "-f", join(work.dir, "app")]);
+    await interruptAfterFirstAction(running);
+    const { code, stdout } = await running.done;
+    expect(code).toBe(130);
+    expect(stdout).toContain(`node ${daemonNode}: accepted generation`);
+    expect(stdout).toContain("its agent carries on converging it");
+    expect(stdout).toMatch(/✓ create \S+: done/);
+    expect(stdout).toContain("Follow them with `treescale get status -w` or `treescale events`.");
+
+    const status = await eventually(async () => {
+      const out = await runCli(["get", "status", ...through, "-o", "json"]);
+      const rows = JSON.parse(out.stdout) as { resource: string; condition: string; ready: string }[];
+      const web = rows.find((r) => r.resource === "container/web");
+      return web?.condition === "Ready" ? web : undefined;
+    }, 60_000);
+    expect(status.ready).toBe(`${REPLICAS}/${REPLICAS}`);
+    const after = await containersOf(daemonNode);
+    expect(after.names).toHaveLength(REPLICAS);
+    expect(after.running).toBe(REPLICAS);
+  }, 90_000);
+});
+
+describe("Ctrl-C during events", () => {
+  it("ends at once with 130, as logs -f does", async () => {
+    const running = start(["events", "--name", embeddedNode]);
+    await eventually(async () => (running.stderr().includes("connected to") ? true : undefined), 30_000);
+    const at = Date.now();
+    running.child.kill("SIGINT");
+    const { code } = await running.done;
+    expect(code).toBe(130);
+    expect(Date.now() - at).toBeLessThan(3000);
+  }, 60_000);
+});
