@@ -102,8 +102,44 @@ describe("applyFleet", () => {
         },
       ],
       actions: [],
+      started: [],
       fleet: [],
+      interrupted: false,
     });
+  });
+
+  it("stops waiting when its signal fires: the node that took its slice carries on, the hook runs once", async () => {
+    const web = spec("web", { replicas: 1, placement: { tags: ["web"] } });
+    const states = [nodeState("c1", { tags: ["web"] })];
+    const result = plan(desiredWith([web], [server("c1", ["web"])]), states);
+    const bus = new FakeFleetBus({ c1: { state: states[0]!, settleAfterMs: 60_000 } });
+    const interrupt = new AbortController();
+    let hooked = 0;
+    const applying = applyFleet({
+      ...quiet(30_000),
+      pollMs: 10,
+      bus,
+      plan: result,
+      signal: interrupt.signal,
+      onInterrupt: async () => {
+        hooked++;
+      },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const at = Date.now();
+    interrupt.abort();
+    const outcome = await applying;
+    expect(Date.now() - at).toBeLessThan(1000);
+    expect(hooked).toBe(1);
+    expect(outcome.interrupted).toBe(true);
+    expect(outcome.nodes).toEqual([
+      {
+        node: "c1",
+        result: "interrupted",
+        message: `accepted generation ${result.generation}; its agent carries on converging it`,
+        stalled: [],
+      },
+    ]);
   });
 
   it("reports an unreachable server with nothing placed on it as pending, and one with a share as unreachable", async () => {
