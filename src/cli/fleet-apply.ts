@@ -135,8 +135,8 @@ export async function runFleetApply(
   }
   const { nodes, actions, fleet } = result;
   if (result.interrupted) {
-    const summary = interruption(plan, registry, result);
     const where = connection?.stopNode ? { embedded: true as const, stopped } : { embedded: false as const };
+    const summary = interruption(plan, registry, result, where.embedded);
     if (json)
       process.stdout.write(
         `${JSON.stringify({ stack: plan.stack, generation: plan.generation, interrupted: true, nodeCarriesOn: !where.embedded, nodes: summary }, null, 2)}\n`,

@@ -15,11 +15,15 @@ export type InterruptedNode = {
   actions: InterruptedAction[];
 };
 
-/** Per node with planned or reported actions: where each stood when the apply ended. */
+/**
+ * Per node with planned or reported actions: where each stood when the apply ended. `nodeStopped`:
+ * the embedded node ended with this command, so it carries nothing on (its outcome says so).
+ */
 export function interruption(
   plan: FleetPlan,
   registry: Pick<Registry, "describe">,
   result: Pick<FleetApplyResult, "actions" | "started" | "nodes">,
+  nodeStopped = false,
 ): InterruptedNode[] {
   const key = (node: string, action: string, target: string) => `${node}\u0000${action}\u0000${target}`;
   // The last report wins: a failure the agent retried may have been followed by success.
@@ -30,7 +34,13 @@ export function interruption(
   const entry = (node: string) => {
     let found = nodes.get(node);
     if (!found) {
-      found = { node, outcome: result.nodes.find((o) => o.node === node), actions: [] };
+      const outcome = result.nodes.find((o) => o.node === node);
+      const stopped = nodeStopped && outcome?.result === "interrupted";
+      found = {
+        node,
+        outcome: stopped ? { ...outcome, message: "stopped with this command" } : outcome,
+        actions: [],
+      };
       nodes.set(node, found);
     }
     return found;
@@ -77,7 +87,7 @@ export function renderInterruption(
 ): string {
   const lines = ["", `Interrupted: apply of stack ${plan.stack} (generation ${plan.generation}) cut short.`];
   for (const node of nodes) {
-    lines.push(`node ${node.node}: ${headline(node.outcome, where.embedded)}`);
+    lines.push(`node ${node.node}: ${headline(node.outcome)}`);
     for (const a of node.actions) {
       const how =
         a.state === "failed"
@@ -106,11 +116,9 @@ export function renderInterruption(
   return `${lines.join("\n")}\n`;
 }
 
-function headline(outcome: NodeOutcome | undefined, embedded: boolean): string {
+function headline(outcome: NodeOutcome | undefined): string {
   if (!outcome) return "no outcome";
-  if (outcome.result !== "interrupted") return `${outcome.result}: ${outcome.message}`;
-  // The embedded node stopped with this process: it carries nothing on.
-  return embedded ? "stopped" : outcome.message;
+  return outcome.result === "interrupted" ? outcome.message : `${outcome.result}: ${outcome.message}`;
 }
 
 function counts(actions: readonly InterruptedAction[]): string {

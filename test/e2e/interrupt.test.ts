@@ -92,7 +92,7 @@ describe("Ctrl-C during apply", () => {
     const { code, stdout } = await running.done;
     expect(code).toBe(130);
     expect(stdout).toContain("Interrupted: apply of stack app");
-    expect(stdout).toContain(`node ${embeddedNode}:`);
+    expect(stdout).toContain(`node ${embeddedNode}: stopped with this command`);
     expect(stdout).toMatch(/✓ create \S+: done/);
     expect(stdout).toMatch(/· create \S+: not started/);
     expect(stdout).toContain("The embedded node stopped: it started nothing more");
