@@ -41,6 +41,7 @@ function nodeState(node: string, count: number): NodeState {
     image: "local/busybox:1",
     state: "running",
     createdAt: new Date().toISOString(),
+    restarts: index % 3,
   }));
   return { node, tags: [], children: [], observed: { container: { synced: true, items } }, stacks: {} };
 }

@@ -3,6 +3,7 @@
 import type {
   ContainerEngine,
   ContainerLogReader,
+  ContainerRestartCounter,
   ContainerStatsSource,
   EngineEventSource,
 } from "../../src/drivers/engine.js";
@@ -28,6 +29,8 @@ type Drivers = {
   engine: ContainerEngine;
   events: EngineEventSource;
   stats?: ContainerStatsSource;
+  /** Where a container's restart count is read (absent: observed containers carry none). */
+  restarts?: ContainerRestartCounter;
   logs?: ContainerLogReader;
 };
 
@@ -60,7 +63,7 @@ export function containerController(options: ContainerControllerOptions): Contai
     rolling: (action) => (action.type === "recreate" ? action.spec.update : undefined),
     async runtime(host) {
       const [
-        { engine, events, stats, logs },
+        { engine, events, stats, logs, restarts },
         { executeContainerPlan },
         { ContainerInformer },
         { ContainerUsageSource },
@@ -83,6 +86,7 @@ export function containerController(options: ContainerControllerOptions): Contai
             node: context.node,
             engine,
             events,
+            ...(restarts ? { restarts } : {}),
             clock: context.clock,
             signal: context.signal,
             ...(options.minListIntervalMs !== undefined

@@ -1,7 +1,12 @@
 // Keeps a node's view of its owned containers current, as client-go's informers do: watch the
 // engine's event stream, list, then relist on every burst of events and after any gap in the
 // stream (reconnecting with capped, jittered backoff). Tells its owner which resources changed.
-import type { ContainerEngine, EngineEvent, EngineEventSource } from "../../src/drivers/engine.js";
+import type {
+  ContainerEngine,
+  ContainerRestartCounter,
+  EngineEvent,
+  EngineEventSource,
+} from "../../src/drivers/engine.js";
 import { errorMessage } from "../../src/errors.js";
 import type { ObservedContainer } from "../../src/model/observed.js";
 import type { Observer } from "../../src/reconcile/controller.js";
@@ -11,6 +16,8 @@ export type InformerOptions = {
   node: string;
   engine: Pick<ContainerEngine, "listOwned" | "ping">;
   events: EngineEventSource;
+  /** Where restart counts are read; without it every container's `restarts` stays null. */
+  restarts?: ContainerRestartCounter;
   clock: Clock;
   /** Aborted when the node stops: a list under way (an engine that does not answer) ends at once. */
   signal?: AbortSignal;
@@ -53,6 +60,10 @@ const STATE_CHANGES = new Set([
   "oom",
 ]);
 const CONFIRM_ATTEMPTS = 5;
+/** Events after which the engine's restart count may have moved (a policy restart is a die, then a start). */
+const RESTART_COUNT_CHANGES = new Set(["start", "restart", "die"]);
+/** Inspects at once: a node's first list may name hundreds of containers, each read once. */
+const COUNT_CONCURRENCY = 4;
 
 export class ContainerInformer implements Observer<ObservedContainer> {
   readonly #options: InformerOptions;
@@ -76,6 +87,11 @@ export class ContainerInformer implements Observer<ObservedContainer> {
   #lastListAt = Number.NEGATIVE_INFINITY;
   #error: string | undefined;
   #probeTimer: unknown;
+  /** Restart counts read so far, by container id; a container not in it shows null. */
+  readonly #restartCounts = new Map<string, number>();
+  /** Containers whose count is to be read, in order; at most COUNT_CONCURRENCY reads run at once. */
+  readonly #toCount = new Set<string>();
+  readonly #counting = new Set<string>();
 
   constructor(options: InformerOptions) {
     this.#options = options;
@@ -139,14 +155,61 @@ export class ContainerInformer implements Observer<ObservedContainer> {
         throw error;
       }
       this.#error = undefined;
+      for (const container of fresh) container.restarts = this.#restartCounts.get(container.id) ?? null;
       const changed = diffResources(this.#cache, fresh);
       this.#cache = new Map(fresh.map((c) => [c.id, c]));
+      this.#countNewcomers();
       this.#synced = true;
       for (const resource of changed) this.#unconfirmed.delete(resource);
       if (changed.size > 0)
         this.#options.onChange([...changed].map(splitKey), eventAt ?? this.#unconfirmedEventAt);
     } while (this.#relistAgain && !this.#stopped);
     this.#scheduleConfirm();
+  }
+
+  /** Each container is inspected once when first listed; after that only its events cause a read. */
+  #countNewcomers(): void {
+    for (const id of this.#restartCounts.keys()) if (!this.#cache.has(id)) this.#restartCounts.delete(id);
+    for (const id of this.#cache.keys()) if (!this.#restartCounts.has(id)) this.#queueCount(id);
+  }
+
+  #queueCount(id: string): void {
+    if (!this.#options.restarts || this.#stopped) return;
+    this.#toCount.add(id);
+    this.#drainCounts();
+  }
+
+  #drainCounts(): void {
+    const counter = this.#options.restarts;
+    if (!counter) return;
+    for (const id of this.#toCount) {
+      if (this.#counting.size >= COUNT_CONCURRENCY) return;
+      // A read already under way may predate the event: the id stays queued for one more read.
+      if (this.#counting.has(id)) continue;
+      this.#toCount.delete(id);
+      this.#counting.add(id);
+      void this.#count(counter, id).finally(() => {
+        this.#counting.delete(id);
+        this.#drainCounts();
+      });
+    }
+  }
+
+  async #count(counter: ContainerRestartCounter, id: string): Promise<void> {
+    let count: number | null;
+    try {
+      count = await counter.restartCount(id, this.#options.signal ? { signal: this.#options.signal } : {});
+    } catch (error) {
+      // A container removed meanwhile has no count to show; one still listed is said to have none readable.
+      if (!this.#stopped && this.#cache.has(id)) this.#options.onError?.(errorMessage(error));
+      return;
+    }
+    if (this.#stopped || count === null) return;
+    this.#restartCounts.set(id, count);
+    const cached = this.#cache.get(id);
+    if (!cached || cached.restarts === count) return;
+    this.#cache.set(id, { ...cached, restarts: count });
+    this.#options.onChange([{ stack: cached.stack, resource: cached.resource }], undefined);
   }
 
   #scheduleConfirm(): void {
@@ -248,6 +311,7 @@ export class ContainerInformer implements Observer<ObservedContainer> {
       (event: EngineEvent) => {
         this.#attempt = 0;
         this.#pendingEventAt ??= event.time;
+        if (RESTART_COUNT_CHANGES.has(event.action)) this.#queueCount(event.containerId);
         if (STATE_CHANGES.has(event.action) || event.action.startsWith("health_status")) {
           this.#unconfirmed.set(keyOf(event), CONFIRM_ATTEMPTS);
           this.#unconfirmedEventAt ??= event.time;
@@ -296,7 +360,8 @@ function diffResources(
       !old ||
       old.state !== container.state ||
       old.hash !== container.hash ||
-      old.health !== container.health
+      old.health !== container.health ||
+      old.restarts !== container.restarts
     ) {
       changed.add(keyOf(container));
     }

@@ -18,7 +18,7 @@ const kinds: Kinds = ({ nodeImage, ...options } = {}) =>
         import("../drivers/docker-events.js"),
       ]);
       const engine = new DockerEngine();
-      return { engine, events: new DockerEventSource(), stats: engine, logs: engine };
+      return { engine, events: new DockerEventSource(), stats: engine, logs: engine, restarts: engine };
     },
     balancer: async (host) => {
       const [{ nft }, { ipvs }, { ipvsRecordStore }, { conntrackReader }] = await Promise.all([

@@ -224,6 +224,7 @@ export function toObservedContainer(entry: ListedContainer): ObservedContainer {
     image: entry.Image,
     state: parseRunState(entry.State),
     createdAt: isoTime(entry.Created),
+    restarts: null,
   };
   const health = parseHealth(entry.Status);
   if (health !== undefined) observed.health = health;
@@ -249,6 +250,13 @@ export function toObservedContainer(entry: ListedContainer): ObservedContainer {
   );
   if (published.length > 0) observed.published = dedupePublished(published);
   return observed;
+}
+
+/** A container's restart count from its inspect answer; null when the answer has none that reads as a count. */
+export function restartCountOf(inspect: unknown): number | null {
+  if (!isRecord(inspect)) return null;
+  const count = inspect.RestartCount;
+  return typeof count === "number" && Number.isSafeInteger(count) && count >= 0 ? count : null;
 }
 
 /** Docker lists a port published on every address once per family (0.0.0.0 and ::). */

@@ -32,12 +32,14 @@ import {
   ownedFilter,
   parsePullEvent,
   resolveConnection,
+  restartCountOf,
   toObservedContainer,
 } from "./docker-mapping.js";
 import { type EngineStatsAnswer, usageFromAnswer } from "./docker-stats.js";
 import type {
   ContainerEngine,
   ContainerLogReader,
+  ContainerRestartCounter,
   ContainerStatsSource,
   CreateContainerRequest,
   EngineCallOptions,
@@ -55,7 +57,9 @@ const REMOVAL_POLL_MS = 50;
 /** The engine sends a running container's stats every second: this much silence means the stream is stuck. */
 const STATS_SILENCE_MS = 10_000;
 
-export class DockerEngine implements ContainerEngine, ContainerStatsSource, ContainerLogReader {
+export class DockerEngine
+  implements ContainerEngine, ContainerStatsSource, ContainerLogReader, ContainerRestartCounter
+{
   readonly connection: DockerConnection;
   readonly timeouts: EngineTimeouts;
   readonly #reader: EngineHttpClient;
@@ -115,6 +119,20 @@ export class DockerEngine implements ContainerEngine, ContainerStatsSource, Cont
       if (!Array.isArray(entries))
         throw new EngineRequestError(`unexpected answer: ${JSON.stringify(entries)}`, undefined);
       return (entries as ListedContainer[]).map(toObservedContainer);
+    } catch (error) {
+      if (error instanceof TreescaleError) throw error;
+      throw requestFailed(this.connection, `cannot ${operation}`, error);
+    }
+  }
+
+  /** One inspect: the list call does not carry RestartCount. */
+  async restartCount(id: string, options: EngineCallOptions = {}): Promise<number | null> {
+    const operation = `read the restart count of container ${id}`;
+    try {
+      const answer = await this.#request(operation, options, (signal) =>
+        this.#reader.get(`/containers/${encodeURIComponent(id)}/json`, {}, signal),
+      );
+      return restartCountOf(answer);
     } catch (error) {
       if (error instanceof TreescaleError) throw error;
       throw requestFailed(this.connection, `cannot ${operation}`, error);

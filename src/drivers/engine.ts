@@ -105,6 +105,12 @@ export interface EngineEventSource {
   ): () => void;
 }
 
+/** How many times the engine restarted a container: its list does not say, so this asks once per container. */
+export interface ContainerRestartCounter {
+  /** Null when the engine's answer has no count; fails with a typed error when the engine does not answer. */
+  restartCount(id: string, options?: EngineCallOptions): Promise<number | null>;
+}
+
 /** A container's figures from the engine's own stats (what `docker stats` reads). */
 export interface ContainerStatsSource {
   /**

@@ -33,6 +33,12 @@ export type ObservedContainer = {
   /** Its ports published on the host (`hostIp` when bound to one address only). */
   published?: { port: number; protocol: "tcp" | "udp"; hostPort: number; hostIp?: string }[];
   createdAt: string;
+  /**
+   * How many times the engine restarted it (Docker's RestartCount), null until it has been read: the
+   * engine's list does not give it, so it comes from an inspect, made when the container is first seen
+   * and after each start, restart or die event.
+   */
+  restarts: number | null;
 };
 
 export type ObservedState = {

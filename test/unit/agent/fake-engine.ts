@@ -103,6 +103,7 @@ export class FakeEngine implements ContainerEngine, EngineEventSource {
       image: request.spec.image,
       state: "created",
       createdAt: new Date(this.clock.now()).toISOString(),
+      restarts: null,
     });
     this.#emit(id, "create");
     return id;

@@ -10,6 +10,7 @@ import {
   parseHealth,
   parsePullEvent,
   resolveConnection,
+  restartCountOf,
   toObservedContainer,
   UNKNOWN_REPLICA,
 } from "../../../src/drivers/docker-mapping.js";
@@ -262,6 +263,24 @@ describe("ownedFilter", () => {
   });
 });
 
+describe("restartCountOf — the restart count from an inspect answer", () => {
+  it("reads Docker's RestartCount", () => {
+    expect(restartCountOf({ Id: "c0ffee", RestartCount: 3, State: { Status: "running" } })).toBe(3);
+    expect(restartCountOf({ RestartCount: 0 })).toBe(0);
+  });
+
+  it.each([
+    ["no RestartCount", { Id: "c0ffee" }],
+    ["a negative count", { RestartCount: -1 }],
+    ["a fraction", { RestartCount: 1.5 }],
+    ["a string", { RestartCount: "2" }],
+    ["not an object", "oops"],
+    ["null", null],
+  ])("gives null for %s", (_case, answer) => {
+    expect(restartCountOf(answer)).toBeNull();
+  });
+});
+
 describe("toObservedContainer — a list entry back into the model", () => {
   it("decodes every ownership label", () => {
     expect(toObservedContainer(listed())).toEqual({
@@ -276,6 +295,7 @@ describe("toObservedContainer — a list entry back into the model", () => {
       image: "local/busybox:1",
       state: "running",
       createdAt: "2023-11-14T22:13:20.000Z",
+      restarts: null,
     });
   });
 

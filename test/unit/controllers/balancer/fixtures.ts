@@ -44,6 +44,7 @@ export function container(
     image: "local/web:1",
     state: "running",
     createdAt: "2026-01-01T00:00:00Z",
+    restarts: null,
     ...(ip === undefined ? {} : { ip }),
     ...overrides,
   };

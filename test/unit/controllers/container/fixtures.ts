@@ -35,6 +35,7 @@ export function running(
     image: s.image,
     state: state as ObservedContainer["state"],
     createdAt: "2026-01-01T00:00:00Z",
+    restarts: null,
   };
 }
 

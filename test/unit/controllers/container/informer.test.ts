@@ -243,3 +243,66 @@ describe("ContainerInformer", () => {
     expect(clock.pending()).toEqual([]);
   });
 });
+
+describe("ContainerInformer — restart counts", () => {
+  /** Counts as the engine would answer an inspect, and which containers were asked about. */
+  function counter(counts: Map<string, number>) {
+    const asked: string[] = [];
+    return {
+      asked,
+      restartCount: async (id: string) => {
+        asked.push(id);
+        return counts.get(id) ?? null;
+      },
+    };
+  }
+
+  it("reads each container's count once at first list, then only after its start, restart or die events", async () => {
+    const counts = new Map<string, number>();
+    const restarts = counter(counts);
+    const clock = new FakeClock();
+    const engine = new FakeEngine(clock);
+    const web = add(engine, "web");
+    const db = add(engine, "db");
+    counts.set(web.id, 0);
+    counts.set(db.id, 2);
+    const changes: string[][] = [];
+    const informer = new ContainerInformer({
+      node: "n",
+      engine,
+      events: engine,
+      restarts,
+      clock,
+      onChange: (changed) => changes.push(changed.map((c) => c.resource)),
+    });
+    await informer.start();
+    await settle();
+    expect(restarts.asked.sort()).toEqual([web.id, db.id].sort());
+    const countOf = (id: string) => informer.items().find((c) => c.id === id)?.restarts;
+    expect(countOf(web.id)).toBe(0);
+    expect(countOf(db.id)).toBe(2);
+    expect(changes).toContainEqual(["db"]);
+
+    // Events that cannot move the count, and later lists, read nothing.
+    engine.emit({ containerId: web.id, resource: "web", action: "health_status: healthy", time: 1 });
+    await clock.advance(1000);
+    expect(restarts.asked).toHaveLength(2);
+
+    counts.set(web.id, 1);
+    engine.emit({ containerId: web.id, resource: "web", action: "start", time: 2 });
+    await settle();
+    await clock.advance(1000);
+    expect(restarts.asked).toHaveLength(3);
+    expect(countOf(web.id)).toBe(1);
+    expect(changes).toContainEqual(["web"]);
+    informer.stop();
+  });
+
+  it("shows null while the count is unknown, and without a counter", async () => {
+    const { engine, informer } = await setup();
+    add(engine, "web");
+    await informer.relist();
+    expect(informer.items().map((c) => c.restarts)).toEqual([null]);
+    informer.stop();
+  });
+});
