@@ -82,8 +82,6 @@ export class FleetStore {
   problems: string[] = [];
   /** Nodes whose last stats said they cannot see their engine, with why. */
   statsErrors = new Map<string, string>();
-  /** Replacements and restarts the agents reported (drift healed) per container name, since the page opened. */
-  heals = new Map<string, number>();
   /** Containers per node, each object kept while its content is unchanged (rows compare by identity). */
   containers = new Map<string, readonly ObservedContainer[]>();
 
@@ -247,11 +245,6 @@ export class FleetStore {
       case AGENT_EVENTS.drift: {
         const report = message.json<DriftReport>();
         this.drift = [report, ...this.drift].slice(0, MAX_DRIFT);
-        if (report.healing) {
-          for (const difference of report.differences)
-            this.heals.set(difference.target, (this.heals.get(difference.target) ?? 0) + 1);
-          this.#emit("containers");
-        }
         this.#emit("events");
         this.#soon([report.node]);
         return;

@@ -73,7 +73,6 @@ function NodeContainers(props: {
                     key=${container.id}
                     container=${container}
                     history=${store.stats.of(container.name)}
-                    heals=${store.heals.get(container.name) ?? 0}
                     select=${select}
                   />`,
                 )}
@@ -86,10 +85,9 @@ function NodeContainers(props: {
 const ContainerRow = memo(function ContainerRow(props: {
   container: ObservedContainer;
   history: History | undefined;
-  heals: number;
   select: (name: string) => void;
 }) {
-  const { container, history, heals, select } = props;
+  const { container, history, select } = props;
   const stats = history?.latest;
   return html`<tr data-container=${container.name} data-id=${container.id} data-state=${container.state} onClick=${() => select(container.name)}>
     <td class="name">${container.name}</td>
@@ -97,7 +95,12 @@ const ContainerRow = memo(function ContainerRow(props: {
     <td>${container.resource}</td>
     <td class=${`state-${container.state}`}>${container.state}</td>
     <td>${container.health ?? "–"}</td>
-    <td title="replacements and restarts the agent reported since this page opened">${heals}</td>
+    ${
+      // A node of an older version sends no count at all; either way the page says it does not know.
+      container.restarts === null || container.restarts === undefined
+        ? html`<td class="restarts" title="the engine's restart count has not been read yet">–</td>`
+        : html`<td class="restarts" title="times the engine restarted this container (its RestartCount)">${container.restarts}</td>`
+    }
     ${
       stats
         ? html`<td class="cpu">${percent(stats.cpuPercent)}</td>
