@@ -5,9 +5,11 @@
 // from a client of one child to a client of the other. Prints what went wrong and how each node's
 // memory moved; the raw samples go to a JSON file under the OS temp dir.
 import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import Docker from "dockerode";
@@ -72,6 +74,8 @@ class Soak {
   readonly #names = new Set<string>();
   readonly closers: (() => Promise<void> | void)[] = [];
   dir = "";
+  /** Where each node's log is kept (what a loss or a failed apply is traced back with). */
+  logDir = "";
 
   async setup(): Promise<void> {
     this.dir = await mkdtemp(join(tmpdir(), "treescale-soak-"));
@@ -105,6 +109,12 @@ class Soak {
       ...(parent ? ["--parent", parent.url] : []),
     ]);
     this.children.add(node.process);
+    if (this.logDir) {
+      const log = createWriteStream(join(this.logDir, `${name}.log`));
+      log.write(node.stderr.map((line) => `${line}\n`).join(""));
+      createInterface({ input: node.process.stderr! }).on("line", (line) => log.write(`${line}\n`));
+      this.closers.push(() => new Promise<void>((resolve) => log.end(resolve)));
+    }
     return { ...node, http, role };
   }
 
@@ -286,6 +296,8 @@ export async function run(args: string[]): Promise<void> {
   await exec(fileURLToPath(new URL("../../scripts/make-busybox-image.sh", import.meta.url)), [IMAGE]);
   const samplesPath = join(tmpdir(), `treescale-soak-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
   const soak = new Soak();
+  soak.logDir = samplesPath.replace(/\.json$/, "-logs");
+  await mkdir(soak.logDir, { recursive: true });
   const interrupted = (signal: NodeJS.Signals) => {
     process.stderr.write(`\nsoak: ${signal}: cleaning up\n`);
     void soak.teardown().finally(() => process.exit(130));
@@ -299,7 +311,7 @@ export async function run(args: string[]): Promise<void> {
     const fleet = join(soak.dir, "fleet");
     await writeFile(join(fleet, "servers.toml"), serversToml(soak.nodes));
     process.stdout.write(
-      `soak: ${minutes} min on ${names.join(", ")} (root ${names[0]}); samples: ${samplesPath}\n`,
+      `soak: ${minutes} min on ${names.join(", ")} (root ${names[0]}); samples: ${samplesPath}; node logs: ${soak.logDir}\n`,
     );
 
     const startedAt = Date.now();
