@@ -54,7 +54,7 @@ export function containerActionJson(action: ContainerAction): Record<string, unk
 }
 
 /** Columns only `get containers -o wide` prints: where a replica is reached, what exactly it runs. */
-export const CONTAINER_WIDE_COLUMNS = ["ip", "ports", "imageId", "labels", "created"] as const;
+export const CONTAINER_WIDE_COLUMNS = ["restarts", "ip", "ports", "imageId", "labels", "created"] as const;
 
 export function containerRows(containers: readonly ObservedContainer[]): Record<string, unknown>[] {
   return (
@@ -71,6 +71,8 @@ export function containerRows(containers: readonly ObservedContainer[]): Record<
         state: c.state,
         health: c.health ?? "",
         id: c.id.slice(0, 12),
+        // The engine's RestartCount; null until the node has read it.
+        restarts: c.restarts,
         ip: c.ip ?? null,
         ports: (c.published ?? []).map(
           (p) => `${p.hostIp ? `${p.hostIp}:` : ""}${p.hostPort}->${p.port}/${p.protocol}`,

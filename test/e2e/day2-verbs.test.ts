@@ -95,7 +95,9 @@ describe("day-2 verbs on the embedded node (real Docker)", () => {
     const wide = await cli("get", "containers", "-o", "wide", "-l", "tier=db");
     expect(wide.code, wide.stderr).toBe(0);
     const [header, row] = wide.stdout.trim().split("\n");
-    expect(header).toMatch(/\bIP\b.*\bPORTS\b.*\bIMAGE-ID\b.*\bLABELS\b.*\bNODE-ADDRESS\b/);
+    expect(header).toMatch(/\bRESTARTS\b.*\bIP\b.*\bPORTS\b.*\bIMAGE-ID\b.*\bLABELS\b.*\bNODE-ADDRESS\b/);
+    // The engine's restart count, read by the node (blank would mean it has not been read).
+    expect(row!.slice(header!.indexOf("RESTARTS")).split(/\s+/)[0]).toMatch(/^\d+$/);
     expect(row).toMatch(/172\.\d+\.\d+\.\d+/);
     expect(row).toContain("tier=db");
     expect(row).toMatch(/127\.0\.0\.1:\d+/);
