@@ -155,6 +155,9 @@ describe("dashboard (real Chromium, real nodes, real dockerd)", () => {
       const row = page.locator(`tr[data-container="${containerName(STACK, name, "web", replica)}"]`);
       await row.locator("td.cpu", { hasText: /^\d+\.\d %$/ }).waitFor({ timeout: 10_000 });
       expect(await row.locator("td.no-stats").count()).toBe(0);
+      // The engine's own restart count (none of these restarted), not a figure the page made up.
+      await row.locator("td.restarts", { hasText: /^0$/ }).waitFor({ timeout: LIVE_MS });
+      expect(await row.locator("td.restarts").getAttribute("title")).toContain("RestartCount");
     }
     await page.click(`tr[data-container="${containerName(STACK, names.root, "web", REPLICA.root)}"]`);
     const charts = page.getByTestId("charts");
