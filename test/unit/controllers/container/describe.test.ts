@@ -123,7 +123,14 @@ describe("container plans as people read them", () => {
       { ...running("n", web, 10, "exited"), restarts: 4 },
     ]);
     expect(rows.map((row) => row.name)).toEqual(["shop_web_3_n", "shop_web_10_n", "shop_web_27_n"]);
-    expect(rows[1]).toMatchObject({ stack: STACK, resource: "web", node: "n", replica: 10, state: "exited", restarts: 4 });
+    expect(rows[1]).toMatchObject({
+      stack: STACK,
+      resource: "web",
+      node: "n",
+      replica: 10,
+      state: "exited",
+      restarts: 4,
+    });
     // Not read yet is said as such, not shown as 0.
     expect(rows[0]).toMatchObject({ restarts: null });
   });
