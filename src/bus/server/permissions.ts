@@ -5,8 +5,14 @@
 /** Permissions that are a name, not a pattern: what the node's reserved events need (see EventRule). */
 export const NAMED_PERMISSIONS = ["fleet:read", "fleet:apply", "node:reparent", "images:push"] as const;
 
-/** A pusher follows its push: images:push also lets a token declare the nodes' progress events. */
-const PUSH_PROGRESS_SUBSCRIPTION = "subscribe:image.progress";
+/**
+ * Whoever may start an operation may follow it: the progress events a named permission lets a token
+ * subscribe to without saying so (a deploy token written before apply.started existed keeps working).
+ */
+const FOLLOWS: Readonly<Record<string, readonly string[]>> = {
+  "images:push": ["subscribe:image.progress"],
+  "fleet:apply": ["subscribe:apply.progress", "subscribe:apply.started"],
+};
 
 /** Everything, reserved events included: what a plain token (one per line) and a hook without `allow` give. */
 export const ALL_PERMISSIONS = "*";
@@ -83,7 +89,11 @@ export class Permissions {
       kind === "subscribe" || kind === "publish"
         ? this.patterns[kind].some((pattern) => pattern.test(permission.slice(colon + 1)))
         : this.named.has(permission);
-    const granted = allowed || (permission === PUSH_PROGRESS_SUBSCRIPTION && this.named.has("images:push"));
+    const granted =
+      allowed ||
+      Object.entries(FOLLOWS).some(
+        ([named, follows]) => this.named.has(named) && follows.includes(permission),
+      );
     if (this.decided.size >= MAX_REMEMBERED) this.decided.clear();
     this.decided.set(permission, granted);
     return granted;

@@ -76,6 +76,17 @@ describe("images:push", () => {
   });
 });
 
+describe("fleet:apply", () => {
+  it("lets a token follow its apply (apply.progress and apply.started), nothing more", () => {
+    const deployer = new Permissions(["fleet:read", "fleet:apply", "subscribe:agent.status"]);
+    expect(deployer.allows("subscribe:apply.progress")).toBe(true);
+    expect(deployer.allows("subscribe:apply.started")).toBe(true);
+    expect(deployer.allows("subscribe:drift")).toBe(false);
+    expect(deployer.allows("publish:apply.started")).toBe(false);
+    expect(new Permissions(["fleet:read"]).allows("subscribe:apply.started")).toBe(false);
+  });
+});
+
 describe("the node's reserved events", () => {
   const policy = new EventPolicy(RESERVED_EVENTS);
 
