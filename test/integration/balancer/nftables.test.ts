@@ -419,7 +419,10 @@ describe("a rolling recreate behind a balancer (nftables)", () => {
 /** One GET to a virtual address on port 8080: the body, or a failure for anything but 200. */
 function getFrom(address: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: address, port: 8080, path: "/", agent: false, timeout: 3000 }, (res) => {
+    // 10 s: a connection sent to a stopped backend or to no backend never answers and still times out;
+    // 3 s also caught a live backend slow to answer under a loaded full suite (its conntrack entry showed
+    // it answering the client's FIN), which is not what these tests are about.
+    const req = request({ host: address, port: 8080, path: "/", agent: false, timeout: 10_000 }, (res) => {
       let body = "";
       res.on("data", (chunk: Buffer) => {
         body += chunk.toString();
