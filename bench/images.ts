@@ -8,73 +8,19 @@
 // Every target node runs on ONE dockerd of the bench's own (its own data root and bridge): N targets
 // means N concurrent loads of the same image into that one engine, which a fleet of N machines would
 // not share. That engine is what "crosses engines" here; the root shares the machine's engine.
-import { type ChildProcess, spawn } from "node:child_process";
+
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PrivateDockerd } from "../test/support/private-dockerd.js";
 import { type NodeProcess, startNodeProcess, stopProcess } from "./support/node-process.js";
 import { exec, printTable, timed } from "./support/timing.js";
 
 const cli = fileURLToPath(new URL("../cli/treescale.js", import.meta.url));
 const busyboxScript = fileURLToPath(new URL("../../scripts/make-busybox-image.sh", import.meta.url));
 const BASE = "local/busybox:1";
-
-/** A dockerd with its own socket, data root and bridge, torn down with everything it held. */
-class BenchEngine {
-  readonly bridge = `tsbb${randomBytes(2).toString("hex")}`;
-  #process: ChildProcess | undefined;
-  constructor(readonly dir: string) {}
-  get host(): string {
-    return `unix://${join(this.dir, "docker.sock")}`;
-  }
-  async start(): Promise<void> {
-    await exec("ip", ["link", "add", this.bridge, "type", "bridge"]);
-    await exec("ip", ["addr", "add", `10.251.${randomBytes(1)[0]!}.1/24`, "dev", this.bridge]);
-    await exec("ip", ["link", "set", this.bridge, "up"]);
-    this.#process = spawn(
-      "dockerd",
-      [
-        "--host",
-        this.host,
-        "--data-root",
-        join(this.dir, "root"),
-        "--exec-root",
-        join(this.dir, "exec"),
-        "--pidfile",
-        join(this.dir, "docker.pid"),
-        "--bridge",
-        this.bridge,
-        "--iptables=false",
-        "--ip6tables=false",
-        "--ip-forward=false",
-      ],
-      { stdio: "ignore" },
-    );
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        await exec("docker", ["-H", this.host, "version"]);
-        return;
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 300));
-      }
-    }
-  }
-  async destroy(): Promise<void> {
-    if (this.#process && this.#process.exitCode === null) {
-      const exited = new Promise((resolve) => this.#process!.once("exit", resolve));
-      this.#process.kill("SIGTERM");
-      await exited;
-    }
-    await exec("ip", ["link", "delete", this.bridge]).catch(() => undefined);
-    for (const mount of ["exec", "root"])
-      await exec("umount", ["-R", "-l", join(this.dir, mount)]).catch(() => undefined);
-    await rm(this.dir, { recursive: true, force: true });
-  }
-}
 
 export async function run(args: string[]): Promise<void> {
   const mbFlag = args.indexOf("--mb");
@@ -84,7 +30,7 @@ export async function run(args: string[]): Promise<void> {
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), "tsbi-"));
-  const engine = new BenchEngine(await mkdtemp("/tmp/tsbe-"));
+  const engine = await PrivateDockerd.create();
   const image = `local/tsbench-images-${randomBytes(3).toString("hex")}:1`;
   const nodes: NodeProcess[] = [];
   try {
