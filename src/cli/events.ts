@@ -13,6 +13,7 @@ import { collect } from "./flag-values.js";
 import type { EmbeddedNode } from "./fleet-connection.js";
 import type { Kinds } from "./kinds.js";
 import { checkNodeName } from "./shared-options.js";
+import { nextStopSignal } from "./stop-signal.js";
 
 function dataOf(message: Message): unknown {
   const text = message.text();
@@ -76,20 +77,20 @@ export function registerEvents(program: Command, kinds: Kinds): void {
         groups: flags.group,
         channels: flags.channel,
       };
+      const stopped = nextStopSignal();
       const useEmbedded = (flags.node ?? process.env.TREESCALE_NODE) === undefined;
       const { client, embedded } = useEmbedded
         ? await connectEmbedded(flags, declaration, kinds)
         : { client: await connectClient(connectionFrom(flags), declaration), embedded: undefined };
       process.stderr.write(`connected to ${client.node}\n`);
-      // As `logs -f`: Ctrl-C exits at once with 130, as shells expect after SIGINT.
-      const stop = (signal: NodeJS.Signals) => {
-        process.exitCode = signal === "SIGINT" ? EXIT.interrupted : EXIT.ok;
-        void client.close();
-      };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
       client.onMessage((message) => process.stdout.write(`${formatEvent(message, output)}\n`));
-      const error = await client.closed;
+      // As `logs -f`: Ctrl-C exits at once with 130, as shells expect after SIGINT.
+      const ended = await Promise.race([client.closed, stopped]);
+      if (typeof ended === "string") {
+        process.exitCode = ended === "SIGINT" ? EXIT.interrupted : EXIT.ok;
+        await client.close();
+      }
+      const error = typeof ended === "string" ? undefined : ended;
       await embedded?.close();
       if (error) throw new BusCliError(`connection ended: ${error.code}: ${error.message}`, error);
     });

@@ -24,6 +24,7 @@ import type { Kinds } from "./kinds.js";
 import { ROW_FORMATS, type RowFormat, type RowShape, render } from "./row-output.js";
 import { parseLabelSelector } from "./selectors.js";
 import { addNodeNameOption, addStackOption, outputOption, stackOf } from "./shared-options.js";
+import { nextStopSignal } from "./stop-signal.js";
 import { watchRows } from "./watch-rows.js";
 
 type GetOptions = {
@@ -184,8 +185,10 @@ async function gather(
       return toRows(states, declared, filter);
     };
     const rows = await look(true);
+    // Listening before the table is printed: a script sends Ctrl-C once it has seen the table.
+    const stopped = options.watch ? nextStopSignal() : undefined;
     process.stdout.write(await render(rows, options.output, shape));
-    if (options.watch) await watchUntilInterrupted(fleet.bus, rows, shape, options.output, look);
+    if (stopped) await watchUntilInterrupted(fleet.bus, rows, shape, options.output, look, stopped);
   } finally {
     await fleet.close();
   }
@@ -197,11 +200,8 @@ async function watchUntilInterrupted(
   shape: RowShape,
   format: RowFormat,
   look: (first: boolean) => Promise<Row[]>,
+  stopped: Promise<NodeJS.Signals>,
 ): Promise<void> {
-  const stopped = new Promise<void>((resolve) => {
-    process.once("SIGINT", () => resolve());
-    process.once("SIGTERM", () => resolve());
-  });
   const watcher = await watchRows({
     first,
     shape,

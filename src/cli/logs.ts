@@ -25,6 +25,7 @@ import { wholeNumber } from "./flag-values.js";
 import type { Kinds } from "./kinds.js";
 import { parseSince, prefixer } from "./log-output.js";
 import { addNodeNameOption, addStackOption } from "./shared-options.js";
+import { nextStopSignal } from "./stop-signal.js";
 
 type LogsFlags = ConnectionFlags & {
   name: string;
@@ -66,10 +67,7 @@ async function runLogs(resource: string, flags: LogsFlags, kinds: Kinds): Promis
   if (!kind || !name) throw new UsageError(`logs: "${resource}" is not NAME or KIND/NAME (container/web)`);
   const since = flags.since === undefined ? undefined : parseSince(flags.since, Date.now());
   // Listen for Ctrl-C before anything: an interrupt while connecting must stop at once too.
-  const interrupted = new Promise<"interrupted">((resolve) => {
-    process.once("SIGINT", () => resolve("interrupted"));
-    process.once("SIGTERM", () => resolve("interrupted"));
-  });
+  const interrupted = nextStopSignal().then(() => "interrupted" as const);
   const [{ openFleet }, { gatherStates, gatherUntil }] = await Promise.all([
     import("./fleet-connection.js"),
     import("../fleet/fleet-apply.js"),

@@ -21,6 +21,7 @@ import type { NodeController } from "../reconcile/controller.js";
 import { treescaleHome } from "../state/stack-files.js";
 import { collect, wholeNumber } from "./flag-values.js";
 import type { Kinds } from "./kinds.js";
+import { nextStopSignal } from "./stop-signal.js";
 
 interface NodeFlags {
   insecure?: boolean;
@@ -283,10 +284,7 @@ export function registerNode(program: Command, kinds: Kinds): void {
         ...(flags.agent === false ? {} : { images: new DockerImages() }),
       });
       // Listened for before starting: a signal during the start still ends in an orderly stop.
-      const stopRequested = new Promise<void>((resolve) => {
-        process.once("SIGINT", () => resolve());
-        process.once("SIGTERM", () => resolve());
-      });
+      const stopRequested = nextStopSignal();
       await node.start();
       const tokenFile = flags.tokens;
       // Revoking or adding a token needs no restart.

@@ -14,6 +14,7 @@ import { runFleetApply } from "./fleet-apply.js";
 import { openFleet } from "./fleet-connection.js";
 import type { Kinds } from "./kinds.js";
 import { addFileOption, addNodeNameOption, addStackOption, requireFiles, stackOf } from "./shared-options.js";
+import { nextStopSignal } from "./stop-signal.js";
 
 type WatchFlags = {
   file: string[];
@@ -53,10 +54,7 @@ export function registerWatch(program: Command, kinds: Kinds): void {
 
 async function runWatch(flags: WatchFlags, kinds: Kinds): Promise<void> {
   // Listen for the signals first: a Ctrl-C during the first apply must also stop cleanly.
-  const stopSignal = new Promise<void>((resolve) => {
-    process.once("SIGINT", () => resolve());
-    process.once("SIGTERM", () => resolve());
-  });
+  const stopSignal = nextStopSignal();
   const files = requireFiles(flags.file);
   const registry = new Registry(kinds());
   if (files.includes("-")) throw new UsageError("watch needs files or directories to watch, not stdin");
