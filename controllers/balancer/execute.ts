@@ -1,6 +1,7 @@
 // Carries out a balancer plan: each service goes to IPVS where the kernel has it (or where it is
 // forced), to nftables otherwise, as one transaction (`nft -f -`) or one batch (`ipvsadm -R`). A
 // service that moves between backends is removed from the one it leaves.
+import type { BridgeMacPinner } from "../../src/drivers/bridge-mac.js";
 import type { ConntrackReader } from "../../src/drivers/conntrack.js";
 import type { IpvsRecord, IpvsRunner } from "../../src/drivers/ipvs.js";
 import type { NftRunner } from "../../src/drivers/nft.js";
@@ -27,6 +28,8 @@ export type BalancerDrivers = {
   record: { read(): Promise<IpvsRecord>; write(record: IpvsRecord): Promise<void> };
   /** Connections per backend where nftables dispatches (IPVS counts its own). */
   conntrack: ConntrackReader;
+  /** Keeps the bridges of local backends at one MAC, so their replies reach their gateway through a recreate. */
+  bridges: BridgeMacPinner;
 };
 
 export async function executeBalancerPlan(
@@ -96,6 +99,11 @@ async function ensure(
   drivers: BalancerDrivers,
 ): Promise<void> {
   const backend = await chooseBackend(action, drivers);
+  // Before any backend is sent traffic: the first container removed later must not move the gateway's MAC.
+  await drivers.bridges.pinBridgesOf(
+    action.rules.endpoints.map((endpoint) => endpoint.address),
+    context.signal,
+  );
   const current = action.current?.backend === backend ? action.current : undefined;
   if (action.current && action.current.backend !== backend)
     await remove(action.current, drivers, context.signal);

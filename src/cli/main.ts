@@ -21,13 +21,21 @@ const kinds: Kinds = ({ nodeImage, ...options } = {}) =>
       return { engine, events: new DockerEventSource(), stats: engine, logs: engine, restarts: engine };
     },
     balancer: async (host) => {
-      const [{ nft }, { ipvs }, { ipvsRecordStore }, { conntrackReader }] = await Promise.all([
-        import("../drivers/nft.js"),
-        import("../drivers/ipvs.js"),
-        import("../state/ipvs-record.js"),
-        import("../drivers/conntrack.js"),
-      ]);
-      return { nft, ipvs, record: ipvsRecordStore(host.home, host.node), conntrack: conntrackReader() };
+      const [{ nft }, { ipvs }, { ipvsRecordStore }, { conntrackReader }, { bridgeMacPinner }] =
+        await Promise.all([
+          import("../drivers/nft.js"),
+          import("../drivers/ipvs.js"),
+          import("../state/ipvs-record.js"),
+          import("../drivers/conntrack.js"),
+          import("../drivers/bridge-mac.js"),
+        ]);
+      return {
+        nft,
+        ipvs,
+        record: ipvsRecordStore(host.home, host.node),
+        conntrack: conntrackReader(),
+        bridges: bridgeMacPinner(),
+      };
     },
     server: {
       connect: async (server, acceptNewHostKey) => {

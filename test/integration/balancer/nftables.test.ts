@@ -422,7 +422,12 @@ function getFrom(address: string): Promise<string> {
     // 10 s: a connection sent to a stopped backend or to no backend never answers and still times out;
     // 3 s also caught a live backend slow to answer under a loaded full suite (its conntrack entry showed
     // it answering the client's FIN), which is not what these tests are about.
+    const t0 = Date.now();
+    const marks: string[] = [];
+    const mark = (what: string) => marks.push(`${what}@${Date.now() - t0}`);
     const req = request({ host: address, port: 8080, path: "/", agent: false, timeout: 10_000 }, (res) => {
+      mark("response");
+      res.on("end", () => mark("resend"));
       let body = "";
       res.on("data", (chunk: Buffer) => {
         body += chunk.toString();
@@ -437,8 +442,21 @@ function getFrom(address: string): Promise<string> {
       const entry = readFileSync("/proc/net/nf_conntrack", "utf8")
         .split("\n")
         .filter((line) => port !== undefined && line.includes(`sport=${port} dport=8080`));
-      req.destroy(new Error(`timed out (port ${port}; conntrack: ${entry.join(" | ") || "none"})`));
+      req.destroy(
+        new Error(
+          `timed out (port ${port}; marks ${marks.join(",")} conntrack: ${entry.join(" | ") || "none"})`,
+        ),
+      );
     });
+    req.on("socket", (socket) => {
+      mark("socket");
+      socket.on("connect", () => mark("connect"));
+      socket.on("data", (d: Buffer) => mark(`data${d.length}`));
+      socket.on("end", () => mark("end"));
+      socket.on("close", () => mark("close"));
+      socket.on("finish", () => mark("finish"));
+    });
+    req.on("finish", () => mark("reqfinish"));
     req.on("error", reject);
     req.end();
   });

@@ -17,6 +17,12 @@ function fakeDrivers(options: { ipvs: boolean; record?: IpvsRecord; listing?: un
   let record: IpvsRecord = { ...options.record };
   const drivers: BalancerDrivers = {
     conntrack: { read: async () => undefined },
+    bridges: {
+      async pinBridgesOf(addresses) {
+        calls.push(`pin bridges of ${addresses.join(",")}`);
+        return [];
+      },
+    },
     nft: {
       async apply(script) {
         calls.push("nft apply");
@@ -103,6 +109,7 @@ describe("executeBalancerPlan", () => {
     const [outcome] = await run([ensure({ backend: "auto" }, rules({ endpoints: two }))], fake.drivers);
     expect(outcome).toMatchObject({ ok: true });
     expect(fake.calls).toEqual([
+      "pin bridges of 172.17.0.2,172.17.0.3",
       "nft list treescale prerouting",
       "nft list treescale output",
       "nft list treescale postrouting",
@@ -140,7 +147,11 @@ describe("executeBalancerPlan", () => {
     });
     const [outcome] = await run([ensure({ backend: "auto" }, rules({ endpoints: two }))], fake.drivers);
     expect(outcome).toMatchObject({ ok: true });
-    expect(fake.calls).toEqual(["record write tcp 10.0.0.10:443,tcp 10.0.0.99:80", "ipvsadm restore"]);
+    expect(fake.calls).toEqual([
+      "pin bridges of 172.17.0.2,172.17.0.3",
+      "record write tcp 10.0.0.10:443,tcp 10.0.0.99:80",
+      "ipvsadm restore",
+    ]);
     expect(fake.record()["tcp 10.0.0.10:443"]).toEqual({ stack: "shop", name: "front" });
     expect(fake.batches).toEqual([
       "-A -t 10.0.0.10:443 -s wrr\n-a -t 10.0.0.10:443 -r 172.17.0.2:80 -m -w 2\n-a -t 10.0.0.10:443 -r 172.17.0.3:80 -m -w 1\n",
@@ -184,7 +195,12 @@ describe("executeBalancerPlan", () => {
     const current = observedBalancer("front", held, { backend: "nftables" });
     const [outcome] = await run([ensure({ backend: "ipvs" }, held, { current })], fake.drivers);
     expect(outcome).toMatchObject({ ok: true });
-    expect(fake.calls).toEqual(["nft apply", "record write tcp 10.0.0.10:443", "ipvsadm restore"]);
+    expect(fake.calls).toEqual([
+      "pin bridges of 172.17.0.2,172.17.0.3",
+      "nft apply",
+      "record write tcp 10.0.0.10:443",
+      "ipvsadm restore",
+    ]);
     expect(fake.scripts).toEqual([
       "delete element ip treescale services { 10.0.0.10 . tcp . 443 }\nflush chain ip treescale svc_shop_front\ndelete chain ip treescale svc_shop_front\n",
     ]);
