@@ -419,9 +419,9 @@ describe("a rolling recreate behind a balancer (nftables)", () => {
 /** One GET to a virtual address on port 8080: the body, or a failure for anything but 200. */
 function getFrom(address: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    // 10 s: a connection sent to a stopped backend or to no backend never answers and still times out;
-    // 3 s also caught a live backend slow to answer under a loaded full suite (its conntrack entry showed
-    // it answering the client's FIN), which is not what these tests are about.
+    // 10 s: a connection sent to a stopped backend, to no backend, or whose replies are lost (the
+    // bridge MAC that moved before the balancer pinned it) never answers and still times out; a live
+    // backend slow under a loaded full suite does not.
     const t0 = Date.now();
     const marks: string[] = [];
     const mark = (what: string) => marks.push(`${what}@${Date.now() - t0}`);
