@@ -37,7 +37,7 @@ import { InventoryKeeper } from "./inventory-keeper.js";
 import { LogStreams } from "./log-streams.js";
 import { parseSlice } from "./parse-slice.js";
 import { Releases } from "./releases.js";
-import { driftReport, progressPublisher } from "./reports.js";
+import { driftReport, plannedReport, progressPublisher, replicaOf } from "./reports.js";
 import { SliceKeeper } from "./slice-keeper.js";
 import { StatusBook, type StatusUpdate } from "./status-book.js";
 import { SubtreePeers } from "./subtree-peers.js";
@@ -503,6 +503,8 @@ export class NodeAgent {
       node: this.name,
       stack,
       entries: this.#entries(slice, kindName),
+      // What the objects were made from, so a plan says each changed field's old value too.
+      held: this.#entries(this.#slices.previous(stack), kindName),
       observed,
       inventory: this.#kindInventory(stack, kindName),
       prune: slice.prune,
@@ -565,6 +567,17 @@ export class NodeAgent {
       reason: drift ? "HealingDrift" : "Applying",
       message: `${actions.length} action(s) in progress`,
     });
+    this.#options.bus.publish(
+      AGENT_EVENTS.planned,
+      JSON.stringify(
+        plannedReport(
+          { node: this.name, stack, resource: key, generation: slice.generation },
+          actions,
+          (action) => controller.describe(action),
+          drift,
+        ),
+      ),
+    );
     const outcomes = await runtime.execute(actions, {
       node: this.name,
       stack,
@@ -595,7 +608,7 @@ export class NodeAgent {
           .filter((i) => i.stack === stack && i.resource === name)
           .map((i) => i.replica),
         ...outcomes.flatMap((o) =>
-          o.ok && controller.describe(o.action).effect !== "remove" ? [replicaOf(o.action)] : [],
+          o.ok && controller.describe(o.action).effect !== "remove" ? [replicaOf(o.action) ?? 1] : [],
         ),
       ];
       await this.#inventory.record(key, [...new Set(replicas)], slice);
@@ -781,11 +794,6 @@ function failureStatus(error: unknown, doing: string): StatusUpdate {
   // An engine that refuses, times out or drops the call: one reason a script can test for.
   const reason = code.startsWith("ENGINE_") ? "EngineUnreachable" : camelCase(code);
   return { condition: "Stalled", reason, message: `${doing}: ${errorMessage(error)}` };
-}
-
-function replicaOf(action: PlannedAction): number {
-  const replica = (action as { replica?: unknown }).replica;
-  return typeof replica === "number" ? replica : 1;
 }
 
 /** The stack a summary request asks about; none names no stack (the node's parent is still answered). */

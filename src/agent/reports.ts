@@ -1,7 +1,8 @@
 // What agents publish on the bus, and how it is built.
-import type { DriftReport, ProgressReport, ProgressStart } from "../model/wire.js";
+import type { ApplyPlanned, DriftReport, ProgressReport, ProgressStart } from "../model/wire.js";
 import type { ActionLine, Outcome, PlannedAction, ProgressSink } from "../reconcile/controller.js";
 import { resourceKey } from "../reconcile/keys.js";
+import { changeText } from "../reconcile/render.js";
 
 export function driftReport(
   at: { node: string; stack: string; resource: string; generation: number },
@@ -19,6 +20,40 @@ export function driftReport(
     detectedAt: new Date(now).toISOString(),
     healing,
   };
+}
+
+/** What a node is about to do for one resource: every action, in the words its progress will use. */
+export function plannedReport<A extends PlannedAction>(
+  at: { node: string; stack: string; resource: string; generation: number },
+  actions: readonly A[],
+  describe: (action: A) => ActionLine,
+  drift: boolean,
+): ApplyPlanned {
+  return {
+    ...at,
+    drift,
+    actions: actions.map((action) => {
+      const line = describe(action);
+      return {
+        action: line.verb,
+        target: line.target,
+        reason: line.reason,
+        ...replicaField(action),
+        ...(line.changes?.length ? { changes: line.changes.map(changeText) } : {}),
+      };
+    }),
+  };
+}
+
+/** The replica an action is for, when its kind runs replicas (a container action carries one). */
+export function replicaOf(action: PlannedAction): number | undefined {
+  const replica = (action as { replica?: unknown }).replica;
+  return typeof replica === "number" ? replica : undefined;
+}
+
+function replicaField(action: PlannedAction): { replica?: number } {
+  const replica = replicaOf(action);
+  return replica === undefined ? {} : { replica };
 }
 
 /**
@@ -39,6 +74,7 @@ export function progressPublisher<A extends PlannedAction>(
         resource: resourceKey(action.kind, action.resource),
         target: line.target,
         action: line.verb,
+        ...replicaField(action),
       });
     },
     activity: () => undefined,
@@ -49,6 +85,7 @@ export function progressPublisher<A extends PlannedAction>(
         resource: resourceKey(outcome.action.kind, outcome.action.resource),
         target: line.target,
         action: line.verb,
+        ...replicaField(outcome.action),
         ok: outcome.ok,
         ...(outcome.ok
           ? {}

@@ -11,6 +11,8 @@ export const AGENT_EVENTS = {
   progress: "apply.progress",
   /** An action a node has begun (ProgressStart): with apply.progress, what is under way and what has not started. */
   started: "apply.started",
+  /** What a node is about to do for one resource (ApplyPlanned), before its first action begins. */
+  planned: "apply.planned",
   drift: "drift",
   /** A node's objects of the kinds that nodes above it plan from (a balancer's backends in its subtree). */
   objects: "agent.objects",
@@ -191,6 +193,8 @@ export type ProgressReport = {
   resource: string;
   target: string;
   action: string;
+  /** The replica acted on, for kinds that run replicas (containers). */
+  replica?: number;
   ok: boolean;
   error?: string;
   /** A failure the agent will try again (the resource may still converge): not a final one. */
@@ -200,8 +204,34 @@ export type ProgressReport = {
 /** An action a node has begun; its end follows as a ProgressReport with the same target and action. */
 export type ProgressStart = Pick<
   ProgressReport,
-  "node" | "stack" | "generation" | "resource" | "target" | "action"
+  "node" | "stack" | "generation" | "resource" | "target" | "action" | "replica"
 >;
+
+/**
+ * One action of a node's plan: the same `action` and `target` as its apply.started and apply.progress;
+ * `changes` are the fields it changes as the CLI's plan prints them (`~ env.MODE: "1" → "2"`).
+ */
+export type PlannedStep = {
+  action: string;
+  target: string;
+  reason: string;
+  replica?: number;
+  changes?: string[];
+};
+
+/**
+ * `apply.planned`: every action a node is about to take for one resource (a rollout's later waves
+ * included), published before the first begins; `drift` when it heals a change nobody asked for.
+ */
+export type ApplyPlanned = {
+  node: string;
+  stack: string;
+  generation: number;
+  /** `kind/name`. */
+  resource: string;
+  drift: boolean;
+  actions: PlannedStep[];
+};
 
 /** What a child is sent: the name and address of the parent it should dial. */
 export type ReparentRequest = { parent: string; host: string; port: number };

@@ -18,5 +18,6 @@ export const RESERVED_EVENTS: readonly EventRule[] = [
   { event: "node.*", permission: "*" },
   { event: AGENT_EVENTS.progress, permission: "*" },
   { event: AGENT_EVENTS.started, permission: "*" },
+  { event: AGENT_EVENTS.planned, permission: "*" },
   { event: AGENT_EVENTS.drift, permission: "*" },
 ];

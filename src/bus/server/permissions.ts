@@ -11,7 +11,7 @@ export const NAMED_PERMISSIONS = ["fleet:read", "fleet:apply", "node:reparent", 
  */
 const FOLLOWS: Readonly<Record<string, readonly string[]>> = {
   "images:push": ["subscribe:image.progress"],
-  "fleet:apply": ["subscribe:apply.progress", "subscribe:apply.started"],
+  "fleet:apply": ["subscribe:apply.progress", "subscribe:apply.started", "subscribe:apply.planned"],
 };
 
 /** Everything, reserved events included: what a plain token (one per line) and a hook without `allow` give. */

@@ -172,6 +172,30 @@ describe("NodeAgent (real dockerd)", () => {
     expect(agent.state().stacks[STACK]?.statuses).toMatchObject([
       { resource: "container/web", condition: "Ready", reason: "Converged", observedGeneration: 1, ready: 2 },
     ]);
+    // The whole plan is announced before its first action begins, in the words its progress uses.
+    const events = bus.published.filter((p) => p.event.startsWith("apply."));
+    expect(events[0]).toMatchObject({
+      event: "apply.planned",
+      payload: {
+        node,
+        stack: STACK,
+        generation: 1,
+        resource: "container/web",
+        drift: false,
+        actions: [
+          { action: "create", target: nameOf(node, "web", 1), replica: 1 },
+          { action: "create", target: nameOf(node, "web", 2), replica: 2 },
+        ],
+      },
+    });
+    const finished = events.filter((p) => p.event === "apply.progress").map((p) => p.payload);
+    expect(finished).toHaveLength(2);
+    expect(finished).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ action: "create", replica: 1, ok: true }),
+        expect.objectContaining({ action: "create", replica: 2, ok: true }),
+      ]),
+    );
     expect(await agent.applySlice(slice(0, {}))).toMatchObject({ accepted: false });
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { progressPublisher } from "../../../src/agent/reports.js";
+import { plannedReport, progressPublisher } from "../../../src/agent/reports.js";
 import type { ProgressReport } from "../../../src/model/wire.js";
 import type { Outcome, PlannedAction } from "../../../src/reconcile/controller.js";
 
@@ -31,5 +31,76 @@ describe("agent — progress reports", () => {
     expect(reportOf(failed("terminal"))).toMatchObject({ retrying: false });
     expect(reportOf(failed("hold"))).toMatchObject({ retrying: false });
     expect(reportOf({ action, ok: true, ms: 5 })).not.toHaveProperty("retrying");
+  });
+
+  it("announces every planned action with its replica and changes, in the words its progress uses", () => {
+    // Masked by the kind that planned it, as the CLI's plan prints it.
+    const changes = ['~ env.MODE: "1" → "2"', "~ env.API_TOKEN: (sensitive)"];
+    const replicated = (replica: number) => ({ ...action, replica });
+    const planned = plannedReport(
+      { node: "n1", stack: "shop", resource: "container/web", generation: 3 },
+      [replicated(1), replicated(2), { ...action, kind: "balancer", type: "update" }],
+      (a) => ({
+        effect: "recreate",
+        verb: a.type,
+        target: `target-${(a as { replica?: number }).replica ?? "vip"}`,
+        reason: "env changed",
+        ...(a.type === "recreate"
+          ? {
+              changes: [
+                { field: "env.MODE", from: "1", to: "2" },
+                { field: "env.API_TOKEN", from: "a", to: "b", sensitive: true },
+              ],
+            }
+          : {}),
+      }),
+      true,
+    );
+    expect(planned).toEqual({
+      node: "n1",
+      stack: "shop",
+      resource: "container/web",
+      generation: 3,
+      drift: true,
+      actions: [
+        { action: "recreate", target: "target-1", reason: "env changed", replica: 1, changes },
+        { action: "recreate", target: "target-2", reason: "env changed", replica: 2, changes },
+        { action: "update", target: "target-vip", reason: "env changed" },
+      ],
+    });
+  });
+
+  it("names the replica a started and a finished action is for", () => {
+    const seen: unknown[] = [];
+    const sink = progressPublisher(
+      { node: "n1", stack: "shop", generation: 3 },
+      () => ({ effect: "create", verb: "create", target: "shop_web_2_n1", reason: "missing" }),
+      (report) => seen.push(report),
+      (start) => seen.push(start),
+    );
+    const replicated = { ...action, type: "create", replica: 2 };
+    sink.started(replicated);
+    sink.finished({ action: replicated, ok: true, ms: 1 });
+    expect(seen).toEqual([
+      {
+        node: "n1",
+        stack: "shop",
+        generation: 3,
+        resource: "container/web",
+        target: "shop_web_2_n1",
+        action: "create",
+        replica: 2,
+      },
+      {
+        node: "n1",
+        stack: "shop",
+        generation: 3,
+        resource: "container/web",
+        target: "shop_web_2_n1",
+        action: "create",
+        replica: 2,
+        ok: true,
+      },
+    ]);
   });
 });

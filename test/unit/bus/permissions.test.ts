@@ -77,12 +77,14 @@ describe("images:push", () => {
 });
 
 describe("fleet:apply", () => {
-  it("lets a token follow its apply (apply.progress and apply.started), nothing more", () => {
+  it("lets a token follow its apply (apply.progress, apply.started, apply.planned), nothing more", () => {
     const deployer = new Permissions(["fleet:read", "fleet:apply", "subscribe:agent.status"]);
     expect(deployer.allows("subscribe:apply.progress")).toBe(true);
     expect(deployer.allows("subscribe:apply.started")).toBe(true);
+    expect(deployer.allows("subscribe:apply.planned")).toBe(true);
     expect(deployer.allows("subscribe:drift")).toBe(false);
     expect(deployer.allows("publish:apply.started")).toBe(false);
+    expect(deployer.allows("publish:apply.planned")).toBe(false);
     expect(new Permissions(["fleet:read"]).allows("subscribe:apply.started")).toBe(false);
   });
 });
@@ -105,6 +107,8 @@ describe("the node's reserved events", () => {
       "node.down",
       "node.up",
       "apply.progress",
+      "apply.started",
+      "apply.planned",
       "drift",
     ]) {
       expect(policy.toSend(event)).toBe("*");
