@@ -7,11 +7,22 @@ import type { ObservedContainer } from "../model/observed.js";
 import { CONTAINER_STATS_EVENT, type ContainerStatsPayload } from "../model/usage.js";
 import {
   AGENT_EVENTS,
+  type ApplyPlanned,
   type DriftReport,
   type NodeState,
   type ProgressReport,
+  type ProgressStart,
   type StatusAnnouncement,
 } from "../model/wire.js";
+import {
+  type ApplyRecord,
+  applyKey,
+  newApply,
+  withOutcome,
+  withPlan,
+  withStart,
+  withStatus,
+} from "./applies.js";
 import { StatsHistory } from "./stats-history.js";
 import {
   type LinkEvent,
@@ -44,22 +55,13 @@ export const LIVE_EVENTS = [
   "node.up",
   "node.down",
   AGENT_EVENTS.drift,
+  AGENT_EVENTS.planned,
+  AGENT_EVENTS.started,
   AGENT_EVENTS.progress,
   AGENT_EVENTS.status,
 ] as const;
 
 export type Topic = "tree" | "containers" | "balancers" | "events" | "resources" | "stats" | "problems";
-
-/** One node's share of one apply, as its progress events told it. */
-export type ApplyRecord = {
-  key: string;
-  node: string;
-  stack: string;
-  generation: number;
-  actions: ProgressReport[];
-  settled: boolean;
-  lastAt: number;
-};
 
 export type StoreOptions = {
   /** How long a gather waits for answers. */
@@ -249,24 +251,31 @@ export class FleetStore {
         this.#soon([report.node]);
         return;
       }
+      case AGENT_EVENTS.planned: {
+        const plan = message.json<ApplyPlanned>();
+        this.#updateApply(plan, (record, now) => withPlan(record, plan, now));
+        return;
+      }
+      case AGENT_EVENTS.started: {
+        const start = message.json<ProgressStart>();
+        this.#updateApply(start, (record, now) => withStart(record, start, now));
+        return;
+      }
       case AGENT_EVENTS.progress: {
         const report = message.json<ProgressReport>();
-        const record = this.#apply(report.node, report.stack, report.generation);
-        record.actions = [...record.actions, report];
-        this.#emit("events");
+        this.#updateApply(report, (record, now) => withOutcome(record, report, now));
         this.#soon([report.node]);
         return;
       }
       case AGENT_EVENTS.status: {
         const status = message.json<StatusAnnouncement>();
-        if (status.settled) {
-          const record = this.applies.find(
-            (a) => a.key === applyKey(status.node, status.stack, status.generation),
-          );
-          if (record && !record.settled) {
-            this.#replaceApply({ ...record, settled: true });
-            this.#emit("events");
-          }
+        // Only an apply the page saw begin: a status of a generation applied before it opened is not one.
+        const record = this.applies.find(
+          (a) => a.key === applyKey(status.node, status.stack, status.generation),
+        );
+        if (record) {
+          this.#replaceApply(withStatus(record, status, this.#now()));
+          this.#emit("events");
         }
         this.#soon([status.node]);
         return;
@@ -286,14 +295,15 @@ export class FleetStore {
     }
   }
 
-  #apply(node: string, stack: string, generation: number): ApplyRecord {
-    const key = applyKey(node, stack, generation);
-    const found = this.applies.find((a) => a.key === key);
-    const record = found
-      ? { ...found, lastAt: this.#now() }
-      : { key, node, stack, generation, actions: [], settled: false, lastAt: this.#now() };
-    this.#replaceApply(record);
-    return record;
+  #updateApply(
+    at: { node: string; stack: string; generation: number },
+    update: (record: ApplyRecord, now: number) => ApplyRecord,
+  ): void {
+    const now = this.#now();
+    const key = applyKey(at.node, at.stack, at.generation);
+    const record = this.applies.find((a) => a.key === key) ?? newApply(at.node, at.stack, at.generation, now);
+    this.#replaceApply(update(record, now));
+    this.#emit("events");
   }
 
   #replaceApply(record: ApplyRecord): void {
@@ -323,8 +333,6 @@ export class FleetStore {
     for (const listener of this.#listeners.get(topic) ?? []) listener();
   }
 }
-
-const applyKey = (node: string, stack: string, generation: number) => `${node}/${stack}/${generation}`;
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
