@@ -5,17 +5,20 @@
 //   load 1     the slowest of three single `docker load -i FILE` of the same image into the targets' engine.
 //   serial N   `docker save | docker load` once per target, one after another (the image removed
 //              between them, so each is a full load): what pushing without the tree costs.
+// Beside each push: every node's peak RSS (sampled from /proc every 100 ms) and the CPU seconds it
+// used, and the machine's load average: on a shared machine the push competes for its two CPUs.
 // Every target node runs on ONE dockerd of the bench's own (its own data root and bridge): N targets
 // means N concurrent loads of the same image into that one engine, which a fleet of N machines would
 // not share. That engine is what "crosses engines" here; the root shares the machine's engine.
 
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PrivateDockerd } from "../test/support/private-dockerd.js";
 import { type NodeProcess, startNodeProcess, stopProcess } from "./support/node-process.js";
+import { residentBytesOf } from "./support/process-samples.js";
 import { exec, printTable, timed } from "./support/timing.js";
 
 const cli = fileURLToPath(new URL("../cli/treescale.js", import.meta.url));
@@ -25,6 +28,8 @@ const BASE = "local/busybox:1";
 export async function run(args: string[]): Promise<void> {
   const mbFlag = args.indexOf("--mb");
   const mb = mbFlag >= 0 ? Number(args[mbFlag + 1]) : 200;
+  const targetsFlag = args.indexOf("--targets");
+  const counts = (targetsFlag >= 0 ? (args[targetsFlag + 1] ?? "") : "1,3,7").split(",").map(Number);
   if (process.getuid?.() !== 0) {
     process.stdout.write("images: skipped, a dockerd of the bench's own needs root\n");
     return;
@@ -90,8 +95,20 @@ export async function run(args: string[]): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 3000));
 
     const rows: string[][] = [];
-    for (const n of [1, 3, 7]) {
+    const usage: string[] = [];
+    for (const n of counts) {
       await remove();
+      const watched = nodes.slice(0, n + 1);
+      const cpuBefore = await Promise.all(watched.map((node) => cpuSecondsOf(node.process.pid!)));
+      const peaks = watched.map(() => 0);
+      const sampler = setInterval(() => {
+        watched.forEach((node, i) => {
+          void residentBytesOf(node.process.pid!).then((bytes) => {
+            peaks[i] = Math.max(peaks[i]!, bytes ?? 0);
+          });
+        });
+      }, 100);
+      const loadBefore = loadavg()[0]!;
       const push = await timed(() =>
         exec(process.execPath, [
           cli,
@@ -107,6 +124,16 @@ export async function run(args: string[]): Promise<void> {
           "-o",
           "json",
         ]),
+      );
+      clearInterval(sampler);
+      const cpuAfter = await Promise.all(watched.map((node) => cpuSecondsOf(node.process.pid!)));
+      usage.push(
+        `push to ${n}: load average ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}; per node peak RSS / CPU: ${watched
+          .map(
+            (node, i) =>
+              `${node.name} ${(peaks[i]! / 1e6).toFixed(0)} MB / ${(cpuAfter[i]! - cpuBefore[i]!).toFixed(1)} s`,
+          )
+          .join(", ")}`,
       );
       let serial = 0;
       for (let i = 0; i < n; i++) {
@@ -128,10 +155,19 @@ export async function run(args: string[]): Promise<void> {
       `image of ${mb} MB random data; single docker load runs: ${loads.map((ms) => (ms / 1000).toFixed(1)).join(", ")} s\n`,
     );
     printTable(["targets", "push N", "load 1 (slowest)", "push/load", "serial N", "push/serial"], rows);
+    process.stdout.write(`${usage.join("\n")}\n`);
   } finally {
     await Promise.all(nodes.map((node) => stopProcess(node.process)));
     await engine.destroy();
     await exec("docker", ["rmi", "-f", image]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** User and system CPU seconds a process used so far (utime + stime of /proc/PID/stat). */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // Clock ticks: 100 per second on Linux.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
