@@ -49,17 +49,19 @@ export function registerImage(program: Command): void {
       client.onMessage((message) => {
         if (message.event === IMAGE_EVENTS.progress) printer.show(message.json<ImageProgress>());
       });
-      const { spool, filled } = await Spool.fill(
-        join(tmpdir(), "treescale-push"),
-        id,
-        engine.save(reference),
-      );
+      // Saved only when the node pushed through needs the chunks: it may have the image itself.
+      let filling: ReturnType<typeof Spool.fill> | undefined;
+      const source = async () => {
+        filling ??= Spool.fill(join(tmpdir(), "treescale-push"), id, engine.save(reference));
+        return (await filling).spool;
+      };
       let results: NodeResult[];
       try {
-        results = await sendImage(client, client.node, spool, { image: id, reference, target, size });
-        await filled.catch(() => undefined);
+        results = await sendImage(client, client.node, source, { image: id, reference, target, size });
       } finally {
-        await spool.remove();
+        const filled = await filling?.catch(() => undefined);
+        await filled?.filled.catch(() => undefined);
+        await filled?.spool.remove();
         await client.close();
       }
       const rows: Row[] = results.map((r) => ({ node: r.node, outcome: r.outcome, error: r.error ?? null }));

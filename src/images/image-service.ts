@@ -165,7 +165,7 @@ export class ImageService {
     const children = needing.map((a) => a.child);
     // Progress below keeps a transfer alive too: a node supplying its children receives no chunks itself.
     const forwards = children.map((child) =>
-      sendImage(this.options.bus, child, spool, offer, this.#timeouts, {
+      sendImage(this.options.bus, child, async () => spool, offer, this.#timeouts, {
         onConfirmed: () => reception.idle.refresh(),
       }),
     );
@@ -310,14 +310,19 @@ export class ImageService {
       target: { type: "node", name: request.for },
       size: 0,
     };
-    const spool = await this.#fill(image, request.reference);
+    // Saved from the engine only once a child said it needs the chunks, and once for all of them.
+    let filling: Promise<Spool> | undefined;
+    const source = () => {
+      filling ??= this.#fill(image, request.reference);
+      return filling;
+    };
     try {
       const results = await Promise.all(
-        this.options.children().map((child) => sendImage(bus, child, spool, offer, this.#timeouts)),
+        this.options.children().map((child) => sendImage(bus, child, source, offer, this.#timeouts)),
       );
       return { image, results: results.flat() };
     } finally {
-      await spool.remove();
+      await filling?.then((spool) => spool.remove()).catch(() => undefined);
     }
   }
 }

@@ -8,8 +8,8 @@ import { errorMessage } from "../errors.js";
 import type { Spool } from "./spool.js";
 import {
   CHUNK_CREDIT,
+  chunkPayload,
   type EndReply,
-  encodeChunk,
   IMAGE_EVENTS,
   type ImageEnd,
   type ImageOffer,
@@ -48,10 +48,16 @@ export type SendHooks = {
   sleep?: (ms: number) => Promise<void>;
 };
 
+/**
+ * Where the chunks come from, asked for only once the receiver said it needs them: a sender whose
+ * receiver can supply itself (its engine has the image) never reads its own engine's image.
+ */
+export type SpoolSource = () => Promise<Spool>;
+
 export async function sendImage(
   bus: ImageBus,
   receiver: string,
-  spool: Spool,
+  source: SpoolSource,
   offer: ImageOffer,
   timeouts: SendTimeouts = SEND_TIMEOUTS,
   hooks: SendHooks = {},
@@ -73,13 +79,15 @@ export async function sendImage(
         ),
       ];
       if (!reply.need && reply.loading.length === 0) return settled;
+      let end: ImageEnd = { image: offer.image, chunks: 0, bytes: 0, sha256: "" };
       if (reply.need) {
+        const spool = await source();
         await sendChunks(bus, receiver, spool, reply.confirmed, timeouts.chunkMs, (index) => {
           progressAt = Date.now();
           hooks.onConfirmed?.(index);
         });
+        end = spool.end ?? end;
       }
-      const end: ImageEnd = spool.end ?? { image: offer.image, chunks: 0, bytes: 0, sha256: "" };
       const answer = await bus.request(
         IMAGE_EVENTS.end,
         { node: receiver },
@@ -111,8 +119,11 @@ async function sendChunks(
   for (let index = from; await spool.waitFor(index); index++) {
     while (inflight.size >= CHUNK_CREDIT) await Promise.race(inflight);
     if (failure !== undefined) break;
-    const { data, sha256 } = await spool.read(index);
-    const payload = encodeChunk({ image: spool.image, index, sha256 }, data);
+    const { payload, data } = chunkPayload(
+      { image: spool.image, index, sha256: spool.hashOf(index) },
+      spool.sizeOf(index),
+    );
+    await spool.read(index, data);
     const sent: Promise<void> = bus
       .request(IMAGE_EVENTS.chunk, { node: receiver }, payload, timeoutMs)
       .then(

@@ -30,6 +30,8 @@ export class Spool {
     readonly image: string,
     readonly path: string,
     readonly data: FileHandle,
+    /** `<id>.chunks`, open for appending: one line per chunk written. */
+    readonly index: FileHandle,
     /** How many chunks the files held when opened: where a resumed transfer starts. */
     readonly resumedFrom: number,
   ) {}
@@ -47,13 +49,19 @@ export class Spool {
       const [sha256, bytes] = line.split(" ");
       const chunk = Number(bytes);
       // A line without its bytes (the node died between the two writes) ends what was completed.
-      if (!sha256 || !Number.isInteger(chunk) || chunk <= 0 || total + chunk > size) break;
+      if (!sha256 || !Number.isInteger(chunk) || chunk <= 0 || chunk > CHUNK_BYTES || total + chunk > size)
+        break;
+      // Checked again: the bytes a resumed transfer builds on are never read back unverified.
+      const held = new Uint8Array(chunk);
+      await data.read(held, 0, chunk, total);
+      if (sha256Hex(held) !== sha256) break;
       kept.push({ sha256, size: chunk });
       total += chunk;
     }
     await data.truncate(total);
     await writeFile(`${path}.chunks`, kept.map((c) => `${c.sha256} ${c.size}\n`).join(""));
-    const spool = new Spool(image, path, data, kept.length);
+    const index = await open(`${path}.chunks`, "a");
+    const spool = new Spool(image, path, data, index, kept.length);
     for (const chunk of kept) spool.#record(chunk.sha256, chunk.size);
     return spool;
   }
@@ -75,7 +83,7 @@ export class Spool {
    * a lost acknowledgement); a gap or a hash mismatch is refused with ChunkRefusedError.
    */
   append(index: number, data: Uint8Array, sha256: string): Promise<void> {
-    const appending = this.#writing.then(async () => {
+    return this.#queue(async () => {
       if (index < this.count) return;
       if (index > this.count)
         throw new ChunkRefusedError(
@@ -84,18 +92,27 @@ export class Spool {
         );
       if (data.length === 0 || data.length > CHUNK_BYTES)
         throw new ChunkRefusedError("CHUNK_SIZE", `chunk ${index} refused: ${data.length} bytes`);
-      const actual = createHash("sha256").update(data).digest("hex");
+      const actual = sha256Hex(data);
       if (actual !== sha256)
         throw new ChunkRefusedError(
           "DIGEST_MISMATCH",
           `chunk ${index} refused: its SHA-256 is ${actual}, the sender's manifest says ${sha256}`,
         );
-      await this.data.write(data, 0, data.length, this.bytes);
-      await writeFile(`${this.path}.chunks`, `${sha256} ${data.length}\n`, { flag: "a" });
-      this.#record(sha256, data.length);
+      await this.#write(data, sha256);
     });
-    this.#writing = appending.catch(() => undefined);
-    return appending;
+  }
+
+  #queue(write: () => Promise<void>): Promise<void> {
+    const writing = this.#writing.then(write);
+    this.#writing = writing.catch(() => undefined);
+    return writing;
+  }
+
+  /** Writes the next chunk, its hash known good (checked, or computed here from the engine's stream). */
+  async #write(data: Uint8Array, sha256: string): Promise<void> {
+    await this.data.write(data, 0, data.length, this.bytes);
+    await this.index.write(`${sha256} ${data.length}\n`);
+    this.#record(sha256, data.length);
   }
 
   #record(sha256: string, size: number): void {
@@ -130,33 +147,46 @@ export class Spool {
     for (const waiter of waiting) this.waitFor(waiter.index).then(waiter.resolve, waiter.reject);
   }
 
-  async read(index: number): Promise<{ data: Uint8Array; sha256: string }> {
-    const start = this.#offsets[index]!;
-    const size = this.#offsets[index + 1]! - start;
-    const data = new Uint8Array(size);
-    await this.data.read(data, 0, size, start);
+  /** Bytes of chunk `index` (held already). */
+  sizeOf(index: number): number {
+    return this.#offsets[index + 1]! - this.#offsets[index]!;
+  }
+
+  hashOf(index: number): string {
+    return this.#hashes[index]!;
+  }
+
+  /** Reads chunk `index` into `into` (at least its size), or into a buffer of its own. */
+  async read(index: number, into?: Uint8Array): Promise<{ data: Uint8Array; sha256: string }> {
+    const size = this.sizeOf(index);
+    const data = into ? into.subarray(0, size) : new Uint8Array(size);
+    await this.data.read(data, 0, size, this.#offsets[index]!);
     return { data, sha256: this.#hashes[index]! };
   }
 
+  /** The digest of the whole stream: SHA-256 over the chunks' SHA-256 digests, in order. */
+  get digest(): string {
+    return streamDigest(this.#hashes);
+  }
+
   /**
-   * The chunks in order as they arrive, until the end. The last chunk is handed on only after the whole
-   * stream's SHA-256 matched the sender's: on a mismatch this throws instead, so a load never completes.
+   * The chunks in order as they arrive, until the end. Each was checked against its SHA-256 when it
+   * arrived; the last is handed on only after the digest of the whole stream matched the sender's, so
+   * a stream that is not the one sent (a chunk missing, repeated or out of place) never completes a load.
    */
   async *stream(): AsyncIterable<Uint8Array> {
-    const whole = createHash("sha256");
     let held: Uint8Array | undefined;
     for (let index = 0; await this.waitFor(index); index++) {
       const { data } = await this.read(index);
-      whole.update(data);
       if (held) yield held;
       held = data;
     }
-    const actual = whole.digest("hex");
+    const actual = this.digest;
     const expected = this.#end?.sha256;
-    if (actual !== expected)
+    if (actual !== expected || this.bytes !== this.#end?.bytes)
       throw new ChunkRefusedError(
         "DIGEST_MISMATCH",
-        `image ${this.image}: the stream's SHA-256 is ${actual}, the sender's is ${expected}`,
+        `image ${this.image}: the digest of the ${this.count} chunks received is ${actual}, the sender's is ${expected}`,
       );
     if (held) yield held;
   }
@@ -164,6 +194,7 @@ export class Spool {
   async close(): Promise<void> {
     await this.#writing;
     await this.data.close().catch(() => undefined);
+    await this.index.close().catch(() => undefined);
   }
 
   /** Closes and deletes the files: the image is loaded and forwarded, or the transfer abandoned. */
@@ -189,14 +220,12 @@ export class Spool {
     const spool = await Spool.open(own, image);
     spool.#ownDir = own;
     const filled = (async () => {
-      const whole = createHash("sha256");
-      let buffer = new Uint8Array(CHUNK_BYTES);
+      // One buffer for the whole stream: each chunk is on disk before the next one is cut.
+      const buffer = new Uint8Array(CHUNK_BYTES);
       let used = 0;
       const flush = async () => {
         const chunk = buffer.subarray(0, used);
-        whole.update(chunk);
-        await spool.append(spool.count, chunk, createHash("sha256").update(chunk).digest("hex"));
-        buffer = new Uint8Array(CHUNK_BYTES);
+        await spool.#queue(() => spool.#write(chunk, sha256Hex(chunk)));
         used = 0;
       };
       try {
@@ -211,7 +240,7 @@ export class Spool {
           }
         }
         if (used > 0) await flush();
-        spool.finish({ image, chunks: spool.count, bytes: spool.bytes, sha256: whole.digest("hex") });
+        spool.finish({ image, chunks: spool.count, bytes: spool.bytes, sha256: spool.digest });
       } catch (error) {
         spool.fail(error instanceof Error ? error : new Error(String(error)));
         throw error;
@@ -220,4 +249,18 @@ export class Spool {
     filled.catch(() => undefined);
     return { spool, filled };
   }
+}
+
+function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * SHA-256 over the chunks' digests: it pins the whole stream (every byte is checked against its chunk's
+ * digest on arrival) without hashing the bytes a second time.
+ */
+export function streamDigest(chunkDigests: readonly string[]): string {
+  const whole = createHash("sha256");
+  for (const digest of chunkDigests) whole.update(Buffer.from(digest, "hex"));
+  return whole.digest("hex");
 }

@@ -16,8 +16,8 @@ export const IMAGE_EVENTS = {
 } as const;
 
 /** Bytes of one chunk: small beside the bus's frame limit (8 MiB), large enough to keep overhead low. */
-export const CHUNK_BYTES = 512 * 1024;
-/** Chunks a sender keeps unacknowledged on one link: at most 4 MiB of image in flight per link. */
+export const CHUNK_BYTES = 1024 * 1024;
+/** Chunks a sender keeps unacknowledged on one link: at most 8 MiB of image in flight per link. */
 export const CHUNK_CREDIT = 8;
 
 /** Which nodes should end up with the image: `--to node:NAME|tag:TAG|all`. */
@@ -49,6 +49,7 @@ export type OfferReply = {
 
 export type ChunkHeader = { image: string; index: number; sha256: string };
 
+/** `sha256`: the digest of the whole stream, SHA-256 over its chunks' SHA-256 digests in order. */
 export type ImageEnd = { image: string; chunks: number; bytes: number; sha256: string };
 
 export type NodeOutcome = "loaded" | "had" | "failed" | "unreachable";
@@ -78,12 +79,18 @@ export type FetchReply = { image: string; results: NodeResult[] };
 
 /** A chunk on the wire: u32 length of the JSON header, the header, then the chunk's bytes. */
 export function encodeChunk(header: ChunkHeader, data: Uint8Array): Uint8Array {
+  const { payload, data: room } = chunkPayload(header, data.length);
+  room.set(data);
+  return payload;
+}
+
+/** A chunk's payload with its header written and room for `size` bytes, to be read straight into. */
+export function chunkPayload(header: ChunkHeader, size: number): { payload: Uint8Array; data: Uint8Array } {
   const head = utf8(JSON.stringify(header));
-  const out = new Uint8Array(4 + head.length + data.length);
-  new DataView(out.buffer).setUint32(0, head.length);
-  out.set(head, 4);
-  out.set(data, 4 + head.length);
-  return out;
+  const payload = new Uint8Array(4 + head.length + size);
+  new DataView(payload.buffer).setUint32(0, head.length);
+  payload.set(head, 4);
+  return { payload, data: payload.subarray(4 + head.length) };
 }
 
 export function decodeChunk(payload: Uint8Array): { header: ChunkHeader; data: Uint8Array } {

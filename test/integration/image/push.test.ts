@@ -11,7 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BusClient } from "../../../src/bus/client/index.js";
 import { DockerImages } from "../../../src/drivers/docker-images.js";
 import { Spool } from "../../../src/images/spool.js";
-import { encodeChunk, IMAGE_EVENTS, type ImageProgress, type OfferReply } from "../../../src/images/wire.js";
+import {
+  CHUNK_BYTES,
+  encodeChunk,
+  IMAGE_EVENTS,
+  type ImageProgress,
+  type OfferReply,
+} from "../../../src/images/wire.js";
 import { runCli } from "../../support/cli.js";
 import { ensureTestImage, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
 import { containersOf, FaultFleet } from "../../support/fault-fleet.js";
@@ -200,7 +206,7 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
       resumed.length,
       JSON.stringify(progress.slice(before).filter((p) => p.node === leaf)),
     ).toBeGreaterThan(0);
-    expect(resumed[0]!.resumedFrom * 512 * 1024).toBeGreaterThanOrEqual(first!.bytes);
+    expect(resumed[0]!.resumedFrom * CHUNK_BYTES).toBeGreaterThanOrEqual(first!.bytes);
     expect(await privateHas(big)).toBe(true);
   }, 90_000);
 

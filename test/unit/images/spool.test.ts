@@ -4,8 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TransferMeter } from "../../../src/images/meter.js";
-import { Spool } from "../../../src/images/spool.js";
-import { decodeChunk, encodeChunk, parseImageTarget, targetIncludes } from "../../../src/images/wire.js";
+import { Spool, streamDigest } from "../../../src/images/spool.js";
+import {
+  CHUNK_BYTES,
+  decodeChunk,
+  encodeChunk,
+  parseImageTarget,
+  targetIncludes,
+} from "../../../src/images/wire.js";
 
 const IMAGE = "sha256:abc123";
 const sha = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
@@ -75,26 +81,25 @@ describe("spool", () => {
   it("streams chunks as they arrive, until the end", async () => {
     const spool = await Spool.open(dir, IMAGE);
     const reading = collect(spool.stream());
-    const whole = createHash("sha256");
-    for (const [index, byte] of [7, 8, 9].entries()) {
-      await spool.append(index, chunk(byte), sha(chunk(byte)));
-      whole.update(chunk(byte));
-    }
-    spool.finish({ image: IMAGE, chunks: 3, bytes: 3000, sha256: whole.digest("hex") });
+    for (const [index, byte] of [7, 8, 9].entries()) await spool.append(index, chunk(byte), sha(chunk(byte)));
+    const digest = streamDigest([7, 8, 9].map((byte) => sha(chunk(byte))));
+    spool.finish({ image: IMAGE, chunks: 3, bytes: 3000, sha256: digest });
     expect((await reading).map((piece) => piece[0])).toEqual([7, 8, 9]);
     await spool.close();
   });
 
   it("a source spool cuts a save stream into hashed chunks", async () => {
     async function* save() {
-      yield new Uint8Array(700 * 1024).fill(3);
-      yield new Uint8Array(400 * 1024).fill(4);
+      yield new Uint8Array((CHUNK_BYTES * 3) / 2).fill(3);
+      yield new Uint8Array((CHUNK_BYTES * 3) / 4).fill(4);
     }
     const { spool, filled } = await Spool.fill(dir, IMAGE, save());
     await filled;
-    expect([spool.count, spool.bytes, spool.end?.chunks]).toEqual([3, 1100 * 1024, 3]);
+    expect([spool.count, spool.bytes, spool.end?.chunks]).toEqual([3, (CHUNK_BYTES * 9) / 4, 3]);
     const { data, sha256 } = await spool.read(1);
-    expect([data.length, sha256]).toEqual([512 * 1024, sha(data)]);
+    expect([data.length, sha256]).toEqual([CHUNK_BYTES, sha(data)]);
+    const chunks = await collect(spool.stream());
+    expect(chunks.map((piece) => piece.length)).toEqual([CHUNK_BYTES, CHUNK_BYTES, CHUNK_BYTES / 4]);
     await spool.remove();
   });
 });
