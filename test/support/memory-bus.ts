@@ -88,15 +88,24 @@ export class MemoryBus {
     return client;
   }
 
-  /** Joins `child` under `parent` over a new connection; resolves once the link is ready. */
-  link(parent: BusServer, child: BusServer): Promise<void> {
+  /**
+   * Joins `child` under `parent` over a new connection; resolves once the link is ready, with a function
+   * that cuts it (both ends see the connection drop, as when a process dies).
+   */
+  link(parent: BusServer, child: BusServer): Promise<() => void> {
     const [up, down] = duplexPair();
     this.sockets.push(up, down);
     parent.accept(new SocketWire(down));
+    const cut = () => {
+      up.destroy();
+      down.destroy();
+    };
     return new Promise((resolve, reject) => {
-      void child.attachParent(new SocketWire(up), { onReady: () => resolve() }).then(({ ready, reason }) => {
-        if (!ready) reject(new Error(`${child.name} could not join ${parent.name}: ${reason}`));
-      });
+      void child
+        .attachParent(new SocketWire(up), { onReady: () => resolve(cut) })
+        .then(({ ready, reason }) => {
+          if (!ready) reject(new Error(`${child.name} could not join ${parent.name}: ${reason}`));
+        });
     });
   }
 

@@ -106,6 +106,8 @@ export class BusServer {
       requests: this.requests,
       maxPendingBytes: this.maxPendingBytes,
       interestFrameBytes: Math.min(INTEREST_FRAME_BYTES, Math.floor(this.maxFrameBytes / 2)),
+      // As long as a silently dead node goes unnoticed: its children's re-link fits well within it.
+      interestHoldMs: 3 * this.heartbeatMs,
       metrics: this.metrics,
       log: this.log,
       policy: new EventPolicy(options.reservedEvents),

@@ -34,6 +34,7 @@ import {
 } from "../routing/interest.js";
 import { throttle } from "./back-pressure.js";
 import { interestFrames } from "./interest-frames.js";
+import { InterestOutbox } from "./interest-outbox.js";
 import type { Logger } from "./log.js";
 import { Peer } from "./peer.js";
 import { type EventPolicy, forbiddenMessage, missingList } from "./permissions.js";
@@ -57,6 +58,8 @@ export interface RouterOptions {
   maxPendingBytes: number;
   /** Largest INTEREST frame this node sends. */
   interestFrameBytes: number;
+  /** How long the keys of a lost link stay advertised to the others, for its subtree to re-link (interest-outbox.ts). */
+  interestHoldMs: number;
   metrics: BusMetrics;
   log: Logger;
   /** What sending each event takes, and which events' requests only unrestricted clients receive. */
@@ -73,6 +76,7 @@ export class Router {
   private readonly log: Logger;
   private readonly policy: EventPolicy;
   private readonly table = new InterestTable<Peer>();
+  private readonly outbox: InterestOutbox<Peer>;
   /** Links to other nodes (children and the parent) in the ready state. */
   private links: Peer[] = [];
   private readonly subscribers = new Map<string, Set<Membership>>();
@@ -98,6 +102,7 @@ export class Router {
     this.metrics = options.metrics;
     this.log = options.log;
     this.policy = options.policy;
+    this.outbox = new InterestOutbox(options.interestFrameBytes, options.interestHoldMs);
     this.table.addLocal([nodeKey(this.name)]);
   }
 
@@ -131,13 +136,24 @@ export class Router {
   /** A node link became ready: it routes from now on and learns this node's whole interest. */
   addLink(link: Peer): void {
     this.links = [...this.links, link];
+    this.outbox.forget(link);
     const full = this.table.addLink(link);
     for (const frame of interestFrames({ add: full, remove: [] }, this.interestFrameBytes)) link.send(frame);
   }
 
   removeLink(link: Peer): void {
     this.links = this.links.filter((other) => other !== link);
-    this.sendDeltas(this.table.removeLink(link));
+    this.outbox.forget(link);
+    // What may come back through another link within the grace: the nodes beyond the far one, re-linking
+    // to their grandparent (or this node, to its own). The far node itself cannot when it died (it can
+    // when it moved), nor can anything when it was alone on its side: those leave at once, so that a
+    // request to a dead node still fails with no_responders rather than waiting out its timeout.
+    const far = nodeKey(link.name);
+    const moved = link.closeReason?.code === ErrorCode.moved;
+    const alone = ![...this.table.interestOf(link)].some((key) => key.startsWith("n\t") && key !== far);
+    const deltas = this.table.removeLink(link);
+    if (moved || !alone) this.sendDeltas(deltas, moved ? () => true : (key) => key !== far);
+    else this.sendDeltas(deltas);
   }
 
   /** An INTEREST frame from a node link. */
@@ -202,11 +218,9 @@ export class Router {
     if (set.size === 0) this.subscribers.delete(event);
   }
 
-  private sendDeltas(deltas: Map<Peer, InterestDelta>): void {
-    for (const [link, delta] of deltas) {
-      if (link.state !== "ready") continue;
-      for (const frame of interestFrames(delta, this.interestFrameBytes)) link.send(frame);
-    }
+  /** `held`: the removals that come from a lost link and wait for a grace period (interest-outbox.ts). */
+  private sendDeltas(deltas: Map<Peer, InterestDelta>, held?: (key: string) => boolean): void {
+    this.outbox.queue(deltas, held);
   }
 
   // ---- forwarding ----

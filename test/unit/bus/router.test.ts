@@ -2,7 +2,7 @@
 // target, each receiver at most once, request/reply and the node's own no-responders reply.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { BusClient, Message } from "../../../src/bus/client/index.js";
-import { NoRespondersError } from "../../../src/bus/server/index.js";
+import { type BusServer, NoRespondersError } from "../../../src/bus/server/index.js";
 import { inbox } from "../../support/bus.js";
 import { MemoryBus } from "../../support/memory-bus.js";
 
@@ -178,6 +178,74 @@ describe("router — across a node link", () => {
     expect(delivered.map((message) => `${message.origin}:${message.text()}`)).toEqual([
       "parent:down the tree",
     ]);
+  });
+});
+
+describe("router — a lost link", () => {
+  /** Waits until `node` knows (or no longer knows) a subscriber of `event` somewhere in the tree. */
+  async function until(node: BusServer, event: string, present: boolean): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while (node.interested(event) !== present) {
+      if (Date.now() > deadline)
+        throw new Error(`${node.name}: interest in ${event} never became ${present}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  it("a subtree re-linking to its grandparent within the grace is never withdrawn from the rest of the tree", async () => {
+    const root = bus.node("root");
+    const side = bus.node("side");
+    const mid = bus.node("mid");
+    const leaf = bus.node("leaf");
+    await bus.link(root, side);
+    const cutMid = await bus.link(root, mid);
+    const cutLeaf = await bus.link(mid, leaf);
+    leaf.subscribe("tick", () => {});
+    await until(side, "tick", true);
+    const seenBySide: boolean[] = [];
+    side.watchInterest("tick", (present) => seenBySide.push(present));
+
+    // mid dies; leaf links to root (its grandparent) as ParentLink does.
+    cutMid();
+    cutLeaf();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await bus.link(root, leaf);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(seenBySide).toEqual([]);
+
+    // The dead node's own key is not held: a request to it fails at once, not after its timeout.
+    const asked = Date.now();
+    await expect(side.request("tick", { node: "mid" }, undefined, 4000)).rejects.toBeInstanceOf(
+      NoRespondersError,
+    );
+    expect(Date.now() - asked).toBeLessThan(2000);
+  });
+
+  it("withdraws a dead link's keys after the grace when nothing re-links in its place", async () => {
+    const root = bus.node("root", { heartbeatMs: 100 });
+    const side = bus.node("side");
+    const mid = bus.node("mid");
+    const leaf = bus.node("leaf");
+    await bus.link(root, side);
+    const cutMid = await bus.link(root, mid);
+    await bus.link(mid, leaf);
+    leaf.subscribe("tick", () => {});
+    await until(side, "tick", true);
+    cutMid();
+    // Held for 3 heartbeats of root's (300 ms), then withdrawn.
+    await until(side, "tick", false);
+  });
+
+  it("withdraws a lost leaf's keys at once: nothing can re-link in its place", async () => {
+    const root = bus.node("root", { heartbeatMs: 60_000 });
+    const side = bus.node("side");
+    const leaf = bus.node("leaf");
+    await bus.link(root, side);
+    const cutLeaf = await bus.link(root, leaf);
+    leaf.subscribe("tick", () => {});
+    await until(side, "tick", true);
+    cutLeaf();
+    await until(side, "tick", false);
   });
 });
 
