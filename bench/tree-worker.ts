@@ -9,6 +9,8 @@ export interface NodeSpec {
   parent: { host: string; port: number } | { local: string } | undefined;
   port: number;
   leaf: boolean;
+  /** Subscribes to the root's ticks (only the subtree whose recovery is timed: others' ticks are load). */
+  ticks: boolean;
 }
 
 export type Command =
@@ -23,12 +25,18 @@ export type Command =
 export const now = (): number => performance.timeOrigin + performance.now();
 
 const nodes = new Map<string, TreeNode>();
+/** BENCH_TREE_LOG=REGEX: the nodes whose names match log to stderr (to see where a figure's time goes). */
+const logged = process.env.BENCH_TREE_LOG ? new RegExp(process.env.BENCH_TREE_LOG) : undefined;
+export const logTo =
+  (name: string) =>
+  (level: string, message: string, fields?: Record<string, unknown>): void => {
+    process.stderr.write(`${now().toFixed(1)} ${name} ${level} ${message} ${JSON.stringify(fields ?? {})}\n`);
+  };
 const leaves: TreeNode[] = [];
 /** Arrivals of each root broadcast (by sequence number) across this process's leaves. */
 const arrivals = new Map<number, { count: number; last: number }>();
-/** The last root tick each node received: [publish time, arrival time]. */
-const ticks = new Map<string, [number, number]>();
-let watch: { prefix: string; after: number } | undefined;
+/** The nodes whose arrival of root ticks is being watched, and those that had a tick published after `after`. */
+let watch: { after: number; waiting: Set<string>; watched: number; last: number } | undefined;
 
 function send(message: object): void {
   process.send?.(message);
@@ -48,18 +56,11 @@ function onBroadcast(message: Message): void {
 }
 
 function onTick(name: string, message: Message): void {
-  const at = now();
-  ticks.set(name, [Number(message.text()), at]);
-  if (!watch || !name.startsWith(watch.prefix)) return;
-  const watched = [...nodes.keys()].filter((node) => node.startsWith(watch!.prefix));
-  let last = 0;
-  for (const node of watched) {
-    const tick = ticks.get(node);
-    if (!tick || tick[0] <= watch.after) return;
-    last = Math.max(last, tick[1]);
-  }
+  if (!watch || Number(message.text()) <= watch.after || !watch.waiting.delete(name)) return;
+  watch.last = Math.max(watch.last, now());
+  if (watch.waiting.size > 0) return;
+  send({ type: "recovered", last: watch.last, nodes: watch.watched });
   watch = undefined;
-  send({ type: "recovered", last, nodes: watched.length });
 }
 
 async function start(command: Extract<Command, { type: "start" }>): Promise<void> {
@@ -76,11 +77,12 @@ async function start(command: Extract<Command, { type: "start" }>): Promise<void
       heartbeatMs: command.heartbeatMs,
       // 1,100 nodes forming at once on a shared 2-CPU machine stall each process for seconds at a time.
       limits: { handshakeTimeoutMs: 60_000 },
+      ...(logged?.test(spec.name) ? { log: logTo(spec.name) } : {}),
     });
     await node.start();
     nodes.set(spec.name, node);
     await new Promise((resolve) => setImmediate(resolve));
-    node.subscribe("bench.tick", (message) => onTick(spec.name, message));
+    if (spec.ticks) node.subscribe("bench.tick", (message) => onTick(spec.name, message));
     if (!spec.leaf) continue;
     leaves.push(node);
     node.subscribe("bench.down", onBroadcast);
@@ -144,9 +146,11 @@ process.on("message", (command: Command) => {
       node.publish(command.event, String(sent), command.node ? { node: command.node } : {});
       return;
     }
-    case "watch":
-      watch = { prefix: command.prefix, after: command.after };
+    case "watch": {
+      const waiting = new Set([...nodes.keys()].filter((name) => name.startsWith(command.prefix)));
+      watch = { after: command.after, waiting, watched: waiting.size, last: 0 };
       return;
+    }
     case "churn":
       void churn(command.perSecond, command.seconds);
       return;
