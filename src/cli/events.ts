@@ -1,18 +1,11 @@
 // `treescale events`: subscribe to tree events and print them, one JSON object (or text line) per event.
 import type { Command } from "commander";
-import type { BusClient, Message } from "../bus/client/index.js";
+import type { Message } from "../bus/client/index.js";
 import { EXIT, UsageError } from "../errors.js";
-import {
-  BusCliError,
-  type ConnectionFlags,
-  connectClient,
-  connectionFrom,
-  endpointSettings,
-} from "./bus-connection.js";
+import { BusCliError, type ConnectionFlags, connectClient, connectionFrom } from "./bus-connection.js";
+import { connectEmbeddedClient } from "./embedded-client.js";
 import { collect } from "./flag-values.js";
-import type { EmbeddedNode } from "./fleet-connection.js";
 import type { Kinds } from "./kinds.js";
-import { checkNodeName } from "./shared-options.js";
 import { nextStopSignal } from "./stop-signal.js";
 
 function dataOf(message: Message): unknown {
@@ -80,7 +73,12 @@ export function registerEvents(program: Command, kinds: Kinds): void {
       const stopped = nextStopSignal();
       const useEmbedded = (flags.node ?? process.env.TREESCALE_NODE) === undefined;
       const { client, embedded } = useEmbedded
-        ? await connectEmbedded(flags, declaration, kinds)
+        ? await connectEmbeddedClient(
+            flags.name,
+            { heal: flags.heal, readOnly: false, kinds },
+            flags,
+            declaration,
+          )
         : { client: await connectClient(connectionFrom(flags), declaration), embedded: undefined };
       process.stderr.write(`connected to ${client.node}\n`);
       client.onMessage((message) => process.stdout.write(`${formatEvent(message, output)}\n`));
@@ -94,30 +92,4 @@ export function registerEvents(program: Command, kinds: Kinds): void {
       await embedded?.close();
       if (error) throw new BusCliError(`connection ended: ${error.code}: ${error.message}`, error);
     });
-}
-
-/** The embedded node, joined or run here; a joined record that does not answer is stale: retried once. */
-async function connectEmbedded(
-  flags: EventsFlags,
-  declaration: { events: string[]; tags: string[]; groups: string[]; channels: string[] },
-  kinds: Kinds,
-): Promise<{ client: BusClient; embedded: EmbeddedNode }> {
-  const { openEmbeddedNode } = await import("./fleet-connection.js");
-  for (let attempt = 0; ; attempt++) {
-    const embedded = await openEmbeddedNode(checkNodeName(flags.name), {
-      heal: flags.heal,
-      readOnly: false,
-      kinds,
-    });
-    try {
-      const { deadlineMs } = endpointSettings(flags);
-      const endpoint = { url: embedded.url, token: embedded.token, caFile: undefined, deadlineMs };
-      const client = await connectClient(endpoint, declaration);
-      return { client, embedded };
-    } catch (error) {
-      await embedded.close();
-      if (!embedded.joined || attempt > 0) throw error;
-      await embedded.discard();
-    }
-  }
 }

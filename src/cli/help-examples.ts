@@ -36,10 +36,13 @@ export const EXAMPLES: Record<string, readonly [string, string][]> = {
     ["treescale events --event drift -o json", "drift reports only, as JSON lines"],
   ],
   publish: [
-    ["treescale publish deploy --data '{\"v\":2}'", "send an event to its subscribers anywhere in the tree"],
     [
-      "treescale publish deploy --tag edge --node tls://10.0.0.1:7000",
-      "only to subscribers tagged edge, through that node",
+      "treescale publish deploy --data '{\"v\":2}'",
+      "send an event to its subscribers anywhere in the tree; prints how many received it",
+    ],
+    [
+      "treescale publish deploy --tag edge --wait-for-subscriber --node tls://10.0.0.1:7000",
+      "once a subscriber tagged edge is reachable (up to --wait-timeout), through that node",
     ],
   ],
   node: [

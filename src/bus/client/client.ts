@@ -1,12 +1,14 @@
 // The bus client: handshake, declarations, publish/request, events as an async iterable, and reconnect.
 // Frames are written into one batch and flushed once per microtask as one transport write.
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "../backoff.js";
+import { countDeliveries, type DeliveryCount } from "../delivery-count.js";
 import { AwakeClock, SilenceMeter } from "../liveness.js";
 import { createMessage, createMessageOf, type Message, type Payload, toBytes } from "../message.js";
 import {
   checkRoute,
   DEFAULT_MAX_FRAME_BYTES,
   type Declaration,
+  type DeliveryReport,
   decodeControl,
   decodeRoute,
   encodeControl,
@@ -17,6 +19,8 @@ import {
   frameType,
   PROTOCOL_VERSION,
   ProtocolError,
+  PublishFlag,
+  parseDeliveryReport,
   parseError,
   parseReady,
   payloadOf,
@@ -509,6 +513,46 @@ export class BusClient implements AsyncIterable<Message> {
       };
     }
     return this.publishHeader.bytes;
+  }
+
+  /**
+   * Publishes an event and gathers the nodes' reports of where it went (a counted PUBLISH): resolves once
+   * every node it reached has reported, or after `timeoutMs` with the reports that came (`exact` false).
+   * With `probe`, the nodes only count: no subscriber receives anything.
+   */
+  async publishCounted(
+    event: string,
+    payload?: Payload,
+    target: Target = {},
+    options: { timeoutMs?: number; probe?: boolean } = {},
+  ): Promise<DeliveryCount> {
+    const bytes = toBytes(payload);
+    const flags = PublishFlag.count | (options.probe ? PublishFlag.probe : 0);
+    const reportsOf = (replies: readonly Message[]): DeliveryReport[] =>
+      replies.flatMap((reply) => {
+        try {
+          return [parseDeliveryReport(reply.data)];
+        } catch {
+          return [];
+        }
+      });
+    if (!this.ready) await this.waitReady();
+    const origin = this.node;
+    const replies = await this.requests.open(
+      Number.POSITIVE_INFINITY,
+      options.timeoutMs ?? 5000,
+      (id) =>
+        this.enqueue(
+          encodeRouted(
+            FrameType.publish,
+            { id, event, origin, replyTo: String(this.connectionId), ...target },
+            bytes,
+            flags,
+          ),
+        ),
+      (replies) => countDeliveries(event, origin, reportsOf(replies)).exact,
+    );
+    return countDeliveries(event, origin, reportsOf(replies));
   }
 
   /**

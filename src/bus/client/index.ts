@@ -3,6 +3,7 @@
 import { type ClientOptions, BusClient as WebSocketBusClient } from "./client.js";
 import { transportFor } from "./dial.js";
 
+export type { DeliveryCount } from "../delivery-count.js";
 export type { Message, Payload } from "../message.js";
 export type { Target } from "../protocol/frames.js";
 export { type ClientOptions, DEFAULT_DEADLINE_MS } from "./client.js";

@@ -19,8 +19,18 @@ export const FrameType = {
 } as const;
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 
-/** REPLY flags: nothing matched the request (sent by a node), or the responder's handler failed. */
-export const FrameFlag = { noResponders: 1, handlerError: 2 } as const;
+/**
+ * REPLY flags: nothing matched the request (sent by a node), the responder's handler failed, or a node's
+ * report of where a counted PUBLISH went (sent by nodes only).
+ */
+export const FrameFlag = { noResponders: 1, handlerError: 2, deliveryReport: 4 } as const;
+
+/**
+ * PUBLISH flags. `count`: every node the PUBLISH reaches reports to the publisher how many subscribers it
+ * delivered it to and which links it forwarded it over. `probe` (with `count`): route and report as if
+ * delivering, but deliver to nobody — how a publisher learns whether anyone would receive an event.
+ */
+export const PublishFlag = { count: 1, probe: 2 } as const;
 
 /** u32 length + u8 type + u8 flags + u16 header length. */
 export const PREFIX_BYTES = 8;

@@ -193,3 +193,31 @@ export function decodeReplyError(payload: Uint8Array): ReplyErrorBody {
   if (typeof r.code === "string") out.code = r.code;
   return out;
 }
+
+/** The payload of a REPLY flagged deliveryReport: what one node did with a counted PUBLISH. */
+export interface DeliveryReport {
+  node: string;
+  /** Clients and in-process subscribers on that node it was delivered to (for a probe: would have been). */
+  subscribers: number;
+  /** The nodes it forwarded the PUBLISH to over its links; each of them reports in turn. */
+  forwardedTo: string[];
+}
+
+export function encodeDeliveryReport(report: DeliveryReport): Uint8Array {
+  return encoder.encode(JSON.stringify(report));
+}
+
+/** Reads a delivery report; anything else is a protocol error (a node sent it, not a client). */
+export function parseDeliveryReport(payload: Uint8Array): DeliveryReport {
+  let body: unknown;
+  try {
+    body = JSON.parse(decoder.decode(payload));
+  } catch {
+    fail("a delivery report is not JSON");
+  }
+  const r = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {};
+  if (typeof r.node !== "string" || r.node === "") fail("a delivery report needs node");
+  if (typeof r.subscribers !== "number" || !Number.isInteger(r.subscribers) || r.subscribers < 0)
+    fail("a delivery report needs subscribers, a whole number");
+  return { node: r.node, subscribers: r.subscribers, forwardedTo: names(r.forwardedTo, "forwardedTo") };
+}

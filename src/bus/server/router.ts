@@ -8,6 +8,7 @@ import {
   type Declaration,
   decodeRoute,
   ErrorCode,
+  encodeDeliveryReport,
   encodeReplyError,
   encodeRouted,
   FrameFlag,
@@ -16,6 +17,7 @@ import {
   type InterestBody,
   isValidName,
   ProtocolError,
+  PublishFlag,
   payloadOf,
   type RouteHeader,
 } from "../protocol/index.js";
@@ -240,6 +242,7 @@ export class Router {
       if (type === FrameType.request && header.replyTo !== String(peer.id)) {
         throw new ProtocolError(ErrorCode.protocolError, "replyTo must be the connection id sent in READY");
       }
+      if (type === FrameType.publish) this.checkCounted(peer, frame, header);
       if (!this.authorize(peer, header, type)) return;
     }
     this.route(frame, header, type, peer);
@@ -282,6 +285,24 @@ export class Router {
     if (peer.refusalsLogged.has(missing)) return;
     peer.refusalsLogged.add(missing);
     this.log("warn", "client refused", { client: peer.grant.label, remote: peer.remote, missing, event });
+  }
+
+  /** A counted PUBLISH's reports go to the connection its `replyTo` names: it must be the publisher's own. */
+  private checkCounted(peer: Peer, frame: Uint8Array, header: RouteHeader): void {
+    const flags = frameFlags(frame);
+    if (flags === 0) return;
+    if ((flags & ~(PublishFlag.count | PublishFlag.probe)) !== 0 || (flags & PublishFlag.count) === 0) {
+      throw new ProtocolError(
+        ErrorCode.protocolError,
+        `PUBLISH flags ${flags}: only count (1), or count and probe (3), are defined`,
+      );
+    }
+    if (header.replyTo !== String(peer.id)) {
+      throw new ProtocolError(
+        ErrorCode.protocolError,
+        "a counted PUBLISH's replyTo must be the connection id sent in READY",
+      );
+    }
   }
 
   /** Names in a client's routing header follow the rules of DECLARE: no whitespace, no NUL. */
@@ -330,29 +351,43 @@ export class Router {
 
   /**
    * Sends a PUBLISH or REQUEST frame toward every receiver, each link and client at most once. `source`
-   * is undefined for frames from in-process code.
+   * is undefined for frames from in-process code. A counted PUBLISH is reported to its publisher: how many
+   * subscribers here got it, and which nodes it went on to (a probe reaches no subscriber, only counts).
    */
   route(frame: Uint8Array, header: RouteHeader, type: number, source: Peer | undefined): void {
-    let delivered = 0;
-    // A request remembers the connections it went to: only they may answer it.
+    const flags = type === FrameType.publish ? frameFlags(frame) : 0;
+    const counted = (flags & PublishFlag.count) !== 0;
+    const probe = counted && (flags & PublishFlag.probe) !== 0;
+    // A request remembers the connections it went to: only they may answer it. A counted PUBLISH
+    // remembers its links: only the nodes behind them report on it.
     const hops: Peer[] | undefined = type === FrameType.request ? [] : undefined;
+    const forwarded: Peer[] | undefined = counted ? [] : undefined;
+    let delivered = 0;
     for (const link of this.linksFor(header)) {
       if (link === source) continue;
       if (link.send(frame)) {
         delivered++;
         hops?.push(link);
+        forwarded?.push(link);
       }
       if (source && link.pendingBytes() > this.maxPendingBytes / 2) throttle(source, link);
     }
+    let subscribers = 0;
     if (!header.node || header.node === this.name) {
       const named = this.subscribers.get(header.event);
-      delivered += this.deliverTo(named, frame, header, type, source, false, hops);
+      subscribers += this.deliverTo(named, frame, header, type, source, false, hops, probe);
       if (header.event !== WILDCARD) {
-        delivered += this.deliverTo(this.subscribers.get(WILDCARD), frame, header, type, source, true, hops);
+        const wildcard = this.subscribers.get(WILDCARD);
+        subscribers += this.deliverTo(wildcard, frame, header, type, source, true, hops, probe);
       }
     }
+    delivered += subscribers;
     if (hops) this.replies.record(header, hops);
-    if (delivered > 0) return;
+    if (forwarded) {
+      this.replies.record(header, forwarded);
+      this.reportDelivery(header, subscribers, forwarded);
+    }
+    if (delivered > 0 || probe) return;
     this.metrics.unrouted++;
     const fromOrigin = source === undefined || source.role === "client";
     if (type === FrameType.request && fromOrigin) {
@@ -366,6 +401,23 @@ export class Router {
     }
   }
 
+  /** Tells a counted PUBLISH's publisher what this node did with it. */
+  private reportDelivery(header: RouteHeader, subscribers: number, forwarded: readonly Peer[]): void {
+    const report = encodeRouted(
+      FrameType.reply,
+      {
+        id: header.id,
+        event: header.event,
+        origin: this.name,
+        node: header.origin,
+        replyTo: header.replyTo,
+      },
+      encodeDeliveryReport({ node: this.name, subscribers, forwardedTo: forwarded.map((link) => link.name) }),
+      FrameFlag.deliveryReport,
+    );
+    this.routeReply(report, decodeRoute(report), undefined);
+  }
+
   private deliverTo(
     set: Set<Membership> | undefined,
     frame: Uint8Array,
@@ -376,6 +428,8 @@ export class Router {
     wildcard: boolean,
     /** For a request: the connections it was delivered to. */
     hops: Peer[] | undefined,
+    /** Count who would receive it, deliver to nobody. */
+    probe: boolean,
   ): number {
     if (!set) return 0;
     let delivered = 0;
@@ -385,13 +439,13 @@ export class Router {
       if (member instanceof Peer) {
         // A reserved event's request is the node's agent's to answer: a client may see it only with `*`.
         if (type === FrameType.request && !this.mayAnswer(member, header.event)) continue;
-        if (member.state === "ready" && member.send(frame)) {
+        if (member.state === "ready" && (probe || member.send(frame))) {
           delivered++;
           hops?.push(member);
         }
       } else {
         delivered++;
-        this.deliverLocal(member as LocalSubscription, frame, header, type);
+        if (!probe) this.deliverLocal(member as LocalSubscription, frame, header, type);
       }
     }
     return delivered;
@@ -442,16 +496,21 @@ export class Router {
     }
   }
 
+  /** "No responders" comes from no connection, a delivery report from no client; other replies from a hop. */
+  private takesReply(frame: Uint8Array, header: RouteHeader, source: Peer): boolean {
+    const flags = frameFlags(frame);
+    if ((flags & FrameFlag.noResponders) !== 0) return false;
+    if ((flags & FrameFlag.deliveryReport) !== 0 && source.role === "client") return false;
+    return this.replies.allows(header, source);
+  }
+
   /**
    * A REPLY goes back along the path to its requester: a client here, in-process code, or a link. From a
    * connection (`source`), it is taken only when its request was delivered there; "no responders" is said
    * by the requester's own node only, never by a connection.
    */
   private routeReply(frame: Uint8Array, header: RouteHeader, source: Peer | undefined): void {
-    if (
-      source !== undefined &&
-      ((frameFlags(frame) & FrameFlag.noResponders) !== 0 || !this.replies.allows(header, source))
-    ) {
+    if (source !== undefined && !this.takesReply(frame, header, source)) {
       this.metrics.repliesRefused++;
       return;
     }

@@ -3,10 +3,12 @@
 // the node takes a REPLY only from a connection the request was delivered to.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  decodeControl,
   decodeRoute,
   encodeRouted,
   FrameFlag,
   FrameType,
+  PublishFlag,
   type RouteHeader,
 } from "../../../src/bus/protocol/index.js";
 import { BusFixture, type NodeProcess } from "../../support/bus.js";
@@ -85,5 +87,37 @@ describe("unforgeable replies", () => {
     await expect(requester.request("nobody.home", {}, "question", 5000)).rejects.toMatchObject({
       code: "no_responders",
     });
+  });
+
+  it("a subscriber cannot inflate a counted PUBLISH with a forged delivery report; the count is the node's", async () => {
+    const publisher = await fixture.client(node, { events: [] });
+    const subscriber = await rawClient(["counted"]);
+    const refusedBefore = await metric(node.http, "treescale_bus_replies_refused_total");
+    const count = await publisher.publishCounted("counted", "x", {}, { timeoutMs: 5000 });
+    expect(count).toMatchObject({ subscribers: 1, exact: true, unreported: [] });
+    expect(count.reports.map((report) => report.node)).toEqual(["replies"]);
+    // The node's own report settled the count at once; a forged one is refused by the node, not merely late.
+    const publish = decodeRoute(await subscriber.frame(FrameType.publish));
+    const forged = { node: "ghost", subscribers: 50, forwardedTo: [] };
+    subscriber.write(reply(publish, JSON.stringify(forged), FrameFlag.deliveryReport));
+    await settle();
+    expect(await metric(node.http, "treescale_bus_replies_refused_total")).toBe(refusedBefore + 1);
+  });
+
+  it("refuses a counted PUBLISH whose replyTo is not the publisher's own connection", async () => {
+    const victim = await rawClient([]);
+    const { connection } = decodeControl(await victim.frame(FrameType.ready)) as { connection: number };
+    const publisher = await rawClient([]);
+    publisher.write(
+      encodeRouted(
+        FrameType.publish,
+        { id: 7, event: "counted", origin: "replies", replyTo: String(connection) },
+        new Uint8Array(0),
+        PublishFlag.count,
+      ),
+    );
+    await publisher.closed;
+    expect(publisher.errorCode()).toBe("protocol_error");
+    victim.destroy();
   });
 });
