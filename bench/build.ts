@@ -1,13 +1,17 @@
 // `npm run bench -- build [--runs=N] [--baseline=DIR]`: `treescale build` of 1 root + 4 children,
 // each "server" an sshd of the bench's own on a loopback port (root login with a key), all sharing
 // this machine's dockerd: from nothing (no treescale-<name> container, volume or files), then a no-op
-// build, whose target is under 1 s for the 5 servers (about one SSH round of checks each). The
-// servers share this machine's engine, so the node image is already there: "from nothing" sends no
-// image, and says so. --baseline=DIR times the treescale built in DIR (an older commit's checkout)
+// build, whose target is under 1 s for the 5 servers. A no-op learns through the tree (the recorded
+// context's root, agent.state) that every node answers under its parent as this build would make it
+// and logs in nowhere; `--check-ssh` is timed too (one SSH exec per server, the user's login shell and
+// its rc files included), and beside them, in the same run, the floors a no-op cannot go under: the
+// CLI's own start-up (`treescale --version`) and OpenSSH's `ssh host true` to the 5 servers at once.
+// The servers share this machine's engine, so the node image is already there: "from nothing" sends
+// no image, and says so. --baseline=DIR times the treescale built in DIR (an older commit's checkout)
 // the same way in the same run, turn about with this one, so both meet the same machine load.
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -46,10 +50,15 @@ export async function run(args: string[]): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "treescale-bench-build-"));
   const sshds: Sshd[] = [];
   const samples = new Map(
-    builds.map((b) => [b.label, { fromNothing: [] as number[], noop: [] as number[] }]),
+    builds.map((b) => [
+      b.label,
+      { fromNothing: [] as number[], noop: [] as number[], noopSsh: [] as number[] },
+    ]),
   );
+  const floors = { cliStart: [] as number[], openssh: [] as number[] };
+  const loads: number[] = [];
   let steps = new Map<string, { ran: number; changed: number }[]>();
-  /** Per build, the commands each server's sshd started during its last no-op (one per exec channel). */
+  /** Per build and kind of no-op, the commands each server's sshd started during its last one (one per exec channel). */
   const execs = new Map<string, number[]>();
   const commandsStarted = () =>
     sshds.map((sshd) => sshd.log.filter((line) => line.includes("Starting session: command")).length);
@@ -86,28 +95,52 @@ export async function run(args: string[]): Promise<void> {
       ...caller
     } = process.env;
     const env = { ...caller, TREESCALE_HOME: join(dir, "treescale"), HOME: home };
-    const build = (cli: string) =>
+    const build = (cli: string, ...flags: string[]) =>
       timed(() =>
         buildOnce(
           cli,
-          ["build", "-f", join(dir, "console.toml"), "--accept-new-host-keys", "--image", image],
+          ["build", "-f", join(dir, "console.toml"), "--accept-new-host-keys", "--image", image, ...flags],
           env,
+        ),
+      );
+    const noopOnce = async (label: string, cli: string, flags: string[], into: number[]) => {
+      const before = commandsStarted();
+      const noop = await build(cli, ...flags);
+      into.push(noop.ms);
+      execs.set(
+        `${label}${flags.join(" ")}`,
+        commandsStarted().map((count, s) => count - before[s]!),
+      );
+      if (!noop.value.stdout.includes("No changes"))
+        throw new Error(`${label}: the no-op build changed something:\n${noop.value.stdout}`);
+      return noop;
+    };
+    const opensshTrue = () =>
+      Promise.all(
+        sshds.map((sshd) =>
+          execFileAsync("ssh", [
+            ...["-i", key.path, "-p", String(sshd.port), "-o", "BatchMode=yes"],
+            ...[
+              "-o",
+              `UserKnownHostsFile=${join(home, ".ssh", "known_hosts")}`,
+              "-o",
+              "StrictHostKeyChecking=yes",
+            ],
+            "root@127.0.0.1",
+            "true",
+          ]),
         ),
       );
     for (let i = 0; i < runs; i++) {
       for (const { label, cli } of builds) {
+        loads.push(loadavg()[0]!);
         await removeBuiltServers(names);
         const fromNothing = await build(cli);
-        samples.get(label)!.fromNothing.push(fromNothing.ms);
-        const before = commandsStarted();
-        const noop = await build(cli);
-        samples.get(label)!.noop.push(noop.ms);
-        execs.set(
-          label,
-          commandsStarted().map((count, s) => count - before[s]!),
-        );
-        if (!noop.value.stdout.includes("No changes"))
-          throw new Error(`${label}: the second build changed something:\n${noop.value.stdout}`);
+        const sample = samples.get(label)!;
+        sample.fromNothing.push(fromNothing.ms);
+        const noop = await noopOnce(label, cli, [], sample.noop);
+        // An older checkout has no --check-ssh: its plain no-op is its SSH one.
+        if (label === builds[0]!.label) await noopOnce(label, cli, ["--check-ssh"], sample.noopSsh);
         if (label === builds[0]!.label)
           steps = new Map(
             names.map((name) => [
@@ -116,9 +149,15 @@ export async function run(args: string[]): Promise<void> {
             ]),
           );
         process.stdout.write(
-          `run ${i + 1}/${runs} ${label}: from nothing ${(fromNothing.ms / 1000).toFixed(2)} s, no-op ${noop.ms.toFixed(0)} ms\n`,
+          `run ${i + 1}/${runs} ${label} (load ${loadavg()[0]!.toFixed(1)}): from nothing ${(fromNothing.ms / 1000).toFixed(2)} s, ` +
+            `no-op ${noop.ms.toFixed(0)} ms${sample.noopSsh[i] === undefined ? "" : `, no-op --check-ssh ${sample.noopSsh[i]!.toFixed(0)} ms`}\n`,
         );
       }
+      floors.cliStart.push(
+        (await timed(() => execFileAsync(process.execPath, [builds[0]!.cli, "--version"]))).ms,
+      );
+      floors.openssh.push((await timed(opensshTrue)).ms);
+      loads.push(loadavg()[0]!);
     }
   } finally {
     await removeBuiltServers(names);
@@ -138,26 +177,44 @@ export async function run(args: string[]): Promise<void> {
   const seconds = (values: number[]) => values.map((ms) => (ms / 1000).toFixed(2)).join(" ");
   printTable(
     ["treescale", "build", "median (s)", "samples (s)"],
-    [...samples].flatMap(([label, { fromNothing, noop }]) => [
-      [label, "from nothing", (median(fromNothing) / 1000).toFixed(2), seconds(fromNothing)],
-      [label, "no-op", (median(noop) / 1000).toFixed(2), seconds(noop)],
-    ]),
+    [
+      ...[...samples].flatMap(([label, { fromNothing, noop, noopSsh }]) => [
+        [label, "from nothing", (median(fromNothing) / 1000).toFixed(2), seconds(fromNothing)],
+        [label, "no-op", (median(noop) / 1000).toFixed(2), seconds(noop)],
+        ...(noopSsh.length > 0
+          ? [[label, "no-op --check-ssh", (median(noopSsh) / 1000).toFixed(2), seconds(noopSsh)]]
+          : []),
+      ]),
+      ["floor", "treescale --version", (median(floors.cliStart) / 1000).toFixed(2), seconds(floors.cliStart)],
+      [
+        "peer",
+        `OpenSSH: ssh true ×${names.length} at once`,
+        (median(floors.openssh) / 1000).toFixed(2),
+        seconds(floors.openssh),
+      ],
+    ],
   );
   process.stdout.write(
     `\nsteps per server (checked / acted on) in ${builds[0]!.label}'s last run; SSH exec channels its sshd started in each build's last no-op:\n`,
   );
+  const execColumns = [
+    ...builds.map((b) => ({ key: b.label, title: `no-op execs (${b.label})` })),
+    { key: `${builds[0]!.label}--check-ssh`, title: "no-op --check-ssh execs" },
+  ];
   printTable(
-    ["server", "from nothing", "no-op", ...builds.map((b) => `no-op execs (${b.label})`)],
+    ["server", "from nothing", "no-op", ...execColumns.map((c) => c.title)],
     [...steps].map(([name, [first, noop]], s) => [
       name,
       `${first?.ran}/${first?.changed}`,
       `${noop?.ran}/${noop?.changed}`,
-      ...builds.map((b) => String(execs.get(b.label)?.[s] ?? "?")),
+      ...execColumns.map((c) => String(execs.get(c.key)?.[s] ?? "?")),
     ]),
   );
   const noopMedian = median(samples.get(builds[0]!.label)!.noop);
   process.stdout.write(
-    `no-op for ${names.length} servers: ${noopMedian.toFixed(0)} ms (target < ${NOOP_TARGET_MS} ms: ${noopMedian < NOOP_TARGET_MS ? "met" : "missed"})\n`,
+    `machine: ${cpus().length} CPUs, 1-minute load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} during the runs` +
+      `${Math.max(...loads) > 3 ? " (above 3: the figures are upper bounds of what a quiet machine takes)" : ""}\n` +
+      `no-op (through the tree, no SSH) for ${names.length} servers: ${noopMedian.toFixed(0)} ms (target < ${NOOP_TARGET_MS} ms: ${noopMedian < NOOP_TARGET_MS ? "met" : "missed"})\n`,
   );
 }
 

@@ -16,7 +16,8 @@ export type TreeCredentials = {
   tls?: { ca: string; nodes: Readonly<Record<string, { cert: string; key: string }>> };
 };
 
-const CONFIG_DIR = "/etc/treescale";
+/** Where a node container sees its files (its server's /etc/treescale/NAME, mounted read-only). */
+export const CONFIG_DIR = "/etc/treescale";
 
 export function nodeBundle(
   node: string,

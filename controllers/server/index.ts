@@ -14,6 +14,7 @@ import type {
 import { runLimited } from "../../src/util/run-limited.js";
 import { nodeBundle, type TreeCredentials } from "./bundle.js";
 import { convergeServer } from "./converge.js";
+import { expectedBuild, seenAsBuilt } from "./seen.js";
 import type { ImageSource, RemoteSession } from "./session.js";
 
 export type ServerAction = {
@@ -112,20 +113,36 @@ export function serverController(options: ServerControllerOptions): ServerContro
     async build(desired, build: BuildOptions): Promise<BuildReport[]> {
       const image = await nodeImage();
       const servers = Object.values(desired.servers).filter((server) => server.ssh);
-      const reports = await runLimited(servers, build.parallel, (server) =>
-        convergeServer({
+      const imageId = await image.id();
+      const parents = new Map(
+        Object.values(desired.servers).flatMap((s) => s.childs.map((child) => [child, s.name] as const)),
+      );
+      const states = new Map(build.observed?.map((state) => [state.node, state]));
+      return runLimited(servers, build.parallel, async (server): Promise<BuildReport> => {
+        const bundle = nodeBundle(server.name, desired.servers, build.credentials);
+        if (build.observed) {
+          const seen = seenAsBuilt(states.get(server.name), {
+            parent: parents.get(server.name),
+            port: server.servicePort,
+            build: expectedBuild(imageId, bundle),
+          });
+          if (seen.asBuilt) {
+            const step = { step: "tree", result: "unchanged" as const, detail: seen.detail };
+            build.onStep(server.name, step);
+            return { resource: server.name, ok: true, steps: [step] };
+          }
+          build.onActivity(server.name, "tree", `${seen.why}: checking over SSH`);
+        }
+        const { server: resource, ...report } = await convergeServer({
           server: server.name,
           connect: () => options.connect(server, build.acceptNewHostKeys),
           image,
-          bundle: nodeBundle(server.name, desired.servers, build.credentials),
+          bundle,
           dryRun: build.dryRun,
           onStep: build.onStep,
           onActivity: build.onActivity,
-        }),
-      );
-      return reports.map((report): BuildReport => {
-        const { server, ...rest } = report;
-        return { resource: server, ...rest };
+        });
+        return { resource, ...report };
       });
     },
     describe: (action) => ({

@@ -3,6 +3,7 @@
 // argument arrays (the session quotes each word); nothing here builds a shell line from a manifest
 // value. The decisions are pure functions of what the checks read, so each is a unit test.
 import { createHash, randomBytes } from "node:crypto";
+import { BUILD_ENV } from "../../src/model/build-identity.js";
 import type { ImageSource, RemoteSession, RunResult } from "./session.js";
 
 export const STEP_NAMES = ["system", "docker", "image", "config", "node"] as const;
@@ -344,6 +345,9 @@ export async function nodeStep(context: StepContext, facts: SystemFacts): Promis
     "host",
     "--label",
     `treescale.build=${hash}`,
+    // The node says it in agent.state: a later build sees through the tree that nothing changed.
+    "--env",
+    `${BUILD_ENV}=${hash}`,
     "-v",
     "/var/run/docker.sock:/var/run/docker.sock",
     "-v",

@@ -5,6 +5,7 @@
 import type { Message, Payload } from "../bus/message.js";
 import type { Target } from "../bus/protocol/frames.js";
 import { errorMessage, TreescaleError } from "../errors.js";
+import type { BuildIdentity } from "../model/build-identity.js";
 import {
   AGENT_EVENTS,
   type ApplyAnswer,
@@ -78,6 +79,8 @@ export type NodeAgentOptions = {
   treeImages?: TreeImageSource;
   /** Backoff between heals of a resource that keeps stopping by itself (defaults: 1 s doubling to 60 s). */
   crashLoop?: Omit<CrashLoopOptions, "clock">;
+  /** How `treescale build` made this node, read at each agent.state (its files as they are then). */
+  build?: () => Promise<BuildIdentity | undefined>;
 };
 
 const TRANSIENT_RECHECK_MS = 100;
@@ -207,7 +210,10 @@ export class NodeAgent {
     const bus = this.#options.bus;
     this.#unsubscribe.push(
       bus.handle(AGENT_EVENTS.apply, async (request) => JSON.stringify(await this.#answerApply(request))),
-      bus.handle(AGENT_EVENTS.state, () => JSON.stringify(this.state())),
+      bus.handle(AGENT_EVENTS.state, async () => {
+        const build = await this.#options.build?.();
+        return JSON.stringify(build ? { ...this.state(), build } : this.state());
+      }),
       bus.handle(AGENT_EVENTS.summary, (request) => JSON.stringify(this.summary(stackAsked(request)))),
       bus.handle(AGENT_EVENTS.logs, (request) => JSON.stringify(this.#logs.start(request.json()))),
       bus.handle(AGENT_EVENTS.logsKeep, (request) => JSON.stringify(this.#logs.keep(request.json()))),

@@ -2,10 +2,12 @@
 // the node image and its files, and a running node, each step only when its check says so; then the
 // build waits until the tree has every server, and records it as a context for later verbs.
 import type { Command } from "commander";
-import { ExitError, UsageError } from "../errors.js";
+import { ExitError, errorMessage, UsageError } from "../errors.js";
+import type { NodeState } from "../model/wire.js";
 import type { BuildReport, Controller, FleetBuilder } from "../reconcile/controller.js";
 import {
   ensureCredentials,
+  readContext,
   readServerRecords,
   type ServerRecord,
   saveContext,
@@ -30,6 +32,7 @@ type BuildFlags = {
   timeout: string;
   /** --tls / --no-tls; unset: as the context's tree was built. */
   tls?: boolean;
+  checkSsh?: boolean;
 };
 
 export function registerBuild(program: Command, kinds: Kinds): void {
@@ -59,6 +62,10 @@ export function registerBuild(program: Command, kinds: Kinds): void {
       "make a CA and a certificate per node (kept with the context), link the nodes and talk to the root over TLS; a tree built with it keeps it",
     )
     .option("--no-tls", "build without TLS even when the context's tree was built with it")
+    .option(
+      "--check-ssh",
+      "log in to every server and check each step over SSH, even one whose node answers in the tree as this build would make it",
+    )
     .action(async (flags: BuildFlags) => {
       process.exitCode = await runBuild(flags, kinds);
     });
@@ -90,7 +97,10 @@ async function runBuild(flags: BuildFlags, kinds: Kinds): Promise<number> {
   if (!builder) throw new UsageError("this version has no kind that builds servers");
   await builder.preflight?.();
   const say = (line: string) => process.stderr.write(`${line}\n`);
+  const parents = new Map(servers.flatMap((s) => s.childs.map((child) => [child, s.name] as const)));
+  const observed = flags.checkSsh ? undefined : await observeTree(home, contextName, say);
   const reports = await builder.build(desired, {
+    ...(observed ? { observed } : {}),
     dryRun: flags.dryRun === true,
     parallel: wholeNumber("--parallel", 1)(flags.parallel),
     acceptNewHostKeys: flags.acceptNewHostKeys === true,
@@ -106,7 +116,7 @@ async function runBuild(flags: BuildFlags, kinds: Kinds): Promise<number> {
       home,
       contextName,
       serverRecords(await readServerRecords(home, contextName), reports, {
-        parents: new Map(servers.flatMap((s) => s.childs.map((child) => [child, s.name] as const))),
+        parents,
         notJoined,
         timeout: flags.timeout,
         builtAt: new Date().toISOString(),
@@ -117,13 +127,17 @@ async function runBuild(flags: BuildFlags, kinds: Kinds): Promise<number> {
     return 1;
   }
   const url = `${treeTls ? "tls" : "tcp"}://${root.ip}:${root.servicePort}`;
-  const joined = await waitForTree(
-    url,
-    treeTls?.caFile,
-    credentials.adminToken,
-    servers.map((s) => s.name),
-    wholeNumber("--timeout", 1)(flags.timeout) * 1000,
-  );
+  // Servers all seen in the tree as built, through the root just asked: they are joined already.
+  const seenAll = reports.every((r) => r.ok && r.steps.every((step) => step.step === "tree"));
+  const joined = seenAll
+    ? servers.map((s) => s.name)
+    : await waitForTree(
+        url,
+        treeTls?.caFile,
+        credentials.adminToken,
+        servers.map((s) => [s.name, parents.get(s.name)] as const),
+        wholeNumber("--timeout", 1)(flags.timeout) * 1000,
+      );
   await record(servers.map((s) => s.name).filter((name) => !joined.includes(name)));
   await saveContext(home, {
     name: contextName,
@@ -188,7 +202,7 @@ function serverRecords(
     const failure = !report.ok
       ? { failedStep: report.failedStep, error: report.error.split("\n")[0]!.slice(0, 200) }
       : build.notJoined.includes(report.resource)
-        ? { failedStep: "join", error: `not in the tree ${build.timeout} s after the build` }
+        ? { failedStep: "join", error: `not in the tree under its parent ${build.timeout} s after the build` }
         : undefined;
     records.set(report.resource, {
       name: report.resource,
@@ -203,12 +217,55 @@ function serverRecords(
   return [...records.values()].sort((a, b) => naturalCompare(a.name, b.name));
 }
 
-/** Polls the root until every server answers in the tree; resolves with the names that did. */
+/**
+ * The tree's nodes as the recorded context's root reports them now, or undefined when there is no
+ * context yet or it does not answer within a few seconds (then every server is checked over SSH).
+ */
+async function observeTree(
+  home: string,
+  contextName: string,
+  say: (line: string) => void,
+): Promise<NodeState[] | undefined> {
+  const context = await readContext(home, contextName);
+  if (!context) return undefined;
+  const [{ connectClient }, { clientFleetBus }, { gatherStates }] = await Promise.all([
+    import("./bus-connection.js"),
+    import("../fleet/fleet-bus.js"),
+    import("../fleet/fleet-apply.js"),
+  ]);
+  try {
+    const client = await connectClient({
+      url: context.node,
+      token: context.token,
+      caFile: context.ca,
+      deadlineMs: OBSERVE_CONNECT_MS,
+    });
+    try {
+      return await gatherStates(clientFleetBus(client), OBSERVE_STATES_MS);
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    say(
+      `the tree at ${context.node} does not answer (${errorMessage(error)}): every server is checked over SSH`,
+    );
+    return undefined;
+  }
+}
+
+/** How long a build asks the recorded tree before it checks every server over SSH instead. */
+const OBSERVE_CONNECT_MS = 3000;
+const OBSERVE_STATES_MS = 2000;
+
+/**
+ * Polls the root until every server answers in the tree under its declared parent; resolves with
+ * the names that did.
+ */
 async function waitForTree(
   url: string,
   caFile: string | undefined,
   token: string,
-  expected: string[],
+  expected: readonly (readonly [name: string, parent: string | undefined])[],
   timeoutMs: number,
 ): Promise<string[]> {
   const [{ connectClient }, { clientFleetBus }, { gatherStates }] = await Promise.all([
@@ -222,9 +279,16 @@ async function waitForTree(
     try {
       const client = await connectClient({ url, token, caFile, deadlineMs: 5000 });
       try {
-        const states = await gatherStates(clientFleetBus(client), 3000, expected);
-        seen = states.map((s) => s.node);
-        if (expected.every((name) => seen.includes(name))) return seen;
+        const states = await gatherStates(
+          clientFleetBus(client),
+          3000,
+          expected.map(([name]) => name),
+        );
+        const parents = new Map(expected);
+        seen = states
+          .filter((s) => parents.has(s.node) && s.parent === parents.get(s.node))
+          .map((s) => s.node);
+        if (seen.length === expected.length) return seen;
       } finally {
         await client.close();
       }

@@ -10,7 +10,9 @@ import {
 } from "../bus/server/index.js";
 import { DockerImages } from "../drivers/docker-images.js";
 import { UsageError } from "../errors.js";
+import type { BuildIdentity } from "../model/build-identity.js";
 import { type HostPort, parseHostPort } from "../node/address.js";
+import { buildIdentity } from "../node/build-identity.js";
 import { dashboardDirectory, loadDashboard } from "../node/dashboard.js";
 import { normalizeOrigin } from "../node/http.js";
 import { NodeDaemon } from "../node/node-daemon.js";
@@ -188,6 +190,20 @@ export async function nodeOptionsFromFlags(flags: NodeFlags): Promise<TreeNodeOp
   return options;
 }
 
+/** What a node made by `treescale build` reports of it: every file it was started with. */
+function buildOf(flags: NodeFlags): { build?: () => Promise<BuildIdentity> } {
+  const files = [
+    flags.config,
+    flags.tokens,
+    flags.clusterSecret,
+    flags.tlsCert,
+    flags.tlsKey,
+    flags.tlsCa,
+  ].filter((path): path is string => path !== undefined);
+  const build = buildIdentity(process.env, files);
+  return build ? { build } : {};
+}
+
 export function registerNode(program: Command, kinds: Kinds): void {
   program
     .command("node")
@@ -282,6 +298,7 @@ export function registerNode(program: Command, kinds: Kinds): void {
         resyncMs: positiveInteger(flags.resync, "--resync") * 1000,
         // A node with an agent has an engine: it takes part in image pushes and fetches.
         ...(flags.agent === false ? {} : { images: new DockerImages() }),
+        ...buildOf(flags),
       });
       // Listened for before starting: a signal during the start still ends in an orderly stop.
       const stopRequested = nextStopSignal();

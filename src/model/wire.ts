@@ -2,6 +2,8 @@
 // run, what it answers about itself, the events it publishes, and the re-parent request. One
 // module, so the agent, the fleet operations, the node daemon and clients agree by construction.
 
+import type { BuildIdentity } from "./build-identity.js";
+
 export const AGENT_EVENTS = {
   apply: "agent.apply",
   state: "agent.state",
@@ -134,6 +136,8 @@ export type NodeState = {
   node: string;
   /** The treescale version the node runs (absent from nodes older than this field). */
   version?: string;
+  /** How `treescale build` made this node (absent from nodes it did not make). */
+  build?: BuildIdentity;
   tags: string[];
   parent?: string;
   /** Its bus listener (host:port), where clients and child nodes reach it. */

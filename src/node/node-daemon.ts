@@ -5,6 +5,7 @@ import { NodeAgent } from "../agent/node-agent.js";
 import type { ImageEngine } from "../drivers/docker-images.js";
 import { errorMessage, UsageError } from "../errors.js";
 import { ImageService } from "../images/image-service.js";
+import type { BuildIdentity } from "../model/build-identity.js";
 import { AGENT_EVENTS, type ChildLink, type NodeState, REPARENT_EVENT } from "../model/wire.js";
 import type { NodeController } from "../reconcile/controller.js";
 import { setAsideUnreadableStackFiles } from "../state/stack-files.js";
@@ -26,6 +27,8 @@ export type NodeDaemonOptions = TreeNodeOptions & {
   resyncMs?: number;
   /** The engine images are pushed into and fetched from (image push, image_source = "tree"); none: not part of it. */
   images?: ImageEngine;
+  /** How `treescale build` made this node: its agent says so in agent.state. */
+  build?: () => Promise<BuildIdentity | undefined>;
 };
 
 export class NodeDaemon {
@@ -84,6 +87,7 @@ export class NodeDaemon {
                 }
               : {}),
             ...(options.log ? { log: (line: string) => options.log?.("info", line) } : {}),
+            ...(options.build ? { build: options.build } : {}),
           })
         : undefined;
     const agent = this.agent;

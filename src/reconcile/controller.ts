@@ -348,6 +348,11 @@ export type BuildOptions = {
     adminToken: string;
     tls?: { ca: string; nodes: Readonly<Record<string, { cert: string; key: string }>> };
   };
+  /**
+   * The tree's nodes as they answered just before (agent.state through the recorded context's root);
+   * undefined: not asked or no answer, so every resource is checked the kind's own way (SSH).
+   */
+  observed?: readonly NodeState[];
   onStep(resource: string, step: BuildStep): void;
   onActivity(resource: string, step: string, what: string): void;
 };

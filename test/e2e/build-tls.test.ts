@@ -142,6 +142,8 @@ service_port = ${childPort}
     const again = await build();
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(again.stdout).toContain("No changes: every server is as built.");
+    // Seen through the tree over TLS (the context's CA), as this build would make them: no SSH.
+    expect(again.stderr.match(/^\[[^\]]+\] tree: unchanged \(/gm)).toHaveLength(2);
     expect(again.stdout).toContain(`(tls://127.0.0.1:${rootPort})`);
   });
 });

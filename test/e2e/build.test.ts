@@ -82,6 +82,16 @@ const build = (...args: string[]) =>
     },
   );
 
+/** Per server, the sessions its sshd has started (one per exec channel or SFTP subsystem). */
+function sessionCounts(): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(sshds).map(([server, sshd]) => [
+      server,
+      sshd!.log.filter((line) => line.includes("Starting session:")).length,
+    ]),
+  );
+}
+
 async function nodeContainers(): Promise<Map<string, string>> {
   const list = await docker.listContainers({ all: true });
   const ours = new Set(Object.values(names).map((n) => `/treescale-${n}`));
@@ -144,11 +154,51 @@ describe.skipIf(unavailable !== undefined)("treescale build (real sshd, real doc
 
   it("a second build changes nothing and says so: no container recreated, no image sent", async () => {
     const before = await nodeContainers();
+    const sessions = sessionCounts();
     const again = await build();
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(again.stdout).toContain("No changes: every server is as built.");
     expect(again.stderr).not.toMatch(/sending|docker load|recreate/);
+    // Every node answered through the tree as this build would make it: no server was logged into.
+    for (const name of Object.values(names))
+      expect(again.stderr).toMatch(new RegExp(`\\[${name}\\] tree: unchanged \\(node \\S+ answers`));
+    expect(sessionCounts()).toEqual(sessions);
+    // --check-ssh checks each server's steps over SSH all the same, and finds nothing to do either.
+    const checked = await build("--check-ssh");
+    expect(checked.code, checked.stdout + checked.stderr).toBe(0);
+    expect(checked.stdout).toContain("No changes: every server is as built.");
+    expect(checked.stderr).toMatch(new RegExp(`\\[${names.b}\\] node: unchanged`));
+    for (const [server, count] of Object.entries(sessionCounts()))
+      expect(count, server).toBeGreaterThan(sessions[server]!);
     expect(await nodeContainers()).toEqual(before);
+  });
+
+  it("drift on a server is still found: a removed node container is made again, a file changed there is written back", async () => {
+    const before = await nodeContainers();
+    await docker.getContainer(before.get(`treescale-${names.b}`)!).remove({ force: true });
+    const config = `/etc/treescale/${names.root}/treescale.toml`;
+    const written = await readFile(config, "utf8");
+    await writeFile(config, `${written}# edited on the server\n`);
+    const sessions = sessionCounts();
+    const result = await build();
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stderr).toMatch(
+      new RegExp(`\\[${names.b}\\] tree: its node does not answer in the tree: checking over SSH`),
+    );
+    expect(result.stderr).toMatch(
+      new RegExp(`\\[${names.root}\\] tree: its files on the server are not those this build writes`),
+    );
+    expect(result.stdout).toMatch(new RegExp(`✓ ${names.b}: changed node`));
+    expect(result.stdout).toMatch(new RegExp(`✓ ${names.root}: changed config`));
+    expect(result.stdout).toMatch(new RegExp(`✓ ${names.a}: unchanged`));
+    expect(await readFile(config, "utf8")).toBe(written);
+    const after = sessionCounts();
+    expect(after.a).toBe(sessions.a);
+    expect(after.b).toBeGreaterThan(sessions.b!);
+    // The root's running node was kept: only its file was put back.
+    expect((await nodeContainers()).get(`treescale-${names.root}`)).toBe(
+      before.get(`treescale-${names.root}`),
+    );
   });
 
   it("get servers lists every server in the tree with the Docker version and node image its build found", async () => {
@@ -177,7 +227,9 @@ describe.skipIf(unavailable !== undefined)("treescale build (real sshd, real doc
 
   it("a wrong password fails that server only, naming the step; the others are checked and unchanged", async () => {
     await writeSeed({ password: "not-the-password" });
-    const result = await build();
+    // Through the tree every server is as built: only --check-ssh logs in to find the password wrong.
+    expect((await build()).code).toBe(0);
+    const result = await build("--check-ssh");
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(new RegExp(`✗ ${names.a}: connect failed: .*`));
     expect(result.stdout).not.toContain("not-the-password");
@@ -221,7 +273,7 @@ describe.skipIf(unavailable !== undefined)("treescale build (real sshd, real doc
     const otherFingerprint = execFileSync("ssh-keygen", ["-l", "-f", `${other.path}.pub`])
       .toString()
       .split(/\s+/)[1]!;
-    const result = await build();
+    const result = await build("--check-ssh");
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(new RegExp(`✗ ${names.b}: connect failed`));
     expect(result.stdout).toContain(sshds.b!.hostKeyFingerprint);
