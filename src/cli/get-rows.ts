@@ -77,7 +77,14 @@ export const TREE_SHAPES: Record<FixedKind, RowShape> = {
     wide: ["generation", "since"],
     nameOf: (row) => `${String(row.resource)}@${String(row.node)}`,
   },
-  servers: { wide: ["docker", "image"], nameOf: (row) => `server/${String(row.name)}` },
+  servers: {
+    wide: ["docker", "image"],
+    nameOf: (row) => `server/${String(row.name)}`,
+    show: {
+      tree: (value) => showStanding(value as TreeStanding),
+      lastBuild: (value) => showLastBuild(value as LastBuild | null),
+    },
+  },
 };
 
 /** Rows of a node-scope kind's observed objects. */
@@ -107,9 +114,18 @@ export function objectRows(
 }
 
 /**
+ * Where a server stands in the tree: whether its node answered, and since when its parent has had
+ * the link up (joined) or down (not joined, with the parent's reason); null where nobody said.
+ */
+export type TreeStanding = { joined: boolean; since: string | null; reason: string | null };
+
+/** How the last build that reached a server went: when it ended (ISO 8601), and the step that failed. */
+export type LastBuild = { at: string; ok: boolean; failedStep: string | null; error: string | null };
+
+/**
  * One row per server declared (-f) or built (the context's record): whether it answers in the tree,
  * what its last build found (Docker, the node image), the version its node runs, and how that build
- * went. Typed for -o json|yaml: null where a value is unknown.
+ * went. Typed for -o json|yaml: null where a value is unknown; the table shows them as sentences.
  */
 export function serverRows(
   states: readonly NodeState[],
@@ -123,23 +139,46 @@ export function serverRows(
   return [...names].sort(naturalCompare).map((name) => {
     const state = byNode.get(name);
     const record = records.get(name);
+    const parent = (state ? state.parent : (declaredParent(name) ?? record?.parent)) ?? null;
+    // The parent's view of the link: since when it is up, or down and why.
+    const link = states.flatMap((s) => s.children).find((child) => child.node === name);
+    const tree: TreeStanding = {
+      joined: state !== undefined,
+      since: link && (state !== undefined) === (link.status === "up") ? link.since : null,
+      reason: state === undefined && link?.status === "down" ? (link.reason ?? null) : null,
+    };
+    const lastBuild: LastBuild | null = record
+      ? {
+          at: record.builtAt,
+          ok: record.ok,
+          failedStep: record.failedStep ?? null,
+          error: record.error ?? null,
+        }
+      : null;
     return {
       name,
-      tree: state ? "in the tree" : "not in the tree",
+      tree,
       docker: record?.docker ?? null,
       image: record?.image ?? null,
       // As the running node says; null when it does not answer (or is older than the field).
       node: state?.version ?? null,
-      parent: (state ? state.parent : (declaredParent(name) ?? record?.parent)) ?? null,
-      lastBuild: record ? lastBuild(record) : "never built",
+      parent,
+      lastBuild,
     };
   });
 }
 
-function lastBuild(record: ServerRecord): string {
-  if (record.ok) return `${record.builtAt} ok`;
-  const where = record.failedStep === undefined ? "" : ` at ${record.failedStep}`;
-  return `${record.builtAt} failed${where}${record.error === undefined ? "" : `: ${record.error}`}`;
+function showStanding(tree: TreeStanding): string {
+  if (tree.joined) return "in the tree";
+  if (tree.since === null) return "not in the tree";
+  return `not in the tree (down since ${tree.since}${tree.reason === null ? "" : `: ${tree.reason}`})`;
+}
+
+function showLastBuild(build: LastBuild | null): string {
+  if (build === null) return "never built";
+  if (build.ok) return `${build.at} ok`;
+  const where = build.failedStep === null ? "" : ` at ${build.failedStep}`;
+  return `${build.at} failed${where}${build.error === null ? "" : `: ${build.error}`}`;
 }
 
 export function treeRows(

@@ -6,8 +6,15 @@ export type Row = Record<string, unknown>;
 export const ROW_FORMATS = ["table", "wide", "name", "json", "yaml"] as const;
 export type RowFormat = (typeof ROW_FORMATS)[number];
 
-/** How one set of rows reads: which columns only the wide table shows, and each row's `kind/name`. */
-export type RowShape = { wide: readonly string[]; nameOf: (row: Row) => string };
+/**
+ * How one set of rows reads: which columns only the wide table shows, each row's `kind/name`, and
+ * how a column whose value is structured for -o json|yaml reads in a table cell.
+ */
+export type RowShape = {
+  wide: readonly string[];
+  nameOf: (row: Row) => string;
+  show?: Readonly<Record<string, (value: unknown) => string>>;
+};
 
 /** Never a column: the replica number is in the name already. */
 const NEVER_SHOWN = new Set(["replica"]);
@@ -23,7 +30,7 @@ export async function render(rows: Row[], format: RowFormat, shape: RowShape = P
   const columns = tableColumns(rows, format, shape);
   return table(
     columns.map(header),
-    rows.map((row) => tableCells(row, columns)),
+    rows.map((row) => tableCells(row, columns, shape)),
   );
 }
 
@@ -33,8 +40,11 @@ export function tableColumns(rows: readonly Row[], format: RowFormat, shape: Row
   return Object.keys(rows[0] ?? { name: "" }).filter((c) => !hidden.has(c));
 }
 
-export function tableCells(row: Row, columns: readonly string[]): string[] {
-  return columns.map((c) => cell(row[c]) || "-");
+export function tableCells(row: Row, columns: readonly string[], shape?: RowShape): string[] {
+  return columns.map((c) => {
+    const show = shape?.show?.[c];
+    return (show ? show(row[c]) : cell(row[c])) || "-";
+  });
 }
 
 /** A table's header and rows with the same column widths, so rows printed later line up with it. */

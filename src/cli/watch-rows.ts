@@ -31,12 +31,14 @@ export async function watchRows(options: RowWatchOptions): Promise<{ stop(): voi
   const columns = tableColumns(options.first, format, shape);
   const widths = columnWidths(
     columns.map(header),
-    options.first.map((row) => tableCells(row, columns)),
+    options.first.map((row) => tableCells(row, columns, shape)),
   );
   const shown = new Map(options.first.map((row) => [keyOf(shape, row), JSON.stringify(row)]));
   const print = (row: Row) =>
     options.write(
-      format === "name" ? `${shape.nameOf(row)}\n` : `${tableLine(tableCells(row, columns), widths)}\n`,
+      format === "name"
+        ? `${shape.nameOf(row)}\n`
+        : `${tableLine(tableCells(row, columns, shape), widths)}\n`,
     );
   let timer: ReturnType<typeof setTimeout> | undefined;
   let looking: Promise<void> | undefined;

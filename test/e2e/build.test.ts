@@ -206,22 +206,26 @@ describe.skipIf(unavailable !== undefined)("treescale build (real sshd, real doc
     expect(result.code, result.stderr).toBe(0);
     const rows = JSON.parse(result.stdout) as {
       name: string;
-      tree: string;
+      tree: { joined: boolean; since: string | null; reason: string | null };
       docker: string;
       image: string;
       parent: string;
-      lastBuild: string;
+      lastBuild: { at: string; ok: boolean; failedStep: string | null; error: string | null } | null;
     }[];
     const { Version } = await docker.version();
     expect(rows.map((r) => r.name).sort()).toEqual(Object.values(names).sort());
     for (const row of rows) {
       expect(row).toMatchObject({
-        tree: "in the tree",
+        tree: { joined: true, reason: null },
         docker: Version,
         parent: row.name === names.root ? null : names.root,
+        lastBuild: { ok: true, failedStep: null, error: null },
       });
+      // A child's parent says since when its link is up; the root has no parent to say it.
+      if (row.name === names.root) expect(row.tree.since).toBeNull();
+      else expect(Date.parse(row.tree.since ?? "")).not.toBeNaN();
+      expect(new Date(row.lastBuild!.at).toISOString()).toBe(row.lastBuild!.at);
       expect(row.image).toMatch(/^treescale\/node:\S+ [0-9a-f]{12}$/);
-      expect(row.lastBuild).toMatch(/ ok$/);
     }
   });
 
@@ -237,11 +241,14 @@ describe.skipIf(unavailable !== undefined)("treescale build (real sshd, real doc
     // The record says so; the server still answers in the tree from its earlier build.
     const rows = JSON.parse((await runCli(["get", "servers", "-o", "json"], { env })).stdout) as {
       name: string;
-      tree: string;
-      lastBuild: string;
     }[];
-    expect(rows.find((r) => r.name === names.a)).toMatchObject({ tree: "in the tree" });
-    expect(rows.find((r) => r.name === names.a)?.lastBuild).toMatch(/ failed at connect: /);
+    expect(rows.find((r) => r.name === names.a)).toMatchObject({
+      tree: { joined: true },
+      lastBuild: { ok: false, failedStep: "connect", error: expect.stringContaining("cannot log in") },
+    });
+    // The table says it in words.
+    const table = await runCli(["get", "servers"], { env });
+    expect(table.stdout).toMatch(new RegExp(`^${names.a}\\s+in the tree\\s.* failed at connect: `, "m"));
     await writeSeed();
   });
 

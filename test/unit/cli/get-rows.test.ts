@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { objectRows, treeRows } from "../../../src/cli/get-rows.js";
+import { objectRows, TREE_SHAPES, treeRows } from "../../../src/cli/get-rows.js";
+import { render } from "../../../src/cli/row-output.js";
 import { parseLabelSelector } from "../../../src/cli/selectors.js";
 import type { ObservedContainer } from "../../../src/model/observed.js";
 import type { ContainerSpec, ServerSpec } from "../../../src/model/resources.js";
@@ -202,9 +203,15 @@ describe("get rows", () => {
     ]);
   });
 
-  it("servers: in the tree or not, Docker and image as the last build found them, the node's version, parent, last build; null where unknown", () => {
+  it("servers: where each stands in the tree, Docker and image as the last build found them, the node's version, parent, last build; typed, null where unknown; the table in words", async () => {
     const live = [
-      state("root", { version: "0.1.0" }),
+      state("root", {
+        version: "0.1.0",
+        children: [
+          { node: "a", status: "up", since: "2026-11-29T00:00:01.000Z" },
+          { node: "b", status: "down", since: "2026-11-29T00:00:02.000Z", reason: "heartbeat timeout" },
+        ],
+      }),
       // A node older than the version field answers without it.
       state("a", { parent: "root" }),
     ];
@@ -229,44 +236,58 @@ describe("get rows", () => {
       // Built once, no longer declared: still listed, from its record.
       { name: "old", parent: "b", builtAt: "2026-11-28T00:00:00.000Z", ok: false, failedStep: "join" },
     ];
-    expect(treeRows("servers", live, declared, {}, built)).toEqual([
+    const rows = treeRows("servers", live, declared, {}, built);
+    expect(rows).toEqual([
       {
         name: "a",
-        tree: "in the tree",
+        tree: { joined: true, since: "2026-11-29T00:00:01.000Z", reason: null },
         docker: "24.0.5",
         image: "treescale/node:0.1.0 aaaabbbbcccc",
         node: null,
         parent: "root",
-        lastBuild: "2026-11-29T00:00:00.000Z ok",
+        lastBuild: { at: "2026-11-29T00:00:00.000Z", ok: true, failedStep: null, error: null },
       },
       {
         name: "b",
-        tree: "not in the tree",
+        tree: { joined: false, since: "2026-11-29T00:00:02.000Z", reason: "heartbeat timeout" },
         docker: null,
         image: null,
         node: null,
         parent: "root",
-        lastBuild: "2026-11-29T00:00:00.000Z failed at connect: cannot log in",
+        lastBuild: {
+          at: "2026-11-29T00:00:00.000Z",
+          ok: false,
+          failedStep: "connect",
+          error: "cannot log in",
+        },
       },
       {
         name: "old",
-        tree: "not in the tree",
+        tree: { joined: false, since: null, reason: null },
         docker: null,
         image: null,
         node: null,
         parent: "b",
-        lastBuild: "2026-11-28T00:00:00.000Z failed at join",
+        lastBuild: { at: "2026-11-28T00:00:00.000Z", ok: false, failedStep: "join", error: null },
       },
       {
         name: "root",
-        tree: "in the tree",
+        tree: { joined: true, since: null, reason: null },
         docker: null,
         image: null,
         node: "0.1.0",
         parent: null,
-        lastBuild: "never built",
+        lastBuild: null,
       },
     ]);
+    // The table says the same in words.
+    const table = (await render(rows, "table", TREE_SHAPES.servers)).split("\n");
+    expect(table[0]).toMatch(/^NAME\s+TREE\s+NODE\s+PARENT\s+LAST-BUILD$/);
+    expect(table[1]).toMatch(/^a\s+in the tree\s+-\s+root\s+2026-11-29T00:00:00.000Z ok$/);
+    expect(table[2]).toContain("not in the tree (down since 2026-11-29T00:00:02.000Z: heartbeat timeout)");
+    expect(table[2]).toMatch(/2026-11-29T00:00:00.000Z failed at connect: cannot log in$/);
+    expect(table[3]).toMatch(/not in the tree\s+-\s+b\s+2026-11-28T00:00:00.000Z failed at join$/);
+    expect(table[4]).toMatch(/in the tree\s+0\.1\.0\s+-\s+never built$/);
   });
 
   it("containers: -l keeps the replicas whose labels match, --tag those on nodes carrying the tag", () => {
