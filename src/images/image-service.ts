@@ -9,8 +9,8 @@ import type { Target } from "../bus/protocol/index.js";
 import type { ImageEngine } from "../drivers/docker-images.js";
 import { errorMessage, ImageUnavailableError } from "../errors.js";
 import { TransferMeter } from "./meter.js";
-import { type ImageBus, SEND_TIMEOUTS, type SendTimeouts, sendImage } from "./send.js";
-import { Spool } from "./spool.js";
+import { type ImageBus, SEND_TIMEOUTS, type SendTimeouts, STREAM_REFUSED, sendImage } from "./send.js";
+import { ChunkRefusedError, SOURCES_DIR, Spool, sweepSpools } from "./spool.js";
 import {
   decodeChunk,
   type EndReply,
@@ -66,6 +66,8 @@ type Reception = {
   phase: ImageProgress["phase"];
   publishedAt: number;
   idle: NodeJS.Timeout;
+  /** Aborted when the transfer is dropped: its forwarders stop. */
+  dropped: AbortController;
 };
 
 export class ImageService {
@@ -78,8 +80,16 @@ export class ImageService {
     this.#timeouts = options.timeouts ?? SEND_TIMEOUTS;
   }
 
+  get #idleMs(): number {
+    return this.options.idleMs ?? 5 * 60_000;
+  }
+
   start(): void {
     const { bus } = this.options;
+    // What a transfer left behind and nobody will resume: a restart resumes within the idle limit.
+    void sweepSpools(this.options.dir, this.#idleMs, Date.now()).catch((error: unknown) =>
+      this.options.log?.(`images: cannot clean ${this.options.dir}: ${errorMessage(error)}`),
+    );
     this.#stops.push(
       bus.handle(IMAGE_EVENTS.offer, async (request) =>
         JSON.stringify(await this.#offered(request.json<ImageOffer>())),
@@ -104,7 +114,7 @@ export class ImageService {
   stop(): void {
     for (const stop of this.#stops.splice(0)) stop();
     for (const reception of this.#receptions.values())
-      this.#drop(reception, new Error("the node is stopping"));
+      void this.#drop(reception, new Error("the node is stopping"), "keep");
   }
 
   #offered(offer: ImageOffer): Promise<OfferReply> {
@@ -157,9 +167,10 @@ export class ImageService {
       phase: "receiving",
       publishedAt: 0,
       idle: setTimeout(
-        () => this.#drop(reception, new Error("no chunk for too long")),
-        this.options.idleMs ?? 5 * 60_000,
+        () => void this.#drop(reception, new Error("no chunk for too long"), "discard"),
+        this.#idleMs,
       ),
+      dropped: new AbortController(),
     };
     reception.idle.unref();
     const children = needing.map((a) => a.child);
@@ -167,6 +178,7 @@ export class ImageService {
     const forwards = children.map((child) =>
       sendImage(this.options.bus, child, async () => spool, offer, this.#timeouts, {
         onConfirmed: () => reception.idle.refresh(),
+        signal: reception.dropped.signal,
       }),
     );
     const own = loads ? this.#load(reception) : Promise.resolve([]);
@@ -206,6 +218,8 @@ export class ImageService {
       this.#progress(reception, true);
       return [{ node: name, outcome: "loaded" }];
     } catch (error) {
+      // A dropped transfer's load is cut on purpose: it is not this node's outcome.
+      if (reception.dropped.signal.aborted) return [];
       reception.phase = "failed";
       this.#progress(reception, true, errorMessage(error));
       return [{ node: name, outcome: "failed", error: errorMessage(error) }];
@@ -217,7 +231,7 @@ export class ImageService {
     const reception = this.#receptions.get(header.image);
     if (!reception || reception.sourcing)
       throw new Error(`no transfer of ${header.image} is open on ${this.options.name}: offer it first`);
-    await reception.spool.append(header.index, data, header.sha256);
+    await reception.spool.append(header.index, data, header.sha256, payload);
     reception.idle.refresh();
     reception.meter.record(Date.now(), reception.spool.bytes);
     this.#progress(reception, false);
@@ -225,8 +239,18 @@ export class ImageService {
 
   async #ended(end: ImageEnd): Promise<EndReply> {
     const reception = this.#receptions.get(end.image);
-    if (!reception) return { results: [] };
-    if (!reception.sourcing) reception.spool.finish(end);
+    if (!reception)
+      throw new Error(`no transfer of ${end.image} is open on ${this.options.name}: offer it again`);
+    if (!reception.sourcing) {
+      // Every chunk matched its own hash, but together they are not the stream sent: all of them go.
+      const mismatch = reception.spool.mismatch(end);
+      if (mismatch !== undefined) {
+        const refused = new ChunkRefusedError(STREAM_REFUSED, `${mismatch}: refused, send it again`);
+        await this.#drop(reception, refused, "discard");
+        throw refused;
+      }
+      reception.spool.finish(end);
+    }
     if (reception.loads) {
       reception.phase = "loading";
       this.#progress(reception, true);
@@ -238,13 +262,15 @@ export class ImageService {
     return { results };
   }
 
-  #drop(reception: Reception, why: Error): void {
+  /** Ends a transfer: its load is cut, its forwarders stop; its files are kept for a resume, or discarded. */
+  async #drop(reception: Reception, why: Error, files: "keep" | "discard"): Promise<void> {
     clearTimeout(reception.idle);
     if (this.#receptions.get(reception.offer.image) !== reception) return;
     this.#receptions.delete(reception.offer.image);
+    reception.dropped.abort();
     reception.spool.fail(why);
-    void reception.spool.close();
     this.options.log?.(`image ${reception.offer.reference}: transfer dropped: ${why.message}`);
+    await (files === "keep" ? reception.spool.close() : reception.spool.remove()).catch(() => undefined);
   }
 
   #progress(reception: Reception, always: boolean, error?: string): void {
@@ -277,7 +303,7 @@ export class ImageService {
     const { engine } = this.options;
     const byName = (await engine.imageId(reference)) === image;
     return (
-      await Spool.fill(join(this.options.dir, "sources"), image, engine.save(byName ? reference : image))
+      await Spool.fill(join(this.options.dir, SOURCES_DIR), image, engine.save(byName ? reference : image))
     ).spool;
   }
 

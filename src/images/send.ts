@@ -1,14 +1,15 @@
 // Sends one spool to one receiving node: offer, then chunks with at most CHUNK_CREDIT unacknowledged,
 // then the end, whose answer is the outcome for every node of the receiver's subtree. A failed chunk
 // (refused, lost with its link, timed out) makes the sender wait, offer again and go on from the chunk
-// the receiver confirmed; it gives up only after a whole minute without progress.
+// the receiver confirmed; it gives up only after a whole minute without progress. A whole stream the
+// receiver refused (its digest did not match) is sent again from the start, at most STREAM_ATTEMPTS times.
+import { RequestHandlerError } from "../bus/client/errors.js";
 import type { Message, Payload } from "../bus/message.js";
 import type { Target } from "../bus/protocol/index.js";
 import { errorMessage } from "../errors.js";
 import type { Spool } from "./spool.js";
 import {
   CHUNK_CREDIT,
-  chunkPayload,
   type EndReply,
   IMAGE_EVENTS,
   type ImageEnd,
@@ -46,7 +47,14 @@ export type SendHooks = {
   /** A chunk the receiver confirmed. */
   onConfirmed?: (index: number) => void;
   sleep?: (ms: number) => Promise<void>;
+  /** Stops sending (the transfer this forwards was dropped): resolves with no results. */
+  signal?: AbortSignal;
 };
+
+/** The code of a receiver's refusal of a whole stream: its chunks are discarded, send them all again. */
+export const STREAM_REFUSED = "STREAM_REFUSED";
+/** Times a whole stream is sent before the receiver's subtree is reported failed. */
+const STREAM_ATTEMPTS = 3;
 
 /**
  * Where the chunks come from, asked for only once the receiver said it needs them: a sender whose
@@ -65,7 +73,9 @@ export async function sendImage(
   const sleep = hooks.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   let progressAt = Date.now();
   let lastReply: OfferReply | undefined;
+  let refusals = 0;
   for (let attempt = 0; ; attempt++) {
+    if (hooks.signal?.aborted) return [];
     try {
       const reply = (
         await bus.request(IMAGE_EVENTS.offer, { node: receiver }, JSON.stringify(offer), timeouts.offerMs)
@@ -96,9 +106,17 @@ export async function sendImage(
       );
       return [...settled, ...answer.json<EndReply>().results];
     } catch (error) {
-      if (Date.now() - progressAt > timeouts.giveUpMs) {
+      if (hooks.signal?.aborted) return [];
+      const refused = error instanceof RequestHandlerError && error.handlerCode === STREAM_REFUSED;
+      if (refused) refusals++;
+      const why =
+        refusals >= STREAM_ATTEMPTS
+          ? `the stream was refused ${refusals} times: ${errorMessage(error)}`
+          : Date.now() - progressAt > timeouts.giveUpMs
+            ? `no progress for ${Math.round(timeouts.giveUpMs / 1000)} s: ${errorMessage(error)}`
+            : undefined;
+      if (why !== undefined) {
         const nodes = lastReply?.loading.length ? lastReply.loading : [receiver];
-        const why = `no progress for ${Math.round(timeouts.giveUpMs / 1000)} s: ${errorMessage(error)}`;
         return nodes.map((node) => ({ node, outcome: "failed", error: why }));
       }
       await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)));
@@ -119,11 +137,7 @@ async function sendChunks(
   for (let index = from; await spool.waitFor(index); index++) {
     while (inflight.size >= CHUNK_CREDIT) await Promise.race(inflight);
     if (failure !== undefined) break;
-    const { payload, data } = chunkPayload(
-      { image: spool.image, index, sha256: spool.hashOf(index) },
-      spool.sizeOf(index),
-    );
-    await spool.read(index, data);
+    const { payload } = await spool.encoded(index);
     const sent: Promise<void> = bus
       .request(IMAGE_EVENTS.chunk, { node: receiver }, payload, timeoutMs)
       .then(

@@ -1,13 +1,33 @@
 // An image on its way through one node, kept on disk: its chunks as they were verified, appended to
-// `<id>.part`, and their SHA-256 and size, one line each, in `<id>.chunks`. Memory holds one chunk at a
-// time whatever the image's size; the node loads into its engine and forwards to its children by
-// reading it back, each at its own pace, and a transfer cut off (a lost link, a killed node) resumes
-// from what the files hold.
+// `<id>.part`, and their SHA-256 and size, one line each, in `<id>.chunks`. The node loads into its
+// engine and forwards to its children each at its own pace; a transfer cut off (a lost link, a killed
+// node) resumes from what the files hold. The last few chunks stay in memory as they came, encoded for
+// the wire: readers keeping up (the usual case) take them from there, shared by every child, and only
+// one that fell behind reads the disk. Memory is those few chunks whatever the image's size.
 import { createHash } from "node:crypto";
-import { type FileHandle, mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
+import {
+  type FileHandle,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { join } from "node:path";
 import { TreescaleError } from "../errors.js";
-import { CHUNK_BYTES, type ImageEnd, imageFileName } from "./wire.js";
+import { CHUNK_BYTES, CHUNK_CREDIT, chunkPayload, type ImageEnd, imageFileName } from "./wire.js";
+
+/** The folder of a spool directory that holds source spools (filled from the node's own engine). */
+export const SOURCES_DIR = "sources";
+
+/** Chunks kept in memory after they are written: a link's credit, twice over. */
+const RECENT_CHUNKS = 2 * CHUNK_CREDIT;
+
+/** A chunk as it travels: its encoded payload (header and bytes) and the view of its bytes within it. */
+export type EncodedChunk = { payload: Uint8Array; data: Uint8Array };
 
 /** A chunk refused: its bytes do not match its hash, or it is not the next one. Never written. */
 export class ChunkRefusedError extends TreescaleError {}
@@ -19,6 +39,7 @@ export class Spool {
   /** Offset of each chunk, and one past the last: offsets[i + 1] - offsets[i] is chunk i's size. */
   readonly #offsets: number[] = [0];
   #waiters: Waiter[] = [];
+  readonly #recent = new Map<number, EncodedChunk>();
   #end: ImageEnd | undefined;
   #failure: Error | undefined;
   /** Appends run one after another, in the order they were asked for. */
@@ -80,9 +101,10 @@ export class Spool {
 
   /**
    * Verifies and appends chunk `index`. One already held is accepted again (a sender resending after
-   * a lost acknowledgement); a gap or a hash mismatch is refused with ChunkRefusedError.
+   * a lost acknowledgement); a gap or a hash mismatch is refused with ChunkRefusedError. `payload`, the
+   * chunk as it arrived (its bytes being `data`), is what the node's children are sent.
    */
-  append(index: number, data: Uint8Array, sha256: string): Promise<void> {
+  append(index: number, data: Uint8Array, sha256: string, payload?: Uint8Array): Promise<void> {
     return this.#queue(async () => {
       if (index < this.count) return;
       if (index > this.count)
@@ -98,7 +120,7 @@ export class Spool {
           "DIGEST_MISMATCH",
           `chunk ${index} refused: its SHA-256 is ${actual}, the sender's manifest says ${sha256}`,
         );
-      await this.#write(data, sha256);
+      await this.#write(payload ? { payload, data } : undefined, data, sha256);
     });
   }
 
@@ -109,9 +131,13 @@ export class Spool {
   }
 
   /** Writes the next chunk, its hash known good (checked, or computed here from the engine's stream). */
-  async #write(data: Uint8Array, sha256: string): Promise<void> {
+  async #write(encoded: EncodedChunk | undefined, data: Uint8Array, sha256: string): Promise<void> {
     await this.data.write(data, 0, data.length, this.bytes);
     await this.index.write(`${sha256} ${data.length}\n`);
+    if (encoded) {
+      this.#recent.set(this.count, encoded);
+      this.#recent.delete(this.count - RECENT_CHUNKS);
+    }
     this.#record(sha256, data.length);
   }
 
@@ -119,6 +145,16 @@ export class Spool {
     this.#hashes.push(sha256);
     this.#offsets.push(this.bytes + size);
     this.#wake();
+  }
+
+  /**
+   * Why the chunks held are not the stream the sender's end describes (count, bytes or digest), or
+   * undefined when they are.
+   */
+  mismatch(end: ImageEnd): string | undefined {
+    const digest = this.digest;
+    if (this.count === end.chunks && this.bytes === end.bytes && digest === end.sha256) return undefined;
+    return `image ${this.image}: the ${this.count} chunks received (${this.bytes} bytes) have the digest ${digest}, the sender's ${end.chunks} chunks (${end.bytes} bytes) ${end.sha256}`;
   }
 
   /** No chunk after the ones held: the sender said so (or, on a source, the save stream ended). */
@@ -156,12 +192,17 @@ export class Spool {
     return this.#hashes[index]!;
   }
 
-  /** Reads chunk `index` into `into` (at least its size), or into a buffer of its own. */
-  async read(index: number, into?: Uint8Array): Promise<{ data: Uint8Array; sha256: string }> {
-    const size = this.sizeOf(index);
-    const data = into ? into.subarray(0, size) : new Uint8Array(size);
-    await this.data.read(data, 0, size, this.#offsets[index]!);
-    return { data, sha256: this.#hashes[index]! };
+  /** Chunk `index` (held already) encoded for the wire: from memory when recent, else read from disk. */
+  async encoded(index: number): Promise<EncodedChunk> {
+    const recent = this.#recent.get(index);
+    if (recent) return recent;
+    const chunk = chunkPayload({ image: this.image, index, sha256: this.hashOf(index) }, this.sizeOf(index));
+    await this.data.read(chunk.data, 0, chunk.data.length, this.#offsets[index]!);
+    return chunk;
+  }
+
+  async read(index: number): Promise<{ data: Uint8Array; sha256: string }> {
+    return { data: (await this.encoded(index)).data, sha256: this.hashOf(index) };
   }
 
   /** The digest of the whole stream: SHA-256 over the chunks' SHA-256 digests, in order. */
@@ -220,12 +261,15 @@ export class Spool {
     const spool = await Spool.open(own, image);
     spool.#ownDir = own;
     const filled = (async () => {
-      // One buffer for the whole stream: each chunk is on disk before the next one is cut.
       const buffer = new Uint8Array(CHUNK_BYTES);
       let used = 0;
+      // Each chunk is encoded once, here, and sent as it is to every child.
       const flush = async () => {
-        const chunk = buffer.subarray(0, used);
-        await spool.#queue(() => spool.#write(chunk, sha256Hex(chunk)));
+        const data = buffer.subarray(0, used);
+        const sha256 = sha256Hex(data);
+        const encoded = chunkPayload({ image, index: spool.count, sha256 }, used);
+        encoded.data.set(data);
+        await spool.#queue(() => spool.#write(encoded, encoded.data, sha256));
         used = 0;
       };
       try {
@@ -263,4 +307,26 @@ export function streamDigest(chunkDigests: readonly string[]): string {
   const whole = createHash("sha256");
   for (const digest of chunkDigests) whole.update(Buffer.from(digest, "hex"));
   return whole.digest("hex");
+}
+
+/**
+ * Removes what transfers of an earlier run left in `dir` that nobody will resume: its source spools (a
+ * source refills from its engine) and received spools untouched for `idleMs` before `startedAt` (a
+ * transfer idle that long is dropped). Anything written since `startedAt` is this run's and stays.
+ */
+export async function sweepSpools(dir: string, idleMs: number, startedAt: number): Promise<string[]> {
+  const stale = async (path: string, before: number) => (await stat(path)).mtimeMs < before;
+  const removed: string[] = [];
+  const sources = join(dir, SOURCES_DIR);
+  for (const name of await readdir(sources).catch(() => [] as string[])) {
+    if (!(await stale(join(sources, name), startedAt))) continue;
+    await rm(join(sources, name), { recursive: true, force: true });
+    removed.push(join(SOURCES_DIR, name));
+  }
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!/\.(part|chunks)$/.test(name) || !(await stale(join(dir, name), startedAt - idleMs))) continue;
+    await rm(join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
 }

@@ -210,7 +210,7 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
     expect(await privateHas(big)).toBe(true);
   }, 90_000);
 
-  it("a flipped byte is refused and never loaded; the chunk sent again is taken", async () => {
+  it("a flipped byte is refused, and so is a stream of good chunks out of place; neither is loaded, the resent ones are", async () => {
     await engine!.docker
       .getImage(TEST_IMAGE)
       .remove({ force: true })
@@ -243,6 +243,22 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
           encodeChunk({ image: id, index: 0, sha256: chunk.sha256 }, flipped),
         ),
       ).rejects.toThrow(/chunk 0 refused: its SHA-256 is [0-9a-f]+, the sender's manifest says/);
+      // Chunks each true to its own hash, but two of them swapped: the whole stream is refused at its
+      // end, its chunks discarded, and nothing reaches the engine.
+      expect(spool.count).toBeGreaterThan(2);
+      const order = [1, 0, ...Array.from({ length: spool.count - 2 }, (_, i) => i + 2)];
+      for (const [index, from] of order.entries()) {
+        const { data, sha256 } = await spool.read(from);
+        await sender.request(IMAGE_EVENTS.chunk, mid, encodeChunk({ image: id, index, sha256 }, data));
+      }
+      await expect(
+        sender.request(IMAGE_EVENTS.end, mid, JSON.stringify(spool.end), 60_000),
+      ).rejects.toMatchObject({ handlerCode: "STREAM_REFUSED" });
+      expect(await privateHas(TEST_IMAGE)).toBe(false);
+      const again = (
+        await sender.request(IMAGE_EVENTS.offer, mid, JSON.stringify(offer), 20_000)
+      ).json<OfferReply>();
+      expect(again).toMatchObject({ need: true, confirmed: 0 });
       for (let index = 0; index < spool.count; index++) {
         const { data, sha256 } = await spool.read(index);
         await sender.request(IMAGE_EVENTS.chunk, mid, encodeChunk({ image: id, index, sha256 }, data));

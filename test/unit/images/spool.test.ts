@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, rm, truncate } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, rm, truncate, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TransferMeter } from "../../../src/images/meter.js";
-import { Spool, streamDigest } from "../../../src/images/spool.js";
+import { Spool, streamDigest, sweepSpools } from "../../../src/images/spool.js";
 import {
   CHUNK_BYTES,
   decodeChunk,
@@ -63,6 +63,34 @@ describe("spool", () => {
     await again.remove();
   });
 
+  it("reopened, drops a kept chunk whose bytes on disk no longer match its hash, and what follows", async () => {
+    const first = await Spool.open(dir, IMAGE);
+    for (const [index, byte] of [1, 2, 3].entries()) await first.append(index, chunk(byte), sha(chunk(byte)));
+    await first.close();
+    const file = await open(join(dir, "abc123.part"), "r+");
+    await file.write(new Uint8Array([9]), 0, 1, 1500);
+    await file.close();
+    const again = await Spool.open(dir, IMAGE);
+    expect([again.resumedFrom, again.bytes]).toEqual([1, 1000]);
+    await again.remove();
+  });
+
+  it("tells a stream of good chunks that is not the one sent: count, bytes or digest", async () => {
+    const spool = await Spool.open(dir, IMAGE);
+    await spool.append(0, chunk(2), sha(chunk(2)));
+    await spool.append(1, chunk(1), sha(chunk(1)));
+    const sent = {
+      image: IMAGE,
+      chunks: 2,
+      bytes: 2000,
+      sha256: streamDigest([sha(chunk(1)), sha(chunk(2))]),
+    };
+    expect(spool.mismatch(sent)).toMatch(/the 2 chunks received \(2000 bytes\) have the digest [0-9a-f]{64}/);
+    expect(spool.mismatch({ ...sent, sha256: spool.digest })).toBeUndefined();
+    expect(spool.mismatch({ ...sent, sha256: spool.digest, chunks: 3 })).toBeDefined();
+    await spool.close();
+  });
+
   it("hands on the last chunk only when the whole stream's SHA-256 matches", async () => {
     const spool = await Spool.open(dir, IMAGE);
     await spool.append(0, chunk(1), sha(chunk(1)));
@@ -101,6 +129,28 @@ describe("spool", () => {
     const chunks = await collect(spool.stream());
     expect(chunks.map((piece) => piece.length)).toEqual([CHUNK_BYTES, CHUNK_BYTES, CHUNK_BYTES / 4]);
     await spool.remove();
+  });
+});
+
+describe("spool sweep", () => {
+  it("removes an earlier run's source spools and received spools idle past the limit, keeps the rest", async () => {
+    // This run started a second ago (file times are coarser than the clock); the earlier one long before.
+    const startedAt = Date.now() - 1000;
+    const old = new Date(startedAt - 10 * 60_000);
+    await mkdir(join(dir, "sources", "source-old"), { recursive: true });
+    await mkdir(join(dir, "sources", "source-new"), { recursive: true });
+    await utimes(join(dir, "sources", "source-old"), old, old);
+    for (const name of ["stale.part", "stale.chunks", "fresh.part", "fresh.chunks", "notes.txt"])
+      await writeFile(join(dir, name), "x");
+    for (const name of ["stale.part", "stale.chunks", "notes.txt"]) await utimes(join(dir, name), old, old);
+    const removed = await sweepSpools(dir, 5 * 60_000, startedAt);
+    expect(removed.sort()).toEqual([join("sources", "source-old"), "stale.chunks", "stale.part"]);
+    expect((await readdir(dir)).sort()).toEqual(["fresh.chunks", "fresh.part", "notes.txt", "sources"]);
+    expect(await readdir(join(dir, "sources"))).toEqual(["source-new"]);
+  });
+
+  it("finds nothing to do in a directory that does not exist yet", async () => {
+    expect(await sweepSpools(join(dir, "none"), 1000, Date.now())).toEqual([]);
   });
 });
 
