@@ -3,6 +3,7 @@
 // Exit 0 converged, 1 something failed or is not acted on (each named), 2 invalid input.
 import type { Command } from "commander";
 import { Registry } from "../reconcile/registry.js";
+import { BeforeApplying } from "./before-applying.js";
 import { confirmation } from "./confirm.js";
 import { wholeNumber } from "./flag-values.js";
 import { runFleetApply } from "./fleet-apply.js";
@@ -64,11 +65,27 @@ export function registerApply(program: Command, kinds: Kinds): void {
 }
 
 async function runApply(options: ApplyOptions, command: Command, kinds: Kinds): Promise<void> {
+  const early = new BeforeApplying("apply", options.output);
+  try {
+    await applyWith(early, options, command, kinds);
+  } finally {
+    early.handOver();
+  }
+}
+
+async function applyWith(
+  early: BeforeApplying,
+  options: ApplyOptions,
+  command: Command,
+  kinds: Kinds,
+): Promise<void> {
   const files = requireFiles(options.file);
   const registry = new Registry(kinds());
   const loaded = await loadOrExit(files, registry.sections());
   const nodeSettings = { concurrency: options.parallel, stopTimeoutSeconds: options.stopTimeout };
+  early.phase = "connecting";
   const fleet = await openFleet({ ...options, readOnly: options.dryRun }, () => kinds(nodeSettings));
+  early.closing(() => fleet.close());
   if (!fleet.embedded) {
     for (const flag of ["parallel", "stopTimeout"] as const) {
       if (command.getOptionValueSource(flag) === "cli") {
@@ -93,6 +110,7 @@ async function runApply(options: ApplyOptions, command: Command, kinds: Kinds): 
         timeoutMs: options.timeout * 1000,
         gatherMs: 3000,
         interruptible: true,
+        beforeApplying: early,
         // As terraform: a person at a terminal says yes to removals and recreates; scripts are not asked.
         ...confirmation(options),
       },

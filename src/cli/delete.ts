@@ -4,6 +4,7 @@
 // stack's is removed; other stacks and anything TreeScale did not create are never touched.
 import type { Command } from "commander";
 import { Registry } from "../reconcile/registry.js";
+import { BeforeApplying } from "./before-applying.js";
 import { confirmation } from "./confirm.js";
 import { wholeNumber } from "./flag-values.js";
 import { runFleetApply } from "./fleet-apply.js";
@@ -54,6 +55,15 @@ export function registerDelete(program: Command, kinds: Kinds): void {
 }
 
 async function runDelete(options: DeleteOptions, kinds: Kinds): Promise<void> {
+  const early = new BeforeApplying("delete", options.output);
+  try {
+    await deleteWith(early, options, kinds);
+  } finally {
+    early.handOver();
+  }
+}
+
+async function deleteWith(early: BeforeApplying, options: DeleteOptions, kinds: Kinds): Promise<void> {
   const files = requireFiles(options.file);
   const registry = new Registry(kinds());
   const loaded = await loadOrExit(files, registry.sections());
@@ -62,9 +72,11 @@ async function runDelete(options: DeleteOptions, kinds: Kinds): Promise<void> {
     ...loaded,
     desired: { ...loaded.desired, containers: {}, balancers: {}, extensions: {} },
   };
+  early.phase = "connecting";
   const fleet = await openFleet({ ...options, readOnly: options.dryRun }, () =>
     kinds({ stopTimeoutSeconds: options.stopTimeout }),
   );
+  early.closing(() => fleet.close());
   try {
     process.exitCode = await runFleetApply(
       fleet.bus,
@@ -79,6 +91,7 @@ async function runDelete(options: DeleteOptions, kinds: Kinds): Promise<void> {
         timeoutMs: options.timeout * 1000,
         gatherMs: 3000,
         interruptible: true,
+        beforeApplying: early,
         ...confirmation(options),
       },
       fleet,

@@ -10,6 +10,8 @@ import type { LoadResult } from "../manifest/index.js";
 import { blindKinds, type NodeState } from "../model/wire.js";
 import type { Outcome } from "../reconcile/controller.js";
 import type { Registry } from "../reconcile/registry.js";
+import type { BeforeApplying } from "./before-applying.js";
+import type { Confirmation } from "./confirm.js";
 import type { FleetConnection } from "./fleet-connection.js";
 
 /** Where the plan goes: the embedded node (a tree of one) or a tree, and the manifests as it sees them. */
@@ -27,7 +29,9 @@ export type FleetApplyFlags = {
    * Asked, with where to write the question, before a plan that removes or recreates anything;
    * false cancels the apply. Absent: never asked (--yes, --dry-run, stdin not a terminal).
    */
-  confirm?: (output: NodeJS.WritableStream) => Promise<boolean>;
+  confirm?: (output: NodeJS.WritableStream) => Promise<Confirmation>;
+  /** Until the apply phase: Ctrl-C ends the verb saying nothing was applied (apply, delete). */
+  beforeApplying?: BeforeApplying;
   /**
    * Ctrl-C cuts the apply short and prints what was done and what was not (exit 130). Off for a
    * caller that handles the signal itself (`watch` stops as a whole).
@@ -83,6 +87,8 @@ export async function runFleetApply(
   connection?: PlanTarget,
 ): Promise<number> {
   const deadline = Date.now() + flags.timeoutMs;
+  const early = flags.beforeApplying;
+  if (early) early.phase = "planning";
   const plan = await planFromTree(bus, loaded, registry, flags, connection);
   const json = flags.output === "json";
   if (!json) process.stdout.write(renderFleetPlanText(plan, registry));
@@ -97,11 +103,15 @@ export async function runFleetApply(
   if (flags.confirm !== undefined && destroys(plan, registry)) {
     // stdout stays one JSON document: the plan people decide on, and the question, go to stderr.
     if (json) process.stderr.write(renderFleetPlanText(plan, registry));
-    if (!(await flags.confirm(json ? process.stderr : process.stdout))) {
+    if (early) early.phase = "asking for confirmation";
+    const answer = await flags.confirm(json ? process.stderr : process.stdout);
+    if (answer === "interrupted" && early) return early.report();
+    if (answer !== "yes") {
       process.stderr.write("Apply cancelled.\n");
       return EXIT.failed;
     }
   }
+  early?.handOver();
   const progress = (line: string) => process.stderr.write(`${line}\n`);
   const interrupt = new AbortController();
   const again = () => process.exit(EXIT.interrupted);

@@ -112,6 +112,18 @@ describe("apply asks before destruction on a terminal", () => {
     expect(await webId()).toBe(before);
   });
 
+  it("Ctrl-C at the question exits 130, says nothing was applied, and changes nothing", async () => {
+    const before = await webId();
+    const result = await onTerminal("\x03", applyArgs());
+    expect(result.stdout).toContain(PROMPT);
+    expect(result.stdout).toContain(
+      "Interrupted while asking for confirmation: nothing was applied (no node was sent anything).",
+    );
+    expect(result.stdout).not.toContain("Apply cancelled.");
+    expect(result.code).toBe(130);
+    expect(await webId()).toBe(before);
+  });
+
   it("--dry-run never asks", async () => {
     const result = await onTerminal("no", applyArgs("--dry-run"));
     expect(result.stdout).toContain("Plan: 0 to create, 1 to recreate, 0 to remove.");

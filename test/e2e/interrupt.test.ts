@@ -4,6 +4,7 @@
 // real signals, real dockerd.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
+import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -131,6 +132,64 @@ describe("Ctrl-C during apply", () => {
     expect(after.names).toHaveLength(REPLICAS);
     expect(after.running).toBe(REPLICAS);
   }, 90_000);
+});
+
+describe("Ctrl-C before the apply phase", () => {
+  it("while connecting: exits 130 at once, saying nothing was applied", async () => {
+    // Accepts and never answers: the CLI stays in its connecting phase.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+    });
+    const accepted = new Promise<void>((resolve) => {
+      silent.once("connection", () => resolve());
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = silent.address() as { port: number };
+      const running = start([
+        ...["apply", "-f", join(work.dir, "app"), "--node", `127.0.0.1:${port}`, "--connect-timeout", "30"],
+      ]);
+      await accepted;
+      const at = Date.now();
+      running.child.kill("SIGINT");
+      const { code, stderr } = await running.done;
+      expect(code).toBe(130);
+      expect(stderr).toContain(
+        "Interrupted while connecting: nothing was applied (no node was sent anything).",
+      );
+      expect(Date.now() - at).toBeLessThan(3000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it("while planning (gathering the nodes' state): exits 130, nothing sent; -o json says so on stdout", async () => {
+    const bare = await fixture.startNode(uniqueNodeName("ib"), ["--heartbeat", "1000"]);
+    // Answers nothing: it only sees the state request that tells that the CLI is planning, and would see
+    // a slice sent to this node.
+    const observer = await fixture.client(bare, { events: ["agent.state", "agent.apply"] });
+    const seen: string[] = [];
+    const asked = new Promise<void>((resolve) =>
+      observer.onMessage((message) => {
+        seen.push(message.event);
+        if (message.event === "agent.state") resolve();
+      }),
+    );
+    const running = start([
+      ...["apply", "-f", join(work.dir, "app"), "-o", "json"],
+      ...["--node", bare.url, "--token", "good-token"],
+    ]);
+    await asked;
+    running.child.kill("SIGINT");
+    const { code, stdout, stderr } = await running.done;
+    expect(code).toBe(130);
+    expect(stderr).toContain("Interrupted while planning: nothing was applied (no node was sent anything).");
+    expect(JSON.parse(stdout)).toEqual({ interrupted: true, phase: "planning", applied: false });
+    expect(seen).not.toContain("agent.apply");
+  });
 });
 
 describe("Ctrl-C during events", () => {
