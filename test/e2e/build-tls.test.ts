@@ -1,7 +1,8 @@
 // `treescale build --tls` for real: two sshd "servers" of the test's own (root → child, key as root)
 // sharing this machine's dockerd. The build makes a CA and a certificate per node under
 // $TREESCALE_HOME, installs them, the nodes link over mutual TLS, and the context talks to the root
-// over tls:// trusting that CA; a client without it is refused saying what to pass.
+// over tls:// trusting that CA; a client without it is refused saying what to pass. A server the
+// manifests gain afterwards is brought up by `apply` (not build) into the same TLS tree.
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
@@ -17,10 +18,14 @@ const unavailable = sshdUnavailable();
 if (unavailable) console.warn(`build --tls e2e skipped: ${unavailable}`);
 
 const names = { root: uniqueNodeName("troot"), child: uniqueNodeName("tchild") };
+/** A server the manifests gain after the build: `apply` brings it up into the TLS tree. */
+const late = uniqueNodeName("tlate");
 let work: Awaited<ReturnType<typeof scratch>>;
 let env: Record<string, string>;
 const sshds: Sshd[] = [];
 let rootPort = 0;
+let childPort = 0;
+let key = "";
 
 const build = (...args: string[]) =>
   runCli(
@@ -36,23 +41,24 @@ describe.skipIf(unavailable !== undefined)("treescale build --tls (real sshd, re
     const home = join(work.dir, "home");
     await mkdir(home);
     env = { TREESCALE_HOME: join(work.dir, "treescale"), HOME: home };
-    const key = await makeClientKey(work.dir);
-    for (const _ of Object.keys(names))
-      sshds.push(await startSshd({ authorizedKeys: { root: [key.publicKey] } }));
+    const client = await makeClientKey(work.dir);
+    key = client.path;
+    for (const _ of [...Object.keys(names), late])
+      sshds.push(await startSshd({ authorizedKeys: { root: [client.publicKey] } }));
     rootPort = await freePort();
-    const childPort = await freePort();
+    childPort = await freePort();
     await work.write(
       "console.toml",
       `tree = "treescale.toml"
 [ssh.${names.root}]
 host = "127.0.0.1"
 port = "${sshds[0]!.port}"
-key = "${key.path}"
+key = "${key}"
 
 [ssh.${names.child}]
 host = "127.0.0.1"
 port = "${sshds[1]!.port}"
-key = "${key.path}"
+key = "${key}"
 `,
     );
     await work.write(
@@ -70,7 +76,7 @@ service_port = ${childPort}
   }, 240_000);
 
   afterAll(async () => {
-    await removeBuiltServers(Object.values(names));
+    await removeBuiltServers([...Object.values(names), late]);
     await Promise.all(sshds.map((s) => s.stop()));
     await work?.remove();
   });
@@ -145,5 +151,67 @@ service_port = ${childPort}
     // Seen through the tree over TLS (the context's CA), as this build would make them: no SSH.
     expect(again.stderr.match(/^\[[^\]]+\] tree: unchanged \(/gm)).toHaveLength(2);
     expect(again.stdout).toContain(`(tls://127.0.0.1:${rootPort})`);
+  });
+
+  it("a server added to the manifests is brought up by apply into the TLS tree: a certificate of the same CA, joined over mutual TLS", async () => {
+    const latePort = await freePort();
+    // The same tree with one more child; apply checks host keys strictly, so the new one is pinned.
+    await mkdir(join(work.dir, "apply"));
+    await work.write(
+      "apply/console.toml",
+      `${await readFile(join(work.dir, "console.toml"), "utf8")}
+[ssh.${late}]
+host = "127.0.0.1"
+port = "${sshds[2]!.port}"
+key = "${key}"
+host_key = "${sshds[2]!.hostKeyFingerprint}"
+`,
+    );
+    await work.write(
+      "apply/treescale.toml",
+      `[servers.${names.root}]
+ip = "127.0.0.1"
+service_port = ${rootPort}
+childs = ["${names.child}", "${late}"]
+
+[servers.${names.child}]
+ip = "127.0.0.1"
+service_port = ${childPort}
+
+[servers.${late}]
+ip = "127.0.0.1"
+service_port = ${latePort}
+`,
+    );
+    const applied = await runCli(
+      ["apply", "-f", join(work.dir, "apply", "console.toml"), "--timeout", "60"],
+      {
+        env,
+      },
+    );
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    // Only the new server is planned (the others answer in the tree), and its node is made over SSH.
+    expect(applied.stdout.match(/^\s+\+ server\s+\S+/gm)).toEqual([expect.stringContaining(late)]);
+    expect(applied.stdout).toMatch(new RegExp(`✓ server ${late}: `));
+    expect(applied.stderr).toMatch(new RegExp(`\\[fleet\\] ${late} node: changed`));
+
+    // Its certificate is the tree's CA's, made on this machine and kept with the context.
+    const contextDir = join(env.TREESCALE_HOME!, "contexts", names.root);
+    const ca = new X509Certificate(await readFile(join(contextDir, "tls", "ca.crt")));
+    const installed = new X509Certificate(await readFile(`/etc/treescale/${late}/tls.crt`));
+    expect(installed.checkIssued(ca) && installed.verify(ca.publicKey)).toBe(true);
+    expect(installed.subjectAltName).toBe(`DNS:${late}, IP Address:127.0.0.1`);
+    expect(await readdir(join(contextDir, "tls", "nodes"))).toContain(`${late}.crt`);
+
+    // It joins under the root, which takes only children with a certificate of its CA.
+    const deadline = Date.now() + 30_000;
+    let rows: { name: string; status: string; parent: string | null }[] = [];
+    while (Date.now() < deadline) {
+      const nodes = await runCli(["get", "nodes", "-o", "json"], { env });
+      rows = nodes.code === 0 ? JSON.parse(nodes.stdout) : [];
+      if (rows.some((r) => r.name === late && r.status === "Ready")) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(rows.find((r) => r.name === late)).toMatchObject({ status: "Ready", parent: names.root });
   });
 });
