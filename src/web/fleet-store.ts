@@ -61,7 +61,8 @@ export const LIVE_EVENTS = [
   AGENT_EVENTS.status,
 ] as const;
 
-export type Topic = "tree" | "containers" | "balancers" | "events" | "resources" | "stats" | "problems";
+/** `statsErrors`: which nodes cannot give stats changed; each container's figures have their own listeners. */
+export type Topic = "tree" | "containers" | "balancers" | "events" | "resources" | "statsErrors" | "problems";
 
 export type StoreOptions = {
   /** How long a gather waits for answers. */
@@ -92,6 +93,7 @@ export class FleetStore {
   readonly #links = new Map<string, LinkEvent & { receivedAt: number }>();
   #gatheredAt = 0;
   readonly #listeners = new Map<Topic, Set<() => void>>();
+  readonly #statsListeners = new Map<string, Set<() => void>>();
   readonly #pendingNodes = new Set<string>();
   #nodeTimer: ReturnType<typeof setTimeout> | undefined;
   #refreshTimer: ReturnType<typeof setInterval> | undefined;
@@ -129,6 +131,20 @@ export class FleetStore {
     this.#listeners.set(topic, set);
     set.add(listener);
     return () => set.delete(listener);
+  }
+
+  /**
+   * Told when this container's figures change: a snapshot of 500 containers a second redraws only the
+   * rows that listen (those on screen), not the whole view.
+   */
+  onContainerStats(name: string, listener: () => void): () => void {
+    const set = this.#statsListeners.get(name) ?? new Set();
+    this.#statsListeners.set(name, set);
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.#statsListeners.delete(name);
+    };
   }
 
   /** Asks every node for its state (one gather at a time; a second call joins the one under way). */
@@ -284,10 +300,12 @@ export class FleetStore {
         if (!this.#watchingStats) return;
         const payload = message.json<ContainerStatsPayload>();
         // An engine the node cannot see sends no rows: said per node, never read as "no containers".
+        const said = this.statsErrors.get(payload.node);
         if (payload.error === undefined) this.statsErrors.delete(payload.node);
         else this.statsErrors.set(payload.node, payload.error);
-        this.stats.add(payload);
-        this.#emit("stats");
+        if (said !== payload.error) this.#emit("statsErrors");
+        for (const name of this.stats.add(payload))
+          for (const listener of this.#statsListeners.get(name) ?? []) listener();
         return;
       }
       default:

@@ -1,26 +1,31 @@
-// Containers per node: state, health, restarts and the engine's figures; a node that does not answer
-// keeps its last known list under a banner saying so, never an empty table.
+// Containers per node: state, health, restarts and the engine's figures with a sparkline of CPU and
+// memory over the last minutes; a node that does not answer keeps its last known list under a banner
+// saying so, never an empty table. Figures arrive for every container each second: each row listens
+// to its own container's, and only while it is on screen (off-screen rows catch up when scrolled to),
+// so 500 containers cost the redraw of the few dozen rows in view.
 import { html } from "htm/preact";
 import { memo } from "preact/compat";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { ObservedContainer } from "../../model/observed.js";
 import type { FleetStore } from "../fleet-store.js";
 import { bytes, clock, percent } from "../format.js";
-import type { History } from "../stats-history.js";
 import type { NodeRow } from "../tree-status.js";
 import { Chart } from "./chart.js";
+import { Sparkline } from "./sparkline.js";
 import { useTopic } from "./use-topic.js";
+import { useVisible } from "./visibility.js";
+
+const MiB = 1024 * 1024;
 
 export function ContainersView({ store }: { store: FleetStore }) {
-  useTopic(store, "tree", "containers", "stats");
+  useTopic(store, "tree", "containers", "statsErrors");
   const [selected, select] = useState<string | undefined>(undefined);
   useEffect(() => {
     void store.watchStats(true);
     return () => void store.watchStats(false);
   }, [store]);
-  const history = selected ? store.stats.of(selected) : undefined;
   return html`<section class="view" id="view-containers">
-    ${selected ? html`<${StatsCharts} name=${selected} history=${history} close=${() => select(undefined)} />` : null}
+    ${selected ? html`<${StatsCharts} name=${selected} store=${store} close=${() => select(undefined)} />` : null}
     ${store.rows.map(
       (row) => html`<${NodeContainers}
         key=${row.name}
@@ -64,7 +69,8 @@ function NodeContainers(props: {
               <thead>
                 <tr>
                   <th>container</th><th>stack</th><th>resource</th><th>state</th><th>health</th><th>restarts</th>
-                  <th>CPU</th><th>memory</th><th>net rx / tx</th><th>block r / w</th>
+                  <th>CPU</th><th class="spark">5 min</th><th>memory</th><th class="spark">5 min</th>
+                  <th>net rx / tx</th><th>block r / w</th>
                 </tr>
               </thead>
               <tbody>
@@ -72,7 +78,7 @@ function NodeContainers(props: {
                   (container) => html`<${ContainerRow}
                     key=${container.id}
                     container=${container}
-                    history=${store.stats.of(container.name)}
+                    store=${store}
                     select=${select}
                   />`,
                 )}
@@ -82,14 +88,27 @@ function NodeContainers(props: {
   </div>`;
 }
 
+/** Redraws the component whenever this container's figures change, while `on`. */
+function useContainerStats(store: FleetStore, name: string, on: boolean): void {
+  const [, redraw] = useState(0);
+  useEffect(
+    () => (on ? store.onContainerStats(name, () => redraw((n) => n + 1)) : undefined),
+    [store, name, on],
+  );
+}
+
 const ContainerRow = memo(function ContainerRow(props: {
   container: ObservedContainer;
-  history: History | undefined;
+  store: FleetStore;
   select: (name: string) => void;
 }) {
-  const { container, history, select } = props;
+  const { container, store, select } = props;
+  const row = useRef<HTMLTableRowElement>(null);
+  const visible = useVisible(row);
+  useContainerStats(store, container.name, visible);
+  const history = store.stats.of(container.name);
   const stats = history?.latest;
-  return html`<tr data-container=${container.name} data-id=${container.id} data-state=${container.state} onClick=${() => select(container.name)}>
+  return html`<tr ref=${row} data-container=${container.name} data-id=${container.id} data-state=${container.state} onClick=${() => select(container.name)}>
     <td class="name">${container.name}</td>
     <td>${container.stack}</td>
     <td>${container.resource}</td>
@@ -102,18 +121,32 @@ const ContainerRow = memo(function ContainerRow(props: {
         : html`<td class="restarts" title="times the engine restarted this container (its RestartCount)">${container.restarts}</td>`
     }
     ${
-      stats
+      stats && history
         ? html`<td class="cpu">${percent(stats.cpuPercent)}</td>
+            <td class="spark">${
+              visible
+                ? html`<${Sparkline} times=${history.times} values=${history.series.cpuPercent}
+                    color="#2b6cb0" floor=${1} label="CPU %" format=${percent} />`
+                : null
+            }</td>
             <td>${bytes(stats.memoryBytes)}${stats.memoryLimitBytes ? ` / ${bytes(stats.memoryLimitBytes)}` : ""}</td>
+            <td class="spark">${
+              visible
+                ? html`<${Sparkline} times=${history.times} values=${history.series.memoryBytes}
+                    color="#2f855a" floor=${MiB} label="memory" format=${bytes} />`
+                : null
+            }</td>
             <td>${bytes(stats.netRxBytes)} / ${bytes(stats.netTxBytes)}</td>
             <td>${bytes(stats.blockReadBytes)} / ${bytes(stats.blockWriteBytes)}</td>`
-        : html`<td colspan="4" class="no-stats">no stats yet</td>`
+        : html`<td colspan="6" class="no-stats">no stats yet</td>`
     }
   </tr>`;
 });
 
-function StatsCharts(props: { name: string; history: History | undefined; close: () => void }) {
-  const { name, history, close } = props;
+function StatsCharts(props: { name: string; store: FleetStore; close: () => void }) {
+  const { name, store, close } = props;
+  useContainerStats(store, name, true);
+  const history = store.stats.of(name);
   return html`<div class="charts" data-testid="charts">
     <h2>${name} <button type="button" onClick=${close}>close</button></h2>
     ${

@@ -168,6 +168,16 @@ describe("dashboard (real Chromium, real nodes, real dockerd)", () => {
       // The engine's own restart count (none of these restarted), not a figure the page made up.
       await row.locator("td.restarts", { hasText: /^0$/ }).waitFor({ timeout: LIVE_MS });
       expect(await row.locator("td.restarts").getAttribute("title")).toContain("RestartCount");
+      // A sparkline of CPU and of memory in the row, each with a line drawn on it.
+      const sparks = row.locator("canvas.spark");
+      expect(await sparks.count()).toBe(2);
+      for (const spark of await sparks.all())
+        expect(
+          await spark.evaluate((canvas: HTMLCanvasElement) => {
+            const { data } = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height);
+            return data.some((value, index) => index % 4 === 3 && value > 0);
+          }),
+        ).toBe(true);
     }
     await page.click(`tr[data-container="${containerName(STACK, names.root, "web", REPLICA.root)}"]`);
     const charts = page.getByTestId("charts");
