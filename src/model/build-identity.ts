@@ -7,12 +7,7 @@ import { createHash } from "node:crypto";
 
 export const BUILD_ENV = "TREESCALE_BUILD";
 
-export type BuildIdentity = {
-  /** The build hash this node's container was created with. */
-  id: string;
-  /** filesDigest of the files named on its command line, read when it answered. */
-  files: string;
-};
+export type { BuildIdentity } from "./wire.js";
 
 /**
  * One digest of files by path (undefined: missing or unreadable), in any order. Content is hashed

@@ -2,8 +2,6 @@
 // run, what it answers about itself, the events it publishes, and the re-parent request. One
 // module, so the agent, the fleet operations, the node daemon and clients agree by construction.
 
-import type { BuildIdentity } from "./build-identity.js";
-
 export const AGENT_EVENTS = {
   apply: "agent.apply",
   state: "agent.state",
@@ -251,3 +249,14 @@ export function blindKinds(
       : [`${kind}: ${o.error ?? "has not listed its objects yet"}`],
   );
 }
+
+/**
+ * How a node made by `treescale build` says it was made (src/model/build-identity.ts computes it). Kept
+ * here, with the rest of the wire, so that a browser's client type-checks without Node's modules.
+ */
+export type BuildIdentity = {
+  /** The build hash this node's container was created with. */
+  id: string;
+  /** filesDigest of the files named on its command line, read when it answered. */
+  files: string;
+};
