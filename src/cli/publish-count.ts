@@ -56,8 +56,9 @@ export async function publishWhenSubscribed(
   const deadline = wait.now() + waitMs;
   let told = false;
   for (;;) {
-    const remaining = deadline - wait.now();
-    const probe = await wait.probe(Math.max(1, Math.min(reportDeadlineMs, remaining)));
+    // Each probe gets the whole report deadline, even near the end of the wait: a node cut short would
+    // be named as one that did not report.
+    const probe = await wait.probe(reportDeadlineMs);
     if (probe.subscribers > 0) {
       const published = await wait.publish(reportDeadlineMs);
       if (published.subscribers > 0) return published;
