@@ -246,7 +246,8 @@ async function ensureImages(
   for (const action of actions) {
     if (action.type !== "create" && action.type !== "recreate") continue;
     images.add(action.spec.image);
-    if (action.spec.imageSource === "tree") fromTree.add(action.spec.image);
+    const source = action.spec.imageSource ?? (treeImages?.byDefault ? "tree" : "registry");
+    if (source === "tree") fromTree.add(action.spec.image);
   }
   const errors = new Map<string, Error>();
   await runLimited([...images], concurrency, async (image) => {

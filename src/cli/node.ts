@@ -11,6 +11,7 @@ import {
 import { DockerImages } from "../drivers/docker-images.js";
 import { UsageError } from "../errors.js";
 import type { BuildIdentity } from "../model/build-identity.js";
+import type { ImageSource } from "../model/resources.js";
 import { type HostPort, parseHostPort } from "../node/address.js";
 import { buildIdentity } from "../node/build-identity.js";
 import { dashboardDirectory, loadDashboard } from "../node/dashboard.js";
@@ -57,6 +58,7 @@ interface NodeFlags {
   resync: string;
   stopTimeout: string;
   parallel: string;
+  imageSource?: string;
 }
 
 function isLoopback(host: string): boolean {
@@ -120,6 +122,18 @@ async function loadTokens(path: string): Promise<TokenTable> {
     });
   }
   return file.tokens;
+}
+
+/** The node's default image_source: --image-source, else its server's `image_source` in --config. */
+async function imageSourceOf(flags: NodeFlags): Promise<{ imageSource?: ImageSource }> {
+  const given = flags.imageSource;
+  if (given !== undefined) {
+    if (given !== "registry" && given !== "tree")
+      throw new UsageError(`--image-source ${JSON.stringify(given)}: use registry or tree`);
+    return { imageSource: given };
+  }
+  const seed = flags.config ? await loadSeedNode(flags.config, flags.name) : undefined;
+  return seed?.imageSource ? { imageSource: seed.imageSource } : {};
 }
 
 export async function nodeOptionsFromFlags(flags: NodeFlags): Promise<TreeNodeOptions> {
@@ -281,6 +295,10 @@ export function registerNode(program: Command, kinds: Kinds): void {
     .option("--resync <seconds>", "full resync period of the agent, as a safety net", "60")
     .option("--stop-timeout <seconds>", "grace period before the agent kills a container it stops", "10")
     .option("--parallel <n>", "actions in flight at once on this node", "16")
+    .option(
+      "--image-source <registry|tree>",
+      "where containers that do not set image_source get an image this engine lacks (default: the server's image_source in --config, else registry)",
+    )
     .action(async (flags: NodeFlags) => {
       const settings = {
         concurrency: positiveInteger(flags.parallel, "--parallel"),
@@ -296,6 +314,7 @@ export function registerNode(program: Command, kinds: Kinds): void {
         heal: flags.heal,
         home: flags.home ?? treescaleHome(),
         resyncMs: positiveInteger(flags.resync, "--resync") * 1000,
+        ...(await imageSourceOf(flags)),
         // A node with an agent has an engine: it takes part in image pushes and fetches.
         ...(flags.agent === false ? {} : { images: new DockerImages() }),
         ...buildOf(flags),

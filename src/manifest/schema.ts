@@ -92,6 +92,8 @@ export { sshSchema };
 /** A server before its name is attached; ssh.host defaults to the server's ip. */
 export type ServerBody = Omit<ServerSpec, "name">;
 
+const imageSourceSchema = z.optional(z.enum(["registry", "tree"], expecting('"registry" or "tree"')));
+
 export const serverSchema = z.pipe(
   z.strictObject(
     {
@@ -101,6 +103,7 @@ export const serverSchema = z.pipe(
       groups: z._default(stringList("a list of groups"), []),
       childs: z._default(z.array(resourceNameSchema, expecting("a list of server names")), []),
       ssh: z.optional(sshSchema),
+      image_source: imageSourceSchema,
     },
     expecting("a table of server settings"),
   ),
@@ -113,6 +116,7 @@ export const serverSchema = z.pipe(
       childs: server.childs,
     };
     if (server.ssh !== undefined) body.ssh = { host: server.ip, ...server.ssh };
+    if (server.image_source !== undefined) body.imageSource = server.image_source;
     return body;
   }),
 );
@@ -331,7 +335,7 @@ export const containerSchema = z.pipe(
   z.strictObject(
     {
       image: nonEmptyText('an image reference such as "local/busybox:1"'),
-      image_source: z.optional(z.enum(["registry", "tree"], expecting('"registry" or "tree"'))),
+      image_source: imageSourceSchema,
       // A refinement, not z.maximum: the limit is the loader's, not the format's, so the published JSON
       // Schema does not carry it.
       replicas: z._default(
@@ -380,7 +384,7 @@ export const containerSchema = z.pipe(
       heal: container.heal,
       update: container.update ?? { maxParallel: 1, order: "stop-first", failureAction: "pause" },
     };
-    if (container.image_source === "tree") body.imageSource = "tree";
+    if (container.image_source !== undefined) body.imageSource = container.image_source;
     if (container.command !== undefined) body.command = container.command;
     if (container.entrypoint !== undefined) body.entrypoint = container.entrypoint;
     if (container.memory !== undefined) body.memoryBytes = container.memory;

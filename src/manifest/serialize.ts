@@ -33,6 +33,7 @@ function serverFields(server: ServerSpec): Record<string, unknown> {
     const { host, port, user, keyFile, password, hostKey } = server.ssh;
     fields.ssh = withoutUndefined({ host, port, user, key: keyFile, password, host_key: hostKey });
   }
+  if (server.imageSource !== undefined) fields.image_source = server.imageSource;
   return fields;
 }
 
@@ -40,6 +41,7 @@ function containerFields(container: ContainerSpec): Record<string, unknown> {
   const health = container.healthcheck;
   return withoutUndefined({
     image: container.image,
+    image_source: container.imageSource,
     replicas: container.replicas,
     mode: container.mode,
     command: container.command,

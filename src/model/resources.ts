@@ -32,8 +32,11 @@ export type UpdatePolicy = {
 export type ContainerSpec = {
   name: string;
   image: string;
-  /** "tree": a node whose engine lacks the image fetches it from its parent (recursively), not a registry. */
-  imageSource?: "tree";
+  /**
+   * "tree": a node whose engine lacks the image fetches it from its parent (recursively), not a registry;
+   * "registry": pulled, whatever the node's default. Unset: the node's default (registry unless it says tree).
+   */
+  imageSource?: ImageSource;
   /** Replicas in total, spread over the matching nodes (ignored in global mode). */
   replicas: number;
   mode: "replicated" | "global";
@@ -62,6 +65,8 @@ export type SshAccess = {
   hostKey?: string;
 };
 
+export type ImageSource = "registry" | "tree";
+
 export type ServerSpec = {
   name: string;
   ip: string;
@@ -70,6 +75,8 @@ export type ServerSpec = {
   groups: string[];
   childs: string[];
   ssh?: SshAccess;
+  /** The default image_source of containers on this node, read by `treescale node --config` for itself. */
+  imageSource?: ImageSource;
 };
 
 export type BalancerBackend = {

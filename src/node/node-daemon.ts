@@ -6,6 +6,7 @@ import type { ImageEngine } from "../drivers/docker-images.js";
 import { errorMessage, UsageError } from "../errors.js";
 import { ImageService } from "../images/image-service.js";
 import type { BuildIdentity } from "../model/build-identity.js";
+import type { ImageSource } from "../model/resources.js";
 import { AGENT_EVENTS, type ChildLink, type NodeState, REPARENT_EVENT } from "../model/wire.js";
 import type { NodeController } from "../reconcile/controller.js";
 import { setAsideUnreadableStackFiles } from "../state/stack-files.js";
@@ -29,6 +30,8 @@ export type NodeDaemonOptions = TreeNodeOptions & {
   images?: ImageEngine;
   /** How `treescale build` made this node: its agent says so in agent.state. */
   build?: () => Promise<BuildIdentity | undefined>;
+  /** Where containers that do not name their image_source get a missing image (default: registry). */
+  imageSource?: ImageSource;
 };
 
 export class NodeDaemon {
@@ -80,6 +83,7 @@ export class NodeDaemon {
             ...(imageService
               ? {
                   treeImages: {
+                    byDefault: options.imageSource === "tree",
                     fetch: async (reference: string) => {
                       await imageService.fetch({ reference, for: options.name });
                     },

@@ -3,7 +3,7 @@
 
 import { UsageError } from "../errors.js";
 import { formatIssue, loadManifests } from "../manifest/index.js";
-import type { ServerSpec } from "../model/resources.js";
+import type { ImageSource, ServerSpec } from "../model/resources.js";
 
 export interface SeedNode {
   name: string;
@@ -11,6 +11,7 @@ export interface SeedNode {
   servicePort: number;
   tags: string[];
   parent?: { name: string; ip: string; servicePort: number };
+  imageSource?: ImageSource;
 }
 
 /** Pure: picks this node and its parent out of the declared servers. */
@@ -30,6 +31,7 @@ export function seedNode(
     throw new UsageError(`${file}: no server named "${chosen}" (servers: ${known})`);
   }
   const node: SeedNode = { name: chosen, ip: self.ip, servicePort: self.servicePort, tags: self.tags };
+  if (self.imageSource !== undefined) node.imageSource = self.imageSource;
   const parent = Object.values(servers).find((server) => server.childs.includes(chosen));
   if (parent) node.parent = { name: parent.name, ip: parent.ip, servicePort: parent.servicePort };
   return node;

@@ -198,6 +198,8 @@ export type RuntimeHost = { node: string; home: string; treeImages?: TreeImageSo
 
 /** Where a node gets an image its engine lacks from the tree (`image_source = "tree"`). */
 export interface TreeImageSource {
+  /** The node's default: a container that does not name its image_source fetches from the tree. */
+  readonly byDefault: boolean;
   /** Resolves once the node's engine has `reference`, pushed down from the nearest ancestor holding it. */
   fetch(reference: string): Promise<void>;
 }

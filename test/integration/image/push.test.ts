@@ -91,7 +91,8 @@ beforeAll(async () => {
   const env = { DOCKER_HOST: engine.host };
   await fleet.startNode("root", { tag: "hub" });
   await fleet.startNode("mid", { parent: "root", tag: "edge", env });
-  await fleet.startNode("leaf", { parent: "mid", tag: "edge", env });
+  // The leaf's default is the tree: its containers that name no image_source fetch from there too.
+  await fleet.startNode("leaf", { parent: "mid", tag: "edge", env, args: ["--image-source", "tree"] });
   watcher = await fleet.bus.client(fleet.node("root"), { events: [IMAGE_EVENTS.progress, "node.down"] });
   watcher.onMessage((message) => {
     if (message.event === IMAGE_EVENTS.progress) progress.push(message.json<ImageProgress>());
@@ -192,6 +193,7 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
     await fleet.startNode("leaf", {
       parent: "mid",
       tag: "edge",
+      args: ["--image-source", "tree"],
       env: { DOCKER_HOST: engine!.host },
       port: fleet.node("leaf").port,
     });
@@ -273,8 +275,13 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
     }
   }, 60_000);
 
-  it('an apply with image_source = "tree" starts a container on a node whose engine lacked the image', async () => {
+  it('an apply with image_source = "tree", or on a node whose default it is, starts containers whose image its engine lacked', async () => {
     await engine!.docker.getImage(big).remove({ force: true });
+    await engine!.docker
+      .getImage(TEST_IMAGE)
+      .remove({ force: true })
+      .catch(() => undefined);
+    expect(await privateHas(TEST_IMAGE)).toBe(false);
     await writeFile(
       join(fleet.manifests, "servers.toml"),
       ["root", "mid", "leaf"]
@@ -295,17 +302,23 @@ image = "${big}"
 image_source = "tree"
 command = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
 placement = { nodes = ["${fleet.name("leaf")}"] }
+
+[containers.plain]
+image = "${TEST_IMAGE}"
+command = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+placement = { nodes = ["${fleet.name("leaf")}"] }
 `,
     );
     const applied = await fleet.apply();
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     const running = await pollUntil(
       () => containersOf(fleet.name("leaf"), { docker: engine!.docker, state: "running" }),
-      (names) => names.length === 1,
+      (names) => names.length === 2,
       30_000,
     );
-    expect(running).toHaveLength(1);
+    expect(running).toHaveLength(2);
     expect(await privateHas(big)).toBe(true);
+    expect(await privateHas(TEST_IMAGE)).toBe(true);
   }, 90_000);
 
   it("left the machine engine's bridge alone", async () => {

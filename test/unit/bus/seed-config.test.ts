@@ -37,6 +37,18 @@ describe("node config from the seed file", () => {
     expect((await loadSeedNode(file, "node1")).parent).toBeUndefined();
   });
 
+  it("takes the node's default image_source from its server, and says what it takes", async () => {
+    const tree = await seedCopy((text) =>
+      text.replace("[servers.node2]", '[servers.node2]\n    image_source = "tree"'),
+    );
+    expect((await loadSeedNode(tree, "node2")).imageSource).toBe("tree");
+    expect((await loadSeedNode(tree, "node1")).imageSource).toBeUndefined();
+    const wrong = await seedCopy((text) =>
+      text.replace("[servers.node2]", '[servers.node2]\n    image_source = "ftp"'),
+    );
+    await expect(loadSeedNode(wrong, "node2")).rejects.toThrow(/image_source.*"registry" or "tree"/s);
+  });
+
   it("defaults the name to current_node", async () => {
     const file = await seedCopy((text) => text.replace('current_node=""', 'current_node="node2"'));
     expect((await loadSeedNode(file, undefined)).name).toBe("node2");
