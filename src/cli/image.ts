@@ -17,6 +17,7 @@ import {
 } from "../images/wire.js";
 import { type ConnectionFlags, connectClient, connectionFrom } from "./bus-connection.js";
 import type { Row } from "./get-rows.js";
+import { LiveProgress, ProgressLines, type ProgressView } from "./image-progress.js";
 import { type RowFormat, render } from "./row-output.js";
 import { outputOption } from "./shared-options.js";
 
@@ -45,7 +46,9 @@ export function registerImage(program: Command): void {
         );
       const size = (await engine.list()).find((listed) => listed.id === id)?.size ?? 0;
       const client = await connectClient(connectionFrom(flags), { events: [IMAGE_EVENTS.progress] });
-      const printer = new ProgressPrinter(id);
+      const printer: ProgressView = process.stderr.isTTY
+        ? new LiveProgress(id, process.stderr)
+        : new ProgressLines(id, process.stderr);
       client.onMessage((message) => {
         if (message.event === IMAGE_EVENTS.progress) printer.show(message.json<ImageProgress>());
       });
@@ -59,6 +62,7 @@ export function registerImage(program: Command): void {
       try {
         results = await sendImage(client, client.node, source, { image: id, reference, target, size });
       } finally {
+        printer.finish();
         const filled = await filling?.catch(() => undefined);
         await filled?.filled.catch(() => undefined);
         await filled?.spool.remove();
@@ -70,33 +74,6 @@ export function registerImage(program: Command): void {
       );
       if (results.some((r) => r.outcome === "failed" || r.outcome === "unreachable")) throw new ExitError(1);
     });
-}
-
-/** One line per node on stderr: on a phase change, and at most once a second while receiving. */
-class ProgressPrinter {
-  readonly #shownAt = new Map<string, number>();
-
-  constructor(readonly image: string) {}
-
-  show(progress: ImageProgress): void {
-    if (progress.image !== this.image) return;
-    const key = `${progress.node}\t${progress.phase}`;
-    const now = Date.now();
-    if (progress.phase === "receiving" && now - (this.#shownAt.get(key) ?? 0) < 1000) return;
-    if (progress.phase !== "receiving" && this.#shownAt.has(key)) return;
-    this.#shownAt.set(key, now);
-    const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
-    const parts = [
-      progress.node,
-      progress.phase,
-      progress.total > 0 ? `${mb(progress.bytes)}/${mb(progress.total)} MB` : `${mb(progress.bytes)} MB`,
-      `${mb(progress.bytesPerSecond)} MB/s`,
-    ];
-    if (progress.etaSeconds !== undefined) parts.push(`ETA ${progress.etaSeconds} s`);
-    if (progress.resumedFrom > 0) parts.push(`resumed from chunk ${progress.resumedFrom}`);
-    if (progress.error) parts.push(progress.error);
-    process.stderr.write(`${parts.join("  ")}\n`);
-  }
 }
 
 /** `get images`: every node's images by ID, from the nodes that answered within `waitMs`. */
