@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BusFixture, type NodeProcess } from "../support/bus.js";
 import { CLI, callerEnvironment, requireBuild, resultOf, runCli, scratch } from "../support/cli.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
+import { engineProxy } from "../support/engine-proxy.js";
 import { eventually } from "../support/poll.js";
 
 const docker = new Docker();
@@ -131,6 +132,52 @@ describe("Ctrl-C during apply", () => {
     const after = await containersOf(daemonNode);
     expect(after.names).toHaveLength(REPLICAS);
     expect(after.running).toBe(REPLICAS);
+  }, 90_000);
+});
+
+describe("a second Ctrl-C during apply", () => {
+  it("exits at once, without waiting for the first one's summary", async () => {
+    const node = uniqueNodeName("i2");
+    // The engine behind a proxy the test freezes: the first Ctrl-C then waits on an engine that does not
+    // answer (about a second here), which leaves room for the second one to be seen cutting it short.
+    const proxy = await engineProxy(join(work.dir, `${node}.sock`));
+    const child = spawn(
+      process.execPath,
+      [CLI, "apply", "--name", node, "--stop-timeout", "0", "--parallel", "1", "-f", join(work.dir, "app")],
+      {
+        env: { ...callerEnvironment(), ...env, DOCKER_HOST: proxy.dockerHost },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    const done = resultOf(child);
+    let err = "";
+    let secondAt = 0;
+    child.stderr?.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+      if (secondAt > 0 || !err.includes("Interrupted: starting nothing more")) return;
+      // Held still right as the first Ctrl-C is acknowledged, so that its summary cannot be printed before
+      // the second signal is pending; on resuming, that signal is what it meets.
+      child.kill("SIGSTOP");
+      child.kill("SIGINT");
+      secondAt = Date.now();
+      child.kill("SIGCONT");
+    });
+    try {
+      await eventually(async () => (/\] \S+: create done/.test(err) ? true : undefined), 60_000);
+      proxy.freeze();
+      child.kill("SIGINT");
+      const { code, stdout } = await done;
+      expect(secondAt).toBeGreaterThan(0);
+      expect(code).toBe(130);
+      expect(Date.now() - secondAt).toBeLessThan(3000);
+      // The first Ctrl-C's summary is what the second one does not wait for.
+      expect(stdout).not.toContain("Interrupted: apply of stack");
+    } finally {
+      child.kill("SIGCONT");
+      // Closed still frozen: a create it held never reaches the engine to leave a container behind.
+      await proxy.close();
+      await removeContainersOfNode(node);
+    }
   }, 90_000);
 });
 
