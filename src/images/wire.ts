@@ -5,6 +5,7 @@
 //   image.end    → no more chunks; answered when the receiver's subtree has loaded (or failed)
 // A sender keeps a few chunks unacknowledged per link (its credit), so no link holds more than that.
 import { utf8 } from "../bus/protocol/index.js";
+import { IMAGE_PROGRESS_EVENT } from "../model/image-progress.js";
 
 export const IMAGE_EVENTS = {
   offer: "image.offer",
@@ -12,7 +13,7 @@ export const IMAGE_EVENTS = {
   end: "image.end",
   list: "image.list",
   fetch: "image.fetch",
-  progress: "image.progress",
+  progress: IMAGE_PROGRESS_EVENT,
 } as const;
 
 /** Bytes of one chunk: small beside the bus's frame limit (8 MiB), large enough to keep overhead low. */
@@ -56,21 +57,7 @@ export type NodeOutcome = "loaded" | "had" | "failed" | "unreachable";
 export type NodeResult = { node: string; outcome: NodeOutcome; error?: string };
 export type EndReply = { results: NodeResult[] };
 
-export type ImageProgress = {
-  image: string;
-  reference: string;
-  node: string;
-  phase: "receiving" | "loading" | "loaded" | "failed";
-  bytes: number;
-  /** 0 when not known yet. */
-  total: number;
-  bytesPerSecond: number;
-  /** Seconds left at the current rate; absent when the total or the rate is not known. */
-  etaSeconds?: number;
-  /** The chunk this node's transfer resumed from (0: from the start). */
-  resumedFrom: number;
-  error?: string;
-};
+export type { ImageProgress } from "../model/image-progress.js";
 
 export type ImageListReply = { node: string; images: { id: string; tags: string[]; size: number }[] };
 

@@ -3,6 +3,7 @@
 // link events, drift, apply progress and container stats. Views subscribe to one topic each and are
 // told only when that topic changed, so one event never re-renders the whole page.
 import type { Message, Target } from "../bus/client/browser.js";
+import { IMAGE_PROGRESS_EVENT, type ImageProgress } from "../model/image-progress.js";
 import type { ObservedContainer } from "../model/observed.js";
 import { CONTAINER_STATS_EVENT, type ContainerStatsPayload } from "../model/usage.js";
 import {
@@ -23,6 +24,7 @@ import {
   withStart,
   withStatus,
 } from "./applies.js";
+import { type ImagePush, withImageProgress } from "./image-pushes.js";
 import { StatsHistory } from "./stats-history.js";
 import {
   type LinkEvent,
@@ -59,10 +61,19 @@ export const LIVE_EVENTS = [
   AGENT_EVENTS.started,
   AGENT_EVENTS.progress,
   AGENT_EVENTS.status,
+  IMAGE_PROGRESS_EVENT,
 ] as const;
 
 /** `statsErrors`: which nodes cannot give stats changed; each container's figures have their own listeners. */
-export type Topic = "tree" | "containers" | "balancers" | "events" | "resources" | "statsErrors" | "problems";
+export type Topic =
+  | "tree"
+  | "containers"
+  | "balancers"
+  | "events"
+  | "resources"
+  | "statsErrors"
+  | "images"
+  | "problems";
 
 export type StoreOptions = {
   /** How long a gather waits for answers. */
@@ -81,6 +92,8 @@ export class FleetStore {
   failure: NodeDown | undefined;
   drift: DriftReport[] = [];
   applies: ApplyRecord[] = [];
+  /** The last image pushes, newest first, with each receiving node's last report. */
+  pushes: ImagePush[] = [];
   /** What went wrong talking to the tree (a gather refused, for one), newest last. */
   problems: string[] = [];
   /** Nodes whose last stats said they cannot see their engine, with why. */
@@ -294,6 +307,11 @@ export class FleetStore {
           this.#emit("events");
         }
         this.#soon([status.node]);
+        return;
+      }
+      case IMAGE_PROGRESS_EVENT: {
+        this.pushes = withImageProgress(this.pushes, message.json<ImageProgress>(), this.#now());
+        this.#emit("images");
         return;
       }
       case STATS_EVENT: {

@@ -5,6 +5,7 @@ import type { FleetStore } from "../fleet-store.js";
 import { BalancersView } from "./balancers-view.js";
 import { ContainersView } from "./containers-view.js";
 import { EventsView } from "./events-view.js";
+import { ImagesView } from "./images-view.js";
 import { ResourceView } from "./resource-view.js";
 import { TreeView } from "./tree-view.js";
 import { useTopic } from "./use-topic.js";
@@ -14,6 +15,7 @@ const TABS = [
   ["containers", "Containers"],
   ["balancers", "Balancers"],
   ["events", "Drift & applies"],
+  ["images", "Images"],
   ["resource", "Resources"],
 ] as const;
 
@@ -55,6 +57,7 @@ export function App({ store, link }: { store: FleetStore; link: Link }) {
       ${route.view === "containers" ? html`<${ContainersView} store=${store} />` : null}
       ${route.view === "balancers" ? html`<${BalancersView} store=${store} />` : null}
       ${route.view === "events" ? html`<${EventsView} store=${store} />` : null}
+      ${route.view === "images" ? html`<${ImagesView} store=${store} />` : null}
       ${route.view === "resource" ? html`<${ResourceView} store=${store} selected=${route.detail} />` : null}
     </main>`;
 }

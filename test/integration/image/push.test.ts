@@ -1,7 +1,8 @@
 // Images travel down the tree: a 3-level tree whose lower two nodes run on a dockerd of the test's own,
 // so the image really crosses from the machine's engine into another one. Push to a tag, run it there,
 // push again (nothing sent), kill a node mid-push and restart it (it resumes), a flipped byte (refused,
-// never loaded), and an apply with image_source = "tree" on an engine that lacks the image.
+// never loaded), the dashboard (real Chromium) showing a push per node as it goes, and an apply with
+// image_source = "tree" on an engine that lacks the image.
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,6 +19,7 @@ import {
   type ImageProgress,
   type OfferReply,
 } from "../../../src/images/wire.js";
+import { launchChromium, openPage } from "../../support/browser.js";
 import { runCli } from "../../support/cli.js";
 import { ensureTestImage, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
 import { containersOf, FaultFleet } from "../../support/fault-fleet.js";
@@ -89,7 +91,7 @@ beforeAll(async () => {
   await engine.start();
   await fleet.setup();
   const env = { DOCKER_HOST: engine.host };
-  await fleet.startNode("root", { tag: "hub" });
+  await fleet.startNode("root", { tag: "hub", args: ["--http", "127.0.0.1:0"] });
   await fleet.startNode("mid", { parent: "root", tag: "edge", env });
   // The leaf's default is the tree: its containers that name no image_source fetch from there too.
   await fleet.startNode("leaf", { parent: "mid", tag: "edge", env, args: ["--image-source", "tree"] });
@@ -274,6 +276,59 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
       await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it("the dashboard shows the push per node as it goes: phase, bytes of the total, rate, ETA", async () => {
+    await engine!.docker
+      .getImage(big)
+      .remove({ force: true })
+      .catch(() => undefined);
+    const browser = await launchChromium();
+    try {
+      const view = await openPage(browser);
+      const { page } = view;
+      await page.goto(`http://127.0.0.1:${fleet.node("root").http}/#images`);
+      await page.fill("input[name=token]", "good-token");
+      await page.click("button[type=submit]");
+      await page.locator("#view-images").waitFor({ timeout: 10_000 });
+      // Every row the page draws while the push goes, as the user sees it.
+      await page.evaluate(`(() => {
+        const seen = (window.transferRows = []);
+        new MutationObserver(() => {
+          for (const row of document.querySelectorAll("tr[data-transfer-node]")) {
+            const text = [row.dataset.transferNode, row.dataset.phase,
+              ...[".received", ".rate", ".eta"].map((cell) => row.querySelector(cell).textContent)].join("|");
+            if (seen.at(-1) !== text) seen.push(text);
+          }
+        }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+      })()`);
+      const pushed = await push("--to", "tag:edge");
+      expect(pushed.code, pushed.stdout + pushed.stderr).toBe(0);
+      for (const key of ["mid", "leaf"])
+        await page
+          .locator(`[data-push="${big}"] tr[data-transfer-node="${fleet.name(key)}"][data-phase="loaded"]`)
+          .waitFor({ timeout: 10_000 });
+      const rows = ((await page.evaluate("window.transferRows")) as string[]).map((row) => row.split("|"));
+      for (const key of ["mid", "leaf"]) {
+        const receiving = rows.filter(([node, phase]) => node === fleet.name(key) && phase === "receiving");
+        // Bytes against the image's total, and a rate: shown while the chunks came, not only at the end.
+        expect(receiving.length, JSON.stringify(rows)).toBeGreaterThan(0);
+        for (const [, , received, rate] of receiving) {
+          expect(received).toMatch(/^[\d.]+ (B|KiB|MiB) \/ [\d.]+ MiB$/);
+          expect(rate).toMatch(/^[\d.]+ (B|KiB|MiB)\/s$/);
+        }
+      }
+      // A time left once a node knows its rate and the total.
+      expect(rows.some(([, phase, , , left]) => phase === "receiving" && /^\d+ s$|min/.test(left!))).toBe(
+        true,
+      );
+      const loaded = page.locator(`tr[data-transfer-node="${fleet.name("leaf")}"]`);
+      expect(await loaded.locator(".received").textContent()).toMatch(/^([\d.]+ MiB) \/ \1$/);
+      await view.screenshot("dashboard-images");
+      expect(view.errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
 
   it('an apply with image_source = "tree", or on a node whose default it is, starts containers whose image its engine lacked', async () => {
     await engine!.docker.getImage(big).remove({ force: true });
