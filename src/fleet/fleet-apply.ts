@@ -81,17 +81,15 @@ export async function gatherStates(
   expected?: readonly string[],
 ): Promise<NodeState[]> {
   const deadline = Date.now() + timeoutMs;
-  const ask = async (windowMs: number, target: { node?: string }, max?: number) =>
-    (
-      await bus.requestMany(
-        AGENT_EVENTS.state,
-        target,
-        undefined,
-        Math.max(1, windowMs),
-        max,
-        target.node === undefined && max === undefined ? wholeTree : undefined,
-      )
-    ).map(stateOf);
+  const ask = async (
+    windowMs: number,
+    target: { node?: string },
+    max?: number,
+    enough?: (replies: readonly Message[]) => boolean,
+  ) =>
+    (await bus.requestMany(AGENT_EVENTS.state, target, undefined, Math.max(1, windowMs), max, enough)).map(
+      stateOf,
+    );
   const byName = new Map<string, NodeState>();
   const keep = (states: NodeState[]) => {
     for (const state of states) byName.set(state.node, state);
@@ -102,7 +100,9 @@ export async function gatherStates(
     const answers = await Promise.all(missing.map((node) => ask(deadline - Date.now(), { node }, 1)));
     keep(answers.flat());
   } else {
-    keep(await ask(Math.min(FIRST_WINDOW_MS, timeoutMs), {}));
+    const window = Math.max(1, Math.min(FIRST_WINDOW_MS, timeoutMs));
+    const first = await bus.requestMany(AGENT_EVENTS.state, {}, undefined, window, undefined, wholeTree);
+    keep(first.map(stateOf));
     const states = [...byName.values()];
     const known = new Set(
       states.flatMap((s) => [
@@ -111,8 +111,13 @@ export async function gatherStates(
         ...s.children.filter((c) => c.status === "up").map((c) => c.node),
       ]),
     );
+    // Until the answers of both asks make a whole tree, not until as many answers came as nodes were
+    // known: in a large tree the nodes the first window missed include subtrees nobody had named yet,
+    // and the first known.size answers of the second ask need not be the missing ones.
     if (known.size > byName.size && timeoutMs > FIRST_WINDOW_MS)
-      keep(await ask(timeoutMs - FIRST_WINDOW_MS, {}, known.size));
+      keep(
+        await ask(timeoutMs - FIRST_WINDOW_MS, {}, undefined, (replies) => wholeTree([...first, ...replies])),
+      );
   }
   return [...byName.values()].sort((a, b) => naturalCompare(a.node, b.node));
 }

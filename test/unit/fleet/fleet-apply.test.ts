@@ -343,7 +343,7 @@ describe("gatherStates", () => {
     expect(states.map((s) => s.node)).toEqual(["c1", "c2", "root"]);
     expect(bus.requests).toEqual([
       { event: "agent.state", target: {}, timeoutMs: 300 },
-      { event: "agent.state", target: {}, timeoutMs: 4700, max: 3 },
+      { event: "agent.state", target: {}, timeoutMs: 4700 },
     ]);
   });
 
