@@ -1,7 +1,9 @@
 // One process of the tree benchmark (bench/tree.ts): it runs many real nodes (TreeNode: the bus server,
 // routing, node links over real TCP on loopback) and answers the orchestrator over the IPC channel.
 import type { Message } from "../src/bus/message.js";
+import type { ChildLink } from "../src/model/wire.js";
 import { TreeNode } from "../src/node/tree-node.js";
+import { type FakeAgent, running, startFakeAgent, watchChildren } from "./support/fake-agent.js";
 
 export interface NodeSpec {
   name: string;
@@ -19,12 +21,17 @@ export type Command =
   | { type: "publish"; from: string; event: string; node?: string }
   | { type: "watch"; prefix: string; after: number }
   | { type: "churn"; perSecond: number; seconds: number }
-  | { type: "stats" };
+  | { type: "stats" }
+  | { type: "agents"; dir: string }
+  | { type: "engines" }
+  | { type: "agents-stop" };
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes of one machine. */
 export const now = (): number => performance.timeOrigin + performance.now();
 
 const nodes = new Map<string, TreeNode>();
+/** Each node's children, as its agent reports them. */
+const childrenOf = new Map<string, () => ChildLink[]>();
 /** BENCH_TREE_LOG=REGEX: the nodes whose names match log to stderr (to see where a figure's time goes). */
 const logged = process.env.BENCH_TREE_LOG ? new RegExp(process.env.BENCH_TREE_LOG) : undefined;
 export const logTo =
@@ -33,6 +40,8 @@ export const logTo =
     process.stderr.write(`${now().toFixed(1)} ${name} ${level} ${message} ${JSON.stringify(fields ?? {})}\n`);
   };
 const leaves: TreeNode[] = [];
+/** Every node's agent, once the fleet apply's phase started them. */
+const agents: FakeAgent[] = [];
 /** Arrivals of each root broadcast (by sequence number) across this process's leaves. */
 const arrivals = new Map<number, { count: number; last: number }>();
 /** The nodes whose arrival of root ticks is being watched, and those that had a tick published after `after`. */
@@ -79,6 +88,7 @@ async function start(command: Extract<Command, { type: "start" }>): Promise<void
       limits: { handshakeTimeoutMs: 60_000 },
       ...(logged?.test(spec.name) ? { log: logTo(spec.name) } : {}),
     });
+    childrenOf.set(spec.name, watchChildren(node));
     await node.start();
     nodes.set(spec.name, node);
     await new Promise((resolve) => setImmediate(resolve));
@@ -101,22 +111,28 @@ async function start(command: Extract<Command, { type: "start" }>): Promise<void
 async function churn(perSecond: number, seconds: number): Promise<void> {
   const samples: { interest: Record<string, number[]>; rss: number; heap: number }[] = [];
   let counter = 0;
+  const total = Math.round(perSecond * seconds);
   const began = performance.now();
-  // Paced by the clock, not by the timer's ticks: a process that stalls catches up instead of losing them.
+  let issued = began;
+  // Paced by the clock, not by the timer's ticks: a process that stalls catches up instead of losing
+  // them, and stops at the total asked for (the time it took says whether it kept the pace).
   const timer = setInterval(() => {
-    const owed = Math.floor(((performance.now() - began) / 1000) * perSecond);
+    const owed = Math.min(total, Math.floor(((performance.now() - began) / 1000) * perSecond));
     for (; counter < owed; ) {
       const leaf = leaves[counter % leaves.length]!;
       const stop = leaf.subscribe(`churn.${counter++}`, () => {});
       setTimeout(stop, 1000);
     }
+    if (counter === total) {
+      issued = performance.now();
+      clearInterval(timer);
+    }
   }, 10);
-  for (let second = 0; second < seconds; second++) {
+  for (let second = 0; second < seconds || counter < total; second++) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     samples.push(stats());
   }
-  clearInterval(timer);
-  send({ type: "churned", subscriptions: counter, samples, seconds: (performance.now() - began) / 1000 });
+  send({ type: "churned", subscriptions: counter, samples, seconds: (issued - began) / 1000 });
 }
 
 function stats(): { interest: Record<string, number[]>; rss: number; heap: number; nodes: number } {
@@ -156,6 +172,29 @@ process.on("message", (command: Command) => {
       return;
     case "stats":
       send({ type: "stats", ...stats() });
+      return;
+    case "agents":
+      void Promise.all(
+        [...nodes].map(([name, node]) =>
+          startFakeAgent(
+            node,
+            node.bus.tags.has("leaf") ? ["leaf"] : [],
+            command.dir,
+            childrenOf.get(name)!,
+          ).then((agent) => {
+            agents.push(agent);
+            return name;
+          }),
+        ),
+      ).then((started) => send({ type: "agents", started: started.length }));
+      return;
+    case "engines":
+      send({ type: "engines", running: running(agents) });
+      return;
+    case "agents-stop":
+      void Promise.all(agents.splice(0).map(({ agent }) => agent.stop())).then(() =>
+        send({ type: "agents-stopped" }),
+      );
       return;
   }
 });

@@ -5,30 +5,46 @@
 // left out: these figures are the bus's. Subscribers are the nodes' in-process ones (one per leaf).
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { loadavg } from "node:os";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { containerController } from "../controllers/container/index.js";
+import { BusClient } from "../src/bus/client/index.js";
+import { planFromTree } from "../src/cli/fleet-apply.js";
+import { InternalError } from "../src/errors.js";
+import { applyFleet } from "../src/fleet/fleet-apply.js";
+import { clientFleetBus } from "../src/fleet/fleet-bus.js";
+import { loadManifests } from "../src/manifest/index.js";
+import type { ChildLink } from "../src/model/wire.js";
 import { TreeNode } from "../src/node/tree-node.js";
+import { Registry } from "../src/reconcile/registry.js";
+import { running, startFakeAgent, watchChildren } from "./support/fake-agent.js";
 import { type Command, logTo, type NodeSpec, now } from "./tree-worker.js";
 
 const FANOUT = 10;
 const LEAF_WORKERS = 4;
 const TICK_MS = 10;
+/** The fleet apply: this many replicas of one container, placed on the 1,000 leaves (10 each). */
+const CONTAINERS = 10_000;
 const worker = new URL("./tree-worker.js", import.meta.url).pathname;
 
 interface Options {
   trials: number;
   kills: number;
   heartbeatMs: number;
+  applies: number;
 }
 
 function parse(args: string[]): Options {
-  const options: Options = { trials: 30, kills: 3, heartbeatMs: 1000 };
+  const options: Options = { trials: 30, kills: 3, heartbeatMs: 1000, applies: 3 };
   for (let i = 0; i < args.length; i += 2) {
     const value = Number(args[i + 1]);
     if (!Number.isInteger(value) || value < 0) throw new Error(`${args[i]} needs a whole number`);
     if (args[i] === "--trials") options.trials = value;
     else if (args[i] === "--kills") options.kills = value;
     else if (args[i] === "--heartbeat") options.heartbeatMs = value;
-    else throw new Error(`unknown option ${args[i]}: use --trials N, --kills N, --heartbeat MS`);
+    else if (args[i] === "--applies") options.applies = value;
+    else throw new Error(`unknown option ${args[i]}: use --trials N, --kills N, --heartbeat MS, --applies N`);
   }
   return options;
 }
@@ -103,6 +119,9 @@ export async function run(args: string[]): Promise<void> {
       ? { log: logTo("root") }
       : {}),
   });
+  const rootChildren = watchChildren(root);
+  // The agents' slices (fleet apply): removed once every process that writes there is gone.
+  const dir = await mkdtemp(join(tmpdir(), "treescale-bench-tree-"));
   try {
     const began = Date.now();
     await root.start();
@@ -283,19 +302,32 @@ export async function run(args: string[]): Promise<void> {
           `(target < 3 heartbeats = ${3 * options.heartbeatMs} ms)`,
       );
     }
+    // The apply before the churn: the churn's interest flood can stall processes past their heartbeats.
+    await linked([victim, mids, ...leafWorkers]);
+    if (options.applies > 0)
+      await fleetApply(root, rootChildren, [victim, mids, ...leafWorkers], options.applies, dir);
     await churn(root, [victim, mids, ...leafWorkers]).catch((error: Error) =>
       console.log(
         `churn at 1,000 subscribe/unsubscribe per second: not sustained (${error.message}); every new event ` +
           "name a leaf subscribes to is flooded to all 1,110 links (docs/SCALE.md)",
       ),
     );
-    console.log(
-      "not measured here: a fleet apply of 10,000 containers over the 1,000 leaves (the agents are left out), " +
-        "and an in-memory transport variant",
-    );
+    console.log("not measured here: an in-memory transport variant");
   } finally {
     await root.stop();
-    for (const w of workers) w.child.kill("SIGKILL");
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise((resolve) => {
+            if (w.child.exitCode !== null || w.child.signalCode !== null) resolve(undefined);
+            else {
+              w.child.once("exit", resolve);
+              w.child.kill("SIGKILL");
+            }
+          }),
+      ),
+    );
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -303,8 +335,18 @@ export async function run(args: string[]): Promise<void> {
 async function churn(root: TreeNode, workers: Worker[]): Promise<void> {
   const leafWorkers = workers.slice(2);
   const seconds = 5;
+  const quiet = await Promise.all(leafWorkers.map((w) => w.ask({ type: "stats" }, "stats")));
+  const quietNodes = quiet.reduce((sum, reply) => sum + (reply.nodes as number), 0);
+  const quietKeys = quiet.flatMap((reply) =>
+    Object.values(reply.interest as Record<string, number[]>).flat(),
+  );
+  console.log(
+    `quiet tree (depth 2 and leaf processes): RSS ${(quiet.reduce((sum, r) => sum + (r.rss as number), 0) / quietNodes / 1024).toFixed(0)} KiB, ` +
+      `JS heap ${(quiet.reduce((sum, r) => sum + (r.heap as number), 0) / quietNodes / 1024).toFixed(0)} KiB per node; ` +
+      `interest keys per node: mean ${(quietKeys.reduce((a, b) => a + b, 0) / quietKeys.length).toFixed(0)}, max ${Math.max(...quietKeys)}`,
+  );
   const done = leafWorkers.map((w) =>
-    w.ask({ type: "churn", perSecond: 1000 / leafWorkers.length, seconds }, "churned", 60_000),
+    w.ask({ type: "churn", perSecond: 1000 / leafWorkers.length, seconds }, "churned", 120_000),
   );
   const rootKeys: number[] = [];
   const sampler = setInterval(() => rootKeys.push(root.bus.gauges().interestKeys), 100);
@@ -334,8 +376,9 @@ async function churn(root: TreeNode, workers: Worker[]): Promise<void> {
     (reply) => Object.values(reply.parents as Record<string, string | null>),
   );
   console.log(
-    `churn: ${subscriptions} subscribe/unsubscribe across the leaves (each held 1 s) in ${took.toFixed(1)} s ` +
-      `(asked: 1,000/s for ${seconds} s; a stalled process catches up); nodes still linked after: ` +
+    `churn: ${subscriptions} subscriptions of new event names across the leaves, each unsubscribed 1 s later, ` +
+      `issued in ${took.toFixed(1)} s (asked: 1,000/s for ${seconds} s; a process that stalls catches up), ` +
+      `${load()}; nodes still linked after: ` +
       `${linked.filter((parent) => parent !== null).length} of ${linked.length}; interest-table keys per node:`,
   );
   const names = ["root", "depth 1", "depth 2", "leaf"];
@@ -350,6 +393,106 @@ async function churn(root: TreeNode, workers: Worker[]): Promise<void> {
     `memory per node (depth 2 and leaf processes, during churn): RSS ${(rss / nodes / 1024).toFixed(0)} KiB, ` +
       `JS heap ${(heap / nodes / 1024).toFixed(0)} KiB (${nodes} nodes in ${leafWorkers.length} processes)`,
   );
+}
+
+/** Waits until every node is linked (a process that stalled may have lost links for a while). */
+async function linked(workers: Worker[]): Promise<void> {
+  const began = Date.now();
+  for (;;) {
+    const parents = (await Promise.all(workers.map((w) => w.ask({ type: "status" }, "status")))).flatMap(
+      (reply) => Object.values(reply.parents as Record<string, string | null>),
+    );
+    if (parents.every((parent) => parent !== null)) return;
+    if (Date.now() - began > 120_000) throw new Error("the tree did not re-form within 120 s");
+    await sleep(500);
+  }
+}
+
+/**
+ * A fleet apply of 10,000 containers over the 1,000 leaves, as `treescale apply` runs it through the
+ * root: every node gets an agent over an in-memory engine; a client of the root gathers every node's
+ * state, plans, sends each leaf its slice and waits until each reports it settled. The first apply
+ * creates the containers; each further one changes their environment, so every container is recreated.
+ */
+async function fleetApply(
+  root: TreeNode,
+  rootChildren: () => ChildLink[],
+  workers: Worker[],
+  applies: number,
+  dir: string,
+): Promise<void> {
+  const rootAgent = await startFakeAgent(root, [], dir, rootChildren);
+  const client = await BusClient.connect({
+    url: `tcp://${root.address.host}:${root.address.port}`,
+    token: "bench",
+  });
+  try {
+    const started = await Promise.all(workers.map((w) => w.ask({ type: "agents", dir }, "agents", 300_000)));
+    const agents = 1 + started.reduce((sum, reply) => sum + (reply.started as number), 0);
+    const bus = clientFleetBus(client);
+    const registry = new Registry([
+      containerController({
+        drivers: () => {
+          throw new InternalError("planning a fleet apply needs no engine");
+        },
+      }),
+    ]);
+    const plans: number[] = [];
+    const converges: number[] = [];
+    for (let trial = 0; trial <= applies; trial++) {
+      const manifest = join(dir, "bench.toml");
+      await writeFile(
+        manifest,
+        `[containers.app]\nimage = "local/bench:1"\nreplicas = ${CONTAINERS}\ncommand = ["sleep", "3600"]\n` +
+          `env = { TRIAL = "${trial}" }\nplacement = { tags = ["leaf"] }\n`,
+      );
+      const loaded = await loadManifests([manifest], undefined, { sections: registry.sections() });
+      if (loaded.issues.length > 0) throw new Error(`bench manifest: ${JSON.stringify(loaded.issues)}`);
+      const began = now();
+      const plan = await planFromTree(bus, loaded, registry, {
+        prune: false,
+        allowEmpty: false,
+        gatherMs: 60_000,
+        stack: "bench",
+      });
+      const planned = now();
+      const result = await applyFleet({
+        bus,
+        plan,
+        registry,
+        deadline: Date.now() + 600_000,
+        onProgress: () => {},
+      });
+      const converged = now();
+      const outcomes = new Map<string, number>();
+      for (const outcome of result.nodes)
+        outcomes.set(outcome.result, (outcomes.get(outcome.result) ?? 0) + 1);
+      const actions = plan.nodes.reduce((sum, node) => sum + node.actions.length, 0);
+      const engines = await Promise.all(workers.map((w) => w.ask({ type: "engines" }, "engines")));
+      const containers =
+        running([rootAgent]) + engines.reduce((sum, reply) => sum + (reply.running as number), 0);
+      const whole = outcomes.get("converged") === plan.nodes.length && containers === CONTAINERS;
+      console.log(
+        `  fleet apply ${trial === 0 ? "(create)" : "(recreate all)"}: planned ${actions} actions for ` +
+          `${plan.nodes.length} nodes in ${(planned - began).toFixed(0)} ms, ` +
+          `${whole ? "converged" : `NOT converged (${JSON.stringify(Object.fromEntries(outcomes))})`} in ` +
+          `${(converged - planned).toFixed(0)} ms; ${containers} of ${CONTAINERS} containers running (${load()})`,
+      );
+      if (trial === 0) continue;
+      plans.push(planned - began);
+      converges.push(converged - planned);
+    }
+    console.log(
+      `fleet apply of ${CONTAINERS} containers over the 1,000 leaves (${agents} agents, in-memory engines), ` +
+        `each recreating every container: plan (gather every node's state + plan) ${summary(plans)}; ` +
+        `converge (slices sent, every node settled) ${summary(converges)}`,
+    );
+  } finally {
+    await client.close();
+    // The churn after this measures the bus alone, as before the agents started.
+    await Promise.all(workers.map((w) => w.ask({ type: "agents-stop" }, "agents-stopped", 120_000)));
+    await rootAgent.agent.stop();
+  }
 }
 
 async function fdLimit(): Promise<string> {
