@@ -6,6 +6,7 @@ import { ExitError, errorMessage, UsageError } from "../errors.js";
 import type { NodeState } from "../model/wire.js";
 import type { BuildReport, Controller, FleetBuilder } from "../reconcile/controller.js";
 import {
+  currentContextName,
   ensureCredentials,
   readContext,
   readServerRecords,
@@ -138,16 +139,19 @@ async function runBuild(flags: BuildFlags, kinds: Kinds): Promise<number> {
         servers.map((s) => [s.name, parents.get(s.name)] as const),
         wholeNumber("--timeout", 1)(flags.timeout) * 1000,
       );
-  await record(servers.map((s) => s.name).filter((name) => !joined.includes(name)));
-  await saveContext(home, {
-    name: contextName,
-    node: url,
-    token: credentials.adminToken,
-    ...(treeTls ? { ca: treeTls.caFile } : {}),
-    servers: servers.map((s) => s.name),
-    builtAt: new Date().toISOString(),
-  });
-  await useContext(home, contextName);
+  // Two files of their own, each written atomically (with an fsync): side by side.
+  await Promise.all([
+    record(servers.map((s) => s.name).filter((name) => !joined.includes(name))),
+    saveContext(home, {
+      name: contextName,
+      node: url,
+      token: credentials.adminToken,
+      ...(treeTls ? { ca: treeTls.caFile } : {}),
+      servers: servers.map((s) => s.name),
+      builtAt: new Date().toISOString(),
+    }),
+  ]);
+  if ((await currentContextName(home)) !== contextName) await useContext(home, contextName);
   const missing = servers.map((s) => s.name).filter((name) => !joined.includes(name));
   if (missing.length > 0)
     process.stdout.write(`✗ not in the tree after ${flags.timeout} s: ${missing.join(", ")}\n`);
