@@ -119,7 +119,8 @@ export async function sendImage(
         const nodes = lastReply?.loading.length ? lastReply.loading : [receiver];
         return nodes.map((node) => ({ node, outcome: "failed", error: why }));
       }
-      await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)));
+      // Capped low: an offer is one small request, and a restarted node should not wait long for it.
+      await sleep(Math.min(1000, 250 * 2 ** Math.min(attempt, 2)));
     }
   }
 }
