@@ -6,7 +6,9 @@
 //   serial N   `docker save | docker load` once per target, one after another (the image removed
 //              between them, so each is a full load): what pushing without the tree costs.
 // Beside each push: every node's peak RSS (sampled from /proc every 100 ms) and the CPU seconds it
-// used, and the machine's load average: on a shared machine the push competes for its two CPUs.
+// used, the machine's load average (on a shared machine the push competes for its two CPUs), and the
+// slowest of the events published at the root every 100 ms and received at the deepest target, through
+// the links the image crosses: the tree's events must not wait behind it (the issue's bound: 1 s).
 // Every target node runs on ONE dockerd of the bench's own (its own data root and bridge): N targets
 // means N concurrent loads of the same image into that one engine, which a fleet of N machines would
 // not share. That engine is what "crosses engines" here; the root shares the machine's engine.
@@ -16,6 +18,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { BusClient } from "../src/bus/client/index.js";
 import { PrivateDockerd } from "../test/support/private-dockerd.js";
 import { type NodeProcess, startNodeProcess, stopProcess } from "./support/node-process.js";
 import { residentBytesOf } from "./support/process-samples.js";
@@ -109,6 +112,7 @@ export async function run(args: string[]): Promise<void> {
         });
       }, 100);
       const loadBefore = loadavg()[0]!;
+      const latencies = await eventLatencies(root.url, nodes[n]!.url);
       const push = await timed(() =>
         exec(process.execPath, [
           cli,
@@ -126,9 +130,10 @@ export async function run(args: string[]): Promise<void> {
         ]),
       );
       clearInterval(sampler);
+      const slowest = await latencies.stop();
       const cpuAfter = await Promise.all(watched.map((node) => cpuSecondsOf(node.process.pid!)));
       usage.push(
-        `push to ${n}: load average ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}; per node peak RSS / CPU: ${watched
+        `push to ${n}: load average ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}; slowest of ${slowest.count} events root → ${nodes[n]!.name} during it: ${slowest.ms} ms; per node peak RSS / CPU: ${watched
           .map(
             (node, i) =>
               `${node.name} ${(peaks[i]! / 1e6).toFixed(0)} MB / ${(cpuAfter[i]! - cpuBefore[i]!).toFixed(1)} s`,
@@ -170,4 +175,22 @@ async function cpuSecondsOf(pid: number): Promise<number> {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // Clock ticks: 100 per second on Linux.
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Events published at `from` every 100 ms and received at `to`, until stop(): how many, the slowest. */
+async function eventLatencies(from: string, to: string) {
+  const options = { token: "bench-token" };
+  const near = await BusClient.connect({ url: from, events: [], ...options });
+  const far = await BusClient.connect({ url: to, events: ["bench.beat"], ...options });
+  const seen: number[] = [];
+  far.onMessage((message) => seen.push(Date.now() - Number(message.text())));
+  const beat = setInterval(() => near.publish("bench.beat", String(Date.now())), 100);
+  return {
+    async stop(): Promise<{ count: number; ms: number }> {
+      clearInterval(beat);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await Promise.all([near.close(), far.close()]);
+      return { count: seen.length, ms: seen.length > 0 ? Math.max(...seen) : Number.NaN };
+    },
+  };
 }
