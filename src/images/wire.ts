@@ -18,8 +18,11 @@ export const IMAGE_EVENTS = {
 
 /** Bytes of one chunk: small beside the bus's frame limit (8 MiB), large enough to keep overhead low. */
 export const CHUNK_BYTES = 1024 * 1024;
-/** Chunks a sender keeps unacknowledged on one link: at most 8 MiB of image in flight per link. */
-export const CHUNK_CREDIT = 8;
+/**
+ * Chunks a sender keeps unacknowledged on one link: at most 4 MiB of image in flight per link, which is
+ * also the most an event crossing that link can find queued ahead of it.
+ */
+export const CHUNK_CREDIT = 4;
 
 /** Which nodes should end up with the image: `--to node:NAME|tag:TAG|all`. */
 export type ImageTarget = { type: "all" } | { type: "node"; name: string } | { type: "tag"; tag: string };
