@@ -1,8 +1,8 @@
 // `treescale publish EVENT`: send one event into the tree, optionally narrowed to a node, tag, group,
 // channel, and say how many subscribers received it (with --wait-for-subscriber: once one is reachable).
 import type { Command } from "commander";
-import type { BusClient, Target } from "../bus/client/index.js";
-import { UsageError } from "../errors.js";
+import type { BusClient, DeliveryCount, Target } from "../bus/client/index.js";
+import { EXIT, ExitError, UsageError } from "../errors.js";
 import {
   type ConnectionFlags,
   connectClient,
@@ -15,6 +15,7 @@ import { wholeNumber } from "./flag-values.js";
 import type { EmbeddedNode } from "./fleet-connection.js";
 import type { Kinds } from "./kinds.js";
 import { formatDeliveryCount, publishWhenSubscribed } from "./publish-count.js";
+import { nextStopSignal } from "./stop-signal.js";
 
 interface PublishFlags extends ConnectionFlags {
   data?: string;
@@ -72,22 +73,30 @@ export function registerPublish(program: Command, kinds: Kinds): void {
       try {
         // A counted publish: every node it reaches reports its subscribers and where it sent it on. The
         // first report, from the node we are connected to, also says it took the event (a refusal is ERROR).
-        const publish = (timeoutMs: number) => client.publishCounted(event, payload, target, { timeoutMs });
+        let sent = false;
+        const publish = (timeoutMs: number) => {
+          sent = true;
+          return client.publishCounted(event, payload, target, { timeoutMs });
+        };
         const count = flags.waitForSubscriber
-          ? await publishWhenSubscribed(
+          ? await untilInterrupted(
               event,
-              {
-                probe: (timeoutMs) => client.publishCounted(event, "", target, { timeoutMs, probe: true }),
-                publish,
-                waiting: () =>
-                  process.stderr.write(
-                    `waiting up to ${flags.waitTimeout} s for a subscriber of "${event}" to be reachable\n`,
-                  ),
-                now: Date.now,
-                sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-              },
-              flags.waitTimeout * 1000,
-              reportDeadlineMs,
+              () => sent,
+              publishWhenSubscribed(
+                event,
+                {
+                  probe: (timeoutMs) => client.publishCounted(event, "", target, { timeoutMs, probe: true }),
+                  publish,
+                  waiting: () =>
+                    process.stderr.write(
+                      `waiting up to ${flags.waitTimeout} s for a subscriber of "${event}" to be reachable\n`,
+                    ),
+                  now: Date.now,
+                  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+                },
+                flags.waitTimeout * 1000,
+                reportDeadlineMs,
+              ),
             )
           : await publish(reportDeadlineMs);
         const { stdout, note } = formatDeliveryCount(count, output, reportDeadlineMs);
@@ -100,4 +109,21 @@ export function registerPublish(program: Command, kinds: Kinds): void {
         await embedded?.close();
       }
     });
+}
+
+/** Ctrl-C while waiting for a subscriber ends the wait at once with 130, saying whether the event went out. */
+async function untilInterrupted(
+  event: string,
+  sent: () => boolean,
+  waiting: Promise<DeliveryCount>,
+): Promise<DeliveryCount> {
+  const stopped = nextStopSignal();
+  const ended = await Promise.race([waiting, stopped]);
+  if (typeof ended !== "string") return ended;
+  throw new ExitError(
+    EXIT.interrupted,
+    sent()
+      ? `interrupted: "${event}" was published; how many received it is not known`
+      : `interrupted while waiting for a subscriber of "${event}": nothing was published`,
+  );
 }

@@ -170,6 +170,33 @@ describe("publish --wait-for-subscriber", () => {
   });
 });
 
+describe("Ctrl-C during publish --wait-for-subscriber", () => {
+  it("ends the wait at once with 130, saying nothing was published", async () => {
+    const child = spawn(
+      process.execPath,
+      [CLI, "publish", "nobody", "--wait-for-subscriber", "--wait-timeout", "30", "--node", root.url],
+      { env: { ...callerEnvironment(), ...env }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const done = resultOf(child);
+    await eventually(
+      async () => (stderr.includes('for a subscriber of "nobody"') ? true : undefined),
+      15_000,
+    );
+    const at = Date.now();
+    child.kill("SIGINT");
+    const result = await done;
+    expect(result.code).toBe(130);
+    expect(result.stderr).toContain(
+      'interrupted while waiting for a subscriber of "nobody": nothing was published',
+    );
+    expect(Date.now() - at).toBeLessThan(3000);
+  }, 40_000);
+});
+
 describe("publish on the embedded node", () => {
   it("without --node, events on the embedded node receives what publish sends; with nobody running it, 0", async () => {
     const home = await scratch();
