@@ -412,7 +412,8 @@ async function linked(workers: Worker[]): Promise<void> {
  * A fleet apply of 10,000 containers over the 1,000 leaves, as `treescale apply` runs it through the
  * root: every node gets an agent over an in-memory engine; a client of the root gathers every node's
  * state, plans, sends each leaf its slice and waits until each reports it settled. The first apply
- * creates the containers; each further one changes their environment, so every container is recreated.
+ * creates the containers; each further one changes their environment, so every container is recreated
+ * (all nodes in one wave: the update policy allows all 10,000 replicas at once).
  */
 async function fleetApply(
   root: TreeNode,
@@ -444,7 +445,9 @@ async function fleetApply(
       await writeFile(
         manifest,
         `[containers.app]\nimage = "local/bench:1"\nreplicas = ${CONTAINERS}\ncommand = ["sleep", "3600"]\n` +
-          `env = { TRIAL = "${trial}" }\nplacement = { tags = ["leaf"] }\n`,
+          `env = { TRIAL = "${trial}" }\nplacement = { tags = ["leaf"] }\n` +
+          // Every node at once: with the default (1), a recreate is a rolling update of 1,000 waves.
+          `update = { max_parallel = ${CONTAINERS} }\n`,
       );
       const loaded = await loadManifests([manifest], undefined, { sections: registry.sections() });
       if (loaded.issues.length > 0) throw new Error(`bench manifest: ${JSON.stringify(loaded.issues)}`);
