@@ -11,6 +11,8 @@ import {
   type WebSocketConstructor,
 } from "../bus/client/index.js";
 import { TreescaleError, UsageError } from "../errors.js";
+import { chosenContext } from "../state/contexts.js";
+import { treescaleHome } from "../state/stack-files.js";
 import { wholeNumber } from "./flag-values.js";
 
 /**
@@ -59,12 +61,36 @@ export function addConnectionOptions(command: Command): Command {
     );
 }
 
-/** --node/--token/--ca with $TREESCALE_NODE/$TREESCALE_TOKEN/$TREESCALE_CA as defaults. */
-export function connectionFrom(flags: ConnectionFlags): Endpoint {
-  const url = flags.node ?? process.env.TREESCALE_NODE;
-  if (!url)
-    throw new UsageError("--node is required (or set TREESCALE_NODE), for example --node 127.0.0.1:7000");
-  return { ...endpointSettings(flags), url, token: flags.token ?? process.env.TREESCALE_TOKEN };
+/** The tree a verb that needs one talks to (see treeEndpoint); a usage error when there is none. */
+export async function requiredTreeEndpoint(flags: ConnectionFlags): Promise<Endpoint> {
+  const endpoint = await treeEndpoint(flags);
+  if (!endpoint)
+    throw new UsageError(
+      "--node is required (or set TREESCALE_NODE, or use a tree recorded by treescale build: --context), for example --node 127.0.0.1:7000",
+    );
+  return endpoint;
+}
+
+/**
+ * The node a verb talks to when it may also run the embedded one: --node/$TREESCALE_NODE, else the tree
+ * recorded by `treescale build` (--context, $TREESCALE_CONTEXT or the current one, with its token and
+ * CA); undefined when there is neither, for the embedded node.
+ */
+export async function treeEndpoint(flags: ConnectionFlags): Promise<Endpoint | undefined> {
+  const named = flags.node ?? process.env.TREESCALE_NODE;
+  const context = named
+    ? undefined
+    : await chosenContext(treescaleHome(), flags.context ?? (process.env.TREESCALE_CONTEXT || undefined));
+  const url = named ?? context?.node;
+  if (!url) return undefined;
+  const settings = endpointSettings(flags);
+  return {
+    ...settings,
+    url,
+    token: flags.token ?? process.env.TREESCALE_TOKEN ?? context?.token,
+    // A tree built with TLS is trusted through the CA its build made, unless --ca / $TREESCALE_CA says otherwise.
+    caFile: settings.caFile ?? context?.ca,
+  };
 }
 
 /** The CA and deadline of a connection, whichever node it goes to. */

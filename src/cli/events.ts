@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import type { Message } from "../bus/client/index.js";
 import { EXIT, UsageError } from "../errors.js";
-import { BusCliError, type ConnectionFlags, connectClient, connectionFrom } from "./bus-connection.js";
+import { BusCliError, type ConnectionFlags, connectClient, treeEndpoint } from "./bus-connection.js";
 import { connectEmbeddedClient } from "./embedded-client.js";
 import { collect } from "./flag-values.js";
 import type { Kinds } from "./kinds.js";
@@ -63,7 +63,7 @@ export function registerEvents(program: Command, kinds: Kinds): void {
       if (flags.output !== "json" && flags.output !== "text")
         throw new UsageError('-o must be "json" or "text"');
       const output = flags.output;
-      // Without a node, the embedded node: joined if a `watch` runs it, else run here while listening.
+      // Without --node or a recorded tree, the embedded node: joined if a `watch` runs it, else run here.
       const declaration = {
         events: flags.event.length > 0 ? flags.event : ["*"],
         tags: flags.tag,
@@ -71,15 +71,15 @@ export function registerEvents(program: Command, kinds: Kinds): void {
         channels: flags.channel,
       };
       const stopped = nextStopSignal();
-      const useEmbedded = (flags.node ?? process.env.TREESCALE_NODE) === undefined;
-      const { client, embedded } = useEmbedded
-        ? await connectEmbeddedClient(
+      const tree = await treeEndpoint(flags);
+      const { client, embedded } = tree
+        ? { client: await connectClient(tree, declaration), embedded: undefined }
+        : await connectEmbeddedClient(
             flags.name,
             { heal: flags.heal, readOnly: false, kinds },
             flags,
             declaration,
-          )
-        : { client: await connectClient(connectionFrom(flags), declaration), embedded: undefined };
+          );
       process.stderr.write(`connected to ${client.node}\n`);
       client.onMessage((message) => process.stdout.write(`${formatEvent(message, output)}\n`));
       // As `logs -f`: Ctrl-C exits at once with 130, as shells expect after SIGINT.

@@ -14,12 +14,12 @@ import {
 } from "../node/embedded-endpoint.js";
 import { NodeDaemon } from "../node/node-daemon.js";
 import type { Controller, NodeController } from "../reconcile/controller.js";
-import { chosenContext } from "../state/contexts.js";
 import { treescaleHome } from "../state/stack-files.js";
 import {
   type ConnectionFlags as BusConnectionFlags,
   connectClient,
   endpointSettings,
+  treeEndpoint,
 } from "./bus-connection.js";
 import { checkNodeName } from "./shared-options.js";
 
@@ -53,31 +53,18 @@ export async function openFleet(
   kinds: EmbeddedKinds,
   retried = false,
 ): Promise<FleetConnection> {
-  const named = flags.node ?? process.env.TREESCALE_NODE;
   // Without --node, a tree recorded by `treescale build` (named, or the current one) before the embedded node.
-  const context = named
-    ? undefined
-    : await chosenContext(treescaleHome(), flags.context ?? (process.env.TREESCALE_CONTEXT || undefined));
-  const url = named ?? context?.node;
-  const embedded = url
-    ? undefined
-    : await openEmbeddedNode(checkNodeName(flags.name), {
-        heal: flags.heal ?? true,
-        readOnly: flags.readOnly ?? false,
-        kinds,
-      });
-  const settings = endpointSettings(flags);
-  const { deadlineMs } = settings;
-  // A tree built with TLS is trusted through the CA its build made, unless --ca / $TREESCALE_CA says otherwise.
-  const caFile = settings.caFile ?? (named ? undefined : context?.ca);
-  const endpoint = embedded
-    ? { url: embedded.url, token: embedded.token, caFile: undefined, deadlineMs }
-    : {
-        url: url ?? "",
-        token: flags.token ?? process.env.TREESCALE_TOKEN ?? context?.token,
-        caFile,
-        deadlineMs,
-      };
+  let endpoint = await treeEndpoint(flags);
+  let embedded: EmbeddedNode | undefined;
+  if (!endpoint) {
+    embedded = await openEmbeddedNode(checkNodeName(flags.name), {
+      heal: flags.heal ?? true,
+      readOnly: flags.readOnly ?? false,
+      kinds,
+    });
+    const { deadlineMs } = endpointSettings(flags);
+    endpoint = { url: embedded.url, token: embedded.token, caFile: undefined, deadlineMs };
+  }
   let client: Awaited<ReturnType<typeof connectClient>>;
   try {
     client = await connectClient(endpoint, { reconnect: false });

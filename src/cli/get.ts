@@ -116,11 +116,11 @@ async function builtServers(node: string | undefined, named: string | undefined)
 
 /** Which node has which image: asked of every node of the tree through --node. */
 async function gatherImages(options: GetOptions): Promise<Row[]> {
-  const [{ connectClient, connectionFrom }, { imageRows }] = await Promise.all([
+  const [{ connectClient, requiredTreeEndpoint }, { imageRows }] = await Promise.all([
     import("./bus-connection.js"),
     import("./image.js"),
   ]);
-  const client = await connectClient(connectionFrom(options), { reconnect: false });
+  const client = await connectClient(await requiredTreeEndpoint(options), { reconnect: false });
   try {
     return await imageRows(client, options.wait);
   } finally {

@@ -15,7 +15,7 @@ import {
   type NodeResult,
   parseImageTarget,
 } from "../images/wire.js";
-import { type ConnectionFlags, connectClient, connectionFrom } from "./bus-connection.js";
+import { type ConnectionFlags, connectClient, requiredTreeEndpoint } from "./bus-connection.js";
 import type { Row } from "./get-rows.js";
 import { LiveProgress, ProgressLines, type ProgressView } from "./image-progress.js";
 import { type RowFormat, render } from "./row-output.js";
@@ -45,7 +45,9 @@ export function registerImage(program: Command): void {
           `image "${reference}" is not on this machine's Docker engine: build or load it first (docker images lists what is there)`,
         );
       const size = (await engine.list()).find((listed) => listed.id === id)?.size ?? 0;
-      const client = await connectClient(connectionFrom(flags), { events: [IMAGE_EVENTS.progress] });
+      const client = await connectClient(await requiredTreeEndpoint(flags), {
+        events: [IMAGE_EVENTS.progress],
+      });
       const printer: ProgressView = process.stderr.isTTY
         ? new LiveProgress(id, process.stderr)
         : new ProgressLines(id, process.stderr);

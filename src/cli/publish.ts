@@ -7,8 +7,8 @@ import {
   type ConnectionFlags,
   connectClient,
   connectionError,
-  connectionFrom,
   endpointSettings,
+  treeEndpoint,
 } from "./bus-connection.js";
 import { connectEmbeddedClient } from "./embedded-client.js";
 import { wholeNumber } from "./flag-values.js";
@@ -53,9 +53,8 @@ export function registerPublish(program: Command, kinds: Kinds): void {
       if (flags.output !== "json" && flags.output !== "text")
         throw new UsageError('-o must be "json" or "text"');
       const output = flags.output;
-      const useEmbedded = (flags.node ?? process.env.TREESCALE_NODE) === undefined;
-      const endpoint = useEmbedded ? undefined : connectionFrom(flags);
-      // Without --node, the embedded node: joined if a `watch` or `events` runs it; otherwise one runs here
+      const endpoint = await treeEndpoint(flags);
+      // Without --node or a recorded tree, the embedded node: joined if a `watch` or `events` runs it; otherwise one runs here
       // for the publish, read-only (it never acts on containers), whose only subscribers would be ours.
       const { client, embedded }: { client: BusClient; embedded: EmbeddedNode | undefined } = endpoint
         ? { client: await connectClient(endpoint, { reconnect: false }), embedded: undefined }

@@ -5,9 +5,7 @@ import { type Command, Option } from "commander";
 import type { BusClient, Message } from "../bus/client/index.js";
 import { TreescaleError } from "../errors.js";
 import { CONTAINER_STATS_EVENT, type ContainerStatsPayload } from "../model/usage.js";
-import { chosenContext } from "../state/contexts.js";
-import { treescaleHome } from "../state/stack-files.js";
-import { type ConnectionFlags, connectClient, connectionFrom, endpointSettings } from "./bus-connection.js";
+import { type ConnectionFlags, connectClient, endpointSettings, treeEndpoint } from "./bus-connection.js";
 import type { Kinds } from "./kinds.js";
 import { addNodeNameOption, checkNodeName, outputOption } from "./shared-options.js";
 import { jsonSnapshot, type Received, renderTable, SORT_KEYS, type SortKey } from "./top-view.js";
@@ -89,20 +87,12 @@ async function connectForTop(
   kinds: Kinds,
 ): Promise<{ client: BusClient; close: () => Promise<void> }> {
   const settings = { events: [CONTAINER_STATS_EVENT] };
-  if ((flags.node ?? process.env.TREESCALE_NODE) !== undefined) {
-    const client = await connectClient(connectionFrom(flags), settings);
+  const tree = await treeEndpoint(flags);
+  if (tree) {
+    const client = await connectClient(tree, settings);
     return { client, close: () => client.close() };
   }
-  const context = await chosenContext(
-    treescaleHome(),
-    flags.context ?? (process.env.TREESCALE_CONTEXT || undefined),
-  );
-  const { caFile, deadlineMs } = endpointSettings(flags);
-  if (context) {
-    const token = flags.token ?? process.env.TREESCALE_TOKEN ?? context.token;
-    const client = await connectClient({ url: context.node, token, caFile, deadlineMs }, settings);
-    return { client, close: () => client.close() };
-  }
+  const { deadlineMs } = endpointSettings(flags);
   const { openEmbeddedNode } = await import("./fleet-connection.js");
   // Looking changes nothing: an embedded node started for top only observes.
   const embedded = await openEmbeddedNode(checkNodeName(flags.name), { heal: true, readOnly: true, kinds });

@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { saveContext, useContext } from "../../src/state/contexts.js";
 import { BusFixture, inbox, type NodeProcess, sync, until } from "../support/bus.js";
 import { CLI, callerEnvironment, resultOf, runCli, scratch } from "../support/cli.js";
 import { uniqueNodeName } from "../support/docker.js";
@@ -233,6 +234,51 @@ describe("publish on the embedded node", () => {
     const alone = await runCli(["publish", "hello", "--name", name], { env: local });
     expect(alone.code).toBe(0);
     expect(alone.stdout).toBe("0\n");
+    await home.remove();
+  }, 60_000);
+});
+
+describe("publish and events without --node, with a tree recorded as the current context", () => {
+  it("talk to that tree's root with its token, as the other verbs do (not to the embedded node)", async () => {
+    const home = await scratch();
+    const local = { TREESCALE_HOME: join(home.dir, "home") };
+    await saveContext(local.TREESCALE_HOME, {
+      name: "lab",
+      node: root.url,
+      token: "good-token",
+      servers: [],
+      builtAt: new Date().toISOString(),
+    });
+    await useContext(local.TREESCALE_HOME, "lab");
+    const events = spawn(process.execPath, [CLI, "events", "--event", "ctx"], {
+      env: { ...callerEnvironment(), ...local },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    events.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    events.stderr?.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    const eventsDone = resultOf(events);
+    try {
+      await eventually(async () => (err.includes("connected to") ? true : undefined), 30_000);
+      expect(err).toContain(`connected to ${root.name}`);
+      const leafInbox = inbox(await fixture.client(leaf, { events: ["ctx", "sync"] }));
+      await sync(await fixture.client(root, { events: [] }), [leafInbox]);
+      const sent = await runCli(["publish", "ctx", "--data", "through the context"], { env: local });
+      expect(sent.stderr).toBe("");
+      expect(sent.code).toBe(0);
+      // The events command on the root and the client on the leaf.
+      expect(sent.stdout).toBe("2\n");
+      expect((await leafInbox.next()).text()).toBe("through the context");
+      await eventually(async () => (out.includes("through the context") ? true : undefined), 10_000);
+    } finally {
+      events.kill("SIGINT");
+      await eventsDone;
+    }
     await home.remove();
   }, 60_000);
 });
