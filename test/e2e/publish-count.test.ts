@@ -198,37 +198,54 @@ describe("Ctrl-C during publish --wait-for-subscriber", () => {
   }, 40_000);
 });
 
+/** `treescale events ARGS` running until stop(), once it has said where it is connected. */
+async function startEvents(args: string[], local: Record<string, string>) {
+  const child = spawn(process.execPath, [CLI, "events", ...args], {
+    env: { ...callerEnvironment(), ...local },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    err += chunk.toString();
+  });
+  const done = resultOf(child);
+  try {
+    await eventually(async () => (err.includes("connected to") ? true : undefined), 30_000);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+  return {
+    out: () => out,
+    err: () => err,
+    async stop() {
+      child.kill("SIGINT");
+      await done;
+    },
+  };
+}
+
 describe("publish on the embedded node", () => {
   it("without --node, events on the embedded node receives what publish sends; with nobody running it, 0", async () => {
     const home = await scratch();
     const name = uniqueNodeName("pub");
     const local = { TREESCALE_HOME: join(home.dir, "home") };
-    const events = spawn(process.execPath, [CLI, "events", "--name", name, "--event", "hello"], {
-      env: { ...callerEnvironment(), ...local },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    events.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    events.stderr?.on("data", (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    const eventsDone = resultOf(events);
+    const events = await startEvents(["--name", name, "--event", "hello"], local);
     try {
-      await eventually(async () => (err.includes("connected to") ? true : undefined), 30_000);
       const sent = await runCli(["publish", "hello", "--name", name, "--data", "from publish"], {
         env: local,
       });
       expect(sent.stderr).toBe("");
       expect(sent.code).toBe(0);
       expect(sent.stdout).toBe("1\n");
-      await eventually(async () => (out.includes("from publish") ? true : undefined), 10_000);
-      expect(out).toMatch(new RegExp(`^hello from=${name} from publish$`, "m"));
+      await eventually(async () => (events.out().includes("from publish") ? true : undefined), 10_000);
+      expect(events.out()).toMatch(new RegExp(`^hello from=${name} from publish$`, "m"));
     } finally {
-      events.kill("SIGINT");
-      await eventsDone;
+      await events.stop();
     }
     // Nobody runs it now: publish runs it for itself (read-only, acting on nothing), and nobody listens.
     const alone = await runCli(["publish", "hello", "--name", name], { env: local });
@@ -250,22 +267,9 @@ describe("publish and events without --node, with a tree recorded as the current
       builtAt: new Date().toISOString(),
     });
     await useContext(local.TREESCALE_HOME, "lab");
-    const events = spawn(process.execPath, [CLI, "events", "--event", "ctx"], {
-      env: { ...callerEnvironment(), ...local },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    events.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    events.stderr?.on("data", (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    const eventsDone = resultOf(events);
+    const events = await startEvents(["--event", "ctx"], local);
     try {
-      await eventually(async () => (err.includes("connected to") ? true : undefined), 30_000);
-      expect(err).toContain(`connected to ${root.name}`);
+      expect(events.err()).toContain(`connected to ${root.name}`);
       const leafInbox = inbox(await fixture.client(leaf, { events: ["ctx", "sync"] }));
       await sync(await fixture.client(root, { events: [] }), [leafInbox]);
       const sent = await runCli(["publish", "ctx", "--data", "through the context"], { env: local });
@@ -274,10 +278,9 @@ describe("publish and events without --node, with a tree recorded as the current
       // The events command on the root and the client on the leaf.
       expect(sent.stdout).toBe("2\n");
       expect((await leafInbox.next()).text()).toBe("through the context");
-      await eventually(async () => (out.includes("through the context") ? true : undefined), 10_000);
+      await eventually(async () => (events.out().includes("through the context") ? true : undefined), 10_000);
     } finally {
-      events.kill("SIGINT");
-      await eventsDone;
+      await events.stop();
     }
     await home.remove();
   }, 60_000);
