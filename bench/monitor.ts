@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import Docker from "dockerode";
 import { BusClient } from "../src/bus/client/index.js";
 import { CONTAINER_STATS_EVENT, type ContainerStatsPayload } from "../src/model/usage.js";
+import { removeContainersOfNode } from "../test/support/docker.js";
 import { measureDashboard } from "./dashboard.js";
 import { startNodeProcess, stopProcess } from "./support/node-process.js";
 import { exec, median, printTable } from "./support/timing.js";
@@ -46,18 +47,6 @@ async function cpuPercentOver(pid: number, seconds: number): Promise<number> {
   await sleep(seconds * 1000);
   const cpuAfter = await cpuSeconds(pid);
   return ((cpuAfter - cpuBefore) / ((performance.now() - wallBefore) / 1000)) * 100;
-}
-
-async function removeContainers(node: string): Promise<void> {
-  const list = await docker.listContainers({ all: true, filters: { label: [`treescale.node=${node}`] } });
-  await Promise.all(
-    list.map((c) =>
-      docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined),
-    ),
-  );
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -162,7 +151,7 @@ export async function run(args: string[]): Promise<void> {
   } finally {
     await watcher?.close().catch(() => undefined);
     await Promise.all(children.map(stopProcess));
-    await removeContainers(node);
+    await removeContainersOfNode(node);
     await rm(dir, { recursive: true, force: true });
   }
   // After the node's figures, so that the browser's work does not fall in their windows.
