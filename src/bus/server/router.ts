@@ -403,19 +403,22 @@ export class Router {
 
   /** Tells a counted PUBLISH's publisher what this node did with it. */
   private reportDelivery(header: RouteHeader, subscribers: number, forwarded: readonly Peer[]): void {
-    const report = encodeRouted(
-      FrameType.reply,
-      {
-        id: header.id,
-        event: header.event,
-        origin: this.name,
-        node: header.origin,
-        replyTo: header.replyTo,
-      },
+    this.replyFrom(
+      header,
       encodeDeliveryReport({ node: this.name, subscribers, forwardedTo: forwarded.map((link) => link.name) }),
       FrameFlag.deliveryReport,
     );
-    this.routeReply(report, decodeRoute(report), undefined);
+  }
+
+  /** Sends this node's REPLY to the sender of `header` (a request, or a counted publish). */
+  private replyFrom(header: RouteHeader, payload: Uint8Array, flags: number): void {
+    const answer = encodeRouted(
+      FrameType.reply,
+      { id: header.id, event: header.event, origin: this.name, node: header.origin, replyTo: header.replyTo },
+      payload,
+      flags,
+    );
+    this.routeReply(answer, decodeRoute(answer), undefined);
   }
 
   private deliverTo(
@@ -464,21 +467,7 @@ export class Router {
   ): void {
     const respond =
       type === FrameType.request
-        ? (payload: Uint8Array, flags: number) => {
-            const answer = encodeRouted(
-              FrameType.reply,
-              {
-                id: header.id,
-                event: header.event,
-                origin: this.name,
-                node: header.origin,
-                replyTo: header.replyTo,
-              },
-              payload,
-              flags,
-            );
-            this.routeReply(answer, decodeRoute(answer), undefined);
-          }
+        ? (payload: Uint8Array, flags: number) => this.replyFrom(header, payload, flags)
         : undefined;
     const message = createMessage(
       type === FrameType.request ? "request" : "publish",
