@@ -75,6 +75,8 @@ export class ImageService {
   readonly #offering = new Map<string, Promise<OfferReply>>();
   readonly #stops: (() => void)[] = [];
   readonly #timeouts: SendTimeouts;
+  /** Per child, aborted when its link goes down: the requests in flight to it get no answer. */
+  readonly #links = new Map<string, AbortController>();
 
   constructor(private readonly options: ImageServiceOptions) {
     this.#timeouts = options.timeouts ?? SEND_TIMEOUTS;
@@ -109,6 +111,21 @@ export class ImageService {
         JSON.stringify(await this.fetch(request.json<FetchRequest>())),
       ),
     );
+  }
+
+  /** A child's link went down: sends to it stop waiting for answers that cannot come, and offer again. */
+  childDown(child: string): void {
+    this.#links.get(child)?.abort();
+    this.#links.delete(child);
+  }
+
+  #link(child: string): AbortSignal {
+    let link = this.#links.get(child);
+    if (!link) {
+      link = new AbortController();
+      this.#links.set(child, link);
+    }
+    return link.signal;
   }
 
   stop(): void {
@@ -179,6 +196,7 @@ export class ImageService {
       sendImage(this.options.bus, child, async () => spool, offer, this.#timeouts, {
         onConfirmed: () => reception.idle.refresh(),
         signal: reception.dropped.signal,
+        link: () => this.#link(child),
       }),
     );
     const own = loads ? this.#load(reception) : Promise.resolve([]);
@@ -344,7 +362,11 @@ export class ImageService {
     };
     try {
       const results = await Promise.all(
-        this.options.children().map((child) => sendImage(bus, child, source, offer, this.#timeouts)),
+        this.options
+          .children()
+          .map((child) =>
+            sendImage(bus, child, source, offer, this.#timeouts, { link: () => this.#link(child) }),
+          ),
       );
       return { image, results: results.flat() };
     } finally {

@@ -3,10 +3,12 @@
 // (refused, lost with its link, timed out) makes the sender wait, offer again and go on from the chunk
 // the receiver confirmed; it gives up only after a whole minute without progress. A whole stream the
 // receiver refused (its digest did not match) is sent again from the start, at most STREAM_ATTEMPTS times.
+// A source that cannot be read (the image left its engine, the save failed) ends the send at once:
+// offering again would read the same failed source.
 import { RequestHandlerError } from "../bus/client/errors.js";
 import type { Message, Payload } from "../bus/message.js";
 import type { Target } from "../bus/protocol/index.js";
-import { errorMessage } from "../errors.js";
+import { errorMessage, TreescaleError } from "../errors.js";
 import type { Spool } from "./spool.js";
 import {
   CHUNK_CREDIT,
@@ -49,7 +51,28 @@ export type SendHooks = {
   sleep?: (ms: number) => Promise<void>;
   /** Stops sending (the transfer this forwards was dropped): resolves with no results. */
   signal?: AbortSignal;
+  /**
+   * The link to the receiver as of now, aborted once it is lost: what is in flight on it will get no
+   * answer, so the sender offers again at once instead of waiting out each request's deadline.
+   */
+  link?: () => AbortSignal;
 };
+
+/** The image could not be read where this send takes it from. */
+export class SourceFailedError extends TreescaleError {
+  constructor(cause: unknown) {
+    super("IMAGE_SOURCE_FAILED", `the image could not be read at its source: ${errorMessage(cause)}`, {
+      cause,
+    });
+  }
+}
+
+/** The link to the receiver went down while a request on it waited for its answer. */
+class LinkLostError extends TreescaleError {
+  constructor(receiver: string) {
+    super("LINK_LOST", `the link to ${receiver} was lost`);
+  }
+}
 
 /** The code of a receiver's refusal of a whole stream: its chunks are discarded, send them all again. */
 export const STREAM_REFUSED = "STREAM_REFUSED";
@@ -76,9 +99,12 @@ export async function sendImage(
   let refusals = 0;
   for (let attempt = 0; ; attempt++) {
     if (hooks.signal?.aborted) return [];
+    const link = hooks.link?.();
+    const request: ImageBus["request"] = (event, target, payload, timeoutMs) =>
+      whileLinked(bus.request(event, target, payload, timeoutMs), link, receiver);
     try {
       const reply = (
-        await bus.request(IMAGE_EVENTS.offer, { node: receiver }, JSON.stringify(offer), timeouts.offerMs)
+        await request(IMAGE_EVENTS.offer, { node: receiver }, JSON.stringify(offer), timeouts.offerMs)
       ).json<OfferReply>();
       lastReply = reply;
       hooks.onOffer?.(reply);
@@ -91,30 +117,29 @@ export async function sendImage(
       if (!reply.need && reply.loading.length === 0) return settled;
       let end: ImageEnd = { image: offer.image, chunks: 0, bytes: 0, sha256: "" };
       if (reply.need) {
-        const spool = await source();
-        await sendChunks(bus, receiver, spool, reply.confirmed, timeouts.chunkMs, (index) => {
+        const spool = await source().catch((error: unknown) => {
+          throw new SourceFailedError(error);
+        });
+        await sendChunks(request, receiver, spool, reply.confirmed, timeouts.chunkMs, (index) => {
           progressAt = Date.now();
           hooks.onConfirmed?.(index);
         });
         end = spool.end ?? end;
       }
-      const answer = await bus.request(
-        IMAGE_EVENTS.end,
-        { node: receiver },
-        JSON.stringify(end),
-        timeouts.endMs,
-      );
+      const answer = await request(IMAGE_EVENTS.end, { node: receiver }, JSON.stringify(end), timeouts.endMs);
       return [...settled, ...answer.json<EndReply>().results];
     } catch (error) {
       if (hooks.signal?.aborted) return [];
       const refused = error instanceof RequestHandlerError && error.handlerCode === STREAM_REFUSED;
       if (refused) refusals++;
       const why =
-        refusals >= STREAM_ATTEMPTS
-          ? `the stream was refused ${refusals} times: ${errorMessage(error)}`
-          : Date.now() - progressAt > timeouts.giveUpMs
-            ? `no progress for ${Math.round(timeouts.giveUpMs / 1000)} s: ${errorMessage(error)}`
-            : undefined;
+        error instanceof SourceFailedError
+          ? error.message
+          : refusals >= STREAM_ATTEMPTS
+            ? `the stream was refused ${refusals} times: ${errorMessage(error)}`
+            : Date.now() - progressAt > timeouts.giveUpMs
+              ? `no progress for ${Math.round(timeouts.giveUpMs / 1000)} s: ${errorMessage(error)}`
+              : undefined;
       if (why !== undefined) {
         const nodes = lastReply?.loading.length ? lastReply.loading : [receiver];
         return nodes.map((node) => ({ node, outcome: "failed", error: why }));
@@ -125,8 +150,19 @@ export async function sendImage(
   }
 }
 
+/** `answer`, unless the link it travels on is lost first. */
+function whileLinked<T>(answer: Promise<T>, link: AbortSignal | undefined, receiver: string): Promise<T> {
+  if (!link) return answer;
+  if (link.aborted) return Promise.reject(new LinkLostError(receiver));
+  return new Promise<T>((resolve, reject) => {
+    const lost = () => reject(new LinkLostError(receiver));
+    link.addEventListener("abort", lost, { once: true });
+    answer.then(resolve, reject).finally(() => link.removeEventListener("abort", lost));
+  });
+}
+
 async function sendChunks(
-  bus: ImageBus,
+  request: ImageBus["request"],
   receiver: string,
   spool: Spool,
   from: number,
@@ -135,12 +171,15 @@ async function sendChunks(
 ): Promise<void> {
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
-  for (let index = from; await spool.waitFor(index); index++) {
+  const read = <T>(reading: Promise<T>) =>
+    reading.catch((error: unknown) => {
+      throw new SourceFailedError(error);
+    });
+  for (let index = from; await read(spool.waitFor(index)); index++) {
     while (inflight.size >= CHUNK_CREDIT) await Promise.race(inflight);
     if (failure !== undefined) break;
-    const { payload } = await spool.encoded(index);
-    const sent: Promise<void> = bus
-      .request(IMAGE_EVENTS.chunk, { node: receiver }, payload, timeoutMs)
+    const { payload } = await read(spool.encoded(index));
+    const sent: Promise<void> = request(IMAGE_EVENTS.chunk, { node: receiver }, payload, timeoutMs)
       .then(
         () => confirmed(index),
         (error: unknown) => {

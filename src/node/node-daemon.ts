@@ -115,13 +115,15 @@ export class NodeDaemon {
       // A child that moved under another node is that node's child now, neither up nor down here.
       if (event === "moved") {
         this.#children.delete(name);
+        this.images?.childDown(name);
         return;
       }
       const reason = typeof detail.reason === "string" ? detail.reason : undefined;
       if (event === "up") this.#links.linked(name);
-      else if (event === "down")
+      else if (event === "down") {
         this.#links.down(name, typeof detail.detectionMs === "number" ? detail.detectionMs : undefined);
-      else this.#links.moved(name);
+        this.images?.childDown(name);
+      } else this.#links.moved(name);
       const tags = this.#children.get(name)?.tags;
       this.#children.set(name, {
         node: name,

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RequestHandlerError } from "../../../src/bus/client/errors.js";
 import { createMessage, type Message, type Payload, toBytes } from "../../../src/bus/message.js";
 import type { Target } from "../../../src/bus/protocol/index.js";
+import { ImageUnavailableError } from "../../../src/errors.js";
 import { type ImageBus, SEND_TIMEOUTS, STREAM_REFUSED, sendImage } from "../../../src/images/send.js";
 import { Spool } from "../../../src/images/spool.js";
 import { CHUNK_BYTES, decodeChunk, IMAGE_EVENTS, type OfferReply } from "../../../src/images/wire.js";
@@ -137,5 +138,83 @@ describe("sendImage", () => {
       OFFER,
     );
     expect([results, asked]).toEqual([[{ node: "n1", outcome: "had" }], 0]);
+  });
+
+  it("ends at once, offering no more, when its source cannot be read", async () => {
+    const { bus, log } = refusingReceiver(0);
+    async function* save(): AsyncIterable<Uint8Array> {
+      yield new Uint8Array(10);
+      throw new ImageUnavailableError("app:1", 'image "app:1" is not on this engine');
+    }
+    const { spool } = await Spool.fill(dir, IMAGE, save());
+    const results = await sendImage(bus, "n1", async () => spool, OFFER, SEND_TIMEOUTS, {
+      sleep: async () => {},
+    });
+    expect(results).toEqual([
+      {
+        node: "n1",
+        outcome: "failed",
+        error: 'the image could not be read at its source: image "app:1" is not on this engine',
+      },
+    ]);
+    expect(log).toEqual(["offer→0"]);
+    await spool.remove();
+  });
+
+  it("offers again as soon as the link is lost, not after the chunks' deadline, and goes on from what was confirmed", async () => {
+    const spool = await twoChunkSpool();
+    const log: string[] = [];
+    let link = new AbortController();
+    let held = 0;
+    const reply = (event: string, payload: string) =>
+      createMessage(
+        "request",
+        { id: 0, event, origin: "n1", node: "", tag: "", group: "", channel: "", replyTo: "" },
+        toBytes(payload),
+      );
+    const bus: ImageBus = {
+      async request(event: string, _target: Target, payload?: Payload): Promise<Message> {
+        if (event === IMAGE_EVENTS.offer) {
+          log.push(`offer→${held}`);
+          const answer: OfferReply = {
+            node: "n1",
+            need: true,
+            confirmed: held,
+            loading: ["n1"],
+            had: [],
+            unreachable: [],
+          };
+          return reply(event, JSON.stringify(answer));
+        }
+        if (event === IMAGE_EVENTS.chunk) {
+          const { header } = decodeChunk(toBytes(payload));
+          log.push(`chunk ${header.index}`);
+          if (header.index === 1 && log.filter((line) => line === "chunk 1").length === 1) {
+            // The link drops with chunk 1 on it: its answer never comes.
+            link.abort();
+            link = new AbortController();
+            return new Promise<Message>(() => {});
+          }
+          held = header.index + 1;
+          return reply(event, "{}");
+        }
+        log.push("end");
+        return reply(event, JSON.stringify({ results: [{ node: "n1", outcome: "loaded" }] }));
+      },
+    };
+    const started = Date.now();
+    const results = await sendImage(
+      bus,
+      "n1",
+      async () => spool,
+      OFFER,
+      { ...SEND_TIMEOUTS, chunkMs: 60_000 },
+      { sleep: async () => {}, link: () => link.signal },
+    );
+    expect(results).toEqual([{ node: "n1", outcome: "loaded" }]);
+    expect(log).toEqual(["offer→0", "chunk 0", "chunk 1", "offer→1", "chunk 1", "end"]);
+    // The lost chunk's own deadline is a minute: the resume did not wait for it.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await spool.remove();
   });
 });
