@@ -1,10 +1,18 @@
-// `npm run bench -- images [--mb 200]`: an image of --mb random megabytes (made locally) pushed through
-// the tree to 1, 3 and 7 nodes of a binary tree, against the peers measured in the same run:
+// `npm run bench -- images [--mb 200] [--targets 1,3,7]`: an image of --mb random megabytes (made
+// locally) pushed through the tree to 1, 3 and 7 nodes of a binary tree, against the peers measured in
+// the same run:
 //   push N     `treescale image push --to tag:nN` from the CLI to the root (which shares this machine's
 //              engine and has the image), until every target answered: source save, the hops, the loads.
+//   floor N    `docker save | N × docker load` at once, the save stream copied to every load: one save and
+//              N concurrent loads into the targets' engine, with no tree, no network, no check. What the
+//              engines alone need for what a push N asks of them on this machine: push N / floor N is
+//              what the tree adds.
 //   load 1     the slowest of three single `docker load -i FILE` of the same image into the targets' engine.
 //   serial N   `docker save | docker load` once per target, one after another (the image removed
 //              between them, so each is a full load): what pushing without the tree costs.
+// Each push is also split by the progress events the targets publish: the first chunk at a target (the
+// engine's save has nothing to stream before it has exported the whole image), every chunk in at
+// every target (the transfer), every load done (the engine registers the layers only after the stream).
 // Beside each push: every node's peak RSS (sampled from /proc every 100 ms) and the CPU seconds it
 // used, the machine's load average (on a shared machine the push competes for its two CPUs), and the
 // slowest of the events published at the root every 100 ms and received at the deepest target, through
@@ -13,12 +21,14 @@
 // means N concurrent loads of the same image into that one engine, which a fleet of N machines would
 // not share. That engine is what "crosses engines" here; the root shares the machine's engine.
 
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BusClient } from "../src/bus/client/index.js";
+import { IMAGE_EVENTS, type ImageProgress } from "../src/images/wire.js";
 import { PrivateDockerd } from "../test/support/private-dockerd.js";
 import { type NodeProcess, startNodeProcess, stopProcess } from "./support/node-process.js";
 import { residentBytesOf } from "./support/process-samples.js";
@@ -113,6 +123,7 @@ export async function run(args: string[]): Promise<void> {
       }, 100);
       const loadBefore = loadavg()[0]!;
       const latencies = await eventLatencies(root.url, nodes[n]!.url);
+      const phases = await watchPhases(root.url, n);
       const push = await timed(() =>
         exec(process.execPath, [
           cli,
@@ -131,6 +142,7 @@ export async function run(args: string[]): Promise<void> {
       );
       clearInterval(sampler);
       const slowest = await latencies.stop();
+      const split = await phases.stop();
       const cpuAfter = await Promise.all(watched.map((node) => cpuSecondsOf(node.process.pid!)));
       usage.push(
         `push to ${n}: load average ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}; slowest of ${slowest.count} events root → ${nodes[n]!.name} during it: ${slowest.ms} ms; per node peak RSS / CPU: ${watched
@@ -140,6 +152,8 @@ export async function run(args: string[]): Promise<void> {
           )
           .join(", ")}`,
       );
+      await remove();
+      const floor = await timed(() => saveIntoLoads(image, engine.host, n));
       let serial = 0;
       for (let i = 0; i < n; i++) {
         await remove();
@@ -147,19 +161,36 @@ export async function run(args: string[]): Promise<void> {
           await timed(() => exec("sh", ["-c", `docker save "$0" | docker -H "$1" load`, image, engine.host]))
         ).ms;
       }
+      const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
       rows.push([
         String(n),
-        `${(push.ms / 1000).toFixed(1)} s`,
-        `${(oneLoad / 1000).toFixed(1)} s`,
+        seconds(push.ms),
+        `${seconds(split.firstChunk)} / ${seconds(split.allIn)} / ${seconds(split.allLoaded)}`,
+        seconds(floor.ms),
+        `${(push.ms / floor.ms).toFixed(2)}×`,
+        seconds(oneLoad),
         `${(push.ms / oneLoad).toFixed(2)}×`,
-        `${(serial / 1000).toFixed(1)} s`,
+        seconds(serial),
         `${(push.ms / serial).toFixed(2)}×`,
       ]);
     }
     process.stdout.write(
       `image of ${mb} MB random data; single docker load runs: ${loads.map((ms) => (ms / 1000).toFixed(1)).join(", ")} s\n`,
     );
-    printTable(["targets", "push N", "load 1 (slowest)", "push/load", "serial N", "push/serial"], rows);
+    printTable(
+      [
+        "targets",
+        "push N",
+        "1st chunk / all in / loaded",
+        "floor N",
+        "push/floor",
+        "load 1",
+        "push/load 1",
+        "serial N",
+        "push/serial",
+      ],
+      rows,
+    );
     process.stdout.write(`${usage.join("\n")}\n`);
   } finally {
     await Promise.all(nodes.map((node) => stopProcess(node.process)));
@@ -191,6 +222,50 @@ async function eventLatencies(from: string, to: string) {
       await new Promise((resolve) => setTimeout(resolve, 500));
       await Promise.all([near.close(), far.close()]);
       return { count: seen.length, ms: seen.length > 0 ? Math.max(...seen) : Number.NaN };
+    },
+  };
+}
+
+/**
+ * `docker save IMAGE` streamed into `n` concurrent `docker load`s on `host`, each fed every byte (the
+ * save waits for the slowest): the engines' own work for a push to n targets, with no tree in between.
+ */
+async function saveIntoLoads(image: string, host: string, n: number): Promise<void> {
+  const exited = (child: ReturnType<typeof spawn>, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      child.on("error", reject);
+      child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${what} exited ${code}`))));
+    });
+  const loads = Array.from({ length: n }, () =>
+    spawn("docker", ["-H", host, "load", "-q"], { stdio: ["pipe", "ignore", "inherit"] }),
+  );
+  const save = spawn("docker", ["save", image], { stdio: ["ignore", "pipe", "inherit"] });
+  for (const load of loads) save.stdout!.pipe(load.stdin!);
+  await Promise.all([exited(save, "docker save"), ...loads.map((load) => exited(load, "docker load"))]);
+}
+
+/**
+ * The progress the first `n` targets publish during a push, from now: when the first chunk reached a
+ * target, when every target had every chunk (each says "loading"), when every one had loaded.
+ */
+async function watchPhases(url: string, n: number) {
+  const client = await BusClient.connect({ url, events: [IMAGE_EVENTS.progress], token: "bench-token" });
+  const started = performance.now();
+  let firstChunk = Number.NaN;
+  const allIn = new Map<string, number>();
+  const loaded = new Map<string, number>();
+  client.onMessage((message) => {
+    const progress = message.json<ImageProgress>();
+    const at = performance.now() - started;
+    if (progress.bytes > 0 && Number.isNaN(firstChunk)) firstChunk = at;
+    if (progress.phase === "loading") allIn.set(progress.node, at);
+    if (progress.phase === "loaded") loaded.set(progress.node, at);
+  });
+  const last = (times: Map<string, number>) => (times.size === n ? Math.max(...times.values()) : Number.NaN);
+  return {
+    async stop(): Promise<{ firstChunk: number; allIn: number; allLoaded: number }> {
+      await client.close();
+      return { firstChunk, allIn: last(allIn), allLoaded: last(loaded) };
     },
   };
 }
