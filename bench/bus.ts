@@ -1,15 +1,27 @@
 // `npm run bench -- bus`: TreeScale's bus against Redis pub/sub, NATS and a raw batched-TCP relay, in one
 // run on loopback. Every system gets the same harness: 1 publisher, 4 subscribers, a bounded in-flight
 // window, stock Node clients. TreeScale runs two node processes (publisher on one, subscribers on the other).
+// The round trip (bus-round-trip.ts) sets TreeScale's 1-node and 2-hop rows beside peers of the same shapes.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { type AddressInfo, createServer, connect as netConnect } from "node:net";
-import { tmpdir } from "node:os";
+import { connect as netConnect } from "node:net";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { connect as natsConnect } from "nats";
 import { createClient } from "redis";
 import { BusClient } from "../src/bus/client/index.js";
+import {
+  freePort,
+  HOP_COSTS,
+  type HopPeers,
+  measureRoundTrips,
+  type Percentiles,
+  ROW,
+  roundTripSystems,
+  startHopPeers,
+  waitPort,
+} from "./bus-round-trip.js";
 
 const cli = new URL("../src/cli/main.js", import.meta.url).pathname;
 const SUBSCRIBERS = 4;
@@ -27,29 +39,6 @@ interface PubSub {
 interface Throughput {
   msgs: number;
   mbps: number;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function waitPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = netConnect({ host: "127.0.0.1", port }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 const children: ChildProcess[] = [];
@@ -124,31 +113,6 @@ async function measure(system: PubSub, size: number, count: number, window: numb
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await session.close();
   return { msgs: target / seconds, mbps: (target * size) / seconds / 1e6 };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
-}
-
-/** Closed-loop round trip: publish → responder → reply → publisher, `rounds` times. */
-async function roundTrip(
-  open: (onReply: () => void) => Promise<{ ping(): void; close(): Promise<void> }>,
-  rounds = 5000,
-): Promise<{ p50: number; p99: number }> {
-  let done: (() => void) | undefined;
-  const session = await open(() => done?.());
-  const samples: number[] = [];
-  for (let i = 0; i < rounds + 500; i++) {
-    const t = process.hrtime.bigint();
-    await new Promise<void>((resolve) => {
-      done = resolve;
-      session.ping();
-    });
-    if (i >= 500) samples.push(Number(process.hrtime.bigint() - t) / 1000);
-  }
-  await session.close();
-  samples.sort((a, b) => a - b);
-  return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
 }
 
 // ---- systems ----
@@ -326,8 +290,10 @@ function rawSystem(port: number): PubSub {
 interface RunResult {
   /** Per system: [1 KiB, 64 KiB]. */
   throughput: Map<string, Throughput[]>;
-  rtt: Map<string, { p50: number; p99: number }>;
+  rtt: Map<string, Percentiles>;
   detection: { kill: number; stop: number };
+  /** The 1-minute load average as the throughput and the round-trip parts started: the machine is shared. */
+  load: { throughput: number; roundTrip: number };
 }
 
 interface Peers {
@@ -337,9 +303,11 @@ interface Peers {
   relayPort: number;
   root: string;
   leaf: string;
+  hops: HopPeers;
 }
 
 async function runOnce(peers: Peers, quick: boolean, runIndex: number): Promise<RunResult> {
+  const throughputLoad = loadavg()[0]!;
   const { redisPort, natsPort, relayPort, root, leaf, dir } = peers;
   const systems = [
     redisSystem(`redis://127.0.0.1:${redisPort}`),
@@ -358,57 +326,19 @@ async function runOnce(peers: Peers, quick: boolean, runIndex: number): Promise<
     throughput.set(system.name, list);
   }
 
-  const rtt = new Map<string, { p50: number; p99: number }>();
-  const rounds = quick ? 1000 : 5000;
-  rtt.set(
-    "Redis",
-    await roundTrip(async (onReply) => {
-      const a = createClient({ url: `redis://127.0.0.1:${redisPort}` });
-      await a.connect();
-      const aSub = a.duplicate();
-      const b = a.duplicate();
-      const bSub = a.duplicate();
-      await Promise.all([aSub.connect(), b.connect(), bSub.connect()]);
-      await bSub.subscribe("ping", () => void b.publish("pong", "x"));
-      await aSub.subscribe("pong", onReply);
-      return {
-        ping: () => void a.publish("ping", "x"),
-        close: async () => {
-          for (const c of [a, aSub, b, bSub]) c.destroy();
-        },
-      };
-    }, rounds),
+  const roundTripLoad = loadavg()[0]!;
+  const rtt = await measureRoundTrips(
+    roundTripSystems(
+      {
+        redis: `redis://127.0.0.1:${redisPort}`,
+        nats: `127.0.0.1:${natsPort}`,
+        treeRoot: root,
+        treeLeaf: leaf,
+      },
+      peers.hops,
+    ),
+    quick ? 1000 : 5000,
   );
-  rtt.set(
-    "NATS",
-    await roundTrip(async (onReply) => {
-      const a = await natsConnect({ servers: `127.0.0.1:${natsPort}` });
-      const b = await natsConnect({ servers: `127.0.0.1:${natsPort}` });
-      b.subscribe("ping", { callback: () => b.publish("pong", new Uint8Array(1)) });
-      a.subscribe("pong", { callback: () => onReply() });
-      await Promise.all([a.flush(), b.flush()]);
-      return {
-        ping: () => a.publish("ping", new Uint8Array(1)),
-        close: async () => void (await Promise.all([a.close(), b.close()])),
-      };
-    }, rounds),
-  );
-  const treeRtt = (aUrl: string, bUrl: string) =>
-    roundTrip(async (onReply) => {
-      const b = await BusClient.connect({ url: bUrl, events: ["ping"] });
-      b.onMessage(() => b.publish("pong", "x"));
-      const a = await BusClient.connect({ url: aUrl, events: ["pong"] });
-      a.onMessage(() => onReply());
-      // Let interest propagate both ways.
-      await a.request("ping.probe", {}, "", 50).catch(() => {});
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      return {
-        ping: () => a.publish("ping", "x"),
-        close: async () => void (await Promise.all([a.close(), b.close()])),
-      };
-    }, rounds);
-  rtt.set("TreeScale (1 node)", await treeRtt(root, root));
-  rtt.set("TreeScale (2 hops)", await treeRtt(root, leaf));
 
   // Failure detection with the default 1 s heartbeat.
   const detection: Record<string, number> = {};
@@ -427,7 +357,12 @@ async function runOnce(peers: Peers, quick: boolean, runIndex: number): Promise<
     await watcher.close();
     child.child.kill("SIGKILL");
   }
-  return { throughput, rtt, detection: { kill: detection.SIGKILL!, stop: detection.SIGSTOP! } };
+  return {
+    throughput,
+    rtt,
+    detection: { kill: detection.SIGKILL!, stop: detection.SIGSTOP! },
+    load: { throughput: throughputLoad, roundTrip: roundTripLoad },
+  };
 }
 
 function median(values: number[]): number {
@@ -442,7 +377,7 @@ function cell(values: number[], format: (value: number) => string): string {
   return values.length === 1 ? middle : `${middle} (${values.map(format).join(" / ")})`;
 }
 
-function report(runs: RunResult[]): string {
+function report(runs: RunResult[], missing: string[]): string {
   const out: string[] = [];
   const n = runs.length;
   const thousands = (value: number) => `${Math.round(value / 1000)}k`;
@@ -477,8 +412,11 @@ function report(runs: RunResult[]): string {
     ]);
   }
   out.push(...align(table));
-  out.push("", "round trip publish -> subscriber -> reply -> publisher, closed loop (µs)");
-  const rttTable: string[][] = [["system", "p50", "p99", "p50 vs NATS"]];
+  out.push(
+    "",
+    "round trip publish -> subscriber -> reply -> publisher, closed loop (µs); the systems take turns in blocks",
+  );
+  const rttTable: string[][] = [["system", "p50", "p99", `p50 vs ${ROW.nats} (1 server)`]];
   for (const name of runs[0]!.rtt.keys()) {
     rttTable.push([
       name,
@@ -491,12 +429,31 @@ function report(runs: RunResult[]): string {
         whole,
       ),
       cell(
-        runs.map((run) => run.rtt.get(name)!.p50 / run.rtt.get("NATS")!.p50),
+        runs.map((run) => run.rtt.get(name)!.p50 / run.rtt.get(ROW.nats)!.p50),
         ratio,
       ),
     ]);
   }
-  out.push(...align(rttTable));
+  out.push(
+    ...align(rttTable),
+    ...missing,
+    "",
+    "what one more hop adds to the round trip's p50 (µs, within each run)",
+  );
+  for (const [label, withHop, without] of HOP_COSTS) {
+    if (!runs[0]!.rtt.has(withHop)) continue;
+    out.push(
+      `  ${label}: ${cell(
+        runs.map((run) => run.rtt.get(withHop)!.p50 - run.rtt.get(without)!.p50),
+        (value) => `+${whole(value)}`,
+      )}`,
+    );
+  }
+  out.push(
+    `load average (1 min) as each run's throughput / round trip started: ${runs
+      .map((run) => `${run.load.throughput.toFixed(1)} / ${run.load.roundTrip.toFixed(1)}`)
+      .join(", ")}`,
+  );
   out.push(
     "",
     "failure detection (heartbeat 1000 ms): time until node.down",
@@ -550,13 +507,15 @@ export async function run(args: string[]): Promise<void> {
     const root = await startTreeNode(dir, "bench-root", []);
     const leaf = await startTreeNode(dir, "bench-leaf", ["--parent", root.url]);
     await Promise.all([waitPort(redisPort), waitPort(natsPort)]);
-    const peers = { dir, redisPort, natsPort, relayPort, root: root.url, leaf: leaf.url };
+    const hops = await startHopPeers(start, natsPort, root.url);
+    const peers = { dir, redisPort, natsPort, relayPort, root: root.url, leaf: leaf.url, hops };
     const results: RunResult[] = [];
     for (let i = 0; i < runs; i++) {
-      if (runs > 1) process.stdout.write(`run ${i + 1} of ${runs}…\n`);
+      if (runs > 1)
+        process.stdout.write(`run ${i + 1} of ${runs} (load average ${loadavg()[0]!.toFixed(1)})…\n`);
       results.push(await runOnce(peers, quick, i));
     }
-    process.stdout.write(`${report(results)}\n`);
+    process.stdout.write(`${report(results, hops.missing)}\n`);
   } finally {
     stopAll();
     await rm(dir, { recursive: true, force: true });

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(docker.io busybox-static openssh-server sudo openssl nftables iproute2 ipvsadm redis-server nats-server docker-compose wrk chromium)
+packages=(docker.io busybox-static openssh-server sudo openssl nftables iproute2 ipvsadm redis-server nats-server socat docker-compose wrk chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
