@@ -130,6 +130,29 @@ describe("spool", () => {
     expect(chunks.map((piece) => piece.length)).toEqual([CHUNK_BYTES, CHUNK_BYTES, CHUNK_BYTES / 4]);
     await spool.remove();
   });
+
+  it("a source spool holds every chunk whole and in order, its header carrying its digest, in memory and on disk", async () => {
+    // Pieces of odd sizes, each byte numbered: a chunk holding bytes of the wrong piece or place shows.
+    const total = CHUNK_BYTES * 10 + 12_345;
+    const expected = new Uint8Array(total);
+    for (let i = 0; i < total; i++) expected[i] = (i * 7 + (i >> 20)) & 0xff;
+    async function* save() {
+      for (let at = 0; at < total; at += 300_007) yield expected.slice(at, Math.min(total, at + 300_007));
+    }
+    const { spool, filled } = await Spool.fill(dir, IMAGE, save());
+    await filled;
+    expect(spool.count).toBe(11);
+    for (let index = 0; index < spool.count; index++) {
+      // The first chunks left the in-memory window: they come back from the disk.
+      const { header, data } = decodeChunk((await spool.encoded(index)).payload);
+      expect([header.index, header.sha256, spool.hashOf(index)]).toEqual([index, sha(data), sha(data)]);
+      const at = index * CHUNK_BYTES;
+      expect(Buffer.compare(data, expected.subarray(at, at + data.length))).toBe(0);
+    }
+    const whole = Buffer.concat(await collect(spool.stream()));
+    expect(Buffer.compare(whole, expected)).toBe(0);
+    await spool.remove();
+  });
 });
 
 describe("spool sweep", () => {
