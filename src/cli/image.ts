@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import type { BusClient } from "../bus/client/index.js";
+import type { Message } from "../bus/message.js";
 import { DockerImages } from "../drivers/docker-images.js";
 import { ExitError, UsageError } from "../errors.js";
 import { sendImage } from "../images/send.js";
@@ -78,18 +79,57 @@ export function registerImage(program: Command): void {
     });
 }
 
-/** `get images`: every node's images by ID, from the nodes that answered within `waitMs`. */
+/**
+ * `get images`: every node's images by ID, gathered until every node answered (each names its linked
+ * children, so the asker knows when none is missing) or `waitMs` passed. A node that did not answer by
+ * then is named on stderr: its images are not in the list, which must not read as "it has none".
+ */
 export async function imageRows(client: BusClient, waitMs: number): Promise<Row[]> {
-  const replies = await client.requestMany(IMAGE_EVENTS.list, {}, undefined, waitMs);
-  return replies
-    .map((reply) => reply.json<ImageListReply>())
+  const lists = (replies: readonly Message[]) => replies.map((reply) => reply.json<ImageListReply>());
+  const listed = lists(
+    await client.requestMany(
+      IMAGE_EVENTS.list,
+      {},
+      undefined,
+      waitMs,
+      undefined,
+      (replies) => unlisted(client.node, lists(replies))?.length === 0,
+    ),
+  );
+  const missing = unlisted(client.node, listed);
+  const late = `within ${waitMs} ms (--wait)`;
+  if (missing === undefined && !listed.some((list) => list.node === client.node))
+    process.stderr.write(
+      `warning: ${client.node}, the node asked through, did not list its images ${late}: a node below it that did not answer either is not shown\n`,
+    );
+  for (const { child, parent } of missing ?? [])
+    process.stderr.write(
+      `warning: ${child} (linked under ${parent}) did not list its images ${late}; they are not shown\n`,
+    );
+  return listed
     .sort((a, b) => a.node.localeCompare(b.node))
-    .flatMap((listed) =>
-      listed.images.map((image) => ({
-        node: listed.node,
+    .flatMap((list) =>
+      list.images.map((image) => ({
+        node: list.node,
         id: image.id.replace(/^sha256:/, "").slice(0, 12),
         tags: image.tags,
         size: image.size,
       })),
     );
+}
+
+/**
+ * The linked children whose list has not come, below `self` (the node asked through); undefined while
+ * that cannot be known: `self` has not answered, or a node answered without naming its children (one
+ * older than this field).
+ */
+export function unlisted(
+  self: string,
+  listed: readonly Pick<ImageListReply, "node" | "children">[],
+): { child: string; parent: string }[] | undefined {
+  const answered = new Set(listed.map((list) => list.node));
+  if (!answered.has(self) || listed.some((list) => !Array.isArray(list.children))) return undefined;
+  return listed.flatMap((list) =>
+    list.children.filter((child) => !answered.has(child)).map((child) => ({ child, parent: list.node })),
+  );
 }

@@ -104,7 +104,11 @@ export class ImageService {
         JSON.stringify(await this.#ended(request.json<ImageEnd>())),
       ),
       bus.handle(IMAGE_EVENTS.list, async () => {
-        const reply: ImageListReply = { node: this.options.name, images: await this.options.engine.list() };
+        const reply: ImageListReply = {
+          node: this.options.name,
+          images: await this.options.engine.list(),
+          children: this.options.children(),
+        };
         return JSON.stringify(reply);
       }),
       bus.handle(IMAGE_EVENTS.fetch, async (request) =>

@@ -62,7 +62,12 @@ export type EndReply = { results: NodeResult[] };
 
 export type { ImageProgress } from "../model/image-progress.js";
 
-export type ImageListReply = { node: string; images: { id: string; tags: string[]; size: number }[] };
+export type ImageListReply = {
+  node: string;
+  images: { id: string; tags: string[]; size: number }[];
+  /** Its children linked now: the asker knows whose answers are still to come. */
+  children: string[];
+};
 
 export type FetchRequest = { reference: string; for: string };
 export type FetchReply = { image: string; results: NodeResult[] };
