@@ -21,12 +21,15 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A receiver that takes every chunk and refuses the whole stream at its end `refusals` times. */
-function refusingReceiver(refusals: number) {
+/**
+ * A receiver that takes every chunk and refuses the whole stream at its end `refusals` times. A chunk
+ * `lost` says is never answered (its link dropped with it on board).
+ */
+function fakeReceiver(refusals: number, lost: (index: number) => boolean = () => false) {
   const log: string[] = [];
   let held = 0;
   let refused = 0;
-  const answer = (event: string, data: Uint8Array): Payload => {
+  const answer = (event: string, data: Uint8Array): Payload | undefined => {
     if (event === IMAGE_EVENTS.offer) {
       log.push(`offer→${held}`);
       const reply: OfferReply = {
@@ -42,6 +45,7 @@ function refusingReceiver(refusals: number) {
     if (event === IMAGE_EVENTS.chunk) {
       const { header } = decodeChunk(data);
       log.push(`chunk ${header.index}`);
+      if (lost(header.index)) return undefined;
       held = header.index + 1;
       return "{}";
     }
@@ -56,6 +60,7 @@ function refusingReceiver(refusals: number) {
   const bus: ImageBus = {
     async request(event: string, _target: Target, payload?: Payload): Promise<Message> {
       const reply = answer(event, toBytes(payload));
+      if (reply === undefined) return new Promise<Message>(() => {});
       return createMessage(
         "request",
         { id: 0, event, origin: "n1", node: "", tag: "", group: "", channel: "", replyTo: "" },
@@ -78,7 +83,7 @@ async function twoChunkSpool(): Promise<Spool> {
 describe("sendImage", () => {
   it("sends a refused stream again from its first chunk", async () => {
     const spool = await twoChunkSpool();
-    const { bus, log } = refusingReceiver(1);
+    const { bus, log } = fakeReceiver(1);
     const results = await sendImage(bus, "n1", async () => spool, OFFER, SEND_TIMEOUTS, {
       sleep: async () => {},
     });
@@ -98,7 +103,7 @@ describe("sendImage", () => {
 
   it("reports the subtree failed after the stream was refused three times", async () => {
     const spool = await twoChunkSpool();
-    const { bus, log } = refusingReceiver(10);
+    const { bus, log } = fakeReceiver(10);
     const results = await sendImage(bus, "n1", async () => spool, OFFER, SEND_TIMEOUTS, {
       sleep: async () => {},
     });
@@ -141,7 +146,7 @@ describe("sendImage", () => {
   });
 
   it("ends at once, offering no more, when its source cannot be read", async () => {
-    const { bus, log } = refusingReceiver(0);
+    const { bus, log } = fakeReceiver(0);
     async function* save(): AsyncIterable<Uint8Array> {
       yield new Uint8Array(10);
       throw new ImageUnavailableError("app:1", 'image "app:1" is not on this engine');
@@ -163,45 +168,15 @@ describe("sendImage", () => {
 
   it("offers again as soon as the link is lost, not after the chunks' deadline, and goes on from what was confirmed", async () => {
     const spool = await twoChunkSpool();
-    const log: string[] = [];
     let link = new AbortController();
-    let held = 0;
-    const reply = (event: string, payload: string) =>
-      createMessage(
-        "request",
-        { id: 0, event, origin: "n1", node: "", tag: "", group: "", channel: "", replyTo: "" },
-        toBytes(payload),
-      );
-    const bus: ImageBus = {
-      async request(event: string, _target: Target, payload?: Payload): Promise<Message> {
-        if (event === IMAGE_EVENTS.offer) {
-          log.push(`offer→${held}`);
-          const answer: OfferReply = {
-            node: "n1",
-            need: true,
-            confirmed: held,
-            loading: ["n1"],
-            had: [],
-            unreachable: [],
-          };
-          return reply(event, JSON.stringify(answer));
-        }
-        if (event === IMAGE_EVENTS.chunk) {
-          const { header } = decodeChunk(toBytes(payload));
-          log.push(`chunk ${header.index}`);
-          if (header.index === 1 && log.filter((line) => line === "chunk 1").length === 1) {
-            // The link drops with chunk 1 on it: its answer never comes.
-            link.abort();
-            link = new AbortController();
-            return new Promise<Message>(() => {});
-          }
-          held = header.index + 1;
-          return reply(event, "{}");
-        }
-        log.push("end");
-        return reply(event, JSON.stringify({ results: [{ node: "n1", outcome: "loaded" }] }));
-      },
-    };
+    let losses = 0;
+    // The link drops with the first copy of chunk 1 on it.
+    const { bus, log } = fakeReceiver(0, (index) => {
+      if (index !== 1 || losses++ > 0) return false;
+      link.abort();
+      link = new AbortController();
+      return true;
+    });
     const started = Date.now();
     const results = await sendImage(
       bus,
