@@ -50,7 +50,8 @@ export async function registerCommands(
   for (const register of await Promise.all(loaders.map((loader) => loader())))
     register(program, kinds, everyVerb);
   const { addExamples } = await import("./help-examples.js");
-  for (const command of program.commands) addExamples(command);
+  for (const command of program.commands)
+    for (const verb of [command, ...command.commands]) addExamples(verb);
   // Declared here rather than per verb, so that no verb that reaches a node can lack them.
   const connecting = program.commands.filter((command) => command.options.some((o) => o.long === "--node"));
   if (connecting.length === 0) return;

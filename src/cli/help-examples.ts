@@ -1,4 +1,4 @@
-// One or two examples under each verb's --help, as kubectl and compose print them: the commonest
+// One or two examples under each verb's --help (`push` is image push's), as kubectl and compose print them: the commonest
 // use first. Kept in one table so that a verb cannot ship without them (commands.ts adds them).
 import type { Command } from "commander";
 
@@ -65,6 +65,13 @@ export const EXAMPLES: Record<string, readonly [string, string][]> = {
     ["treescale completion fish > ~/.config/fish/completions/treescale.fish", "install for fish"],
   ],
   version: [["treescale version -o json", "the version and Node.js, as JSON"]],
+  push: [
+    ["treescale image push myapp:1.4 --to tag:edge", "from this machine's engine into the nodes tagged edge"],
+    [
+      "treescale image push -i myapp.tar --to all",
+      "from a docker save archive: no engine needed on this machine",
+    ],
+  ],
 };
 
 export function addExamples(command: Command): void {

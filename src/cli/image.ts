@@ -1,5 +1,7 @@
-// `treescale image push IMAGE [--to node:NAME|tag:TAG|all]`: from this machine's engine into every
-// engine of the target, through the tree (see src/images); and the rows of `treescale get images`.
+// `treescale image push IMAGE|--input FILE [--to node:NAME|tag:TAG|all]`: from this machine's engine,
+// or a `docker save` archive, into every engine of the target, through the tree (see src/images); and
+// the rows of `treescale get images`.
+import { createReadStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -7,6 +9,7 @@ import type { BusClient } from "../bus/client/index.js";
 import type { Message } from "../bus/message.js";
 import { DockerImages } from "../drivers/docker-images.js";
 import { ExitError, UsageError } from "../errors.js";
+import { ImageArchiveError, readSavedImage, type SavedImage } from "../images/saved-image.js";
 import { sendImage } from "../images/send.js";
 import { Spool } from "../images/spool.js";
 import {
@@ -22,48 +25,56 @@ import { LiveProgress, ProgressLines, type ProgressView } from "./image-progress
 import { type RowFormat, render } from "./row-output.js";
 import { outputOption } from "./shared-options.js";
 
-type PushFlags = ConnectionFlags & { to: string; output: RowFormat };
+type PushFlags = ConnectionFlags & { to: string; output: RowFormat; input?: string };
 
 export function registerImage(program: Command): void {
   const image = program.command("image").description("move images through the tree, no registry needed");
   image
     .command("push")
     .description(
-      "push an image of this machine's engine into every engine of the target, once per link through the tree",
+      "push an image of this machine's engine (or a docker save archive) into every engine of the target, once per link through the tree",
     )
-    .argument("<image>", "image reference or ID on this machine's engine, e.g. myapp:1.4")
+    .argument("[image]", "image reference or ID on this machine's engine, e.g. myapp:1.4")
+    .option(
+      "-i, --input <file>",
+      "push the image of a `docker save` archive instead (no engine needed on this machine)",
+    )
     .option("--to <target>", "node:NAME, tag:TAG or all", "all")
     .option("--node <host:port|url>", "node to push through (default $TREESCALE_NODE)")
     .option("--token <token>", "client token with images:push (default $TREESCALE_TOKEN)")
     .addOption(outputOption(["table", "json", "yaml"] as const, "table"))
-    .action(async (reference: string, flags: PushFlags) => {
+    .action(async (reference: string | undefined, flags: PushFlags) => {
       const target = parseImageTarget(flags.to);
       if (typeof target === "string") throw new UsageError(target);
-      const engine = new DockerImages();
-      const id = await engine.imageId(reference);
-      if (id === undefined)
+      if (reference === undefined && flags.input === undefined)
         throw new UsageError(
-          `image "${reference}" is not on this machine's Docker engine: build or load it first (docker images lists what is there)`,
+          "name the image to push: a reference on this machine's engine, or a docker save archive with --input",
         );
-      const size = (await engine.list()).find((listed) => listed.id === id)?.size ?? 0;
+      if (reference !== undefined && flags.input !== undefined)
+        throw new UsageError(
+          `push either the image "${reference}" or the archive --input ${flags.input}, not both`,
+        );
+      const pushed =
+        flags.input === undefined ? await fromEngine(reference!) : await fromArchive(flags.input);
       const client = await connectClient(await requiredTreeEndpoint(flags), {
         events: [IMAGE_EVENTS.progress],
       });
       const printer: ProgressView = process.stderr.isTTY
-        ? new LiveProgress(id, process.stderr)
-        : new ProgressLines(id, process.stderr);
+        ? new LiveProgress(pushed.id, process.stderr)
+        : new ProgressLines(pushed.id, process.stderr);
       client.onMessage((message) => {
         if (message.event === IMAGE_EVENTS.progress) printer.show(message.json<ImageProgress>());
       });
-      // Saved only when the node pushed through needs the chunks: it may have the image itself.
+      // Read only when the node pushed through needs the chunks: it may have the image itself.
       let filling: ReturnType<typeof Spool.fill> | undefined;
       const source = async () => {
-        filling ??= Spool.fill(join(tmpdir(), "treescale-push"), id, engine.save(reference));
+        filling ??= Spool.fill(join(tmpdir(), "treescale-push"), pushed.id, pushed.read());
         return (await filling).spool;
       };
       let results: NodeResult[];
       try {
-        results = await sendImage(client, client.node, source, { image: id, reference, target, size });
+        const offer = { image: pushed.id, reference: pushed.reference, target, size: pushed.size };
+        results = await sendImage(client, client.node, source, offer);
       } finally {
         printer.finish();
         const filled = await filling?.catch(() => undefined);
@@ -77,6 +88,30 @@ export function registerImage(program: Command): void {
       );
       if (results.some((r) => r.outcome === "failed" || r.outcome === "unreachable")) throw new ExitError(1);
     });
+}
+
+/** What a push sends: the image's ID and name, its size when known, and its save stream. */
+type PushedImage = SavedImage & { read: () => AsyncIterable<Uint8Array> };
+
+async function fromEngine(reference: string): Promise<PushedImage> {
+  const engine = new DockerImages();
+  const id = await engine.imageId(reference);
+  if (id === undefined)
+    throw new UsageError(
+      `image "${reference}" is not on this machine's Docker engine: build or load it first (docker images lists what is there)`,
+    );
+  const size = (await engine.list()).find((listed) => listed.id === id)?.size ?? 0;
+  return { id, reference, size, read: () => engine.save(reference) };
+}
+
+async function fromArchive(path: string): Promise<PushedImage> {
+  try {
+    const image = await readSavedImage(path);
+    return { ...image, read: () => createReadStream(path) };
+  } catch (error) {
+    if (error instanceof ImageArchiveError) throw new UsageError(`--input ${error.message}`);
+    throw error;
+  }
 }
 
 /**

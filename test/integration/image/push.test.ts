@@ -33,6 +33,7 @@ if (unavailable) console.warn(`image push test skipped: ${unavailable}`);
 const fleet = new FaultFleet("ip");
 const big = `local/${uniqueNodeName("tspush")}:1`;
 let engine: PrivateDockerd | undefined;
+let archiveDir = "";
 let docker0Before = false;
 const progress: ImageProgress[] = [];
 let watcher: BusClient | undefined;
@@ -87,6 +88,7 @@ beforeAll(async () => {
   docker0Before = await hasDocker0();
   await ensureTestImage();
   await makeImage(big, 40);
+  archiveDir = await mkdtemp(join(tmpdir(), "tspush-"));
   engine = await PrivateDockerd.create();
   await engine.start();
   await fleet.setup();
@@ -111,6 +113,7 @@ afterAll(async () => {
   await fleet.teardown();
   await engine?.destroy();
   await run("docker", ["rmi", "-f", big]).catch(() => undefined);
+  if (archiveDir) await rm(archiveDir, { recursive: true, force: true });
 });
 
 describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", () => {
@@ -179,6 +182,27 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
       .sort();
     expect(holders).toEqual([fleet.name("leaf"), fleet.name("mid"), fleet.name("root")].sort());
   }, 30_000);
+
+  it("pushes a docker save archive through a node whose engine lacks the image: no engine needed where it starts", async () => {
+    await engine!.docker
+      .getImage(big)
+      .remove({ force: true })
+      .catch(() => undefined);
+    const archive = join(archiveDir, "big.tar");
+    await run("docker", ["save", "-o", archive, big]);
+    const leaf = fleet.name("leaf");
+    // Through the middle node, on the engine that lacks it: the archive itself crosses the links.
+    const pushed = await runCli([
+      ...["image", "push", "--input", archive, "--to", `node:${leaf}`],
+      ...["--node", fleet.node("mid").url, "--token", "good-token", "-o", "json"],
+    ]);
+    expect(pushed.code, pushed.stdout + pushed.stderr).toBe(0);
+    expect((JSON.parse(pushed.stdout) as ResultRow[]).map((r) => [r.node, r.outcome])).toEqual([
+      [leaf, "loaded"],
+    ]);
+    // Loaded under the name the archive carries.
+    expect(await privateHas(big)).toBe(true);
+  }, 60_000);
 
   it("a node killed mid-push and restarted resumes from the chunks it confirmed", async () => {
     await engine!.docker
