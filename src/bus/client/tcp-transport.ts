@@ -2,6 +2,7 @@
 import { connect as connectTcp } from "node:net";
 import type { Duplex } from "node:stream";
 import { connect as connectTls } from "node:tls";
+import { SlabReads } from "../slab-reads.js";
 import type { TlsClientOptions, Transport } from "./transport.js";
 
 /** Dials the node; `signal` abandons the dial (the client's connect deadline), destroying the socket. */
@@ -12,7 +13,10 @@ export function connectSocket(
   signal?: AbortSignal,
 ): Promise<Transport> {
   if (signal?.aborted) return Promise.reject(signal.reason);
-  const socket = tls ? connectTls({ ...tls, host, port }) : connectTcp({ host, port });
+  const reads = tls ? undefined : new SlabReads();
+  const socket = reads
+    ? connectTcp({ host, port, onread: reads.onread })
+    : connectTls({ ...tls, host, port });
   socket.setNoDelay(true);
   return new Promise((resolve, reject) => {
     const connected = tls ? "secureConnect" : "connect";
@@ -23,7 +27,7 @@ export function connectSocket(
     };
     const onConnect = () => {
       settle();
-      resolve(socketTransport(socket));
+      resolve(socketTransport(socket, reads));
     };
     const onError = (error: Error) => {
       settle();
@@ -39,8 +43,11 @@ export function connectSocket(
 
 const EMPTY = new Uint8Array(0);
 
-/** A transport over a connected byte stream: a TCP or TLS socket, or an in-memory pair in tests. */
-export function socketTransport(socket: Duplex): Transport {
+/**
+ * A transport over a connected byte stream: a TCP or TLS socket, or an in-memory pair in tests. `reads`:
+ * where a socket made with `onread` hands its chunks; they come as 'data' otherwise.
+ */
+export function socketTransport(socket: Duplex, reads?: SlabReads): Transport {
   let failure: Error | undefined;
   socket.on("error", (error) => {
     failure = error;
@@ -73,7 +80,7 @@ export function socketTransport(socket: Duplex): Transport {
       // A node that never answers our FIN (a silent or stalled one) must not hold the socket open.
       setTimeout(() => socket.destroy(), 2000).unref();
     },
-    onData: (listener) => socket.on("data", listener),
+    onData: (listener) => (reads ? reads.onData(listener) : socket.on("data", listener)),
     onClose: (listener) => socket.on("close", () => listener(failure)),
   };
 }

@@ -6,6 +6,7 @@ import { connect as connectTcp, type Socket } from "node:net";
 import { type ConnectionOptions, connect as connectTls } from "node:tls";
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "../backoff.js";
 import type { GrandparentAddress, ReadyBody } from "../protocol/index.js";
+import { SlabReads } from "../slab-reads.js";
 import type { BusServer } from "./bus-server.js";
 import type { Logger } from "./log.js";
 import { SocketWire } from "./wire.js";
@@ -151,7 +152,10 @@ class LinkAttempts {
     const { host, port, role } = this.target;
     const { tls } = this.options;
     const timeoutMs = this.options.handshakeTimeoutMs ?? DEFAULT_PARENT_HANDSHAKE_TIMEOUT_MS;
-    const socket = tls ? connectTls({ ...tls, host, port }) : connectTcp({ host, port });
+    const reads = tls ? undefined : new SlabReads();
+    const socket = reads
+      ? connectTcp({ host, port, onread: reads.onread })
+      : connectTls({ ...tls, host, port });
     this.socket = socket;
     this.linked = false;
     let attached = false;
@@ -190,7 +194,7 @@ class LinkAttempts {
         this.events.ready(ready);
       };
       void this.server
-        .attachParent(new SocketWire(socket), { onReady, dialed: { host, port } })
+        .attachParent(new SocketWire(socket, reads), { onReady, dialed: { host, port } })
         .then(({ reason }) => end(timedOut ?? reason));
     });
     socket.once("error", (error) => {

@@ -3,6 +3,7 @@
 import type { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
 import type { WebSocket } from "ws";
+import type { SlabReads } from "../slab-reads.js";
 
 /** What SocketWire uses of a socket: a net or TLS socket, or an in-memory stream pair in unit tests. */
 export type StreamSocket = Duplex & {
@@ -65,7 +66,11 @@ export class SocketWire implements Wire {
   readonly carriesNodeLinks = true;
   readonly authorizedPeer: boolean;
   readonly certificateProblem: string;
-  constructor(private readonly socket: StreamSocket) {
+  /** `reads`: where a socket made with `onread` (slab-reads.ts) hands its chunks; they come as 'data' otherwise. */
+  constructor(
+    private readonly socket: StreamSocket,
+    private readonly reads?: SlabReads,
+  ) {
     this.address = socket.remoteAddress ?? "?";
     this.remote = `${this.address}:${socket.remotePort ?? 0}`;
     this.authorizedPeer = socket instanceof TLSSocket && socket.authorized;
@@ -116,7 +121,8 @@ export class SocketWire implements Wire {
   }
 
   onData(listener: (chunk: Uint8Array) => void): void {
-    this.socket.on("data", listener);
+    if (this.reads) this.reads.onData(listener);
+    else this.socket.on("data", listener);
   }
 
   onClose(listener: (error?: Error) => void): void {

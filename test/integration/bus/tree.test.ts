@@ -99,6 +99,25 @@ describe("bus tree — routing", () => {
     });
   });
 
+  it("hands every payload over intact, and keeps it so while later reads arrive, across two links", async () => {
+    // Links upward and TCP clients read into slabs (slab-reads.ts), and payloads are views of what was
+    // read: a read buffer used twice would show here as an earlier payload overwritten by a later one.
+    const subscriber = inbox(await fixture.client(leaf, { events: ["bulk", "sync"] }));
+    const publisher = await fixture.client(root, { events: [] });
+    await sync(publisher, [subscriber]);
+    const sizes = Array.from({ length: 400 }, (_, i) => (i % 50 === 0 ? 70_000 + i : 1 + ((i * 37) % 3000)));
+    // In bursts, so that most reads are small ones sharing a slab, and some frames span reads.
+    for (let i = 0; i < sizes.length; i++) {
+      publisher.publish("bulk", new Uint8Array(sizes[i]!).fill(i % 251));
+      if (i % 8 === 7) await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const received: Uint8Array[] = [];
+    for (const _ of sizes) received.push((await subscriber.next()).data);
+    expect(received.map((data) => data.length)).toEqual(sizes);
+    const damaged = received.findIndex((data, i) => data.some((byte) => byte !== i % 251));
+    expect(damaged).toBe(-1);
+  });
+
   it("lets a WebSocket client and a TCP client exchange events", async () => {
     const ws = await fixture.client(`ws://127.0.0.1:${root.http}/`, {
       events: ["chat", "sync"],
