@@ -1,7 +1,6 @@
 // `treescale image push IMAGE|--input FILE [--to node:NAME|tag:TAG|all]`: from this machine's engine,
 // or a `docker save` archive, into every engine of the target, through the tree (see src/images); and
 // the rows of `treescale get images`.
-import { createReadStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -68,7 +67,7 @@ export function registerImage(program: Command): void {
       // Read only when the node pushed through needs the chunks: it may have the image itself.
       let filling: ReturnType<typeof Spool.fill> | undefined;
       const source = async () => {
-        filling ??= Spool.fill(join(tmpdir(), "treescale-push"), pushed.id, pushed.read());
+        filling ??= pushed.spool();
         return (await filling).spool;
       };
       let results: NodeResult[];
@@ -90,8 +89,8 @@ export function registerImage(program: Command): void {
     });
 }
 
-/** What a push sends: the image's ID and name, its size when known, and its save stream. */
-type PushedImage = SavedImage & { read: () => AsyncIterable<Uint8Array> };
+/** What a push sends: the image's ID and name, its size when known, and its chunks. */
+type PushedImage = SavedImage & { spool: () => ReturnType<typeof Spool.fill> };
 
 async function fromEngine(reference: string): Promise<PushedImage> {
   const engine = new DockerImages();
@@ -101,13 +100,19 @@ async function fromEngine(reference: string): Promise<PushedImage> {
       `image "${reference}" is not on this machine's Docker engine: build or load it first (docker images lists what is there)`,
     );
   const size = (await engine.list()).find((listed) => listed.id === id)?.size ?? 0;
-  return { id, reference, size, read: () => engine.save(reference) };
+  return {
+    id,
+    reference,
+    size,
+    spool: () => Spool.fill(join(tmpdir(), "treescale-push"), id, engine.save(reference)),
+  };
 }
 
 async function fromArchive(path: string): Promise<PushedImage> {
   try {
     const image = await readSavedImage(path);
-    return { ...image, read: () => createReadStream(path) };
+    // The archive is the spool: its chunks are read where they lie, not copied.
+    return { ...image, spool: () => Spool.overArchive(path, image.id) };
   } catch (error) {
     if (error instanceof ImageArchiveError) throw new UsageError(`--input ${error.message}`);
     throw error;

@@ -5,6 +5,7 @@
 // the wire: readers keeping up (the usual case) take them from there, shared by every child, and only
 // one that fell behind reads the disk. Memory is those few chunks whatever the image's size.
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import {
   type FileHandle,
   mkdir,
@@ -46,13 +47,15 @@ export class Spool {
   #writing: Promise<unknown> = Promise.resolve();
   /** A source's spool lives in a directory of its own, removed with it. */
   #ownDir: string | undefined;
+  /** The data file is the source itself (an archive): its chunks are already where they belong. */
+  #inPlace = false;
 
   private constructor(
     readonly image: string,
     readonly path: string,
     readonly data: FileHandle,
-    /** `<id>.chunks`, open for appending: one line per chunk written. */
-    readonly index: FileHandle,
+    /** `<id>.chunks`, open for appending: one line per chunk written; none over an archive. */
+    readonly index: FileHandle | undefined,
     /** How many chunks the files held when opened: where a resumed transfer starts. */
     readonly resumedFrom: number,
   ) {}
@@ -132,8 +135,8 @@ export class Spool {
 
   /** Writes the next chunk, its hash known good (checked, or computed here from the engine's stream). */
   async #write(encoded: EncodedChunk | undefined, data: Uint8Array, sha256: string): Promise<void> {
-    await this.data.write(data, 0, data.length, this.bytes);
-    await this.index.write(`${sha256} ${data.length}\n`);
+    if (!this.#inPlace) await this.data.write(data, 0, data.length, this.bytes);
+    await this.index?.write(`${sha256} ${data.length}\n`);
     if (encoded) {
       this.#recent.set(this.count, encoded);
       this.#recent.delete(this.count - RECENT_CHUNKS);
@@ -235,12 +238,16 @@ export class Spool {
   async close(): Promise<void> {
     await this.#writing;
     await this.data.close().catch(() => undefined);
-    await this.index.close().catch(() => undefined);
+    await this.index?.close().catch(() => undefined);
   }
 
-  /** Closes and deletes the files: the image is loaded and forwarded, or the transfer abandoned. */
+  /**
+   * Closes and deletes the files: the image is loaded and forwarded, or the transfer abandoned. An
+   * archive a spool was made over is only closed: it is the user's.
+   */
   async remove(): Promise<void> {
     await this.close();
+    if (this.#inPlace) return;
     await rm(`${this.path}.part`, { force: true });
     await rm(`${this.path}.chunks`, { force: true });
     if (this.#ownDir) await rm(this.#ownDir, { recursive: true, force: true });
@@ -260,6 +267,22 @@ export class Spool {
     const own = await mkdtemp(join(dir, "source-"));
     const spool = await Spool.open(own, image);
     spool.#ownDir = own;
+    return { spool, filled: spool.#fillFrom(tar) };
+  }
+
+  /**
+   * A source's spool over an archive that already holds the stream (`docker save -o`): cut into chunks
+   * and hashed as it is read, nothing copied to disk; a reader that fell behind reads the archive where
+   * the chunk lies. The archive is never written or removed.
+   */
+  static async overArchive(path: string, image: string): Promise<{ spool: Spool; filled: Promise<void> }> {
+    const spool = new Spool(image, path, await open(path, "r"), undefined, 0);
+    spool.#inPlace = true;
+    return { spool, filled: spool.#fillFrom(createReadStream(path, { highWaterMark: CHUNK_BYTES })) };
+  }
+
+  #fillFrom(tar: AsyncIterable<Uint8Array>): Promise<void> {
+    const image = this.image;
     const filled = (async () => {
       const buffer = new Uint8Array(CHUNK_BYTES);
       let used = 0;
@@ -267,9 +290,9 @@ export class Spool {
       const flush = async () => {
         const data = buffer.subarray(0, used);
         const sha256 = sha256Hex(data);
-        const encoded = chunkPayload({ image, index: spool.count, sha256 }, used);
+        const encoded = chunkPayload({ image, index: this.count, sha256 }, used);
         encoded.data.set(data);
-        await spool.#queue(() => spool.#write(encoded, encoded.data, sha256));
+        await this.#queue(() => this.#write(encoded, encoded.data, sha256));
         used = 0;
       };
       try {
@@ -284,14 +307,14 @@ export class Spool {
           }
         }
         if (used > 0) await flush();
-        spool.finish({ image, chunks: spool.count, bytes: spool.bytes, sha256: spool.digest });
+        this.finish({ image, chunks: this.count, bytes: this.bytes, sha256: this.digest });
       } catch (error) {
-        spool.fail(error instanceof Error ? error : new Error(String(error)));
+        this.fail(error instanceof Error ? error : new Error(String(error)));
         throw error;
       }
     })();
     filled.catch(() => undefined);
-    return { spool, filled };
+    return filled;
   }
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, open, readdir, rm, truncate, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rm, truncate, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -152,6 +152,25 @@ describe("spool", () => {
     const whole = Buffer.concat(await collect(spool.stream()));
     expect(Buffer.compare(whole, expected)).toBe(0);
     await spool.remove();
+  });
+});
+
+describe("spool over an archive", () => {
+  it("cuts the archive into hashed chunks read where they lie, and leaves the file as it was", async () => {
+    const bytes = new Uint8Array(CHUNK_BYTES * 2 + 99);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13) & 0xff;
+    const path = join(dir, "image.tar");
+    await writeFile(path, bytes);
+    const { spool, filled } = await Spool.overArchive(path, IMAGE);
+    await filled;
+    expect([spool.count, spool.bytes, spool.end?.chunks]).toEqual([3, bytes.length, 3]);
+    const { data, sha256 } = await spool.read(2);
+    expect([sha256, Buffer.compare(data, bytes.subarray(2 * CHUNK_BYTES))]).toEqual([sha(data), 0]);
+    expect(Buffer.compare(Buffer.concat(await collect(spool.stream())), bytes)).toBe(0);
+    await spool.remove();
+    // Nothing was written beside it, and the archive is the user's: still there, unchanged.
+    expect(await readdir(dir)).toEqual(["image.tar"]);
+    expect(Buffer.compare(await readFile(path), bytes)).toBe(0);
   });
 });
 
