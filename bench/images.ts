@@ -10,6 +10,10 @@
 //   load 1     the slowest of three single `docker load -i FILE` of the same image into the targets' engine.
 //   serial N   `docker save | docker load` once per target, one after another (the image removed
 //              between them, so each is a full load): what pushing without the tree costs.
+//   archive N  `treescale image push -i FILE` of the saved file, through the first target (whose
+//              engine lacks it, so the file itself crosses the links), against N concurrent
+//              `docker load -i FILE` into the targets' engine: no save on either side, the issue's
+//              comparison of a push with loading the same file.
 // Each push is also split by the progress events the targets publish: the first chunk at a target (the
 // engine's save has nothing to stream before it has exported the whole image), every chunk in at
 // every target (the transfer), every load done (the engine registers the layers only after the stream).
@@ -108,6 +112,7 @@ export async function run(args: string[]): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 3000));
 
     const rows: string[][] = [];
+    const archiveRows: string[][] = [];
     const usage: string[] = [];
     for (const n of counts) {
       await remove();
@@ -161,7 +166,28 @@ export async function run(args: string[]): Promise<void> {
           await timed(() => exec("sh", ["-c", `docker save "$0" | docker -H "$1" load`, image, engine.host]))
         ).ms;
       }
+      await remove();
+      const archivePush = await timed(() =>
+        exec(process.execPath, [
+          cli,
+          ...["image", "push", "-i", file, "--to", `tag:n${n}`, "--node", nodes[1]!.url],
+          ...["--token", "bench-token", "-o", "json"],
+        ]),
+      );
+      await remove();
+      const loadsAtOnce = await timed(() =>
+        Promise.all(
+          Array.from({ length: n }, () => exec("docker", ["-H", engine.host, "load", "-q", "-i", file])),
+        ),
+      );
       const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+      archiveRows.push([
+        String(n),
+        seconds(archivePush.ms),
+        seconds(loadsAtOnce.ms),
+        `${(archivePush.ms / loadsAtOnce.ms).toFixed(2)}×`,
+        `${(archivePush.ms / oneLoad).toFixed(2)}×`,
+      ]);
       rows.push([
         String(n),
         seconds(push.ms),
@@ -191,6 +217,8 @@ export async function run(args: string[]): Promise<void> {
       ],
       rows,
     );
+    process.stdout.write("from the saved file (push -i through the first target; loads of the file):\n");
+    printTable(["targets", "archive N", "N loads at once", "archive/loads", "archive/load 1"], archiveRows);
     process.stdout.write(`${usage.join("\n")}\n`);
   } finally {
     await Promise.all(nodes.map((node) => stopProcess(node.process)));
