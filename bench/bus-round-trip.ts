@@ -61,7 +61,8 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function waitPort(port: number): Promise<void> {
+/** Waits until `port` takes connections; `what` names the process in the error when it never does. */
+export async function waitPort(port: number, what: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     const ok = await new Promise<boolean>((resolve) => {
       const socket = netConnect({ host: "127.0.0.1", port }, () => {
@@ -73,7 +74,7 @@ export async function waitPort(port: number): Promise<void> {
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  throw new Error(`nothing listens on ${port}`);
+  throw new Error(`${what} did not listen on 127.0.0.1:${port} within 5 s`);
 }
 
 function portOf(url: string): number {
@@ -106,7 +107,10 @@ export async function startHopPeers(
   ];
   start(NATS_SERVER, clustered(client1, route1));
   start(NATS_SERVER, [...clustered(client2, route2), "--routes", `nats://127.0.0.1:${route1}`]);
-  const ports = [client1, client2];
+  const ports: [number, string][] = [
+    [client1, "the first clustered nats-server"],
+    [client2, "the second clustered nats-server"],
+  ];
   const missing: string[] = [];
   let socat: HopPeers["socat"];
   if (existsSync(SOCAT)) {
@@ -119,11 +123,11 @@ export async function startHopPeers(
     socat = { nats: await freePort(), tree: await freePort() };
     forward(socat.nats, natsPort);
     forward(socat.tree, portOf(treeUrl));
-    ports.push(socat.nats, socat.tree);
+    ports.push([socat.nats, "socat in front of NATS"], [socat.tree, "socat in front of TreeScale"]);
   } else {
     missing.push(`socat rows not measured: ${SOCAT} is missing (scripts/setup.sh installs Debian's socat)`);
   }
-  await Promise.all(ports.map(waitPort));
+  await Promise.all(ports.map(([port, what]) => waitPort(port, what)));
   return {
     natsCluster: [`127.0.0.1:${client1}`, `127.0.0.1:${client2}`],
     ...(socat ? { socat } : {}),

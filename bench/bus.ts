@@ -445,7 +445,7 @@ function report(runs: RunResult[], missing: string[]): string {
     out.push(
       `  ${label}: ${cell(
         runs.map((run) => run.rtt.get(withHop)!.p50 - run.rtt.get(without)!.p50),
-        (value) => `+${whole(value)}`,
+        (value) => `${value < 0 ? "" : "+"}${whole(value)}`,
       )}`,
     );
   }
@@ -506,7 +506,7 @@ export async function run(args: string[]): Promise<void> {
     );
     const root = await startTreeNode(dir, "bench-root", []);
     const leaf = await startTreeNode(dir, "bench-leaf", ["--parent", root.url]);
-    await Promise.all([waitPort(redisPort), waitPort(natsPort)]);
+    await Promise.all([waitPort(redisPort, "redis-server"), waitPort(natsPort, "nats-server")]);
     const hops = await startHopPeers(start, natsPort, root.url);
     const peers = { dir, redisPort, natsPort, relayPort, root: root.url, leaf: leaf.url, hops };
     const results: RunResult[] = [];
