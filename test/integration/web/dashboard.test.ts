@@ -33,6 +33,11 @@ let pageUrl: string;
 
 // Bounds are seconds-scale on a loaded 2-CPU machine; the issue's 2 s is a target (bench).
 const LIVE_MS = 5000;
+/**
+ * The first view after signing in waits for the whole tree's first answers (each node's state), which
+ * a full suite's load has stretched past 5 s once (about 1–2 s alone).
+ */
+const FIRST_VIEW_MS = 15_000;
 
 const SLEEPER = `command = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]\n`;
 
@@ -147,7 +152,7 @@ describe("dashboard (real Chromium, real nodes, real dockerd)", () => {
     await page.getByTestId("connected-node").waitFor();
     expect(await page.getByTestId("connected-node").textContent()).toBe(names.root);
     for (const name of Object.values(names))
-      await page.locator(`tr[data-node="${name}"][data-health="up"]`).waitFor({ timeout: LIVE_MS });
+      await page.locator(`tr[data-node="${name}"][data-health="up"]`).waitFor({ timeout: FIRST_VIEW_MS });
     expect(await page.evaluate('sessionStorage.getItem("treescale.token")')).toBe(DASHBOARD_TOKEN);
     await watched.screenshot("dashboard-tree");
 
