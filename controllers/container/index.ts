@@ -53,6 +53,12 @@ export function containerController(options: ContainerControllerOptions): Contai
     nouns: ["containers", "container"],
     specs: (desired) => desired.containers,
     place: (specs, nodes) => assignReplicas(specs, nodes),
+    // A server's image_source is the default of the containers placed on it; the container's own wins.
+    // Not a hashed field: a default that changes recreates nothing, it decides the next missing image.
+    specOn: (spec, server) =>
+      spec.imageSource === undefined && server.imageSource !== undefined
+        ? { ...spec, imageSource: server.imageSource }
+        : spec,
     checkSpec,
     plan: planContainers,
     readiness: (entry, observed) => evaluateReadiness(entry, observed),

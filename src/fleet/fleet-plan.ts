@@ -90,9 +90,10 @@ export function planFleet({ desired, asWritten, states, stack, prune, registry }
     unschedulable.push(...placement.unschedulable);
     for (const node of nodes) {
       const entries = resources.get(node.name)!;
+      const server = desired.servers[node.name];
       for (const [name, spec] of Object.entries(specs)) {
         entries[resourceKey(controller.kind, name)] = {
-          spec,
+          spec: server && controller.specOn ? controller.specOn(spec, server) : spec,
           replicas: [...(placement.shares.get(name)?.get(node.name) ?? [])],
         };
       }

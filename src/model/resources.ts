@@ -75,7 +75,10 @@ export type ServerSpec = {
   groups: string[];
   childs: string[];
   ssh?: SshAccess;
-  /** The default image_source of containers on this node, read by `treescale node --config` for itself. */
+  /**
+   * The default image_source of the containers placed on this server: an apply gives it to them, and
+   * `treescale node --config` reads it for itself.
+   */
   imageSource?: ImageSource;
 };
 

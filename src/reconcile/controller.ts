@@ -2,7 +2,7 @@
 // and `get` work through it and a registry the composition root hands in; none of them knows a
 // kind by name. A node-scope kind runs in each node's agent against that node's drivers
 // (container, balancer); a fleet-scope kind runs where the apply runs (node-link, server).
-import type { DesiredState } from "../model/resources.js";
+import type { DesiredState, ServerSpec } from "../model/resources.js";
 import type { UsageSnapshot } from "../model/usage.js";
 import type { NodeState } from "../model/wire.js";
 import type { Clock } from "../util/clock.js";
@@ -259,6 +259,11 @@ export interface NodeController<
   specs(desired: DesiredState): Readonly<Record<string, Spec>>;
   /** Which node runs which replica. Pure and stable. */
   place(specs: Readonly<Record<string, Spec>>, nodes: readonly NodeInfo[]): Placement;
+  /**
+   * The spec as a node runs it, given the server the manifests declare for that node: for a kind that
+   * takes defaults from its server (a container's image_source). Absent: one spec for every node.
+   */
+  specOn?(spec: Spec, server: ServerSpec): Spec;
   /** Problems with a spec that arrived over the bus (the sender validated its manifests; this guards the agent). */
   checkSpec(name: string, spec: unknown): string[];
   plan(input: NodePlanInput<Spec, Observed>): NodePlan<A>;

@@ -32,6 +32,7 @@ if (unavailable) console.warn(`image push test skipped: ${unavailable}`);
 
 const fleet = new FaultFleet("ip");
 const big = `local/${uniqueNodeName("tspush")}:1`;
+const small = `local/${uniqueNodeName("tsmid")}:1`;
 let engine: PrivateDockerd | undefined;
 let archiveDir = "";
 let docker0Before = false;
@@ -112,7 +113,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await fleet.teardown();
   await engine?.destroy();
-  await run("docker", ["rmi", "-f", big]).catch(() => undefined);
+  await run("docker", ["rmi", "-f", big, small]).catch(() => undefined);
   if (archiveDir) await rm(archiveDir, { recursive: true, force: true });
 });
 
@@ -361,6 +362,8 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
   }, 90_000);
 
   it('an apply with image_source = "tree", or on a node whose default it is, starts containers whose image its engine lacked', async () => {
+    // An image of its own for the middle node, which only its applied server declares "tree" for.
+    await makeImage(small, 1);
     await engine!.docker.getImage(big).remove({ force: true });
     await engine!.docker
       .getImage(TEST_IMAGE)
@@ -376,6 +379,7 @@ ip = "127.0.0.1"
 service_port = ${fleet.node(key).port}
 tags = ["${key === "root" ? "hub" : "edge"}"]
 childs = [${key === "root" ? `"${fleet.name("mid")}"` : key === "mid" ? `"${fleet.name("leaf")}"` : ""}]
+${key === "mid" ? 'image_source = "tree"' : ""}
 `,
         )
         .join("\n"),
@@ -392,6 +396,11 @@ placement = { nodes = ["${fleet.name("leaf")}"] }
 image = "${TEST_IMAGE}"
 command = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
 placement = { nodes = ["${fleet.name("leaf")}"] }
+
+[containers.onmid]
+image = "${small}"
+command = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+placement = { nodes = ["${fleet.name("mid")}"] }
 `,
     );
     const applied = await fleet.apply();
@@ -404,6 +413,14 @@ placement = { nodes = ["${fleet.name("leaf")}"] }
     expect(running).toHaveLength(2);
     expect(await privateHas(big)).toBe(true);
     expect(await privateHas(TEST_IMAGE)).toBe(true);
+    // The middle node was started without a default: the server in the applied manifests gave it one.
+    const onMid = await pollUntil(
+      () => containersOf(fleet.name("mid"), { docker: engine!.docker, state: "running" }),
+      (names) => names.length === 1,
+      30_000,
+    );
+    expect(onMid).toHaveLength(1);
+    expect(await privateHas(small)).toBe(true);
   }, 90_000);
 
   it("left the machine engine's bridge alone", async () => {

@@ -63,6 +63,25 @@ function runningState(node: string, tags: string[], containers: ContainerSpec[],
 describe("planFleet", () => {
   const servers = [server("root", ["core"], ["c1", "c2"]), server("c1", ["web"]), server("c2", ["web"])];
 
+  it("gives the containers placed on a server its image_source, unless they set their own; nothing is recreated for it", () => {
+    const plain = spec("web");
+    const own = { ...spec("api"), imageSource: "registry" as const };
+    const planOn = (node: ServerSpec) =>
+      plan({
+        desired: desired([node], [plain, own]),
+        states: [runningState(node.name, node.tags, [plain, own])],
+        prune: false,
+      }).nodes[0]!;
+    const specOf = (node: ReturnType<typeof planOn>, name: string) =>
+      (node.slice.resources[`container/${name}`]!.spec as ContainerSpec).imageSource;
+    const edge = planOn({ ...server("edge", ["web"]), imageSource: "tree" });
+    expect([specOf(edge, "web"), specOf(edge, "api")]).toEqual(["tree", "registry"]);
+    const core = planOn(server("core", ["web"]));
+    expect([specOf(core, "web"), specOf(core, "api")]).toEqual([undefined, "registry"]);
+    // Where an image comes from when missing does not shape the container: no action on either.
+    expect([edge.actions, core.actions]).toEqual([[], []]);
+  });
+
   it("shows a recreate's changed values from the slice the node holds, in text and JSON", () => {
     const before = spec("web", { env: { MODE: "a", API_TOKEN: "t1" } });
     const after = spec("web", { env: { MODE: "b", API_TOKEN: "t2" } });
