@@ -18,6 +18,12 @@ export interface ImageEngine {
   /** The image as `docker save` writes it; fails with ImageUnavailableError when the engine lacks it. */
   save(reference: string): AsyncIterable<Uint8Array>;
   /**
+   * Names the image `id` also `reference` (`docker tag`): an engine that has an image under another
+   * name (another tag of the same build) must answer to the name pushed. A reference that is itself an
+   * ID or a digest names nothing and is left alone.
+   */
+  tag(id: string, reference: string): Promise<void>;
+  /**
    * Loads a `docker save` stream. When `tar` throws, the upload is cut short and the engine loads
    * nothing: a stream refused half-way never becomes an image.
    */
@@ -65,6 +71,20 @@ export class DockerImages implements ImageEngine {
       }));
     } catch (error) {
       throw requestFailed(this.#connection, "cannot list images", error);
+    }
+  }
+
+  async tag(id: string, reference: string): Promise<void> {
+    const name = repositoryAndTag(reference);
+    if (name === undefined) return;
+    try {
+      await this.#http.post(
+        `/images/${encodeURIComponent(id)}/tag`,
+        name,
+        AbortSignal.timeout(this.#requestMs),
+      );
+    } catch (error) {
+      throw requestFailed(this.#connection, `cannot tag image ${id} as "${reference}"`, error);
     }
   }
 
@@ -122,6 +142,19 @@ export class DockerImages implements ImageEngine {
       if (failure) throw new TreescaleError("IMAGE_LOAD_FAILED", `docker load failed: ${failure}`);
     }
   }
+}
+
+/**
+ * `repo:tag` of a reference (`latest` when it names no tag), as the engine's tag call takes it; undefined
+ * for an image ID or a digest reference, which no tag call can give.
+ */
+export function repositoryAndTag(reference: string): { repo: string; tag: string } | undefined {
+  if (reference.includes("@") || /^(sha256:)?[0-9a-f]{64}$/.test(reference)) return undefined;
+  // A colon after the last slash separates the tag; one before it is a registry's port.
+  const colon = reference.lastIndexOf(":");
+  return colon > reference.lastIndexOf("/")
+    ? { repo: reference.slice(0, colon), tag: reference.slice(colon + 1) }
+    : { repo: reference, tag: "latest" };
 }
 
 /** Aborts when nothing moved for `ms`; the reason names what stalled. */

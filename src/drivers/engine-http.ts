@@ -46,13 +46,27 @@ export class EngineHttpClient {
    * The signal ends the request and closes its connection; deadlines are the caller's (see deadline.ts).
    */
   get(path: string, query: Record<string, unknown> = {}, signal?: AbortSignal): Promise<unknown> {
+    return this.#send("GET", path, query, signal);
+  }
+
+  /** POST a path with no body (the engine takes such calls' arguments in the query); as get(). */
+  post(path: string, query: Record<string, unknown> = {}, signal?: AbortSignal): Promise<unknown> {
+    return this.#send("POST", path, query, signal);
+  }
+
+  #send(
+    method: "GET" | "POST",
+    path: string,
+    query: Record<string, unknown>,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
     const search = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) {
       if (value !== undefined) search.set(key, typeof value === "string" ? value : JSON.stringify(value));
     }
     const suffix = search.size > 0 ? `?${search.toString()}` : "";
     return new Promise((resolve, reject) => {
-      const options: RequestOptions = { method: "GET", path: `${path}${suffix}` };
+      const options: RequestOptions = { method, path: `${path}${suffix}` };
       if (signal !== undefined) options.signal = signal;
       const req = this.#request(options, (res) => {
         const chunks: Buffer[] = [];

@@ -157,6 +157,8 @@ export class ImageService {
       this.#askChildren(offer),
     ]);
     const targeted = targetIncludes(offer.target, name, tags);
+    // Had under another name (another tag of the same build): it must answer to the name pushed too.
+    if (targeted && has) await engine.tag(offer.image, offer.reference);
     const loads = targeted && !has;
     const needing = answers.filter(
       (a): a is { child: string; reply: OfferReply } =>
@@ -236,6 +238,8 @@ export class ImageService {
       await engine.load(reception.spool.stream());
       if ((await engine.imageId(reception.offer.image)) === undefined)
         throw new Error(`the engine loaded the stream but has no image ${reception.offer.image}`);
+      // A stream saved by ID (its name meant another image where it was saved) carries no name.
+      await engine.tag(reception.offer.image, reception.offer.reference);
       reception.phase = "loaded";
       this.#progress(reception, true);
       return [{ node: name, outcome: "loaded" }];

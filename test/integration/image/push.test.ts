@@ -158,6 +158,30 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
     expect(progress.slice(before)).toEqual([]);
   }, 60_000);
 
+  it("a push of another name of an image the targets have sends nothing, and names it there", async () => {
+    const alias = `${big.replace(/:1$/, "")}-alias:2`;
+    await run("docker", ["tag", big, alias]);
+    try {
+      expect(await privateHas(alias)).toBe(false);
+      const before = progress.length;
+      const pushed = await runCli([
+        ...["image", "push", alias, "--to", "tag:edge", "--node", fleet.node("root").url],
+        ...["--token", "good-token", "-o", "json"],
+      ]);
+      expect(pushed.code, pushed.stderr).toBe(0);
+      expect((JSON.parse(pushed.stdout) as ResultRow[]).map((r) => r.outcome)).toEqual(["had", "had"]);
+      expect(progress.slice(before)).toEqual([]);
+      // A container naming the alias would find it: the engine answers to the name pushed.
+      expect(await privateHas(alias)).toBe(true);
+    } finally {
+      await run("docker", ["rmi", alias]).catch(() => undefined);
+      await engine!.docker
+        .getImage(alias)
+        .remove()
+        .catch(() => undefined);
+    }
+  }, 60_000);
+
   it("get images says which node has the image, by ID, as soon as every node of the tree answered", async () => {
     const id = (await new DockerImages().imageId(big))!.replace("sha256:", "").slice(0, 12);
     const started = Date.now();
