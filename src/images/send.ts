@@ -153,7 +153,11 @@ export async function sendImage(
 /** `answer`, unless the link it travels on is lost first. */
 function whileLinked<T>(answer: Promise<T>, link: AbortSignal | undefined, receiver: string): Promise<T> {
   if (!link) return answer;
-  if (link.aborted) return Promise.reject(new LinkLostError(receiver));
+  if (link.aborted) {
+    // Its late failure (the request's own deadline) is nobody's to handle any more.
+    answer.catch(() => undefined);
+    return Promise.reject(new LinkLostError(receiver));
+  }
   return new Promise<T>((resolve, reject) => {
     const lost = () => reject(new LinkLostError(receiver));
     link.addEventListener("abort", lost, { once: true });

@@ -192,4 +192,33 @@ describe("sendImage", () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     await spool.remove();
   });
+
+  it("a request made on a link already lost fails at once, and its own late failure is left unhandled nowhere", async () => {
+    const lost = new AbortController();
+    lost.abort();
+    let asked = 0;
+    const bus: ImageBus = {
+      request(event: string): Promise<Message> {
+        asked++;
+        return new Promise((_, reject) => setTimeout(() => reject(new Error(`${event}: no answer`)), 20));
+      },
+    };
+    const results = await sendImage(
+      bus,
+      "n1",
+      () => twoChunkSpool(),
+      OFFER,
+      { ...SEND_TIMEOUTS, giveUpMs: 50 },
+      {
+        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 10))),
+        link: () => lost.signal,
+      },
+    );
+    expect(results).toEqual([
+      { node: "n1", outcome: "failed", error: "no progress for 0 s: the link to n1 was lost" },
+    ]);
+    expect(asked).toBeGreaterThan(0);
+    // The requests' own rejections come later: vitest fails the run on any that nobody handles.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  });
 });
