@@ -429,21 +429,17 @@ placement = { nodes = ["${fleet.name("mid")}"] }
     );
     const applied = await fleet.apply();
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
-    const running = await pollUntil(
-      () => containersOf(fleet.name("leaf"), { docker: engine!.docker, state: "running" }),
-      (names) => names.length === 2,
-      30_000,
-    );
-    expect(running).toHaveLength(2);
+    const runningOn = (key: string, count: number) =>
+      pollUntil(
+        () => containersOf(fleet.name(key), { docker: engine!.docker, state: "running" }),
+        (names) => names.length === count,
+        30_000,
+      );
+    expect(await runningOn("leaf", 2)).toHaveLength(2);
     expect(await privateHas(big)).toBe(true);
     expect(await privateHas(TEST_IMAGE)).toBe(true);
     // The middle node was started without a default: the server in the applied manifests gave it one.
-    const onMid = await pollUntil(
-      () => containersOf(fleet.name("mid"), { docker: engine!.docker, state: "running" }),
-      (names) => names.length === 1,
-      30_000,
-    );
-    expect(onMid).toHaveLength(1);
+    expect(await runningOn("mid", 1)).toHaveLength(1);
     expect(await privateHas(small)).toBe(true);
   }, 90_000);
 
