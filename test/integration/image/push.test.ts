@@ -67,6 +67,14 @@ async function privateHas(reference: string): Promise<boolean> {
     );
 }
 
+/** Removes `reference` from the second engine, whether or not it has it. */
+async function removeFromPrivate(reference: string): Promise<void> {
+  await engine!.docker
+    .getImage(reference)
+    .remove({ force: true })
+    .catch(() => undefined);
+}
+
 function push(...args: string[]) {
   return runCli([
     "image",
@@ -175,10 +183,7 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
       expect(await privateHas(alias)).toBe(true);
     } finally {
       await run("docker", ["rmi", alias]).catch(() => undefined);
-      await engine!.docker
-        .getImage(alias)
-        .remove()
-        .catch(() => undefined);
+      await removeFromPrivate(alias);
     }
   }, 60_000);
 
@@ -209,10 +214,7 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
   }, 30_000);
 
   it("pushes a docker save archive through a node whose engine lacks the image: no engine needed where it starts", async () => {
-    await engine!.docker
-      .getImage(big)
-      .remove({ force: true })
-      .catch(() => undefined);
+    await removeFromPrivate(big);
     const archive = join(archiveDir, "big.tar");
     await run("docker", ["save", "-o", archive, big]);
     const leaf = fleet.name("leaf");
@@ -230,10 +232,7 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
   }, 60_000);
 
   it("a node killed mid-push and restarted resumes from the chunks it confirmed", async () => {
-    await engine!.docker
-      .getImage(big)
-      .remove({ force: true })
-      .catch(() => undefined);
+    await removeFromPrivate(big);
     const leaf = fleet.name("leaf");
     const before = progress.length;
     // To the leaf alone: the middle node (on the same engine) only relays, so the leaf's engine still
@@ -270,10 +269,7 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
   }, 90_000);
 
   it("a flipped byte is refused, and so is a stream of good chunks out of place; neither is loaded, the resent ones are", async () => {
-    await engine!.docker
-      .getImage(TEST_IMAGE)
-      .remove({ force: true })
-      .catch(() => undefined);
+    await removeFromPrivate(TEST_IMAGE);
     const images = new DockerImages();
     const id = (await images.imageId(TEST_IMAGE))!;
     const dir = await mkdtemp(join(tmpdir(), "tsflip-"));
@@ -333,10 +329,7 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
   }, 60_000);
 
   it("the dashboard shows the push per node as it goes: phase, bytes of the total, rate, ETA", async () => {
-    await engine!.docker
-      .getImage(big)
-      .remove({ force: true })
-      .catch(() => undefined);
+    await removeFromPrivate(big);
     const browser = await launchChromium();
     try {
       const view = await openPage(browser);
@@ -389,10 +382,7 @@ describe.skipIf(unavailable !== undefined)("image push through a 3-level tree", 
     // An image of its own for the middle node, which only its applied server declares "tree" for.
     await makeImage(small, 1);
     await engine!.docker.getImage(big).remove({ force: true });
-    await engine!.docker
-      .getImage(TEST_IMAGE)
-      .remove({ force: true })
-      .catch(() => undefined);
+    await removeFromPrivate(TEST_IMAGE);
     expect(await privateHas(TEST_IMAGE)).toBe(false);
     await writeFile(
       join(fleet.manifests, "servers.toml"),
