@@ -1,55 +1,46 @@
 // The day-2 verbs a kubectl or compose user reaches for, through the built CLI against the real
 // dockerd, sharing one embedded node: `watch` runs it (applying, healing, and printing the drift it
 // heals), and `logs`, `get -o wide|name`, `get -l`, `get -w` and `--help` join it as a user would.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, callerEnvironment, requireBuild, resultOf, runCli, scratch } from "../support/cli.js";
-import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
+import { type RunningCli, requireBuild, runCli, scratch, startCli } from "../support/cli.js";
+import {
+  ensureTestImage,
+  removeContainersOfNode,
+  TEST_IMAGE,
+  TICKER_COMMAND,
+  uniqueNodeName,
+} from "../support/docker.js";
 import { eventually } from "../support/poll.js";
 
 const docker = new Docker();
 const node = uniqueNodeName("day2");
 let work: Awaited<ReturnType<typeof scratch>>;
 let env: Record<string, string>;
-let watch: Running;
+let watch: RunningCli;
 
-// Each replica says hello once and then ticks every half second, until told to stop.
-const TICKER = `["sh", "-c", "echo hello from $HOSTNAME; i=0; trap 'exit 0' TERM; while true; do i=$((i+1)); echo tick $i; sleep 0.5; done"]`;
 const APP = `stack = "day2"
 [containers.web]
 image = "${TEST_IMAGE}"
 replicas = 10
-command = ${TICKER}
+command = ${TICKER_COMMAND}
 labels = { tier = "web" }
 
 [containers.db]
 image = "${TEST_IMAGE}"
-command = ${TICKER}
+command = ${TICKER_COMMAND}
 labels = { tier = "db" }
 `;
 
-type Running = { child: ChildProcess; stdout(): string; done: ReturnType<typeof resultOf> };
-
-/** A long-running verb (watch, logs -f, get -w): its output so far, and its end. */
-function start(...args: string[]): Running {
-  const child = spawn(process.execPath, [CLI, ...args, "--name", node], {
-    env: { ...callerEnvironment(), ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  return { child, stdout: () => out, done: resultOf(child) };
-}
+/** A long-running verb (watch, logs -f, get -w) on this test's node. */
+const start = (...args: string[]) => startCli([...args, "--name", node], env);
 
 const cli = (...args: string[]) => runCli([...args, "--name", node], { env });
 
 /** Ctrl-C, and how long the verb took to end after it. */
-async function interrupt(running: Running): Promise<{ code: number; ms: number; stderr: string }> {
+async function interrupt(running: RunningCli): Promise<{ code: number; ms: number; stderr: string }> {
   const at = Date.now();
   running.child.kill("SIGINT");
   const { code, stderr } = await running.done;

@@ -2,14 +2,23 @@
 // embedded node stops starting actions and says what it left; through a running node, the node
 // carries on converging the slice it accepted. `events` ends at once on Ctrl-C. Real processes,
 // real signals, real dockerd.
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BusFixture, type NodeProcess } from "../support/bus.js";
-import { CLI, callerEnvironment, requireBuild, resultOf, runCli, scratch } from "../support/cli.js";
+import {
+  CLI,
+  callerEnvironment,
+  type RunningCli,
+  requireBuild,
+  resultOf,
+  runCli,
+  scratch,
+  startCli,
+} from "../support/cli.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
 import { engineProxy } from "../support/engine-proxy.js";
 import { eventually } from "../support/poll.js";
@@ -31,22 +40,10 @@ replicas = ${REPLICAS}
 command = ["sh", "-c", "while true; do sleep 1; done"]
 `;
 
-type Running = { child: ChildProcess; stderr(): string; done: ReturnType<typeof resultOf> };
-
-function start(args: string[]): Running {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...callerEnvironment(), ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    err += chunk.toString();
-  });
-  return { child, stderr: () => err, done: resultOf(child) };
-}
+const start = (args: string[]) => startCli(args, env);
 
 /** Ctrl-C as soon as the first action is reported done. */
-async function interruptAfterFirstAction(running: Running): Promise<void> {
+async function interruptAfterFirstAction(running: RunningCli): Promise<void> {
   await eventually(async () => (/\] \S+: create done/.test(running.stderr()) ? true : undefined), 60_000);
   running.child.kill("SIGINT");
 }

@@ -1,12 +1,11 @@
 // `treescale publish` says how many subscribers received the event, counted across a tree of real node
 // processes from every node's own report (exact, or a lower bound naming the node that did not report),
 // and --wait-for-subscriber publishes once one is reachable, or fails naming the event and the deadline.
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { saveContext, useContext } from "../../src/state/contexts.js";
 import { BusFixture, inbox, type NodeProcess, sync, until } from "../support/bus.js";
-import { CLI, callerEnvironment, resultOf, runCli, scratch } from "../support/cli.js";
+import { runCli, scratch, startCli } from "../support/cli.js";
 import { uniqueNodeName } from "../support/docker.js";
 import { eventually } from "../support/poll.js";
 
@@ -30,17 +29,7 @@ const publish = (node: NodeProcess, args: string[]) =>
 
 beforeAll(async () => {
   await fixture.setup();
-  root = await fixture.startNode("root");
-  [mid, side] = await Promise.all([
-    fixture.startNode("mid", ["--parent", root.url]),
-    fixture.startNode("side", ["--parent", root.url]),
-  ]);
-  leaf = await fixture.startNode("leaf", ["--parent", mid.url]);
-  await Promise.all([
-    root.waitForLog(/child node linked node="mid"/),
-    root.waitForLog(/child node linked node="side"/),
-    mid.waitForLog(/child node linked node="leaf"/),
-  ]);
+  ({ root, mid, side, leaf } = await fixture.startTree());
 }, 60_000);
 
 afterAll(() => fixture.teardown());
@@ -133,22 +122,16 @@ describe("publish — subscribers reached", () => {
 
 describe("publish --wait-for-subscriber", () => {
   it("waits until a subscriber anywhere in the tree is reachable, then publishes once", async () => {
-    const child = spawn(
-      process.execPath,
-      [CLI, "publish", "late", "--data", "hello", "--wait-for-subscriber", "--wait-timeout", "30"],
-      {
-        env: { ...callerEnvironment(), ...env, TREESCALE_NODE: root.url },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
+    const publishing = startCli(
+      ["publish", "late", "--data", "hello", "--wait-for-subscriber", "--wait-timeout", "30"],
+      { ...env, TREESCALE_NODE: root.url },
     );
-    let stderr = "";
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const done = resultOf(child);
-    await eventually(async () => (stderr.includes('for a subscriber of "late"') ? true : undefined), 15_000);
+    await eventually(
+      async () => (publishing.stderr().includes('for a subscriber of "late"') ? true : undefined),
+      15_000,
+    );
     const late = inbox(await fixture.client(leaf, { events: ["late"] }));
-    const result = await done;
+    const result = await publishing.done;
     expect(result.code).toBe(0);
     expect(result.stdout).toBe("1\n");
     expect((await late.next()).text()).toBe("hello");
@@ -173,23 +156,17 @@ describe("publish --wait-for-subscriber", () => {
 
 describe("Ctrl-C during publish --wait-for-subscriber", () => {
   it("ends the wait at once with 130, saying nothing was published", async () => {
-    const child = spawn(
-      process.execPath,
-      [CLI, "publish", "nobody", "--wait-for-subscriber", "--wait-timeout", "30", "--node", root.url],
-      { env: { ...callerEnvironment(), ...env }, stdio: ["ignore", "pipe", "pipe"] },
+    const publishing = startCli(
+      ["publish", "nobody", "--wait-for-subscriber", "--wait-timeout", "30", "--node", root.url],
+      env,
     );
-    let stderr = "";
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const done = resultOf(child);
     await eventually(
-      async () => (stderr.includes('for a subscriber of "nobody"') ? true : undefined),
+      async () => (publishing.stderr().includes('for a subscriber of "nobody"') ? true : undefined),
       15_000,
     );
     const at = Date.now();
-    child.kill("SIGINT");
-    const result = await done;
+    publishing.child.kill("SIGINT");
+    const result = await publishing.done;
     expect(result.code).toBe(130);
     expect(result.stderr).toContain(
       'interrupted while waiting for a subscriber of "nobody": nothing was published',
@@ -200,31 +177,19 @@ describe("Ctrl-C during publish --wait-for-subscriber", () => {
 
 /** `treescale events ARGS` running until stop(), once it has said where it is connected. */
 async function startEvents(args: string[], local: Record<string, string>) {
-  const child = spawn(process.execPath, [CLI, "events", ...args], {
-    env: { ...callerEnvironment(), ...local },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    err += chunk.toString();
-  });
-  const done = resultOf(child);
+  const events = startCli(["events", ...args], local);
   try {
-    await eventually(async () => (err.includes("connected to") ? true : undefined), 30_000);
+    await eventually(async () => (events.stderr().includes("connected to") ? true : undefined), 30_000);
   } catch (error) {
-    child.kill("SIGKILL");
+    events.child.kill("SIGKILL");
     throw error;
   }
   return {
-    out: () => out,
-    err: () => err,
+    out: events.stdout,
+    err: events.stderr,
     async stop() {
-      child.kill("SIGINT");
-      await done;
+      events.child.kill("SIGINT");
+      await events.done;
     },
   };
 }

@@ -1,14 +1,19 @@
 // `logs` and `get -w` through a tree: replicas run on two child nodes (real `treescale node --agent`
 // processes on the real dockerd), and the command is connected to the root, which runs no agent. The
 // CLI finds which nodes run the replicas and asks each of them through the root.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BusFixture, type NodeProcess } from "../support/bus.js";
-import { CLI, callerEnvironment, resultOf, runCli, scratch } from "../support/cli.js";
-import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../support/docker.js";
+import { type RunningCli, runCli, scratch, startCli } from "../support/cli.js";
+import {
+  ensureTestImage,
+  removeContainersOfNode,
+  TEST_IMAGE,
+  TICKER_COMMAND,
+  uniqueNodeName,
+} from "../support/docker.js";
 import { eventually } from "../support/poll.js";
 
 const docker = new Docker();
@@ -18,32 +23,19 @@ const children = [uniqueNodeName("ta"), uniqueNodeName("tb")];
 let work: Awaited<ReturnType<typeof scratch>>;
 let root: NodeProcess;
 
-const TICKER = `["sh", "-c", "echo hello from $HOSTNAME; i=0; trap 'exit 0' TERM; while true; do i=$((i+1)); echo tick $i; sleep 0.5; done"]`;
 const APP = `stack = "treeday2"
 [containers.web]
 image = "${TEST_IMAGE}"
 replicas = 4
-command = ${TICKER}
+command = ${TICKER_COMMAND}
 `;
 
 const throughRoot = (...args: string[]) =>
   runCli([...args, "--node", root.url, "--token", "good-token", "--connect-timeout", "10"]);
 
-type Running = { child: ChildProcess; stdout(): string; done: ReturnType<typeof resultOf> };
+const start = (...args: string[]) => startCli([...args, "--node", root.url, "--token", "good-token"]);
 
-function start(...args: string[]): Running {
-  const child = spawn(process.execPath, [CLI, ...args, "--node", root.url, "--token", "good-token"], {
-    env: callerEnvironment(),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  return { child, stdout: () => out, done: resultOf(child) };
-}
-
-async function interrupt(running: Running): Promise<{ code: number; ms: number }> {
+async function interrupt(running: RunningCli): Promise<{ code: number; ms: number }> {
   const at = Date.now();
   running.child.kill("SIGINT");
   const { code } = await running.done;

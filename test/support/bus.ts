@@ -57,6 +57,27 @@ export class BusFixture {
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }
 
+  /**
+   * The three-level tree the bus tests share: root, with mid and side under it, and leaf under mid;
+   * resolves once every link is up. `args` adds flags per node.
+   */
+  async startTree(
+    args: { root?: string[]; mid?: string[] } = {},
+  ): Promise<{ root: NodeProcess; mid: NodeProcess; side: NodeProcess; leaf: NodeProcess }> {
+    const root = await this.startNode("root", args.root);
+    const [mid, side] = await Promise.all([
+      this.startNode("mid", ["--parent", root.url, ...(args.mid ?? [])]),
+      this.startNode("side", ["--parent", root.url]),
+    ]);
+    const leaf = await this.startNode("leaf", ["--parent", mid.url]);
+    await Promise.all([
+      root.waitForLog(/child node linked node="mid"/),
+      root.waitForLog(/child node linked node="side"/),
+      mid.waitForLog(/child node linked node="leaf"/),
+    ]);
+    return { root, mid, side, leaf };
+  }
+
   /** Starts `treescale node` with the fixture's tokens and secret; extra args are appended. */
   async startNode(name: string, args: string[] = [], port = 0): Promise<NodeProcess> {
     const child = spawn(

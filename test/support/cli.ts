@@ -35,20 +35,62 @@ export function runCli(
   });
 }
 
+/**
+ * `treescale apply -f MANIFESTS ARGS` through the node at `url`, with the token BusFixture's nodes accept
+ * and a minute to converge (seconds-scale on a loaded machine).
+ */
+export function applyThrough(url: string, manifests: string, ...args: string[]): Promise<CliResult> {
+  return runCli([
+    "apply",
+    "--node",
+    url,
+    "--token",
+    "good-token",
+    "--timeout",
+    "60",
+    "-f",
+    manifests,
+    ...args,
+  ]);
+}
+
 /** A process's exit code and everything it printed, once it has ended. */
 export function resultOf(child: ChildProcess): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
+  return captured(child).done;
+}
+
+/** A CLI verb that runs until stopped (watch, events, logs -f, get -w, a waiting publish). */
+export type RunningCli = {
+  child: ChildProcess;
+  /** What it printed so far. */
+  stdout(): string;
+  stderr(): string;
+  done: Promise<CliResult>;
+};
+
+/** Starts `treescale ARGS` in the caller's environment plus `env`, its output readable as it comes. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...callerEnvironment(), ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return { child, ...captured(child) };
+}
+
+function captured(child: ChildProcess): Omit<RunningCli, "child"> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const done = new Promise<CliResult>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+  return { stdout: () => stdout, stderr: () => stderr, done };
 }
 
 /** A scratch directory with files written from a name → content map; remove() cleans it up. */

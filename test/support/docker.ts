@@ -10,6 +10,9 @@ const script = fileURLToPath(new URL("../../scripts/make-busybox-image.sh", impo
 
 export const TEST_IMAGE = "local/busybox:1";
 
+/** A manifest's `command` (TOML) for a replica that says hello once, then ticks every half second until told to stop. */
+export const TICKER_COMMAND = `["sh", "-c", "echo hello from $HOSTNAME; i=0; trap 'exit 0' TERM; while true; do i=$((i+1)); echo tick $i; sleep 0.5; done"]`;
+
 export async function ensureTestImage(tag = TEST_IMAGE): Promise<void> {
   await run(script, [tag]);
 }

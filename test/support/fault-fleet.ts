@@ -5,7 +5,7 @@ import { join } from "node:path";
 import Docker from "dockerode";
 import { containerName } from "../../src/model/labels.js";
 import { BusFixture, type NodeProcess } from "./bus.js";
-import { type CliResult, runCli } from "./cli.js";
+import { applyThrough, type CliResult, runCli } from "./cli.js";
 import { removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "./docker.js";
 
 /** sh as PID 1 with a TERM trap stops at once instead of waiting out the grace period. */
@@ -144,18 +144,7 @@ placement = { tags = ["web"] }
   }
 
   apply(root = "root", ...args: string[]): Promise<CliResult> {
-    return runCli([
-      "apply",
-      "--node",
-      this.node(root).url,
-      "--token",
-      "good-token",
-      "--timeout",
-      "60",
-      "-f",
-      this.manifests,
-      ...args,
-    ]);
+    return applyThrough(this.node(root).url, this.manifests, ...args);
   }
 
   async status(root = "root"): Promise<StatusRow[]> {

@@ -16,7 +16,7 @@ import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bridgeVip, removeService } from "../../support/balancer.js";
 import { BusFixture, type NodeProcess } from "../../support/bus.js";
-import { CLI, requireBuild, runCli, scratch } from "../../support/cli.js";
+import { applyThrough, CLI, requireBuild, runCli, scratch } from "../../support/cli.js";
 import { ensureTestImage, removeContainersOfNode, TEST_IMAGE, uniqueNodeName } from "../../support/docker.js";
 import { freePort } from "../../support/net.js";
 import { pollUntil } from "../../support/poll.js";
@@ -526,19 +526,7 @@ backends = [{ container = "home", port = 80 }, { container = "away", port = 80 }
   });
 
   it("spreads over its own node's container and the child's, through the child's published port, and drops the child's when that node goes away", async () => {
-    const applied = await runCli([
-      "apply",
-      "--node",
-      top.url,
-      "--token",
-      "good-token",
-      "--timeout",
-      "60",
-      "--stop-timeout",
-      "0",
-      "-f",
-      treeManifests,
-    ]);
+    const applied = await applyThrough(top.url, treeManifests, "--stop-timeout", "0");
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     const spread = await pollUntil(
       async () => Promise.all([0, 1, 2, 3].map(() => getFrom(treeVip).catch((e: unknown) => String(e)))),

@@ -13,17 +13,10 @@ let side: NodeProcess;
 
 beforeAll(async () => {
   await fixture.setup();
-  root = await fixture.startNode("root", ["--http", "127.0.0.1:0"]);
-  [mid, side] = await Promise.all([
-    fixture.startNode("mid", ["--parent", root.url, "--tag", "region-a"]),
-    fixture.startNode("side", ["--parent", root.url]),
-  ]);
-  leaf = await fixture.startNode("leaf", ["--parent", mid.url]);
-  await Promise.all([
-    root.waitForLog(/child node linked node="mid"/),
-    root.waitForLog(/child node linked node="side"/),
-    mid.waitForLog(/child node linked node="leaf"/),
-  ]);
+  ({ root, mid, side, leaf } = await fixture.startTree({
+    root: ["--http", "127.0.0.1:0"],
+    mid: ["--tag", "region-a"],
+  }));
 });
 
 afterAll(() => fixture.teardown());

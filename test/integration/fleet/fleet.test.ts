@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { containerName } from "../../../src/model/labels.js";
 import type { DriftReport, NodeState } from "../../../src/model/wire.js";
 import { BusFixture, inbox, type NodeProcess } from "../../support/bus.js";
-import { runCli } from "../../support/cli.js";
+import { applyThrough, runCli } from "../../support/cli.js";
 import {
   engineEvents,
   ensureTestImage,
@@ -91,19 +91,7 @@ placement = { tags = ["web"] }
 const viaRoot = (verb: "get" | "diff", ...args: string[]) =>
   runCli([verb, ...args, "--node", nodes.root!.url, "--token", "good-token"]);
 
-const apply = (...args: string[]) =>
-  runCli([
-    "apply",
-    "--node",
-    nodes.root!.url,
-    "--token",
-    "good-token",
-    "--timeout",
-    "60",
-    "-f",
-    manifests,
-    ...args,
-  ]);
+const apply = (...args: string[]) => applyThrough(nodes.root!.url, manifests, ...args);
 
 /** The stack is named after the manifests' directory, as compose names a project. */
 const STACK = "fleet";

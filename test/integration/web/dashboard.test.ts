@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { containerName } from "../../../src/model/labels.js";
 import { launchChromium, openPage, type WatchedPage } from "../../support/browser.js";
 import { BusFixture, type NodeProcess } from "../../support/bus.js";
-import { runCli } from "../../support/cli.js";
+import { applyThrough } from "../../support/cli.js";
 import {
   engineEvents,
   ensureTestImage,
@@ -50,17 +50,7 @@ function containers(mode: number): string {
 }
 
 async function apply(): Promise<void> {
-  const applied = await runCli([
-    "apply",
-    "--node",
-    nodes.root!.url,
-    "--token",
-    "good-token",
-    "--timeout",
-    "60",
-    "-f",
-    join(fixture.dir, STACK),
-  ]);
+  const applied = await applyThrough(nodes.root!.url, join(fixture.dir, STACK));
   expect(applied.code, applied.stdout + applied.stderr).toBe(0);
 }
 
